@@ -1,0 +1,30 @@
+# The two commands a fresh machine needs: `make app` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: app test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Reinstall only when the project's metadata changes.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+app: $(STAMP)
+	$(VENV)/bin/graphlab grad '(x+y)z' --at x=-2,y=5,z=-4
+
+test: $(STAMP)
+	$(PY) -m ruff check graphlab tests
+	$(PY) -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check graphlab tests
+	$(PY) -m ruff format --check graphlab tests
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

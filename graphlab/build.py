@@ -1,0 +1,242 @@
+"""Text (or a SymPy expression) -> the operator graph, a plain ``networkx.DiGraph``.
+
+Conventions (see DESIGN.md):
+
+* node keys are strings: a variable's name, a constant as written (``"2"``, ``"pi"``),
+  the user's name for an intermediate (``"q"``), otherwise ``"v1"``, ``"v2"``...;
+* node data is plain: ``kind`` ("var", "const", "op"), ``op`` and ``args`` (operand
+  keys, in order, so ``x^x`` keeps both operands), ``name``, ``label``, ``pos``
+  (0-based offset in the source) and, for constants, ``value`` (an exact SymPy number);
+* a repeated subexpression is one node, so ``x2`` in ``log(x1 x2) sin(x2)`` feeds two ops;
+* the user's grouping is kept; ``canonical=True`` gives SymPy's n-ary form instead;
+* graph data: ``output`` (key), ``source``, ``variables`` (names, in order of first
+  appearance), ``aliases`` (extra names for a node), ``canonical``;
+* nodes are inserted in topological order, so ``list(graph)`` is a forward order.
+
+Values never live in the graph: one graph serves many input points.
+"""
+
+from __future__ import annotations
+
+import re
+
+import networkx as nx
+import sympy as sp
+
+from .errors import EvaluationError, GraphlabError, ParseError
+from .ops import OPS
+from .parse import parse
+
+__all__ = ["MAX_NODES", "MAX_EXACT_BITS", "GraphBuilder", "from_text", "from_sympy", "node_expr", "symbol",
+           "check_exact_pow", "forward_order"]
+
+MAX_NODES = 50_000  # a larger graph is refused while it is being built
+MAX_EXACT_BITS = 100_000  # an exact integer or rational larger than this is refused
+MAX_LITERAL_DIGITS = 400  # longer number literals (or exponents beyond 10^±400) are refused
+
+
+def symbol(name: str) -> sp.Symbol:
+    """The SymPy symbol for a variable or node label: real, so |x|' is sign(x)."""
+    return sp.Symbol(name, real=True)
+
+
+def _literal_value(text: str) -> sp.Expr:
+    if text == "e":
+        return sp.E
+    if text == "pi":
+        return sp.pi
+    return sp.Rational(text)  # exact: 0.35 is 7/20
+
+
+_LITERAL = re.compile(r"-?(\d*)\.?(\d*)(?:[eE]([+-]?\d+))?")
+
+
+class GraphBuilder:
+    """Receives the parser's calls and makes the graph, sharing repeated subexpressions."""
+
+    def __init__(self, text: str = ""):
+        self.text = text
+        self.nodes: list[dict] = []  # in creation (= topological) order
+        self.index: dict[tuple, int] = {}  # structural key -> node id
+        self.names: dict[str, int] = {}  # assigned names
+        self.var_pos: dict[str, int] = {}  # variable name -> first position
+        self.aliases: dict[str, int] = {}
+        self.output: int | None = None
+
+    def _error(self, message: str, pos: int) -> ParseError:
+        return ParseError(message, pos, self.text)
+
+    def _add(self, key: tuple, pos: int, **data) -> str:
+        found = self.index.get(key)
+        if found is not None:
+            return str(found)
+        if len(self.nodes) >= MAX_NODES:
+            raise self._error(f"the graph would have more than {MAX_NODES:,} nodes", pos)
+        self.index[key] = len(self.nodes)
+        self.nodes.append({"pos": pos, "name": None, **data})
+        return str(len(self.nodes) - 1)
+
+    # The parser speaks in string handles; internally they are node ids.
+    def var(self, name: str, pos: int) -> str:
+        if name in self.names:
+            return str(self.names[name])
+        self.var_pos.setdefault(name, pos)
+        return self._add(("var", name), pos, kind="var", label=name)
+
+    def const(self, text: str, pos: int) -> str:
+        m = _LITERAL.fullmatch(text)
+        if m and (len(m.group(1)) + len(m.group(2)) > MAX_LITERAL_DIGITS
+                  or (m.group(3) and abs(int(m.group(3))) > MAX_LITERAL_DIGITS)):
+            raise self._error(f"number {text[:20]}... is too large (at most {MAX_LITERAL_DIGITS} digits)", pos)
+        value = _literal_value(text)
+        return self._add(("const", value), pos, kind="const", label=text, value=value)
+
+    def apply(self, op: str, args: list[str], pos: int) -> str:
+        ids = tuple(int(a) for a in args)
+        return self._add(("op", op, ids), pos, kind="op", op=op, args=ids)
+
+    def assign(self, name: str, node: str, pos: int) -> None:
+        if name in self.names or name in self.aliases:
+            raise self._error(f"{name!r} is assigned twice", pos)
+        if name in self.var_pos:
+            raise self._error(f"{name!r} is used as a variable at column {self.var_pos[name] + 1} before it is assigned",
+                              pos)
+        data = self.nodes[int(node)]
+        if data["kind"] == "op" and data["name"] is None:
+            data["name"] = name
+            self.names[name] = int(node)
+        else:  # a leaf, or a node the user already named: the name is an alias
+            self.aliases[name] = int(node)
+            self.names[name] = int(node)
+
+    def finish(self, node: str) -> None:
+        self.output = int(node)
+
+    def graph(self, canonical: bool = False) -> nx.DiGraph:
+        taken = set(self.var_pos) | set(self.names)
+        out = self.nodes[self.output]
+        if out["kind"] == "op" and out["name"] is None:  # the lecture's f(x, y, z)
+            out["name"] = next(n for n in ("f", "out", "output") if n not in taken)
+            taken.add(out["name"])
+        keys: list[str] = []
+        counter = 0
+        for data in self.nodes:
+            if data["kind"] == "var":
+                keys.append(data["label"])
+            elif data["kind"] == "const":
+                keys.append(data["label"])
+            elif data["name"] is not None:
+                keys.append(data["name"])
+            else:
+                counter += 1
+                while f"v{counter}" in taken:
+                    counter += 1
+                keys.append(f"v{counter}")
+        g = nx.DiGraph(
+            output=keys[self.output],
+            source=self.text,
+            variables=tuple(self.var_pos),
+            aliases={alias: keys[i] for alias, i in self.aliases.items()},
+            canonical=canonical,
+        )
+        for key, data in zip(keys, self.nodes):
+            attrs = dict(data)
+            if data["kind"] == "op":
+                attrs["args"] = tuple(keys[i] for i in data["args"])
+                attrs["label"] = data["name"] or key
+            g.add_node(key, **attrs)
+            for arg in attrs.get("args", ()):
+                g.add_edge(arg, key)
+        return g
+
+
+def from_text(text: str, canonical: bool = False) -> nx.DiGraph:
+    """Parse ``text`` and build its graph. Raises :class:`ParseError` for bad input."""
+    builder = GraphBuilder(text)
+    parse(text, builder)
+    g = builder.graph()
+    if canonical:
+        canon = from_sympy(node_expr(g, g.graph["output"]), source=text)
+        return canon
+    return g
+
+
+_SYMPY_OPS = {
+    sp.Add: "add", sp.Mul: "mul", sp.Pow: "pow", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan",
+    sp.asin: "asin", sp.acos: "acos", sp.atan: "atan", sp.sinh: "sinh", sp.cosh: "cosh", sp.tanh: "tanh",
+    sp.exp: "exp", sp.log: "log", sp.Abs: "abs", sp.Max: "max", sp.Min: "min",
+}
+
+
+def from_sympy(expr: sp.Expr, source: str = "") -> nx.DiGraph:
+    """Build the graph of a SymPy expression in its canonical n-ary form (Add, Mul, Pow...)."""
+    builder = GraphBuilder(source)
+    handle: dict[sp.Basic, str] = {}
+    stack = [(expr, False)]
+    while stack:  # iterative post-order: deep expressions must not hit the recursion limit
+        e, ready = stack.pop()
+        if e in handle:
+            continue
+        if e.is_Symbol:
+            handle[e] = builder.var(e.name, 0)
+        elif e.is_Number or e in (sp.E, sp.pi):
+            handle[e] = builder.const("e" if e is sp.E else "pi" if e is sp.pi else str(e), 0)
+        elif not ready:
+            stack.append((e, True))
+            stack.extend((a, False) for a in reversed(e.args))
+        else:
+            op = _SYMPY_OPS.get(e.func)
+            if op is None:
+                raise GraphlabError(f"no graphlab op for SymPy's {e.func.__name__}")
+            args = [handle[a] for a in e.args]
+            if op in ("max", "min"):  # SymPy's Max/Min are n-ary; ours are binary
+                node = args[0]
+                for a in args[1:]:
+                    node = builder.apply(op, [node, a], 0)
+                handle[e] = node
+            else:
+                handle[e] = builder.apply(op, args, 0)
+    builder.finish(handle[expr])
+    return builder.graph(canonical=True)
+
+
+def check_exact_pow(base: sp.Expr, exponent: sp.Expr) -> None:
+    """Refuse, quickly, an exact power whose result would be too large to compute (9^9^9^9)."""
+    if base.is_Rational and exponent.is_Rational and not exponent.is_zero:
+        size = max(abs(base.p).bit_length(), abs(base.q).bit_length())
+        if size > 1 and float(abs(exponent)) * size > MAX_EXACT_BITS:
+            raise EvaluationError(
+                f"{base}^{exponent} is too large to compute exactly (over {MAX_EXACT_BITS:,} bits); "
+                "use float mode")
+
+
+def forward_order(graph: nx.DiGraph) -> list[str]:
+    """Nodes in a topological order (graphs built here are stored in one already)."""
+    return list(graph.nodes)
+
+
+def node_expr(graph: nx.DiGraph, key: str) -> sp.Expr:
+    """The SymPy expression a node computes, in the variables. Built on demand, then cached."""
+    exprs: dict[str, sp.Expr] = graph.graph.setdefault("_exprs", {})
+    if key not in exprs:
+        for node in forward_order(graph):
+            if node in exprs:
+                continue
+            data = graph.nodes[node]
+            if data["kind"] == "var":
+                exprs[node] = symbol(node)
+            elif data["kind"] == "const":
+                exprs[node] = data["value"]
+            else:
+                args = [exprs[a] for a in data["args"]]
+                if data["op"] == "pow":
+                    try:
+                        check_exact_pow(*args)
+                    except EvaluationError:
+                        exprs[node] = sp.Pow(*args, evaluate=False)
+                        continue
+                exprs[node] = OPS[data["op"]].sym(*args)
+            if node == key:
+                break
+    return exprs[key]
+

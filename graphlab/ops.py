@@ -1,0 +1,184 @@
+"""The op registry: everything graphlab knows about each operator, in one table.
+
+Each rule is written once, as a Python expression over an array module ``xp`` (the
+NumPy names: ``xp.sin``, ``xp.where``, ``xp.logaddexp``...). The same text serves
+three interpreters:
+
+* float mode runs it with NumPy on float64 scalars or arrays;
+* exact mode runs it with :data:`SYMPY_XP`, a namespace that maps the NumPy names
+  onto SymPy functions, so values stay exact (``log(6)``, ``1/2``);
+* the compiler pastes it into generated source (NumPy, CuPy or anything alike).
+
+In a rule, the operands are ``a``, ``b`` (or ``a0``, ``a1``... for n-ary ops) and
+the op's own output is ``out``: a local gradient may reuse it, as sigmoid's
+``out * (1 - out)`` and exp's ``out`` do.
+
+``sym`` builds the op's SymPy expression. It is the independent reference: tests
+check every ``local`` rule against ``sympy.diff`` of ``sym`` and against central
+finite differences of ``forward``.
+
+Adding an op means adding one entry to :data:`OPS`.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+
+import sympy as sp
+
+__all__ = ["OPS", "FUNCTIONS", "Op", "SYMPY_XP", "get_op", "operand_names"]
+
+
+def operand_names(arity: int) -> tuple[str, ...]:
+    """Names of the operands inside a rule: ``a``, ``b`` for binary ops, ``a0``... for more."""
+    if arity <= 2:
+        return ("a", "b")[:arity]
+    return tuple(f"a{i}" for i in range(arity))
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operator. ``arity`` None means n-ary (``add`` and ``mul`` in canonical form)."""
+
+    name: str
+    arity: int | None
+    symbol: str  # drawn inside the diagram's circle
+    latex: str  # format string over the operands' LaTeX: {0}, {1}...
+    sym: Callable[..., sp.Expr]  # SymPy builder: the reference definition
+    forward: str | Callable[[int], str]  # rule over xp and the operands (n-ary: built per arity)
+    local: tuple[str, ...] | Callable[[int], tuple[str, ...]]  # d out / d operand_i
+    note: str = ""  # convention at non-smooth points, domain
+    infix: str | None = None  # the operator the input language writes it with: "+" for add
+    # How a local-gradient formula writes the op's output when a rule reuses it
+    # (sigmoid's out * (1 - out) reads better as sigma(z) * (1 - sigma(z))); default: sym.
+    out_display: Callable[..., sp.Expr] | None = None
+    _fns: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def local_rules(self, arity: int) -> tuple[str, ...]:
+        rules = self.local(arity) if callable(self.local) else self.local
+        if len(rules) != arity:
+            raise ValueError(f"op {self.name!r}: {len(rules)} local rules for {arity} operands")
+        return rules
+
+    def forward_rule(self, arity: int) -> str:
+        return self.forward(arity) if callable(self.forward) else self.forward
+
+    def forward_fn(self, arity: int) -> Callable:
+        """``f(xp, *operands) -> out``, built once from the rule text."""
+        return _rule_function(self.forward_rule(arity), arity, with_out=False)
+
+    def latex_of(self, args: list[str]) -> str:
+        """LaTeX of the op applied to operands already in LaTeX (n-ary ops fold left)."""
+        text = self.latex.format(*args[:2]) if len(args) > 1 else self.latex.format(*args)
+        for arg in args[2:]:
+            text = self.latex.format(text, arg)
+        return text
+
+    def local_fns(self, arity: int) -> tuple[Callable, ...]:
+        """One ``g(xp, out, *operands) -> d out / d operand_i`` per operand."""
+        return tuple(_rule_function(r, arity, with_out=True) for r in self.local_rules(arity))
+
+    def check_arity(self, n: int) -> bool:
+        return n >= 2 if self.arity is None else n == self.arity
+
+
+@cache
+def _rule_function(rule: str, arity: int, with_out: bool) -> Callable:
+    # The rule is graphlab's own source text from the table below, never user input.
+    params = ", ".join(("xp", "out", *operand_names(arity)) if with_out else ("xp", *operand_names(arity)))
+    code = compile(f"lambda {params}: {rule}", f"<graphlab rule: {rule}>", "eval")
+    return types.FunctionType(code.co_consts[0], {"__builtins__": {}})
+
+
+def _nary(symbol: str) -> Callable[[int], str]:
+    return lambda n: f" {symbol} ".join(operand_names(n))
+
+
+def _nary_add_local(n: int) -> tuple[str, ...]:
+    return ("1",) * n
+
+
+def _nary_mul_local(n: int) -> tuple[str, ...]:
+    names = operand_names(n)
+    return tuple(" * ".join(o for o in names if o != name) for name in names)
+
+
+def _sigmoid(a):
+    return 1 / (1 + sp.exp(-a))
+
+
+# The order of this table is the order of the docs. Conventions at non-smooth points
+# follow the lecture: relu'(z) = 0 for z < 0, else 1.
+_TABLE = [
+    Op("add", None, "+", "{0} + {1}", sp.Add, _nary("+"), _nary_add_local, infix="+"),
+    Op("sub", 2, "−", "{0} - {1}", lambda a, b: a - b, "a - b", ("1", "-1"), infix="-"),
+    Op("mul", None, "*", r"{0} \cdot {1}", sp.Mul, _nary("*"), _nary_mul_local, infix="*"),
+    Op("div", 2, "/", r"\frac{{{0}}}{{{1}}}", lambda a, b: a / b, "a / b", ("1 / b", "-out / b"), infix="/"),
+    Op("neg", 1, "−", "-{0}", lambda a: -a, "-a", ("-1",)),
+    Op(
+        "pow", 2, "^", "{{{0}}}^{{{1}}}", lambda a, b: a**b, "a ** b", ("b * a ** (b - 1)", "out * xp.log(a)"),
+        note="d/db needs a > 0; it is only computed when the exponent depends on a variable.",
+        infix="^",
+    ),
+    Op("sin", 1, "sin", r"\sin\left({0}\right)", sp.sin, "xp.sin(a)", ("xp.cos(a)",)),
+    Op("cos", 1, "cos", r"\cos\left({0}\right)", sp.cos, "xp.cos(a)", ("-xp.sin(a)",)),
+    Op("tan", 1, "tan", r"\tan\left({0}\right)", sp.tan, "xp.tan(a)", ("1 + out ** 2",)),
+    Op("asin", 1, "asin", r"\arcsin\left({0}\right)", sp.asin, "xp.arcsin(a)", ("1 / xp.sqrt(1 - a ** 2)",), note="domain -1 <= a <= 1"),
+    Op("acos", 1, "acos", r"\arccos\left({0}\right)", sp.acos, "xp.arccos(a)", ("-1 / xp.sqrt(1 - a ** 2)",), note="domain -1 <= a <= 1"),
+    Op("atan", 1, "atan", r"\arctan\left({0}\right)", sp.atan, "xp.arctan(a)", ("1 / (1 + a ** 2)",)),
+    Op("sinh", 1, "sinh", r"\sinh\left({0}\right)", sp.sinh, "xp.sinh(a)", ("xp.cosh(a)",)),
+    Op("cosh", 1, "cosh", r"\cosh\left({0}\right)", sp.cosh, "xp.cosh(a)", ("xp.sinh(a)",)),
+    Op("tanh", 1, "tanh", r"\tanh\left({0}\right)", sp.tanh, "xp.tanh(a)", ("1 - out ** 2",)),
+    Op("exp", 1, "exp", r"e^{{{0}}}", sp.exp, "xp.exp(a)", ("out",)),
+    Op("log", 1, "log", r"\log\left({0}\right)", sp.log, "xp.log(a)", ("1 / a",), note="natural logarithm, domain a > 0"),
+    Op("sqrt", 1, "√", r"\sqrt{{{0}}}", sp.sqrt, "xp.sqrt(a)", ("1 / (2 * out)",), note="domain a >= 0; no derivative at 0"),
+    Op("abs", 1, "abs", r"\left|{0}\right|", sp.Abs, "xp.abs(a)", ("xp.sign(a)",), note="abs'(0) = 0"),
+    Op(
+        "sigmoid", 1, "σ", r"\sigma\left({0}\right)", _sigmoid,
+        # exp(-logaddexp(0, -a)) = 1 / (1 + e^-a) without overflow for large |a|
+        "xp.exp(-xp.logaddexp(0, -a))", ("out * (1 - out)",), out_display=sp.Function("sigma"),
+    ),
+    Op("relu", 1, "relu", r"\operatorname{{ReLU}}\left({0}\right)", lambda a: sp.Max(0, a), "xp.maximum(a, 0)",
+       ("xp.where(a < 0, 0, 1)",), note="relu'(z) = 0 for z < 0, 1 otherwise (so relu'(0) = 1), as in the lecture"),
+    Op("softplus", 1, "softplus", r"\operatorname{{softplus}}\left({0}\right)", lambda a: sp.log(1 + sp.exp(a)),
+       "xp.logaddexp(0, a)", ("xp.exp(-xp.logaddexp(0, -a))",)),
+    Op("max", 2, "max", r"\max\left({0}, {1}\right)", sp.Max, "xp.maximum(a, b)",
+       ("xp.where(a >= b, 1, 0)", "xp.where(a >= b, 0, 1)"), note="a tie sends the gradient to the first operand"),
+    Op("min", 2, "min", r"\min\left({0}, {1}\right)", sp.Min, "xp.minimum(a, b)",
+       ("xp.where(a <= b, 1, 0)", "xp.where(a <= b, 0, 1)"), note="a tie sends the gradient to the first operand"),
+]
+
+OPS: dict[str, Op] = {op.name: op for op in _TABLE}
+
+# Functions the input language accepts by name (sigmoid also as σ), and their arity.
+FUNCTIONS: dict[str, str] = {name: name for name, op in OPS.items() if op.infix is None and name != "neg"}
+FUNCTIONS["σ"] = "sigmoid"
+
+
+def get_op(name: str) -> Op:
+    try:
+        return OPS[name]
+    except KeyError:
+        raise KeyError(f"no op named {name!r} in the registry (known: {', '.join(OPS)})") from None
+
+
+def _sympy_where(cond, x, y):
+    # cond comes from a rule's own comparison: a SymPy boolean or a Relational.
+    if cond is True or cond is sp.true:
+        return sp.Integer(x) if isinstance(x, int) else x
+    if cond is False or cond is sp.false:
+        return sp.Integer(y) if isinstance(y, int) else y
+    return sp.Piecewise((x, cond), (y, True))
+
+
+# The NumPy names the rules use, mapped onto SymPy, so exact mode and the symbolic
+# local gradients run the very same rule text.
+SYMPY_XP = types.SimpleNamespace(
+    sin=sp.sin, cos=sp.cos, tan=sp.tan, arcsin=sp.asin, arccos=sp.acos, arctan=sp.atan,
+    sinh=sp.sinh, cosh=sp.cosh, tanh=sp.tanh, exp=sp.exp, log=sp.log, sqrt=sp.sqrt,
+    abs=sp.Abs, sign=sp.sign, maximum=sp.Max, minimum=sp.Min, where=_sympy_where,
+    logaddexp=lambda x, y: sp.log(sp.exp(x) + sp.exp(y)),
+)

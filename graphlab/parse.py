@@ -1,0 +1,265 @@
+"""Tokenizer and recursive-descent parser for graphlab's input language.
+
+No text ever reaches ``eval``, ``exec``, ``sympify`` or ``parse_expr``: anything the
+tokenizer does not know (quotes, dots, brackets, underscores in front, colons...) is
+refused there, and the parser emits graph nodes through a small builder interface,
+so no expression tree is ever walked recursively after parsing.
+
+Grammar (lowest precedence first)::
+
+    program   := statement ((';' | newline) statement)*
+    statement := [NAME '='] sum
+    sum       := product (('+' | '-') product)*
+    product   := unary (('*' | '/') unary | unary-without-sign)*   # juxtaposition: x1 x2
+    unary     := ('-' | '+') unary | power
+    power     := primary [('^' | '**') unary]                      # right-assoc, above unary minus
+    primary   := NUMBER | NAME | FUNC '(' sum (',' sum)* ')' | FUNC unary | '(' sum ')'
+
+So ``2^3^2`` is 512, ``-x^2`` is -(x^2), ``(x+y)z`` is (x+y)*z, and ``sin x cos x`` is
+sin(x)*cos(x): a function name without parentheses applies to one factor.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from .errors import ParseError
+from .ops import FUNCTIONS, OPS
+
+__all__ = ["MAX_CHARS", "MAX_DEPTH", "CONSTANTS", "Token", "tokenize", "parse", "Emitter"]
+
+MAX_CHARS = 200_000  # longer input is refused before tokenizing
+MAX_DEPTH = 100  # nesting of parentheses, calls, signs and powers
+CONSTANTS = ("e", "pi")
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>[ \t\r]+)
+  | (?P<newline>\n)
+  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<name>[A-Za-z][A-Za-z0-9_]*|σ)
+  | (?P<op>\*\*|[-+*/^(),=;])
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: str  # number, name, op, end
+    text: str
+    pos: int
+
+
+def tokenize(text: str) -> list[Token]:
+    if len(text) > MAX_CHARS:
+        raise ParseError(f"input is {len(text):,} characters; the limit is {MAX_CHARS:,}", MAX_CHARS, text)
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise ParseError(f"unexpected character {text[pos]!r}", pos, text)
+        kind = m.lastgroup
+        if kind == "newline":
+            tokens.append(Token("op", ";", pos))
+        elif kind == "op":
+            tokens.append(Token("op", "^" if m.group() == "**" else m.group(), pos))
+        elif kind != "space":
+            tokens.append(Token(kind, m.group(), pos))
+        pos = m.end()
+    tokens.append(Token("end", "", len(text)))
+    return tokens
+
+
+class Emitter(Protocol):
+    """What the parser builds through (``graphlab.build.GraphBuilder``)."""
+
+    def var(self, name: str, pos: int) -> str: ...
+    def const(self, text: str, pos: int) -> str: ...
+    def apply(self, op: str, args: list[str], pos: int) -> str: ...
+    def assign(self, name: str, node: str, pos: int) -> None: ...
+    def finish(self, node: str) -> None: ...
+
+
+_STARTS_FACTOR = ("number", "name")
+
+
+class _Parser:
+    def __init__(self, text: str, emit: Emitter):
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+        self.depth = 0
+        self.emit = emit
+
+    # --- helpers
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def error(self, message: str, tok: Token | None = None) -> ParseError:
+        return ParseError(message, (tok or self.tok).pos, self.text)
+
+    def at(self, text: str) -> bool:
+        return self.tok.kind == "op" and self.tok.text == text
+
+    def advance(self) -> Token:
+        tok = self.tok
+        self.i += 1
+        return tok
+
+    def expect(self, text: str, opened: Token | None = None) -> None:
+        if self.at(text):
+            self.advance()
+            return
+        if opened is not None and self.tok.kind == "end":
+            raise self.error(f"unbalanced parenthesis: '(' at column {opened.pos + 1} is never closed", opened)
+        if opened is not None:
+            raise self.error(f"expected ')' to close '(' at column {opened.pos + 1}, found {self.describe()}")
+        raise self.error(f"expected {text!r}, found {self.describe()}")
+
+    def describe(self) -> str:
+        return "end of input" if self.tok.kind == "end" else repr(self.tok.text)
+
+    # --- grammar
+    def program(self) -> None:
+        last = None
+        while True:
+            while self.at(";"):
+                self.advance()
+            if self.tok.kind == "end":
+                break
+            if last is not None and last[1] is None:
+                raise self.error("only the last statement may be unnamed: name it (q = ...) or join the lines", last[0])
+            start = self.tok
+            name = None
+            if self.tok.kind == "name" and self.tokens[self.i + 1].text == "=" and self.tokens[self.i + 1].kind == "op":
+                name = self.advance()
+                self.advance()
+                self.check_assignable(name)
+            node = self.sum()
+            if name is not None:
+                self.emit.assign(name.text, node, name.pos)
+            last = (start, name, node)
+            if self.at("="):
+                raise self.error("'=' must follow a single name at the start of a statement (q = x + y)")
+            if not (self.at(";") or self.tok.kind == "end"):
+                raise self.error(f"unexpected {self.describe()}")
+        if last is None:
+            raise self.error("empty input: type an expression such as (x + y) z")
+        self.emit.finish(last[2])
+
+    def check_assignable(self, name: Token) -> None:
+        if name.text in CONSTANTS:
+            raise self.error(f"cannot assign to the constant {name.text!r}", name)
+        if name.text in FUNCTIONS:
+            raise self.error(f"cannot assign to the function name {name.text!r}", name)
+
+    def sum(self) -> str:
+        left = self.product()
+        while self.at("+") or self.at("-"):
+            op = self.advance()
+            right = self.product()
+            left = self.emit.apply("add" if op.text == "+" else "sub", [left, right], op.pos)
+        return left
+
+    def product(self) -> str:
+        left = self.unary()
+        while True:
+            if self.at("*") or self.at("/"):
+                op = self.advance()
+                right = self.unary()
+                left = self.emit.apply("mul" if op.text == "*" else "div", [left, right], op.pos)
+            elif self.tok.kind in _STARTS_FACTOR or self.at("("):
+                # Juxtaposition: x1 x2, (x+y)z, 2x. A sign never starts an implicit factor.
+                pos = self.tok.pos
+                right = self.power()
+                left = self.emit.apply("mul", [left, right], pos)
+            else:
+                return left
+
+    def unary(self) -> str:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"nesting deeper than {MAX_DEPTH} levels")
+        try:
+            if self.at("-"):
+                op = self.advance()
+                if self.tok.kind == "number" and self.tokens[self.i + 1].text != "^":
+                    # -5 x1 is the constant -5 times x1, not a negation node (but -2^2 is -(2^2))
+                    return self.emit.const("-" + self.advance().text, op.pos)
+                return self.emit.apply("neg", [self.unary()], op.pos)
+            if self.at("+"):
+                self.advance()
+                return self.unary()
+            return self.power()
+        finally:
+            self.depth -= 1
+
+    def power(self) -> str:
+        base = self.primary()
+        if self.at("^"):
+            op = self.advance()
+            exponent = self.unary()
+            return self.emit.apply("pow", [base, exponent], op.pos)
+        return base
+
+    def primary(self) -> str:
+        tok = self.tok
+        if tok.kind == "number":
+            self.advance()
+            return self.emit.const(tok.text, tok.pos)
+        if tok.kind == "name":
+            self.advance()
+            if tok.text in FUNCTIONS:
+                return self.call(tok)
+            if tok.text in CONSTANTS:
+                return self.emit.const(tok.text, tok.pos)
+            if self.at("("):
+                raise self.error(f"unknown function {tok.text!r} (known: {', '.join(sorted(set(FUNCTIONS) - {'σ'}))}); "
+                                 f"for a product write {tok.text} * (...)", tok)
+            return self.emit.var(tok.text, tok.pos)
+        if self.at("("):
+            self.advance()
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise self.error(f"nesting deeper than {MAX_DEPTH} levels", tok)
+            inner = self.sum()
+            self.depth -= 1
+            self.expect(")", opened=tok)
+            return inner
+        if self.at(")"):
+            raise self.error("unbalanced parenthesis: ')' without a matching '('")
+        if tok.kind == "end":
+            raise self.error("unexpected end of input: an operand is missing")
+        raise self.error(f"unexpected {self.describe()}")
+
+    def call(self, fn: Token) -> str:
+        op = OPS[FUNCTIONS[fn.text]]
+        if self.at("("):
+            opened = self.advance()
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise self.error(f"nesting deeper than {MAX_DEPTH} levels", opened)
+            args = [self.sum()]
+            while self.at(","):
+                self.advance()
+                args.append(self.sum())
+            self.depth -= 1
+            self.expect(")", opened=opened)
+        elif self.tok.kind in _STARTS_FACTOR or self.at("-") or self.at("+"):
+            args = [self.unary()]  # sin x cos x: the function takes one factor
+        else:
+            raise self.error(f"function {fn.text!r} needs an argument: write {fn.text}(...)", fn)
+        if not op.check_arity(len(args)):
+            want = "2 or more" if op.arity is None else str(op.arity)
+            raise self.error(f"{fn.text} takes {want} argument{'s' * (want != '1')}, got {len(args)}", fn)
+        return self.emit.apply(op.name, args, fn.pos)
+
+
+def parse(text: str, emit: Emitter) -> None:
+    """Parse ``text`` into ``emit``; raises :class:`ParseError` naming the column."""
+    _Parser(text, emit).program()
