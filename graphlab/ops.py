@@ -55,6 +55,10 @@ class Op:
     # How a local-gradient formula writes the op's output when a rule reuses it
     # (sigmoid's out * (1 - out) reads better as sigma(z) * (1 - sigma(z))); default: sym.
     out_display: Callable[..., sp.Expr] | None = None
+    # Vector-Jacobian products over upstream gradient ``g``, one per operand. Scalar ops
+    # leave this None: their VJP is g * local. Tensor ops (matmul...) must give it.
+    vjp: tuple[str, ...] | None = None
+    tensor: bool = False  # a tensor op (MLPs): not in the input language, no scalar local rule
     _fns: dict = field(default_factory=dict, compare=False, repr=False)
 
     def local_rules(self, arity: int) -> tuple[str, ...]:
@@ -62,6 +66,12 @@ class Op:
         if len(rules) != arity:
             raise ValueError(f"op {self.name!r}: {len(rules)} local rules for {arity} operands")
         return rules
+
+    def vjp_rules(self, arity: int) -> tuple[str, ...]:
+        """The rule giving each operand's contribution from the upstream gradient ``g``."""
+        if self.vjp is not None:
+            return self.vjp
+        return tuple(f"g * ({rule})" for rule in self.local_rules(arity))
 
     def forward_rule(self, arity: int) -> str:
         return self.forward(arity) if callable(self.forward) else self.forward
@@ -154,7 +164,9 @@ _TABLE = [
 OPS: dict[str, Op] = {op.name: op for op in _TABLE}
 
 # Functions the input language accepts by name (sigmoid also as σ), and their arity.
-FUNCTIONS: dict[str, str] = {name: name for name, op in OPS.items() if op.infix is None and name != "neg"}
+FUNCTIONS: dict[str, str] = {
+    name: name for name, op in OPS.items() if op.infix is None and name != "neg" and not op.tensor
+}
 FUNCTIONS["σ"] = "sigmoid"
 
 
