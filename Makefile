@@ -19,12 +19,11 @@ app: $(STAMP)
 	$(VENV)/bin/graphlab grad '(x+y)z' --at x=-2,y=5,z=-4
 
 test: $(STAMP)
-	$(PY) -m ruff check graphlab tests
+	$(PY) -m ruff check graphlab tests benchmarks
 	$(PY) -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(PY) -m ruff check graphlab tests
-	$(PY) -m ruff format --check graphlab tests
+	$(PY) -m ruff check graphlab tests benchmarks
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -1,0 +1,1 @@
+"""graphlab's measurements: `python -m benchmarks` (see README). Medians, ratios within one run."""

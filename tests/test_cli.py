@@ -1,0 +1,91 @@
+"""The `graphlab grad` contract, run as a user runs it: a subprocess of the installed command."""
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+GRAPHLAB = shutil.which("graphlab") or str(__import__("pathlib").Path(sys.executable).parent / "graphlab")
+
+
+def run(*args):
+    return subprocess.run([GRAPHLAB, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_grad_json_lecture_example():
+    r = run("grad", "(x+y)z", "--at", "x=-2,y=5,z=-4", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["expression"] == "(x+y)z"
+    assert out["output"] == -12
+    assert out["inputs"] == {"x": -2, "y": 5, "z": -4}
+    assert out["gradient"] == {"x": -4, "y": -4, "z": 3}
+    assert out["gradient_expr"] == {"x": "z", "y": "z", "z": "x + y"}
+    nodes = {n["id"]: n for n in out["nodes"]}
+    assert set(nodes["f"]) >= {"id", "op", "label", "inputs", "value", "grad"}
+    assert nodes["f"]["op"] == "mul" and nodes["f"]["inputs"] == ["v1", "z"] and nodes["v1"]["value"] == 3
+    phases = [s["phase"] for s in out["steps"]]
+    assert phases == ["forward"] * 5 + ["backward"] * 5
+    first_back = out["steps"][5]
+    assert first_back["node"] == "f" and first_back["upstream"] == 1
+    assert [(e["input"], e["formula"], e["local"], e["contribution"]) for e in first_back["local"]] == [
+        ("v1", "z", -4, -4), ("z", "v1", 3, 3)]
+
+
+def test_grad_json_exact_adds_strings():
+    r = run("grad", "log(x1 x2) sin(x2)", "--at", "x1=2,x2=3", "--exact", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["output_exact"] == "log(6)*sin(3)"
+    assert out["gradient_exact"]["x2"] == "log(6)*cos(3) + sin(3)/3"
+    assert out["gradient_expr"]["x2"] == "log(x1*x2)*cos(x2) + sin(x2)/x2"
+    assert abs(out["gradient"]["x2"] - (math.log(6) * math.cos(3) + math.sin(3) / 3)) < 1e-12
+
+
+def test_grad_table():
+    r = run("grad", "q = x + y; f = q z", "--at", "x=-2,y=5,z=-4")
+    assert r.returncode == 0
+    assert "f = -12" in r.stdout and "∂f/∂x = z = -4" in r.stdout and "∂f/∂z = x + y = 3" in r.stdout
+    assert "q     add" in r.stdout
+
+
+def test_values_may_be_constant_expressions():
+    out = json.loads(run("grad", "sin(x)", "--at", "x=pi/2", "--json").stdout)
+    assert out["output"] == 1.0
+
+
+def test_nonfinite_json_and_warning():
+    r = run("grad", "1/x + log(y)", "--at", "x=0", "--at", "y=-1", "--json")
+    assert r.returncode == 0
+    out = json.loads(r.stdout)
+    assert out["output"] == "nan"
+    assert {n["id"]: n["value"] for n in out["nodes"]}["v1"] == "inf"
+    assert "warning: non-finite value at node v1 (div)" in r.stderr
+
+
+def test_expression_starting_with_minus():
+    r = run("grad", "-x^2", "--at", "x=3", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["gradient"] == {"x": -6}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["grad", "x +"], "error: unexpected end of input: an operand is missing at column 4"),
+    (["grad", "__import__('os')"], "error: unexpected character '_' at column 1"),
+    (["grad", "(x"], "error: unbalanced parenthesis"),
+    (["grad", "foo(x)"], "error: unknown function 'foo'"),
+    (["grad", "x", "--at", "y=1"], "error: no variable named y"),
+    (["grad", "x", "--at", "x=abc"], "error: --at x: the value 'abc' must be a number"),
+    (["grad", "x", "--at", "nonsense"], "error: --at expects NAME=VALUE"),
+    (["grad", "9^9^9^9", "--exact"], "error: 9^387420489 is too large to compute exactly"),
+    (["grad"], "error: the following arguments are required: expr"),
+    (["grad", "x", "--bogus"], "error: unrecognized arguments: --bogus"),
+])
+def test_bad_input_is_one_error_line_exit_2(args, message):
+    r = run(*args)
+    assert r.returncode == 2
+    assert r.stderr.startswith(message), r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
