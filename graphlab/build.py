@@ -27,11 +27,15 @@ from .errors import EvaluationError, GraphlabError, ParseError
 from .ops import OPS
 from .parse import parse
 
-__all__ = ["MAX_NODES", "MAX_EXACT_BITS", "GraphBuilder", "from_text", "from_sympy", "node_expr", "symbol",
-           "check_exact_pow", "forward_order"]
+__all__ = ["MAX_NODES", "MAX_EXACT_BITS", "MAX_SYMBOLIC_NODES", "MAX_SYMBOLIC_DEPTH", "MAX_SYMBOLIC_SIZE",
+           "GraphBuilder", "from_text", "from_sympy", "node_expr", "symbol", "check_exact_pow", "check_symbolic_size",
+           "symbolic_shape", "forward_order"]
 
 MAX_NODES = 50_000  # a larger graph is refused while it is being built
 MAX_EXACT_BITS = 100_000  # an exact integer or rational larger than this is refused
+MAX_SYMBOLIC_NODES = 400  # SymPy works recursively and slowly: symbolic forms stop at this size
+MAX_SYMBOLIC_SIZE = 1_000  # ...and this many terms once shared subexpressions are written out
+MAX_SYMBOLIC_DEPTH = 40  # ...and this depth: SymPy recurses, and diff of deep chains slows quadratically
 MAX_LITERAL_DIGITS = 400  # longer number literals (or exponents beyond 10^±400) are refused
 
 
@@ -156,8 +160,7 @@ def from_text(text: str, canonical: bool = False) -> nx.DiGraph:
     parse(text, builder)
     g = builder.graph()
     if canonical:
-        canon = from_sympy(node_expr(g, g.graph["output"]), source=text)
-        return canon
+        return from_sympy(node_expr(g, g.graph["output"]), source=text)
     return g
 
 
@@ -215,10 +218,51 @@ def forward_order(graph: nx.DiGraph) -> list[str]:
     return list(graph.nodes)
 
 
+_FLATTENS = {"add": "sum", "sub": "sum", "mul": "product", "div": "product"}
+
+
+def symbolic_shape(graph: nx.DiGraph) -> tuple[int, int]:
+    """(depth, size) of the graph's SymPy form, the DAG unfolded into a tree.
+
+    SymPy flattens a + b + c (and a b c) into one node, so a chain of additions (or of
+    products) adds no depth. A subexpression used twice is counted twice in the size:
+    that is what SymPy's printing and diff pay for."""
+    depth: dict[str, int] = {}
+    size: dict[str, int] = {}
+    for node in forward_order(graph):
+        data = graph.nodes[node]
+        family = _FLATTENS.get(data.get("op"))
+        args = data.get("args", ())
+        depth[node] = max((depth[a] + (family is None or _FLATTENS.get(graph.nodes[a].get("op")) != family)
+                           for a in args), default=0)
+        size[node] = 1 + sum(size[a] for a in args)
+    out = graph.graph["output"]
+    return depth[out], size[out]
+
+
+def check_symbolic_size(graph: nx.DiGraph) -> None:
+    """Refuse graphs too large or deep for SymPy (it recurses, and slows down with size)."""
+    if "_symbolic_size" in graph.graph:
+        return
+    n = graph.number_of_nodes()
+    if n > MAX_SYMBOLIC_NODES:
+        raise GraphlabError(f"symbolic forms are limited to {MAX_SYMBOLIC_NODES} nodes (this graph has {n:,})")
+    depth, size = symbolic_shape(graph)
+    if depth > MAX_SYMBOLIC_DEPTH:
+        raise GraphlabError(f"symbolic forms are limited to depth {MAX_SYMBOLIC_DEPTH} (this graph's is {depth:,})")
+    if size > MAX_SYMBOLIC_SIZE:
+        raise GraphlabError(f"the symbolic form would have {size:,} terms, over the limit of {MAX_SYMBOLIC_SIZE:,} "
+                            "(shared subexpressions are repeated in it)")
+    graph.graph["_symbolic_size"] = size
+
+
 def node_expr(graph: nx.DiGraph, key: str) -> sp.Expr:
-    """The SymPy expression a node computes, in the variables. Built on demand, then cached."""
+    """The SymPy expression a node computes, in the variables. Built on demand, then cached.
+
+    Raises :class:`GraphlabError` for graphs beyond :func:`check_symbolic_size`'s limits."""
     exprs: dict[str, sp.Expr] = graph.graph.setdefault("_exprs", {})
     if key not in exprs:
+        check_symbolic_size(graph)
         for node in forward_order(graph):
             if node in exprs:
                 continue

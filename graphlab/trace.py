@@ -23,15 +23,15 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from .build import MAX_EXACT_BITS, check_exact_pow, forward_order, node_expr, symbol
+from .build import MAX_EXACT_BITS, check_exact_pow, check_symbolic_size, forward_order, node_expr, symbol
 from .errors import EvaluationError, GraphlabError
 from .ops import OPS, SYMPY_XP
 
 __all__ = ["ForwardStep", "Edge", "BackwardStep", "Trace", "trace", "local_formula", "gradient_exprs",
-           "MAX_EXACT_NODES", "MAX_SYMBOLIC_NODES", "is_finite", "as_json_number"]
+           "MAX_EXACT_NODES", "MAX_SYMBOLIC_WORK", "is_finite", "as_json_number"]
 
 MAX_EXACT_NODES = 2_000  # exact (SymPy) arithmetic is slow: larger graphs use float mode
-MAX_SYMBOLIC_NODES = 400  # symbolic d(out)/d(var) is given for graphs up to this size
+MAX_SYMBOLIC_WORK = 1_200  # gradient_exprs: symbolic size x variables, beyond which it returns None
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,8 +285,12 @@ def local_formula(graph: nx.DiGraph, node: str, position: int) -> sp.Expr:
 
 def gradient_exprs(graph: nx.DiGraph) -> dict[str, sp.Expr] | None:
     """d out / d variable as SymPy expressions, or None when the graph is too large to say."""
-    if graph.number_of_nodes() > MAX_SYMBOLIC_NODES:
+    try:
+        check_symbolic_size(graph)
+    except GraphlabError:
         return None
+    if graph.graph["_symbolic_size"] * max(len(graph.graph["variables"]), 1) > MAX_SYMBOLIC_WORK:
+        return None  # each derivative costs about the expression's size: a product of 38 variables took 2 s
     out = node_expr(graph, graph.graph["output"])
     return {v: sp.diff(out, symbol(v)) for v in graph.graph["variables"]}
 

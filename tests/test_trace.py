@@ -206,3 +206,19 @@ def test_float_mode_equals_exact_mode(text, point):
 def test_float_mode_uses_float64():
     t = gl.trace(gl.graph("x / 3"), {"x": 1})
     assert isinstance(t.output, np.float64)
+
+
+@pytest.mark.parametrize("text, expr_too", [
+    (" ".join(f"x{i}" for i in range(130)), False),  # 130 derivatives of a long product: minutes in SymPy
+    ("; ".join(["q0 = x"] + [f"q{i} = sigmoid(q{i - 1}) * y + tanh(q{i - 1})" for i in range(1, 12)]), True),  # swell
+    ("; ".join(["q0 = x"] + [f"q{i} = sin(q{i - 1})" for i in range(1, 500)]), True),  # SymPy would recurse too deep
+])
+def test_symbolic_forms_are_bounded(text, expr_too):
+    g = gl.graph(text)
+    start = time.perf_counter()
+    assert gl.gradient_exprs(g) is None  # the numbers are still there; only the formula is withheld
+    if expr_too:
+        with pytest.raises(gl.GraphlabError, match="symbolic forms are limited|symbolic form would have"):
+            gl.node_expr(g, g.graph["output"])
+    assert time.perf_counter() - start < 1.0
+    assert gl.trace(g, dict.fromkeys(g.graph["variables"], 0.5)).output is not None
