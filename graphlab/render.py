@@ -338,6 +338,12 @@ def _digraph(writer: Writer, nodes, edges, layout: Layout | None) -> graphviz.Di
         if layout is not None:
             attrs["pos"] = layout.nodes[node] + "!"
         dot.node(node, writer.label(lines, node=True), **attrs)
+    if layout is not None:
+        # Graphviz fits the page to what a frame draws; two invisible corners of the widest
+        # frame's box keep the page, and so every position on it, the same in all frames.
+        llx, lly, urx, ury = layout.bb.split(",")
+        for corner, xy in (("__corner_ll__", f"{llx},{lly}"), ("__corner_ur__", f"{urx},{ury}")):
+            dot.node(corner, "", shape="point", width="0.01", style="invis", pos=xy + "!")
     for tail, head, attrs, lines in edges:
         label = writer.label(lines, node=False)
         if layout is not None:
