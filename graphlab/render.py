@@ -258,15 +258,12 @@ class Writer:
             attrs = {"shape": "circle", "width": "0.42", "height": "0.42", "margin": "0.02",
                      "fontsize": f"{self.opts.fontsize * (1.15 if len(symbol) <= 2 else 0.85):g}"}
             lines: list[Line] = [((symbol, "", False),)]
-            total = self.sum_line(node)
-            if total is not None:
-                attrs["xlabel"] = _html([total], self.opts.fontsize * 0.8)
         else:
             attrs = {"shape": "plaintext", "fontsize": f"{self.opts.fontsize * 1.15:g}", "margin": "0.05,0.03"}
             lines = [((self.node_label(node), "", False),)]
-            total = self.sum_line(node)
-            if total is not None:
-                lines.append(total)
+        total = self.sum_line(node)
+        if total is not None:  # beside the node, so its edges still start at the name or circle
+            attrs["xlabel"] = _html([total], self.opts.fontsize * 0.85)
         attrs["tooltip"] = node
         return [(node, self.highlight(node, attrs), lines)]
 
@@ -308,7 +305,7 @@ class Writer:
             return ""
         if node:
             return _html(lines, small=self.opts.fontsize * 0.85)
-        return _html(lines, self.opts.fontsize * 0.85)
+        return _html(lines, self.opts.fontsize * 0.9)
 
     def extra_edges(self):
         if self.style != "record":
