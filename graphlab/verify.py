@@ -144,8 +144,11 @@ def parse_claim(graph: nx.DiGraph, text: str) -> Claim:
 
 
 # --------------------------------------------------------------------------- the true derivative
-def _expr_with_leaf(graph: nx.DiGraph, top: str, leaf: str, leaf_symbol: sp.Symbol) -> sp.Expr:
-    """What ``top`` computes when ``leaf`` is cut loose and named ``leaf_symbol``."""
+def _node_exprs(graph: nx.DiGraph, top: str, in_names: bool = False, leaf: str | None = None,
+                leaf_symbol: sp.Symbol | None = None) -> dict[str, sp.Expr]:
+    """Each node up to ``top`` as a SymPy expression: in the variables, or ``in_names`` as the
+    diagram writes it (a named intermediate is its name, sigmoid is σ); ``leaf`` is cut loose
+    and stands as ``leaf_symbol``."""
     keep = nx.ancestors(graph, top) | {top}
     exprs: dict[str, sp.Expr] = {}
     for node in forward_order(graph):
@@ -154,30 +157,15 @@ def _expr_with_leaf(graph: nx.DiGraph, top: str, leaf: str, leaf_symbol: sp.Symb
         data = graph.nodes[node]
         if node == leaf:
             exprs[node] = leaf_symbol
-        elif data["kind"] == "op":
-            exprs[node] = OPS[data["op"]].sym(*(exprs[a] for a in data["args"]))
-        else:
-            exprs[node] = node_expr(graph, node)
-    return exprs[top]
-
-
-def _label_exprs(graph: nx.DiGraph, top: str) -> dict[str, sp.Expr]:
-    """Each node up to ``top`` written in the user's names: a named intermediate is its name,
-    an unnamed one the formula of its operands (sigmoid as σ)."""
-    keep = nx.ancestors(graph, top) | {top}
-    labels: dict[str, sp.Expr] = {}
-    for node in forward_order(graph):
-        if node not in keep:
-            continue
-        data = graph.nodes[node]
-        if data["kind"] == "const":
-            labels[node] = data["value"]
-        elif data["kind"] == "var" or data.get("name"):
-            labels[node] = symbol(node)
+        elif data["kind"] == "const":
+            exprs[node] = data["value"]
+        elif data["kind"] == "var" or (in_names and data.get("name")):
+            exprs[node] = symbol(node)
         else:
             op = OPS[data["op"]]
-            labels[node] = (op.out_display or op.sym)(*(labels[a] for a in data["args"]))
-    return labels
+            build = (op.out_display or op.sym) if in_names else op.sym
+            exprs[node] = build(*(exprs[a] for a in data["args"]))
+    return exprs
 
 
 def derivative_in_names(graph: nx.DiGraph, of: str, wrt: str) -> sp.Expr:
@@ -185,7 +173,7 @@ def derivative_in_names(graph: nx.DiGraph, of: str, wrt: str) -> sp.Expr:
     (``(y - t)*σ'...*h1`` rather than everything expanded into the variables)."""
     if of == wrt or wrt not in nx.ancestors(graph, of):
         return sp.Integer(1 if of == wrt else 0)
-    labels = _label_exprs(graph, of)
+    labels = _node_exprs(graph, of, in_names=True)
     between = nx.descendants(graph, wrt) & (nx.ancestors(graph, of) | {of})
     grads: dict[str, sp.Expr] = {of: sp.Integer(1)}
     for node in reversed(forward_order(graph)):
@@ -209,7 +197,8 @@ def total_derivative(graph: nx.DiGraph, of: str, wrt: str) -> sp.Expr:
     if wrt not in nx.ancestors(graph, of):
         return sp.Integer(0)
     cut = sp.Dummy(wrt, real=True)
-    return sp.diff(_expr_with_leaf(graph, of, wrt, cut), cut).xreplace({cut: node_expr(graph, wrt)})
+    cut_loose = _node_exprs(graph, of, leaf=wrt, leaf_symbol=cut)[of]
+    return sp.diff(cut_loose, cut).xreplace({cut: node_expr(graph, wrt)})
 
 
 def _edge_local(graph: nx.DiGraph, node: str, operand: str) -> sp.Expr:
@@ -242,7 +231,7 @@ def _describe(graph: nx.DiGraph, node: str) -> str:
     data = graph.nodes[node]
     if data["kind"] == "var" or data.get("name"):
         return node
-    text = to_text(_label_exprs(graph, node)[node])
+    text = to_text(_node_exprs(graph, node, in_names=True)[node])
     return text if len(text) <= 40 else node
 
 
