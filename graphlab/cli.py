@@ -16,11 +16,13 @@ from typing import Any
 import sympy as sp
 
 from .build import from_text
+from .descend import descend, read_table
 from .errors import GraphlabError
 from .point import parse_point
 from .trace import Trace, as_json_number, gradient_exprs, local_formula, trace
+from .verify import Report, verify
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT = 0, 1, 2
 
 
 class UsageError(GraphlabError):
@@ -64,14 +66,14 @@ def trace_from_args(args: argparse.Namespace) -> Trace:
     return trace(graph, parse_point(*args.at), mode="exact" if args.exact else "float")
 
 
-def fmt(value: Any, exact: bool = False) -> str:
+def fmt(value: Any, exact: bool = False, digits: int = 6) -> str:
     """A number for people: 6 significant digits; exact values also show their exact form."""
     if value is None:
         return "?"
     if isinstance(value, sp.Basic) and not value.is_number:
         return str(value)
     number = as_json_number(value)
-    text = number if isinstance(number, str) else f"{number:.6g}"
+    text = number if isinstance(number, str) else f"{number:.{digits}g}"
     if exact and isinstance(value, sp.Basic) and str(value) != text and not value.is_Integer:
         return f"{value} ≈ {text}"
     return text
@@ -135,6 +137,12 @@ def trace_to_json(t: Trace) -> dict[str, Any]:
     return result
 
 
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
 def print_trace_table(t: Trace) -> None:
     g = t.graph
     exact = t.mode == "exact"
@@ -148,9 +156,7 @@ def print_trace_table(t: Trace) -> None:
     for n, d in g.nodes(data=True):
         rows.append((n, d.get("op", d["kind"]), " ".join(d.get("args", ())), fmt(t.values[n], exact),
                      fmt(t.grads[n], exact) if t.grads[n] is not None else ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    print_table(rows)
     print()
     print(f"{out} = {fmt(t.output, exact)}")
     exprs = gradient_exprs(g) or {}
@@ -247,8 +253,100 @@ def add_explain(sub) -> None:
     p.set_defaults(run=cmd_explain)
 
 
+# --------------------------------------------------------------------------- verify
+def print_report(report: Report, exact: bool) -> None:
+    point = ", ".join(f"{v} = {fmt(x, exact)}" for v, x in report.at.items())
+    print(report.expression + (f"   at {point}" if point else ""))
+    for c in report.claims:
+        mark = "✓" if c.ok else "✗"
+        print(f"\n{mark} {c.claim}   {c.verdict}")
+        if not c.ok or c.verdict != "right":
+            value = f" = {fmt(c.expected_value, exact)}" if c.expected_value is not None else ""
+            print(f"  d{c.of}/d{c.wrt} = {c.expected}{value}")
+        if c.counterexample and not c.ok:
+            at = ", ".join(f"{v} = {fmt(x)}" for v, x in c.counterexample["point"].items())
+            print(f"  {'at ' + at + ': ' if at else ''}yours gives {fmt(c.counterexample['claimed'])}, "
+                  f"the derivative {fmt(c.counterexample['expected'])}")
+        if c.diagnosis:
+            print(f"  {c.diagnosis}")
+    print()
+    if report.first_wrong is None:
+        print(f"all {len(report.claims)} right")
+    else:
+        first = report.claims[report.first_wrong]
+        wrong = sum(not c.ok for c in report.claims)
+        print(f"{wrong} of {len(report.claims)} wrong; the first wrong step (backward order): {first.claim} "
+              f"at node {first.node}")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    graph = from_text(args.expr.strip(), canonical=args.canonical)
+    report = verify(graph, args.claim, parse_point(*args.at), seed=args.seed)
+    if args.json:
+        emit_json(report.to_json())
+    else:
+        print_report(report, args.exact)
+    return EXIT_OK if report.ok else EXIT_WRONG
+
+
+def add_verify(sub) -> None:
+    p = sub.add_parser("verify", help="check hand-derived derivatives; find the first wrong step")
+    add_expression_args(p)
+    p.add_argument("--claim", action="append", required=True, metavar="CLAIM",
+                   help="'df/dx = z', 'dq/dx = 1', 'x = -4' (d output/dx), or a number at --at; repeatable")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random sample points for formula claims")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(run=cmd_verify)
+
+
+# --------------------------------------------------------------------------- descend
+def cmd_descend(args: argparse.Namespace) -> int:
+    if args.batch_size is not None and args.data is None:
+        raise UsageError("--batch-size needs --data FILE.csv")
+    mode = "exact" if args.exact else "float"
+    lr = parse_point(f"lr={args.lr}")["lr"]
+    run = descend(from_text(args.expr.strip(), canonical=args.canonical), args.wrt.split(","), parse_point(*args.at),
+                  lr, args.steps, mode=mode, data=read_table(args.data) if args.data else None,
+                  batch_size=args.batch_size, seed=args.seed)
+    if args.json:
+        emit_json(run.to_json())
+        return EXIT_OK
+    exact = args.exact
+
+    def num(value: Any) -> str:
+        return fmt(value, exact, digits=10)  # hand calculations carry more digits than 6
+
+    fixed = ", ".join(f"{v} = {fmt(x, exact)}" for v, x in run.fixed.items())
+    print(f"{run.expression}   η = {fmt(lr, exact)}" + (f", {fixed}" if fixed else "")
+          + (f", batches of {run.batch_size} rows (seed {args.seed})" if run.batch_size else ""))
+    print()
+    out = from_text(args.expr.strip()).graph["output"]
+    rows = [("step", *run.wrt, "loss" if not run.batch_size else "batch loss", *(f"∂{out}/∂{w}" for w in run.wrt),
+             *(f"update {w}" for w in run.wrt), *(("rows",) if run.batch_size else ()))]
+    for s in run.history:
+        rows.append((str(s.step), *(num(s.params[w]) for w in run.wrt), num(s.loss),
+                     *(num(s.gradient[w]) for w in run.wrt),
+                     *(num(s.update[w]) if s.update else "" for w in run.wrt),
+                     *((" ".join(str(i + 1) for i in s.batch),) if s.batch is not None else ())))
+    print_table(rows)
+    return EXIT_OK
+
+
+def add_descend(sub) -> None:
+    p = sub.add_parser("descend", help="gradient descent by hand: a table of every update")
+    add_expression_args(p)
+    p.add_argument("--wrt", required=True, metavar="NAME[,NAME...]", help="the parameters to descend on")
+    p.add_argument("--lr", required=True, metavar="ETA", help="learning rate η, e.g. 0.01 or 1/100")
+    p.add_argument("--steps", type=int, default=3, help="number of updates (default 3)")
+    p.add_argument("--data", metavar="FILE.csv", help="mini-batch SGD over this table (columns = variables)")
+    p.add_argument("--batch-size", type=int, metavar="B", help="rows per mini-batch (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed for drawing the mini-batches")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(run=cmd_descend)
+
+
 # --------------------------------------------------------------------------- main
-COMMANDS: list[Callable] = [add_grad, add_draw, add_explain]
+COMMANDS: list[Callable] = [add_grad, add_draw, add_explain, add_verify, add_descend]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,188 @@
+"""Gradient descent by hand: the lecture's "calculate the first three gradient updates".
+
+Every step runs graphlab's own trace at the current parameters (one trace per data row
+in the mini-batch variant), so the gradient in the table is exactly what ``graphlab grad``
+shows at that point, and exact mode keeps 148/25 as 148/25.
+
+Row k of the history holds the parameters θ_k, the loss L(θ_k), the gradient ∇L(θ_k)
+and the update −η ∇L(θ_k) that gives θ_{k+1}; the last row has no update.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import networkx as nx
+import sympy as sp
+
+from .build import from_text
+from .errors import GraphlabError
+from .trace import as_json_number, trace
+
+__all__ = ["DescentStep", "Descent", "descend", "read_table", "MAX_STEPS", "MAX_ROWS"]
+
+MAX_STEPS = 10_000
+MAX_ROWS = 100_000
+_NUMBER = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
+
+
+@dataclass
+class DescentStep:
+    step: int
+    params: dict[str, Any]  # θ_k
+    loss: Any  # L(θ_k): over the batch in the mini-batch variant
+    gradient: dict[str, Any]  # ∇L(θ_k)
+    update: dict[str, Any] | None  # −η ∇L(θ_k), None on the last row
+    batch: list[int] | None = None  # data rows (0-based) this row's loss and gradient average over
+
+
+@dataclass
+class Descent:
+    expression: str
+    wrt: tuple[str, ...]
+    lr: Any
+    mode: str
+    history: list[DescentStep]
+    fixed: dict[str, Any]  # the variables that are not descended on (y = 10, x = 2)
+    batch_size: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        exact = self.mode == "exact"
+
+        def nums(d: Mapping[str, Any] | None) -> dict[str, Any] | None:
+            return None if d is None else {k: as_json_number(v) for k, v in d.items()}
+
+        history = []
+        for s in self.history:
+            row = {"step": s.step, "params": nums(s.params), "loss": as_json_number(s.loss),
+                   "gradient": nums(s.gradient), "update": nums(s.update)}
+            if s.batch is not None:
+                row["batch"] = s.batch
+            if exact:
+                row["params_exact"] = {k: str(v) for k, v in s.params.items()}
+                row["loss_exact"] = str(s.loss)
+            history.append(row)
+        return {"expression": self.expression, "wrt": list(self.wrt), "lr": as_json_number(self.lr),
+                "mode": self.mode, "fixed": nums(self.fixed), "batch_size": self.batch_size, "history": history}
+
+
+def read_table(path: str) -> list[dict[str, str]]:
+    """A small CSV data table: a header of variable names, then one number per cell."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        raise GraphlabError(f"cannot read {path}: {e.strerror}") from None
+    except (csv.Error, UnicodeDecodeError) as e:
+        raise GraphlabError(f"{path} is not a CSV table: {e}") from None
+    if not rows:
+        raise GraphlabError(f"{path} has no data rows")
+    if len(rows) > MAX_ROWS:
+        raise GraphlabError(f"{path} has {len(rows):,} rows; the limit is {MAX_ROWS:,}")
+    for i, row in enumerate(rows, start=2):
+        for name, cell in row.items():
+            if name is None or cell is None:
+                raise GraphlabError(f"{path} line {i}: the row does not match the header")
+            if not _NUMBER.fullmatch(cell):
+                raise GraphlabError(f"{path} line {i}: {name} = {cell!r} is not a number")
+    return rows
+
+
+def _number(text: str, mode: str) -> Any:
+    return _as_number(Fraction(text.strip()), mode)  # checked against _NUMBER; never sympify'd
+
+
+def _as_number(value: Any, mode: str) -> Any:
+    """A value from --at (exact SymPy) or from Python, as the mode computes with it."""
+    if mode != "exact":
+        return float(value)
+    if isinstance(value, sp.Basic):
+        return value
+    fraction = Fraction(repr(float(value))) if isinstance(value, float) else Fraction(value)
+    return sp.Rational(fraction.numerator, fraction.denominator)
+
+
+def _mean(values: list[Any]) -> Any:
+    return sum(values[1:], values[0]) / len(values)
+
+
+def descend(
+    expr: str | nx.DiGraph,
+    wrt: Sequence[str],
+    at: Mapping[str, Any],
+    lr: Any,
+    steps: int,
+    mode: str = "float",
+    data: Sequence[Mapping[str, str]] | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+) -> Descent:
+    """Run ``steps`` updates θ ← θ − lr ∇L(θ) on the parameters ``wrt``, starting from ``at``.
+
+    ``at`` gives the start of every parameter and the value of every other variable, except
+    those a ``data`` table supplies: then each step averages the loss and gradient over a
+    mini-batch of ``batch_size`` rows, drawn by shuffling the rows once per pass (``seed``).
+    """
+    graph = from_text(expr) if isinstance(expr, str) else expr
+    variables = graph.graph["variables"]
+    wrt = tuple(dict.fromkeys(wrt))
+    if not wrt:
+        raise GraphlabError("--wrt names no parameter")
+    for name in wrt:
+        if name not in variables:
+            raise GraphlabError(f"--wrt {name}: not a variable of the expression (variables: {', '.join(variables)})")
+        if name not in at:
+            raise GraphlabError(f"--wrt {name}: give its starting value with --at {name}=...")
+    if not 0 <= steps <= MAX_STEPS:
+        raise GraphlabError(f"--steps must be between 0 and {MAX_STEPS:,}")
+    lr = _as_number(lr, mode)
+
+    columns: tuple[str, ...] = ()
+    rows: list[dict[str, Any]] = [{}]
+    if data is not None:
+        columns = tuple(data[0])
+        for c in columns:
+            if c not in variables:
+                raise GraphlabError(f"data column {c!r} is not a variable of the expression "
+                                    f"(variables: {', '.join(variables)})")
+            if c in wrt:
+                raise GraphlabError(f"data column {c!r} is a parameter (--wrt): it cannot also be data")
+        rows = [{c: _number(r[c], mode) for c in columns} for r in data]
+        batch_size = batch_size or len(rows)
+        if not 1 <= batch_size <= len(rows):
+            raise GraphlabError(f"--batch-size must be between 1 and the number of rows ({len(rows)})")
+    fixed = {k: v for k, v in at.items() if k not in wrt}
+    missing = [v for v in variables if v not in wrt and v not in fixed and v not in columns]
+    if missing:
+        raise GraphlabError(f"no value for {', '.join(missing)}: give it with --at"
+                            + (" or as a data column" if data is not None else ""))
+
+    rng = random.Random(seed)
+    order: list[int] = []
+
+    def next_batch() -> list[int]:
+        batch = []
+        while len(batch) < batch_size:
+            if not order:
+                order.extend(rng.sample(range(len(rows)), len(rows)))
+            batch.append(order.pop(0))
+        return sorted(batch)
+
+    params = {name: _as_number(at[name], mode) for name in wrt}
+    history: list[DescentStep] = []
+    for k in range(steps + 1):
+        batch = next_batch() if data is not None else None
+        traces = [trace(graph, {**fixed, **params, **rows[i]}, mode=mode) for i in (batch or [0])]
+        loss = _mean([t.output for t in traces])
+        gradient = {name: _mean([t.gradient[name] for t in traces]) for name in wrt}
+        update = None if k == steps else {name: -lr * g for name, g in gradient.items()}
+        history.append(DescentStep(k, dict(params), loss, gradient, update, batch))
+        if update is not None:
+            params = {name: params[name] + update[name] for name in wrt}
+    return Descent(graph.graph["source"], wrt, lr, mode, history, fixed, batch_size if data is not None else None)

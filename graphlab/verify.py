@@ -1,0 +1,603 @@
+"""Check a student's hand derivation: is each claimed derivative right, and if not, why?
+
+A claim is ``dA/dB = RHS`` (or ``∂A/∂B``; the shorthand ``x = RHS`` means d output/dx).
+A and B are the output, a variable or a named intermediate; RHS is a formula in the input
+language (it may mention named intermediates) or a number. Everything is compared in the
+variables: an intermediate in a claim is replaced by what it computes.
+
+* The derivative a claim is judged against is the total one, the sum over every path from
+  B to A (what backpropagation gives). Claims that equal a part of it are named: the local
+  one-edge derivative, one path, the terms through some of B's consumers.
+* A formula is right when SymPy simplifies the difference to 0, or failing that when both
+  agree at sample points (so ``x/abs(x)`` for ``d abs(x)/dx`` is right); a wrong one gets
+  the true derivative and a point where they differ. The sample points are tried first:
+  a disagreement there settles it without a slow ``simplify``.
+* A number is judged at the ``at`` point to the precision it was written with (0.27 and
+  0.2724 accept 0.272392; 0.273 does not). A number outside that but inside the spread a
+  hand calculation gets by rounding intermediates to 2, 3 or 4 decimals is "right up to
+  rounding".
+* Diagnosis reads the claims as one backward pass: the first wrong one in backward order
+  is the first wrong step, and later ones that only carry its error along are said to.
+
+User text reaches SymPy only through graphlab's own parser (``from_text``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import sympy as sp
+
+from .build import forward_order, from_text, node_expr, symbol
+from .errors import GraphlabError, ParseError
+from .ops import OPS, SYMPY_XP
+from .trace import as_json_number, local_formula, trace
+
+__all__ = ["Claim", "ClaimResult", "Report", "parse_claim", "verify", "total_derivative", "paths",
+           "rounding_spread", "to_text", "ROUNDING_DECIMALS"]
+
+ROUNDING_DECIMALS = (2, 3, 4)
+SAMPLES = 24  # sample points for a formula
+MAX_PATHS = 8  # beyond this many paths, subsets of them are not tried as explanations
+MAX_SIMPLIFY_OPS = 40  # larger differences are confirmed numerically only (simplify can take minutes)
+
+_NAME = r"([A-Za-z][A-Za-z0-9_]*|σ)"
+_LONG = re.compile(rf"\s*[d∂]\s*{_NAME}\s*/\s*[d∂]\s*{_NAME}\s*")
+_SHORT = re.compile(rf"\s*{_NAME}\s*")
+_LITERAL = re.compile(r"-?(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?")
+
+
+# --------------------------------------------------------------------------- printing
+class _Printer(sp.StrPrinter):
+    """SymPy's str, but in graphlab's input language where they differ (e, abs, σ)."""
+
+    def _print_Exp1(self, expr):
+        return "e"
+
+    def _print_Abs(self, expr):
+        return f"abs({self._print(expr.args[0])})"
+
+    def _print_Function(self, expr):
+        if expr.func.__name__ == "sigma":
+            return f"σ({self._print(expr.args[0])})"
+        return super()._print_Function(expr)
+
+
+def to_text(expr: sp.Expr) -> str:
+    """A SymPy expression as text, in the input language where possible."""
+    return _Printer().doprint(expr)
+
+
+def _fmt(value: Any) -> str:
+    number = as_json_number(value)
+    return number if isinstance(number, str) or number is None else f"{number:.6g}"
+
+
+# --------------------------------------------------------------------------- claims
+@dataclass(frozen=True)
+class Claim:
+    text: str
+    of: str  # A: the node differentiated
+    wrt: str  # B: the node it is differentiated with respect to
+    rhs: str
+    formula: sp.Expr  # the claimed value, in the variables
+    written: sp.Expr  # the claimed value as written (named intermediates kept)
+    decimals: int | None  # a number claim written as a decimal: its precision; None: exact
+
+    @property
+    def is_number(self) -> bool:
+        return not self.formula.free_symbols
+
+
+def _resolve(graph: nx.DiGraph, name: str, claim: str) -> str:
+    if name in graph.graph.get("aliases", {}):
+        return graph.graph["aliases"][name]
+    if name in graph and graph.nodes[name]["kind"] != "const":
+        return name
+    names = [n for n, d in graph.nodes(data=True) if d["kind"] == "var" or d.get("name")]
+    raise GraphlabError(f"claim {claim!r}: {name!r} is not a variable or named node of the expression "
+                        f"(names: {', '.join(names + list(graph.graph.get('aliases', {})))})")
+
+
+def _decimals(literal: str) -> int | None:
+    m = _LITERAL.fullmatch(literal)
+    if m is None or (m.group(2) is None and m.group(3) is None):
+        return None  # an integer: exact
+    return len(m.group(2) or "") - int(m.group(3) or 0)
+
+
+def parse_claim(graph: nx.DiGraph, text: str) -> Claim:
+    """``"df/dx = z"`` -> a :class:`Claim` (raises GraphlabError on bad input)."""
+    lhs, eq, rhs = text.partition("=")
+    if not eq or not rhs.strip():
+        raise GraphlabError(f"claim {text!r}: write it as dA/dB = VALUE or x = VALUE")
+    if any(c in rhs for c in "=;\n"):
+        raise GraphlabError(f"claim {text!r}: the right-hand side must be one expression")
+    if m := _LONG.fullmatch(lhs):
+        of, wrt = _resolve(graph, m.group(1), text), _resolve(graph, m.group(2), text)
+    elif m := _SHORT.fullmatch(lhs):
+        of, wrt = graph.graph["output"], _resolve(graph, m.group(1), text)
+    else:
+        raise GraphlabError(f"claim {text!r}: the left side must be dA/dB (or ∂A/∂B) or a variable name")
+    try:
+        g = from_text(rhs.strip())
+    except ParseError as e:
+        raise GraphlabError(f"claim {text!r}: {e}") from None
+    formula = written = node_expr(g, g.graph["output"])
+    subs = {}
+    for s in formula.free_symbols:
+        key = _resolve(graph, s.name, text)
+        if graph.nodes[key]["kind"] == "op" or key != s.name:
+            subs[s] = node_expr(graph, key)  # an intermediate (or alias): what it computes
+    formula = formula.xreplace(subs)
+    out = g.nodes[g.graph["output"]]
+    decimals = _decimals(out["label"]) if out["kind"] == "const" else None
+    return Claim(text.strip(), of, wrt, rhs.strip(), formula, written, decimals)
+
+
+# --------------------------------------------------------------------------- the true derivative
+def _node_exprs(graph: nx.DiGraph, top: str, in_names: bool = False, leaf: str | None = None,
+                leaf_symbol: sp.Symbol | None = None) -> dict[str, sp.Expr]:
+    """Each node up to ``top`` as a SymPy expression: in the variables, or ``in_names`` as the
+    diagram writes it (a named intermediate is its name, sigmoid is σ); ``leaf`` is cut loose
+    and stands as ``leaf_symbol``."""
+    keep = nx.ancestors(graph, top) | {top}
+    exprs: dict[str, sp.Expr] = {}
+    for node in forward_order(graph):
+        if node not in keep:
+            continue
+        data = graph.nodes[node]
+        if node == leaf:
+            exprs[node] = leaf_symbol
+        elif data["kind"] == "const":
+            exprs[node] = data["value"]
+        elif data["kind"] == "var" or (in_names and data.get("name")):
+            exprs[node] = symbol(node)
+        else:
+            op = OPS[data["op"]]
+            build = (op.out_display or op.sym) if in_names else op.sym
+            exprs[node] = build(*(exprs[a] for a in data["args"]))
+    return exprs
+
+
+def derivative_in_names(graph: nx.DiGraph, of: str, wrt: str) -> sp.Expr:
+    """d of/d wrt as a backward pass over the diagram writes it, in the user's names
+    (``(y - t)*σ'...*h1`` rather than everything expanded into the variables)."""
+    if of == wrt or wrt not in nx.ancestors(graph, of):
+        return sp.Integer(1 if of == wrt else 0)
+    labels = _node_exprs(graph, of, in_names=True)
+    between = nx.descendants(graph, wrt) & (nx.ancestors(graph, of) | {of})
+    grads: dict[str, sp.Expr] = {of: sp.Integer(1)}
+    for node in reversed(forward_order(graph)):
+        if node not in between or node not in grads:
+            continue
+        data = graph.nodes[node]
+        args = [labels[a] for a in data["args"]]
+        rules = OPS[data["op"]].local_fns(len(args))
+        for i, a in enumerate(data["args"]):
+            if a == wrt or a in between:
+                local = rules[i](SYMPY_XP, labels[node], *args)
+                local = sp.Integer(local) if isinstance(local, int) else local
+                grads[a] = grads.get(a, sp.Integer(0)) + grads[node] * local
+    return grads[wrt]
+
+
+def total_derivative(graph: nx.DiGraph, of: str, wrt: str) -> sp.Expr:
+    """d of / d wrt over all paths, in the variables (``wrt`` may be an intermediate)."""
+    if of == wrt:
+        return sp.Integer(1)
+    if wrt not in nx.ancestors(graph, of):
+        return sp.Integer(0)
+    cut = sp.Dummy(wrt, real=True)
+    cut_loose = _node_exprs(graph, of, leaf=wrt, leaf_symbol=cut)[of]
+    return sp.diff(cut_loose, cut).xreplace({cut: node_expr(graph, wrt)})
+
+
+def _edge_local(graph: nx.DiGraph, node: str, operand: str) -> sp.Expr:
+    """∂node/∂operand along the one edge, in the variables (x*x counts both operand slots)."""
+    data = graph.nodes[node]
+    slots = [sp.Dummy(f"a{i}", real=True) for i in range(len(data["args"]))]
+    out = OPS[data["op"]].sym(*slots)
+    local = sum((sp.diff(out, s) for s, a in zip(slots, data["args"], strict=True) if a == operand), sp.Integer(0))
+    return local.xreplace({s: node_expr(graph, a) for s, a in zip(slots, data["args"], strict=True)})
+
+
+@dataclass(frozen=True)
+class Path:
+    nodes: tuple[str, ...]  # wrt ... of
+    term: sp.Expr  # the product of the edge derivatives along it
+
+
+def paths(graph: nx.DiGraph, of: str, wrt: str, limit: int = 64) -> list[Path]:
+    """The paths from ``wrt`` to ``of`` with their chain-rule products (at most ``limit``)."""
+    if of == wrt or wrt not in nx.ancestors(graph, of):
+        return []
+    out = []
+    for nodes in itertools.islice(nx.all_simple_paths(graph, wrt, of), limit):
+        term = sp.Mul(*(_edge_local(graph, v, u) for u, v in itertools.pairwise(nodes)))
+        out.append(Path(tuple(nodes), term))
+    return out
+
+
+def _describe(graph: nx.DiGraph, node: str) -> str:
+    data = graph.nodes[node]
+    if data["kind"] == "var" or data.get("name"):
+        return node
+    text = to_text(_node_exprs(graph, node, in_names=True)[node])
+    return text if len(text) <= 40 else node
+
+
+def _names(graph: nx.DiGraph, nodes: Sequence[str]) -> str:
+    return ", ".join(_describe(graph, n) for n in nodes)
+
+
+def _through(graph: nx.DiGraph, path: Path) -> str:
+    inner = path.nodes[1:-1]
+    return " → ".join(_describe(graph, n) for n in inner) if inner else f"the edge {path.nodes[0]} → {path.nodes[-1]}"
+
+
+# --------------------------------------------------------------------------- rounding
+def _round(value: float, decimals: int) -> float:
+    if not np.isfinite(value):
+        return value
+    return float(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+def _rounded_derivative(graph: nx.DiGraph, of: str, wrt: str, point: Mapping[str, Any], decimals: int) -> float:
+    """d of/d wrt as a hand calculation does it: every value, local gradient and upstream
+    gradient written down rounded to ``decimals``; only the answer itself is left as is."""
+    nodes = [n for n in forward_order(graph) if n in nx.ancestors(graph, of) | {of}]
+    values: dict[str, float] = {}
+    with np.errstate(all="ignore"):
+        for n in nodes:
+            data = graph.nodes[n]
+            if data["kind"] == "var":
+                values[n] = float(point[n])
+            elif data["kind"] == "const":
+                values[n] = float(data["value"])
+            else:
+                args = [values[a] for a in data["args"]]
+                values[n] = _round(OPS[data["op"]].forward_fn(len(args))(np, *args), decimals)
+        grads = dict.fromkeys(nodes, 0.0)
+        grads[of] = 1.0
+        for n in reversed(nodes):
+            data = graph.nodes[n]
+            if n == wrt or data["kind"] != "op":
+                continue
+            upstream = grads[n] if n == of else _round(grads[n], decimals)
+            args = [values[a] for a in data["args"]]
+            rules = OPS[data["op"]].local_fns(len(args))
+            for i, a in enumerate(data["args"]):
+                grads[a] += upstream * _round(float(rules[i](np, values[n], *args)), decimals)
+    return float(grads[wrt])
+
+
+def rounding_spread(graph: nx.DiGraph, of: str, wrt: str, point: Mapping[str, Any],
+                    decimals: Sequence[int] = ROUNDING_DECIMALS) -> dict[int, float]:
+    """d of/d wrt at ``point`` with intermediates rounded to each number of decimals."""
+    return {d: _rounded_derivative(graph, of, wrt, point, d) for d in decimals}
+
+
+# --------------------------------------------------------------------------- comparing
+class _Judge:
+    """Evaluates expressions at a fixed list of points and compares them there."""
+
+    def __init__(self, variables: Sequence[str], points: list[dict[str, sp.Expr]], tolerance: Any = None):
+        self.symbols = [symbol(v) for v in variables]
+        self.points = points
+        self.tolerance = tolerance  # None: relative 1e-9 (formulas); else absolute (a written number)
+        self._cache: dict[sp.Expr, np.ndarray] = {}
+
+    def values(self, expr: sp.Expr) -> np.ndarray:
+        if expr not in self._cache:
+            out = []
+            for p in self.points:
+                try:
+                    v = complex(expr.xreplace({s: p[s.name] for s in self.symbols if s.name in p}).evalf(30))
+                    out.append(v.real if abs(v.imag) <= 1e-12 * max(1.0, abs(v.real)) else np.nan)
+                except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+                    out.append(np.nan)
+            self._cache[expr] = np.array(out, dtype=float)
+        return self._cache[expr]
+
+    def differ(self, a: sp.Expr, b: sp.Expr) -> np.ndarray | None:
+        """Per point, whether a and b differ (False where either is undefined); None if
+        they are nowhere both defined."""
+        va, vb = self.values(a), self.values(b)
+        with np.errstate(all="ignore"):
+            both = np.isfinite(va) & np.isfinite(vb)
+            if not both.any():
+                return None
+            if self.tolerance is None:
+                close = np.abs(va - vb) <= 1e-9 * np.maximum(1.0, np.maximum(np.abs(va), np.abs(vb)))
+            else:
+                close = np.abs(va - vb) <= self.tolerance
+        return both & ~close
+
+    def same(self, a: sp.Expr, b: sp.Expr) -> bool:
+        d = self.differ(a, b)
+        return d is not None and not d.any()
+
+
+def _sample_points(variables: Sequence[str], at: Mapping[str, sp.Expr], seed: int) -> list[dict[str, sp.Expr]]:
+    """Friendly points first (1, 2, -1, 1/2...), so a counterexample reads easily; then random ones."""
+    rng = random.Random(seed)
+    nice = [sp.Integer(1), sp.Integer(2), sp.Integer(-1), sp.Rational(1, 2), sp.Integer(3), sp.Rational(-1, 2)]
+    points = []
+    if variables and all(v in at for v in variables):
+        points.append({v: at[v] for v in variables})
+    for k in range(len(nice)):
+        points.append({v: nice[(k + i) % len(nice)] for i, v in enumerate(variables)})
+    while len(points) < SAMPLES:
+        points.append({v: sp.Rational(rng.choice([-1, 1]) * rng.randint(5, 300), 100) for v in variables})
+    return points
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class ClaimResult:
+    claim: str
+    of: str
+    wrt: str
+    ok: bool
+    verdict: str  # "right", "right up to rounding", "wrong"
+    expected: str  # the true derivative, as a formula in the variables
+    expected_value: Any = None  # at the `at` point, where every variable it needs has a value
+    counterexample: dict[str, Any] | None = None  # {"point", "claimed", "expected"}
+    diagnosis: str | None = None  # why it is wrong (or the note for a right one)
+    spread: dict[int, float] | None = None  # rounded-intermediates values, number claims only
+    step: tuple[int, int] = (0, 0)  # position in backward order
+    node: str = ""  # the node to highlight for this claim
+
+    def to_json(self) -> dict[str, Any]:
+        return {"claim": self.claim, "ok": self.ok, "verdict": self.verdict, "of": self.of, "wrt": self.wrt,
+                "expected": self.expected, "expected_value": as_json_number(self.expected_value),
+                "counterexample": self.counterexample, "diagnosis": self.diagnosis, "node": self.node,
+                "spread": None if self.spread is None else {str(k): v for k, v in self.spread.items()}}
+
+
+@dataclass
+class Report:
+    expression: str
+    output: str
+    claims: list[ClaimResult]
+    first_wrong: int | None = None  # index into claims: the first wrong step in backward order
+    at: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.claims)
+
+    def to_json(self) -> dict[str, Any]:
+        first = None
+        if self.first_wrong is not None:
+            c = self.claims[self.first_wrong]
+            first = {"index": self.first_wrong, "claim": c.claim, "node": c.node, "diagnosis": c.diagnosis}
+        return {"ok": self.ok, "expression": self.expression, "at": {k: as_json_number(v) for k, v in self.at.items()},
+                "claims": [c.to_json() for c in self.claims], "first_wrong": first}
+
+
+# --------------------------------------------------------------------------- explanations
+def _explanations(graph: nx.DiGraph, claim: Claim, true: sp.Expr) -> list[tuple[sp.Expr, str]]:
+    """Candidate wrong answers and what each one means, most telling first."""
+    of, wrt = claim.of, claim.wrt
+    out: list[tuple[sp.Expr, str]] = []
+    if true != 0:
+        out.append((-true, "sign error: this is minus the right derivative"))
+    found = paths(graph, of, wrt, limit=MAX_PATHS + 1)
+    if 1 < len(found) <= MAX_PATHS:
+        consumers = list(dict.fromkeys(p.nodes[1] for p in found))
+        for size in range(1, len(found)):
+            for subset in itertools.combinations(range(len(found)), size):
+                chosen = [found[i] for i in subset]
+                rest = [found[i] for i in range(len(found)) if i not in subset]
+                value = sp.Add(*(p.term for p in chosen))
+                firsts = {p.nodes[1] for p in chosen}
+                if len(consumers) > 1 and all(p.nodes[1] not in firsts for p in rest):
+                    kept = [c for c in consumers if c in firsts]
+                    lost = [c for c in consumers if c not in firsts]
+                    part = (f"the local (one-edge) derivative ∂{of}/∂{wrt}" if kept == [of]
+                            else f"the path through {_names(graph, kept)}")
+                    msg = (f"missing term: this is {part} only; {wrt} also reaches {of} through {_names(graph, lost)} "
+                           f"({wrt} feeds {len(consumers)} ops, {_names(graph, consumers)}, and its gradient sums "
+                           f"the terms through all of them)")
+                else:
+                    msg = (f"missing term: this is the path through {' + '.join(_through(graph, p) for p in chosen)} "
+                           f"only; {wrt} also reaches {of} through {'; '.join(_through(graph, p) for p in rest)}")
+                out.append((value, msg))
+        for p in found:  # one term with its sign flipped
+            out.append((true - 2 * p.term, f"sign error in the term through {_through(graph, p)}"))
+    return out
+
+
+def _consumers(graph: nx.DiGraph, node: str, of: str) -> list[str]:
+    """The ops that use ``node`` and lie on a way to ``of``."""
+    reach = nx.ancestors(graph, of) | {of}
+    return [c for c in graph.successors(node) if c in reach]
+
+
+def _chain_diagnosis(graph: nx.DiGraph, claim: Claim, earlier: Mapping[tuple[str, str], tuple[Claim, ClaimResult]],
+                     judge: _Judge, at: Mapping[str, Any]) -> str | None:
+    """Read a wrong claim as one backward step, d of/d wrt = Σ_c (d of/d c)(∂c/∂wrt) over the
+    consumers c of wrt, given the claims made before it in backward order (``earlier``, keyed
+    by (of, wrt)): upstream gradients d of/d c and local gradients ∂c/∂wrt."""
+    consumers = _consumers(graph, claim.wrt, claim.of)
+    upstream = {c: earlier.get((claim.of, c)) for c in consumers}
+    local = {c: earlier.get((c, claim.wrt)) for c in consumers}
+    wrong = [f"d{a.of}/d{a.wrt}" for a, r in filter(None, (*upstream.values(), *local.values())) if not r.ok]
+    if wrong:
+        carried = sp.Add(*((upstream[c][0].formula if upstream[c] else total_derivative(graph, claim.of, c))
+                           * (local[c][0].formula if local[c] else _edge_local(graph, c, claim.wrt))
+                           for c in consumers))
+        if judge.same(claim.formula, carried):
+            return (f"carried forward: with your {', '.join(wrong)} (wrong) this step is right; "
+                    f"the first wrong step is earlier")
+        return None
+    if len(consumers) != 1:
+        return None
+    c = consumers[0]
+    if c != claim.of and upstream[c] is None:
+        return None  # the upstream gradient at c is not known: cannot tell which factor is wrong
+    true_upstream = total_derivative(graph, claim.of, c)
+    if true_upstream == 0:
+        return None
+    right = _edge_local(graph, c, claim.wrt)
+    if not claim.formula.free_symbols and set(map(symbol, at)) >= right.free_symbols | true_upstream.free_symbols:
+        point = {symbol(k): v for k, v in at.items()}
+        implied, right = _fmt((claim.formula / true_upstream).xreplace(point)), _fmt(right.xreplace(point))
+    else:
+        implied = to_text(sp.simplify(claim.written / derivative_in_names(graph, claim.of, c)))
+        right = to_text(derivative_in_names(graph, c, claim.wrt))
+    rule = local_formula(graph, c, graph.nodes[c]["args"].index(claim.wrt))
+    name = _describe(graph, c)
+    shown = f"{rule} = {right}" if str(rule) != right else right
+    return f"wrong local derivative ∂{name}/∂{claim.wrt}: your answer implies it is {implied}, but it is {shown}"
+
+
+# --------------------------------------------------------------------------- verify
+def _true_value(graph: nx.DiGraph, of: str, wrt: str, at: Mapping[str, sp.Expr]) -> Any:
+    """d of/d wrt at ``at`` by graphlab's own exact backward pass (its conventions at kinks)."""
+    keep = nx.ancestors(graph, of) | {of}
+    if wrt not in keep:
+        return sp.Integer(0)
+    sub = graph.subgraph([n for n in graph if n in keep]).copy()
+    sub.graph.update(graph.graph, output=of, variables=tuple(v for v in graph.graph["variables"] if v in keep),
+                     _exprs={})
+    t = trace(sub, {v: x for v, x in at.items() if v in sub.graph["variables"]}, mode="exact")
+    value = t.grads[wrt]
+    return value if value is not None and not value.free_symbols else None
+
+
+def _step(order: dict[str, int], graph: nx.DiGraph, claim: Claim) -> tuple[int, int]:
+    """Where the claimed quantity is known in the backward pass: d out/d N when N is
+    visited; a local ∂A/∂B while A is visited, after A's own upstream gradient."""
+    if claim.of == graph.graph["output"]:
+        return (order[claim.wrt], 0)
+    return (order[claim.of], 1)
+
+
+def verify(expr: str | nx.DiGraph, claims: Sequence[str], at: Mapping[str, Any] | None = None,
+           seed: int = 0) -> Report:
+    """Judge each claim; find the first wrong step in backward order."""
+    graph = from_text(expr) if isinstance(expr, str) else expr
+    at = dict(at or {})
+    unknown = sorted(set(at) - set(graph.graph["variables"]))
+    if unknown:
+        raise GraphlabError(f"--at names {', '.join(unknown)}, not a variable of the expression")
+    if not claims:
+        raise GraphlabError("no claim to check: give one with --claim 'df/dx = ...'")
+    parsed = [parse_claim(graph, c) for c in claims]
+    variables = graph.graph["variables"]
+    backward = {n: i for i, n in enumerate(reversed(forward_order(graph)))}
+    formula_judge = _Judge(variables, _sample_points(variables, at, seed))
+    results: list[ClaimResult] = []
+    trues: list[sp.Expr] = []
+    for claim in parsed:
+        true = total_derivative(graph, claim.of, claim.wrt)
+        trues.append(true)
+        needed = {s.name for s in true.free_symbols}
+        value = _true_value(graph, claim.of, claim.wrt, at) if needed <= set(at) else None
+        shown = derivative_in_names(graph, claim.of, claim.wrt)
+        result = ClaimResult(claim.text, claim.of, claim.wrt, False, "wrong", to_text(shown), value,
+                             step=_step(backward, graph, claim),
+                             node=claim.wrt if claim.of == graph.graph["output"] else claim.of)
+        if claim.is_number and value is not None:
+            _judge_number(graph, claim, true, at, result)
+        else:
+            _judge_formula(graph, claim, true, formula_judge, at, result)
+        results.append(result)
+
+    # The chain: read the wrong claims in backward order, each against those made before it.
+    order = sorted(range(len(parsed)), key=lambda i: results[i].step)
+    for n, i in enumerate(order):
+        claim, result = parsed[i], results[i]
+        if result.ok:
+            continue
+        judge = _number_judge(claim, at) if _pointwise(claim, result) else formula_judge
+        earlier = {(parsed[j].of, parsed[j].wrt): (parsed[j], results[j]) for j in order[:n]}
+        chain = _chain_diagnosis(graph, claim, earlier, judge, at)
+        generic = (result.diagnosis or "wrong:").startswith("wrong:")
+        if chain and (generic or chain.startswith("carried forward")):
+            result.diagnosis = chain
+    first_wrong = next((i for i in order if not results[i].ok
+                        and not (results[i].diagnosis or "").startswith("carried forward")), None)
+    return Report(graph.graph["source"], graph.graph["output"], results, first_wrong, at)
+
+
+def _pointwise(claim: Claim, result: ClaimResult) -> bool:
+    """A number with a point to judge it at; a number without one is a constant formula."""
+    return claim.is_number and result.expected_value is not None
+
+
+def _number_judge(claim: Claim, at: Mapping[str, Any]) -> _Judge:
+    tol = sp.Rational(1, 2) / sp.Integer(10) ** claim.decimals if claim.decimals is not None else None
+    return _Judge(list(at), [dict(at)], tolerance=None if tol is None else float(tol) * (1 + 1e-9))
+
+
+def _judge_formula(graph: nx.DiGraph, claim: Claim, true: sp.Expr, judge: _Judge, at: Mapping[str, Any],
+                   result: ClaimResult) -> None:
+    if sp.expand(claim.formula - true) == 0:
+        result.ok, result.verdict = True, "right"
+        return
+    # Numbers first: a difference at a sample point settles it, and simplify can take seconds.
+    differ = judge.differ(claim.formula, true)
+    if differ is None:
+        result.diagnosis = "cannot be checked: the claim and the derivative are nowhere both defined at the samples"
+        return
+    if not differ.any():
+        result.ok, result.verdict = True, "right"
+        difference = claim.formula - true
+        if sp.count_ops(difference) > MAX_SIMPLIFY_OPS or sp.simplify(difference) != 0:
+            result.diagnosis = f"checked at {len(judge.points)} sample points (SymPy did not simplify it to 0)"
+        return
+    k = int(np.argmax(differ))
+    point = judge.points[k]
+    result.counterexample = {"point": {v: as_json_number(x) for v, x in point.items()},
+                             "claimed": float(judge.values(claim.formula)[k]), "expected": float(judge.values(true)[k])}
+    for candidate, msg in _explanations(graph, claim, true):
+        if judge.same(claim.formula, candidate):
+            result.diagnosis = msg
+            return
+    result.diagnosis = "wrong: it differs from the derivative"
+    agree = ~differ & np.isfinite(judge.values(claim.formula)) & np.isfinite(judge.values(true))
+    if agree.any():
+        some = "the given point" if agree[0] and at and len(at) >= len(graph.graph["variables"]) else "some points"
+        result.diagnosis += f" (it agrees at {some}: right on part of the domain only)"
+
+
+def _judge_number(graph: nx.DiGraph, claim: Claim, true: sp.Expr, at: Mapping[str, Any], result: ClaimResult) -> None:
+    claimed = float(claim.formula.evalf(30))
+    expected = float(sp.N(result.expected_value, 30))
+    tolerance = 0.5 * 10.0 ** -claim.decimals if claim.decimals is not None else 1e-9 * max(1.0, abs(expected))
+    if abs(claimed - expected) <= tolerance * (1 + 1e-9):
+        result.ok, result.verdict = True, "right"
+        return
+    result.counterexample = {"point": {v: as_json_number(x) for v, x in at.items()}, "claimed": claimed,
+                             "expected": expected}
+    try:
+        result.spread = rounding_spread(graph, claim.of, claim.wrt, at)
+    except (KeyError, TypeError, ValueError, OverflowError):  # KeyError: the point misses a variable
+        result.spread = None
+    if result.spread:
+        low = min(*result.spread.values(), expected) - tolerance
+        high = max(*result.spread.values(), expected) + tolerance
+        if low <= claimed <= high:
+            result.ok, result.verdict = True, "right up to rounding"
+            shown = ", ".join(f"{_fmt(v)} ({d} decimals)" for d, v in result.spread.items())
+            result.diagnosis = (f"full precision gives {expected:.6g}; rounding the intermediate values gives "
+                                f"{shown}, and {claimed:g} lies in that spread")
+            return
+    judge = _number_judge(claim, at)
+    for candidate, msg in _explanations(graph, claim, true):
+        if judge.same(claim.formula, candidate):
+            result.diagnosis = msg
+            return
+    result.diagnosis = f"wrong: the derivative at this point is {expected:.6g}"
