@@ -150,7 +150,7 @@ def print_trace_table(t: Trace) -> None:
                      fmt(t.grads[n], exact) if t.grads[n] is not None else ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     print()
     print(f"{out} = {fmt(t.output, exact)}")
     exprs = gradient_exprs(g) or {}
