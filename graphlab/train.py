@@ -270,27 +270,28 @@ def train(data: Dataset, layers: Sequence[int] = (16, 16), activation: str = "re
 
     result = Result(model)
     start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        order = xp.asarray(rng.permutation(n))
-        total = 0.0
-        for lo in range(0, n, bs):
-            idx = order[lo:lo + bs]
-            m = idx.shape[0]
-            xb, tb = X_batch[:m], T_batch[:m]
-            xp.take(X, idx, axis=0, out=xb)
-            xp.take(T, idx, axis=0, out=tb)
-            values = {"X": xb, "Y": tb, **params}
-            batch_loss, grads = step.fn(xp, *(values[v] for v in step.inputs))
-            total = total + batch_loss * m  # stays on the device: one sync per epoch
-            opt.step(grads)
-        train_loss = float(total) / n
-        if not math.isfinite(train_loss):
-            raise TrainingDiverged(f"training diverged at epoch {epoch}: the loss became {train_loss} "
-                                   f"(try a smaller learning rate than {lr:g})")
-        record = Epoch(epoch, train_loss, model.accuracy(X, y_train, standardized=True),
-                       model.accuracy(X_test, y_test, standardized=True))
-        result.history.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, naming the epoch
+        for epoch in range(1, epochs + 1):
+            order = xp.asarray(rng.permutation(n))
+            total = 0.0
+            for lo in range(0, n, bs):
+                idx = order[lo:lo + bs]
+                m = idx.shape[0]
+                xb, tb = X_batch[:m], T_batch[:m]
+                xp.take(X, idx, axis=0, out=xb)
+                xp.take(T, idx, axis=0, out=tb)
+                values = {"X": xb, "Y": tb, **params}
+                batch_loss, grads = step.fn(xp, *(values[v] for v in step.inputs))
+                total = total + batch_loss * m  # stays on the device: one sync per epoch
+                opt.step(grads)
+            train_loss = float(total) / n
+            if not math.isfinite(train_loss):
+                raise TrainingDiverged(f"training diverged at epoch {epoch}: the loss became {train_loss} "
+                                       f"(try a smaller learning rate than {lr:g})")
+            record = Epoch(epoch, train_loss, model.accuracy(X, y_train, standardized=True),
+                           model.accuracy(X_test, y_test, standardized=True))
+            result.history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
     result.seconds = time.perf_counter() - start
     return result
