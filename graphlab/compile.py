@@ -219,7 +219,10 @@ class Compiled:
         missing = [v for v in self.inputs if v not in values]
         if missing:
             raise GraphlabError(f"no value for {', '.join(missing)}")
-        out, grads = self.fn(xp, *(values[v] for v in self.inputs))
+        # plain Python numbers become float64 arrays: 1/0 is inf (with a warning), as in the trace
+        args = (values[v] if hasattr(values[v], "shape") else xp.asarray(values[v], dtype=xp.float64)
+                for v in self.inputs)
+        out, grads = self.fn(xp, *args)
         return out, dict(zip(self.wrt, grads, strict=True))
 
     def __str__(self) -> str:
