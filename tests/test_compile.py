@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from graphlab import from_text, trace
 from graphlab.compile import compile_graph, unbroadcast
 from graphlab.errors import GraphlabError
-from graphlab.ops import OPS, FUNCTIONS
+from graphlab.ops import FUNCTIONS, OPS
 
 SCALAR_OPS = [op for op in OPS.values() if not op.tensor]
 TENSOR_OPS = [op for op in OPS.values() if op.tensor]
