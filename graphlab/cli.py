@@ -345,8 +345,125 @@ def add_descend(sub) -> None:
     p.set_defaults(run=cmd_descend)
 
 
+# --------------------------------------------------------------------------- compile
+def cmd_compile(args: argparse.Namespace) -> int:
+    from .compile import compile_graph
+
+    graph = from_text(args.expr.strip(), canonical=args.canonical)
+    wrt = None if args.wrt is None else [w.strip() for w in args.wrt.split(",") if w.strip()]
+    print(compile_graph(graph, wrt=wrt).source, end="")
+    return EXIT_OK
+
+
+def add_compile(sub) -> None:
+    p = sub.add_parser("compile", help="print the vectorized NumPy/CuPy code of an expression and its gradients")
+    p.add_argument("expr", help="expression, e.g. '(x+y)z'")
+    p.add_argument("--wrt", metavar="NAME,...", help="gradients with respect to these variables only (default: all)")
+    p.add_argument("--canonical", action="store_true", help="SymPy's canonical n-ary form instead of your grouping")
+    p.set_defaults(run=cmd_compile)
+
+
+# --------------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .data import load
+    from .nn import parse_layers
+    from .train import train
+
+    data = load(args.dataset, noise=args.noise, test_fraction=args.test_fraction, seed=args.seed, label=args.label)
+    layers = parse_layers(args.layers) if args.layers.strip() else []
+    bar = tqdm(total=args.epochs, desc=f"train {data.name}", unit="epoch", file=sys.stderr, disable=None,
+               leave=False)
+
+    def on_epoch(e) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{e.train_loss:.4g}", acc=f"{e.train_accuracy:.3f}")
+        if args.json:
+            print(json.dumps({"epoch": e.epoch, "train_loss": e.train_loss, "train_accuracy": e.train_accuracy,
+                              "test_accuracy": None if e.test_accuracy != e.test_accuracy else e.test_accuracy}))
+
+    try:
+        result = train(data, layers, activation=args.activation, loss=args.loss, optimizer=args.optimizer, lr=args.lr,
+                       epochs=args.epochs, batch_size=args.batch_size, l2=args.l2, seed=args.seed, device=args.device,
+                       dtype=args.dtype, on_epoch=on_epoch)
+    finally:
+        bar.close()
+    if args.save:
+        result.model.save(args.save)
+    summary = result.as_json()
+    if args.json:
+        print(json.dumps(summary))
+        return EXIT_OK
+    g = result.model.graph.graph
+    print(f"{data.name}: {len(data.y_train)} train / {len(data.y_test)} test, MLP {'-'.join(map(str, g['sizes']))} "
+          f"{args.activation}, {args.loss}, {args.optimizer} lr={args.lr:g}, {args.device} {args.dtype}")
+    print(f"epochs {summary['epochs']}  train loss {summary['train_loss']:.4g}  "
+          f"train accuracy {summary['train_accuracy']:.4f}  test accuracy "
+          + ("n/a" if summary["test_accuracy"] is None else f"{summary['test_accuracy']:.4f}")
+          + f"  ({summary['seconds']:.2f} s)")
+    if args.save:
+        print(f"weights saved to {args.save}")
+    return EXIT_OK
+
+
+def add_train(sub) -> None:
+    p = sub.add_parser("train", help="train an MLP (compiled graph) on a dataset")
+    p.add_argument("--dataset", required=True, metavar="NAME|FILE.csv",
+                   help="circle, xor, gauss, spiral, moons, digits, or a CSV file (features..., label)")
+    p.add_argument("--layers", default="16,16", help="hidden layer sizes, e.g. 16,16 (empty: none)")
+    p.add_argument("--activation", default="relu", choices=["relu", "tanh", "sigmoid"])
+    p.add_argument("--loss", default="ce", choices=["ce", "bce", "mse"])
+    p.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam"])
+    p.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--l2", type=float, default=0.0, help="L2 penalty coefficient on the weights")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--noise", type=float, help="dataset noise (Playground sets: 0..0.5, default 0; moons 0.1)")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="held-out share of the data (default 0.2)")
+    p.add_argument("--label", default="-1", help="CSV label column: name or index (default: the last)")
+    p.add_argument("--save", metavar="W.npz", help="save the trained weights")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON line per epoch, then {train_loss, train_accuracy, test_accuracy, epochs, seconds}")
+    p.set_defaults(run=cmd_train)
+
+
+# --------------------------------------------------------------------------- mlp
+def cmd_mlp(args: argparse.Namespace) -> int:
+    from .nn import describe, layer_dot, mlp, parse_layers, summary
+
+    graph = mlp(parse_layers(args.layers), activation=args.activation, loss=args.loss)
+    if args.output:
+        import pygraphviz
+
+        fmt_ = args.output.rsplit(".", 1)[-1].lower() if "." in args.output else "svg"
+        try:
+            pygraphviz.AGraph(string=layer_dot(graph)).draw(args.output, format=fmt_, prog="dot")
+        except (OSError, ValueError) as e:
+            raise GraphlabError(f"cannot write {args.output}: {e}") from None
+    if args.json:
+        emit_json(describe(graph))
+    elif args.summary or not args.output:
+        print(summary(graph))
+    return EXIT_OK
+
+
+def add_mlp(sub) -> None:
+    p = sub.add_parser("mlp", help="an MLP as a graph: parameter counts, layer diagram")
+    p.add_argument("--layers", required=True, help="all layer sizes, input to output, e.g. 784,200,10")
+    p.add_argument("--activation", default="relu", choices=["relu", "tanh", "sigmoid"])
+    p.add_argument("--loss", default="ce", choices=["ce", "bce", "mse"])
+    p.add_argument("--summary", action="store_true", help="print the layer table (the default without -o)")
+    p.add_argument("--json", action="store_true", help='{"parameters", "layers": [...]} on stdout')
+    p.add_argument("-o", "--output", metavar="diagram.svg", help="draw the layer-level diagram (svg, png, pdf)")
+    p.set_defaults(run=cmd_mlp)
+
+
 # --------------------------------------------------------------------------- main
-COMMANDS: list[Callable] = [add_grad, add_draw, add_explain, add_verify, add_descend]
+COMMANDS: list[Callable] = [add_grad, add_draw, add_explain, add_verify, add_descend, add_compile, add_train, add_mlp]
 
 
 def build_parser() -> argparse.ArgumentParser:

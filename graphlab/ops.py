@@ -62,6 +62,8 @@ class Op:
     _fns: dict = field(default_factory=dict, compare=False, repr=False)
 
     def local_rules(self, arity: int) -> tuple[str, ...]:
+        if self.tensor:
+            raise ValueError(f"op {self.name!r} is a tensor op: it has VJP rules (vjp_rules), no scalar local rule")
         rules = self.local(arity) if callable(self.local) else self.local
         if len(rules) != arity:
             raise ValueError(f"op {self.name!r}: {len(rules)} local rules for {arity} operands")
@@ -70,6 +72,8 @@ class Op:
     def vjp_rules(self, arity: int) -> tuple[str, ...]:
         """The rule giving each operand's contribution from the upstream gradient ``g``."""
         if self.vjp is not None:
+            if len(self.vjp) != arity:
+                raise ValueError(f"op {self.name!r}: {len(self.vjp)} VJP rules for {arity} operands")
             return self.vjp
         return tuple(f"g * ({rule})" for rule in self.local_rules(arity))
 
@@ -156,13 +160,46 @@ _TABLE = [
         "xp.exp(-xp.logaddexp(0, -a))", ("out * (1 - out)",), out_display=sp.Function("sigma"),
     ),
     Op("relu", 1, "relu", r"\operatorname{{ReLU}}\left({0}\right)", lambda a: sp.Max(0, a), "xp.maximum(a, 0)",
-       ("xp.where(a < 0, 0, 1)",), note="relu'(z) = 0 for z < 0, 1 otherwise (so relu'(0) = 1), as in the lecture"),
+       ("xp.where(a < 0, 0, 1)",), note="relu'(z) = 0 for z < 0, 1 otherwise (so relu'(0) = 1), as in the lecture",
+       # g * where(a < 0, 0, 1) would multiply by an int64 array and turn float32 into float64
+       vjp=("xp.where(a < 0, 0, g)",)),
     Op("softplus", 1, "softplus", r"\operatorname{{softplus}}\left({0}\right)", lambda a: sp.log(1 + sp.exp(a)),
        "xp.logaddexp(0, a)", ("xp.exp(-xp.logaddexp(0, -a))",)),
     Op("max", 2, "max", r"\max\left({0}, {1}\right)", sp.Max, "xp.maximum(a, b)",
        ("xp.where(a >= b, 1, 0)", "xp.where(a >= b, 0, 1)"), note="a tie sends the gradient to the first operand"),
     Op("min", 2, "min", r"\min\left({0}, {1}\right)", sp.Min, "xp.minimum(a, b)",
        ("xp.where(a <= b, 1, 0)", "xp.where(a <= b, 0, 1)"), note="a tie sends the gradient to the first operand"),
+]
+
+# Tensor ops, for MLPs on a batch: ``a`` is a (batch, features) array. They are not in the
+# input language. Each gives its VJP directly; a broadcast operand (bias_add's b) receives
+# the full-shape contribution and the compiler sums it back in one helper (unbroadcast).
+# The losses are means over the batch and take targets as ``b`` (one-hot rows for softmax_ce).
+_MAX = "xp.max(a, axis=-1, keepdims=True)"
+_LOG_SOFTMAX = f"(a - {_MAX} - xp.log(xp.sum(xp.exp(a - {_MAX}), axis=-1, keepdims=True)))"
+
+
+def _tensor(name: str, arity: int, symbol: str, latex: str, forward: str, vjp: tuple[str, ...], note: str = ""):
+    return Op(name, arity, symbol, latex, sp.Function(name), forward, (), note=note, vjp=vjp, tensor=True)
+
+
+_TABLE += [
+    _tensor("matmul", 2, "·", r"{0} {1}", "a @ b", ("g @ b.T", "a.T @ g"), note="2-D operands: (n, k) @ (k, m)"),
+    _tensor("bias_add", 2, "+b", r"{0} + {1}", "a + b", ("g", "g"), note="b (features,) broadcasts over the rows"),
+    _tensor("softmax_ce", 2, "CE", r"\operatorname{{CE}}\left(\operatorname{{softmax}}({0}), {1}\right)",
+            f"-xp.sum(b * {_LOG_SOFTMAX}) / a.shape[0]",
+            (f"g * (xp.exp({_LOG_SOFTMAX}) - b) / a.shape[0]", f"-g * {_LOG_SOFTMAX} / a.shape[0]"),
+            note="softmax and cross-entropy fused, through log-softmax (stable); mean over the rows"),
+    _tensor("bce_logits", 2, "BCE", r"\operatorname{{BCE}}\left(\sigma({0}), {1}\right)",
+            "xp.mean(xp.logaddexp(0, a) - a * b)",
+            ("g * (xp.exp(-xp.logaddexp(0, -a)) - b) / a.size", "-g * a / a.size"),
+            note="binary cross-entropy on logits: mean of log(1 + e^a) - a b (stable)"),
+    _tensor("mse", 2, "MSE", r"\operatorname{{MSE}}\left({0}, {1}\right)", "xp.mean((a - b) ** 2)",
+            ("g * 2 * (a - b) / a.size", "g * 2 * (b - a) / a.size"), note="mean of the squared differences"),
+    _tensor("l2", 1, "‖·‖²", r"\left\lVert {0} \right\rVert^2", "xp.sum(a * a)", ("g * 2 * a",),
+            note="sum of squares (the L2 penalty before its coefficient)"),
+    _tensor("mean", 1, "mean", r"\operatorname{{mean}}\left({0}\right)", "xp.mean(a)",
+            ("g * xp.ones_like(a) / a.size",)),
 ]
 
 OPS: dict[str, Op] = {op.name: op for op in _TABLE}

@@ -1,0 +1,201 @@
+"""Datasets for training: the TensorFlow Playground's four, scikit-learn's moons and digits, CSV files.
+
+Every loader returns a :class:`Dataset` already split into train and test parts (the split
+is seeded). Features are float64 (the trainer casts them), labels are class indices 0..k-1.
+The Playground sets follow its generators (points in [-6, 6]², ``noise`` in [0, 0.5] as
+its 0-50 % slider); digits ships inside scikit-learn, so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import GraphlabError
+
+__all__ = ["Dataset", "DATASETS", "load", "circle", "xor", "gauss", "spiral", "moons", "digits", "from_csv", "split"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    classes: tuple[str, ...]
+
+    @property
+    def features(self) -> int:
+        return self.X_train.shape[1]
+
+
+def split(name: str, X: np.ndarray, y: np.ndarray, classes, test_fraction: float, seed: int) -> Dataset:
+    if not 0 <= test_fraction < 1:
+        raise GraphlabError(f"the test fraction must be in [0, 1), got {test_fraction}")
+    order = np.random.default_rng(seed).permutation(len(X))
+    n_test = int(round(len(X) * test_fraction))
+    test, train = order[:n_test], order[n_test:]
+    return Dataset(name, X[train], y[train], X[test], y[test], tuple(str(c) for c in classes))
+
+
+def _uniform(rng: np.random.Generator, lo: float, hi: float, n: int) -> np.ndarray:
+    return rng.uniform(lo, hi, n)
+
+
+def _circle(n: int, noise: float, rng: np.random.Generator):
+    # Playground: label 1 inside radius 2.5, 0 in the ring 3.5..5; noise shifts the point labelled
+    r = 5.0
+    inner = n // 2
+    radius = np.concatenate([_uniform(rng, 0, r * 0.5, inner), _uniform(rng, r * 0.7, r, n - inner)])
+    angle = _uniform(rng, 0, 2 * math.pi, n)
+    x, y = radius * np.sin(angle), radius * np.cos(angle)
+    nx_, ny_ = _uniform(rng, -r, r, n) * noise, _uniform(rng, -r, r, n) * noise
+    label = (np.hypot(x + nx_, y + ny_) < r * 0.5).astype(np.int64)
+    return np.column_stack([x, y]), label
+
+
+def _xor(n: int, noise: float, rng: np.random.Generator):
+    padding = 0.3
+    x, y = _uniform(rng, -5, 5, n), _uniform(rng, -5, 5, n)
+    x += np.where(x > 0, padding, -padding)
+    y += np.where(y > 0, padding, -padding)
+    nx_, ny_ = _uniform(rng, -5, 5, n) * noise, _uniform(rng, -5, 5, n) * noise
+    label = ((x + nx_) * (y + ny_) >= 0).astype(np.int64)
+    return np.column_stack([x, y]), label
+
+
+def _gauss(n: int, noise: float, rng: np.random.Generator):
+    variance = 0.5 + (4 - 0.5) * (noise / 0.5)  # Playground: lerp(0.5, 4) over the noise slider
+    half = n // 2
+    centers = np.array([[2.0, 2.0]] * half + [[-2.0, -2.0]] * (n - half))
+    points = centers + rng.normal(0, math.sqrt(variance), (n, 2))
+    label = np.array([1] * half + [0] * (n - half), dtype=np.int64)
+    return points, label
+
+
+def _spiral(n: int, noise: float, rng: np.random.Generator):
+    half = n // 2
+    points, labels = [], []
+    for label, delta in ((1, 0.0), (0, math.pi)):
+        i = np.arange(half)
+        r = i / half * 5
+        t = 1.75 * i / half * 2 * math.pi + delta
+        x = r * np.sin(t) + _uniform(rng, -1, 1, half) * noise
+        y = r * np.cos(t) + _uniform(rng, -1, 1, half) * noise
+        points.append(np.column_stack([x, y]))
+        labels.append(np.full(half, label, dtype=np.int64))
+    return np.concatenate(points), np.concatenate(labels)
+
+
+_PLAYGROUND = {"circle": _circle, "xor": _xor, "gauss": _gauss, "spiral": _spiral}
+
+
+def _playground(name: str, n: int, noise: float | None, test_fraction: float, seed: int) -> Dataset:
+    noise = 0.0 if noise is None else noise
+    if not 0 <= noise <= 0.5:
+        raise GraphlabError(f"noise must be in [0, 0.5] (the Playground's 0-50 %), got {noise}")
+    X, y = _PLAYGROUND[name](n, noise, np.random.default_rng(seed))
+    return split(name, X, y, ("0", "1"), test_fraction, seed)
+
+
+def circle(n: int = 500, noise: float | None = None, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    return _playground("circle", n, noise, test_fraction, seed)
+
+
+def xor(n: int = 500, noise: float | None = None, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    return _playground("xor", n, noise, test_fraction, seed)
+
+
+def gauss(n: int = 500, noise: float | None = None, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    return _playground("gauss", n, noise, test_fraction, seed)
+
+
+def spiral(n: int = 500, noise: float | None = None, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    return _playground("spiral", n, noise, test_fraction, seed)
+
+
+def moons(n: int = 500, noise: float | None = None, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(n_samples=n, noise=0.1 if noise is None else noise, random_state=seed)
+    return split("moons", X, y.astype(np.int64), ("0", "1"), test_fraction, seed)
+
+
+def digits(n: int | None = None, noise: float | None = None, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """scikit-learn's 8×8 handwritten digits (1,797 images), pixels scaled to [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    X, y = bunch.data / 16.0, bunch.target.astype(np.int64)
+    if n is not None:
+        X, y = X[:n], y[:n]
+    return split("digits", X, y, tuple(range(10)), test_fraction, seed)
+
+
+def from_csv(path: str | Path, label: str | int = -1, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """Feature columns and one label column (the last by default; a name or index otherwise).
+
+    A first row that is not all numbers is a header. Labels may be any text: classes are
+    the sorted distinct labels.
+    """
+    path = Path(path)
+    try:
+        with path.open(newline="") as f:
+            rows = [row for row in csv.reader(f) if row and any(c.strip() for c in row)]
+    except OSError as e:
+        raise GraphlabError(f"cannot read {path}: {e.strerror}") from None
+    if not rows:
+        raise GraphlabError(f"{path} has no rows")
+
+    def numeric(cell: str) -> bool:
+        try:
+            float(cell)
+            return True
+        except ValueError:
+            return False
+
+    header = None if all(numeric(c) for c in rows[0]) else [c.strip() for c in rows[0]]
+    body = rows[1:] if header else rows
+    width = len(rows[0])
+    if width < 2:
+        raise GraphlabError(f"{path} needs at least one feature column and a label column")
+    if isinstance(label, str) and not label.lstrip("-").isdigit():
+        if header is None or label not in header:
+            raise GraphlabError(f"{path} has no column named {label!r}")
+        col = header.index(label)
+    else:
+        col = int(label) % width
+    features, labels = [], []
+    for line, row in enumerate(body, 2 if header else 1):
+        if len(row) != width:
+            raise GraphlabError(f"{path}, line {line}: {len(row)} columns, expected {width}")
+        try:
+            features.append([float(c) for i, c in enumerate(row) if i != col])
+        except ValueError:
+            raise GraphlabError(f"{path}, line {line}: a feature is not a number") from None
+        labels.append(row[col].strip())
+    if not body:
+        raise GraphlabError(f"{path} has a header but no data")
+    classes = sorted(set(labels), key=lambda c: (not numeric(c), float(c) if numeric(c) else 0.0, c))
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index[c] for c in labels], dtype=np.int64)
+    return split(path.stem, np.array(features, dtype=np.float64), y, classes, test_fraction, seed)
+
+
+DATASETS = {"circle": circle, "xor": xor, "gauss": gauss, "spiral": spiral, "moons": moons, "digits": digits}
+
+
+def load(name: str, noise: float | None = None, n: int | None = None, test_fraction: float = 0.2,
+         seed: int = 0, label: str | int = -1) -> Dataset:
+    """A dataset by name, or a CSV file by path."""
+    if name in DATASETS:
+        kwargs = {} if n is None else {"n": n}
+        return DATASETS[name](noise=noise, test_fraction=test_fraction, seed=seed, **kwargs)
+    if name.lower().endswith(".csv") or Path(name).is_file():
+        return from_csv(name, label=label, test_fraction=test_fraction, seed=seed)
+    raise GraphlabError(f"unknown dataset {name!r} (choose from {', '.join(DATASETS)}, or give a .csv file)")

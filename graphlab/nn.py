@@ -1,0 +1,231 @@
+"""Multilayer perceptrons as graphs of the registry's tensor ops.
+
+:func:`mlp` builds the layer-level graph (the same plain ``networkx.DiGraph`` the rest of
+graphlab walks; the compiler turns it into training code)::
+
+    X --matmul W1--> M1 --bias_add b1--> Z1 --relu--> H1 --matmul W2--> ... Z2 --softmax_ce Y--> loss
+
+Node data follows build.py's conventions (``kind``, ``op``, ``args``, ``label``) plus a
+``shape`` (``"N"`` is the batch) and, for parameters, ``param: True``. Graph data adds
+``params``, ``inputs`` (``X``, ``Y``), ``logits`` and ``layers`` (see :func:`describe`).
+
+:func:`neuron_graph` expands a small network to the neuron level instead: one scalar
+node per weight, built from text by the ordinary parser, so :func:`graphlab.trace` steps
+through it like any expression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import sympy as sp
+
+from .build import from_text
+from .errors import GraphlabError
+
+__all__ = ["ACTIVATIONS", "LOSSES", "mlp", "describe", "summary", "parameter_count", "layer_dot", "neuron_graph",
+           "neuron_values", "parse_layers"]
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid")
+LOSSES = {"ce": "softmax_ce", "bce": "bce_logits", "mse": "mse"}  # CLI name -> registry op
+MAX_NEURON_WEIGHTS = 200  # a neuron-level graph is for looking at; larger nets stay layer-level
+
+
+def parse_layers(text: str) -> list[int]:
+    """``"784,200,10"`` -> ``[784, 200, 10]``; a clear error for anything else."""
+    try:
+        sizes = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise GraphlabError(f"--layers expects comma-separated sizes such as 16,16, got {text!r}") from None
+    if not sizes or any(n < 1 for n in sizes):
+        raise GraphlabError(f"--layers expects positive sizes such as 16,16, got {text!r}")
+    return sizes
+
+
+def _check(sizes: Sequence[int], activation: str, loss: str) -> None:
+    if len(sizes) < 2 or any(int(n) < 1 for n in sizes):
+        raise GraphlabError(f"an MLP needs at least an input and an output size, all positive; got {list(sizes)}")
+    if activation not in ACTIVATIONS:
+        raise GraphlabError(f"unknown activation {activation!r} (choose from {', '.join(ACTIVATIONS)})")
+    if loss not in LOSSES:
+        raise GraphlabError(f"unknown loss {loss!r} (choose from {', '.join(LOSSES)})")
+    if loss == "bce" and sizes[-1] != 1:
+        raise GraphlabError(f"loss bce needs one output unit (two classes), got {sizes[-1]}")
+
+
+def mlp(sizes: Sequence[int], activation: str = "relu", loss: str = "ce", l2: float = 0.0) -> nx.DiGraph:
+    """The graph of an MLP with layer sizes ``sizes`` (input first, output last).
+
+    Hidden layers use ``activation``; the output layer gives logits (or raw outputs for
+    ``mse``) into the loss. ``l2 > 0`` adds ``l2 * sum ||W||^2`` to the loss.
+    """
+    sizes = [int(n) for n in sizes]
+    _check(sizes, activation, loss)
+    depth = len(sizes) - 1
+    g = nx.DiGraph()
+
+    def add(key: str, kind: str, shape: tuple, **data: Any) -> str:
+        g.add_node(key, kind=kind, label=key, shape=shape, **data)
+        for arg in data.get("args", ()):
+            g.add_edge(arg, key, shape=g.nodes[arg]["shape"])
+        return key
+
+    add("X", "var", ("N", sizes[0]))
+    h = "X"
+    params: list[str] = []
+    layers: list[dict[str, Any]] = []
+    for i in range(1, depth + 1):
+        fan_in, units = sizes[i - 1], sizes[i]
+        w = add(f"W{i}", "var", (fan_in, units), param=True)
+        b = add(f"b{i}", "var", (units,), param=True)
+        params += [w, b]
+        m = add(f"M{i}", "op", ("N", units), op="matmul", args=(h, w))
+        z = add(f"Z{i}", "op", ("N", units), op="bias_add", args=(m, b))
+        act = activation if i < depth else None
+        h = add(f"H{i}", "op", ("N", units), op=activation, args=(z,)) if act else z
+        layers.append({"name": f"dense{i}", "inputs": fan_in, "units": units, "activation": act,
+                       "weight": w, "bias": b, "parameters": fan_in * units + units})
+    outputs = sizes[-1]
+    add("Y", "var", ("N", outputs))
+    data_loss = "loss" if l2 <= 0 else "data_loss"
+    add(data_loss, "op", (), op=LOSSES[loss], args=(h, "Y"))
+    if l2 > 0:
+        penalties = [add(f"P{i}", "op", (), op="l2", args=(f"W{i}",)) for i in range(1, depth + 1)]
+        total = penalties[0] if depth == 1 else add("penalty", "op", (), op="add", args=tuple(penalties))
+        lam = add(repr(float(l2)), "const", (), value=sp.Rational(repr(float(l2))))
+        reg = add("reg", "op", (), op="mul", args=(lam, total))
+        add("loss", "op", (), op="add", args=(data_loss, reg))
+    g.graph.update(
+        output="loss", variables=("X", *params, "Y"), params=tuple(params), inputs=("X", "Y"), logits=h,
+        layers=layers, sizes=tuple(sizes), activation=activation, loss=loss, l2=float(l2),
+        source=f"mlp {'-'.join(map(str, sizes))} {activation} {loss}" + (f" l2={l2:g}" if l2 > 0 else ""),
+        aliases={}, canonical=False,
+    )
+    return g
+
+
+def parameter_count(graph_or_sizes: nx.DiGraph | Sequence[int]) -> int:
+    sizes = graph_or_sizes.graph["sizes"] if isinstance(graph_or_sizes, nx.DiGraph) else graph_or_sizes
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+
+
+def describe(graph: nx.DiGraph) -> dict[str, Any]:
+    """``{"parameters", "layers": [...], ...}``: the layer-level description (``mlp --json``)."""
+    data_loss = "loss" if graph.graph["l2"] <= 0 else "data_loss"
+    return {"sizes": list(graph.graph["sizes"]), "activation": graph.graph["activation"],
+            "loss": graph.graph["loss"], "loss_op": graph.nodes[data_loss]["op"],
+            "parameters": parameter_count(graph), "layers": [dict(layer) for layer in graph.graph["layers"]]}
+
+
+def summary(graph: nx.DiGraph) -> str:
+    """A table of the layers, what each computes, its output shape and parameter count."""
+    info = describe(graph)
+    rows = [("layer", "computes", "output", "parameters")]
+    h = "X"
+    for i, layer in enumerate(info["layers"], 1):
+        rows.append((layer["name"], f"Z{i} = {h}·W{i} + b{i}", f"(N, {layer['units']})", f"{layer['parameters']:,}"))
+        if layer["activation"]:
+            h = f"H{i}"
+            rows.append((layer["activation"], f"{h} = {layer['activation']}(Z{i})", f"(N, {layer['units']})", "0"))
+        else:
+            h = f"Z{i}"
+    rows.append(("loss", f"{info['loss_op']}({h}, Y)" + (" + l2·Σ‖W‖²" if graph.graph["l2"] > 0 else ""), "()", "0"))
+    rows.append(("total", "", "", f"{info['parameters']:,}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [f"MLP {'-'.join(map(str, info['sizes']))}, {info['activation']}, loss {info['loss']}"]
+    lines += ["  ".join(c.rjust(w) if j == 3 else c.ljust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True)))
+              .rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def layer_dot(graph: nx.DiGraph) -> str:
+    """DOT source of the layer-level diagram: x -> W1·x + b1 -> ReLU -> ..., shapes on the edges."""
+    def shape(s: tuple) -> str:
+        return "(" + ", ".join(map(str, s)) + ")"
+
+    lines = ["digraph mlp {", "  rankdir=LR;", '  node [shape=box, style=rounded, fontname="Helvetica"];',
+             '  edge [fontname="Helvetica", fontsize=10];', '  X [label="x", shape=ellipse];']
+    prev = "X"
+    for i, layer in enumerate(graph.graph["layers"], 1):
+        lines.append(f'  Z{i} [label="W{i}·x + b{i}\\n{layer["inputs"]}×{layer["units"]} + {layer["units"]}"];')
+        lines.append(f'  {prev} -> Z{i} [label="{shape(graph.nodes[prev if prev != "X" else "X"]["shape"])}"];')
+        prev = f"Z{i}"
+        if layer["activation"]:
+            lines.append(f'  H{i} [label="{layer["activation"]}"];')
+            lines.append(f'  Z{i} -> H{i} [label="{shape(graph.nodes[f"Z{i}"]["shape"])}"];')
+            prev = f"H{i}"
+    loss = describe(graph)["loss_op"]
+    lines.append(f'  loss [label="{loss}", shape=ellipse];')
+    lines.append(f'  {prev} -> loss [label="{shape(graph.nodes[prev]["shape"])}"];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- neuron level
+def _unit_names(sizes: Sequence[int]) -> list[list[str]]:
+    depth = len(sizes) - 1
+    names = [[f"x{j}" for j in range(1, sizes[0] + 1)]]
+    for layer in range(1, depth):
+        names.append([f"h{j}" if depth == 2 else f"h{layer}_{j}" for j in range(1, sizes[layer] + 1)])
+    names.append(["y"] if sizes[-1] == 1 else [f"y{k}" for k in range(1, sizes[-1] + 1)])
+    return names
+
+
+def _weight_name(layer: int, i: int, j: int, wide: bool) -> str:
+    # the lecture's w_ij: from unit i of the layer below to unit j (h1 = σ(w11 x1 + w21 x2))
+    return f"w{layer}_{i}_{j}" if wide else f"w{layer}_{i}{j}"
+
+
+def neuron_graph(sizes: Sequence[int] = (2, 2, 1), activation: str = "sigmoid", bias: bool = False) -> nx.DiGraph:
+    """A small MLP at the neuron level: one scalar node per weight, loss ``E = Σ (y - t)² / 2``.
+
+    Every layer, the output included, applies ``activation`` (the lecture's sigmoid network).
+    Weight ``w{l}_{ij}`` joins unit i of layer l-1 to unit j of layer l; targets are ``t``
+    (``t1``, ``t2``... for several outputs). Use :func:`neuron_values` for a point to trace at.
+    """
+    sizes = [int(n) for n in sizes]
+    _check(sizes, activation, "mse")
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    if weights > MAX_NEURON_WEIGHTS:
+        raise GraphlabError(f"a neuron-level graph is limited to {MAX_NEURON_WEIGHTS} weights (this net has {weights})")
+    names = _unit_names(sizes)
+    wide = max(sizes) > 9
+    statements = []
+    for layer in range(1, len(sizes)):
+        for j, unit in enumerate(names[layer], 1):
+            terms = [f"{_weight_name(layer, i, j, wide)}*{below}" for i, below in enumerate(names[layer - 1], 1)]
+            if bias:
+                terms.append(f"b{layer}_{j}")
+            statements.append(f"{unit} = {activation}({' + '.join(terms)})")
+    targets = ["t"] if sizes[-1] == 1 else [f"t{k}" for k in range(1, sizes[-1] + 1)]
+    errors = " + ".join(f"({y} - {t})^2" for y, t in zip(names[-1], targets, strict=True))
+    statements.append(f"E = ({errors})/2" if len(targets) > 1 else f"E = {errors}/2")
+    g = from_text("; ".join(statements))
+    g.graph.update(sizes=tuple(sizes), activation=activation, bias=bias, units=names, targets=tuple(targets))
+    return g
+
+
+def neuron_values(graph: nx.DiGraph, params: Mapping[str, Any], x: Sequence[float],
+                  target: Sequence[float]) -> dict[str, float]:
+    """The scalar point for :func:`neuron_graph` from layer weights ``W1`` (fan_in, units), ``b1``...
+
+    So a (trained) tensor network is stepped through in the explorer with its current weights.
+    """
+    sizes = graph.graph["sizes"]
+    wide = max(sizes) > 9
+    values = {f"x{j}": float(v) for j, v in enumerate(x, 1)}
+    values.update({t: float(v) for t, v in zip(graph.graph["targets"], target, strict=True)})
+    for layer in range(1, len(sizes)):
+        w = np.asarray(params[f"W{layer}"], dtype=float)
+        if w.shape != (sizes[layer - 1], sizes[layer]):
+            raise GraphlabError(f"W{layer} has shape {w.shape}, expected {(sizes[layer - 1], sizes[layer])}")
+        for i in range(sizes[layer - 1]):
+            for j in range(sizes[layer]):
+                values[_weight_name(layer, i + 1, j + 1, wide)] = float(w[i, j])
+        if graph.graph["bias"]:
+            b = np.asarray(params[f"b{layer}"], dtype=float)
+            values.update({f"b{layer}_{j + 1}": float(b[j]) for j in range(sizes[layer])})
+    return values

@@ -1,0 +1,297 @@
+"""Training an MLP graph: compiled forward/backward, mini-batches, SGD / momentum / Adam.
+
+One code path for CPU and GPU: everything goes through the array module ``xp`` (NumPy,
+or CuPy for ``device="gpu"``). The hot loop reuses preallocated buffers: the mini-batch
+is gathered into fixed arrays with ``xp.take(..., out=)``, and the optimizers update
+parameters and their state in place through one scratch array per parameter. The
+gradients returned by the compiled function are never written to (two of them may be
+the same array).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from .compile import compile_graph
+from .data import Dataset
+from .errors import GraphlabError
+from .nn import mlp
+
+__all__ = ["OPTIMIZERS", "DEVICES", "TrainingDiverged", "Model", "Epoch", "Result", "train", "array_module",
+           "to_numpy"]
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+DEVICES = ("cpu", "gpu")
+DTYPES = ("float32", "float64")
+
+
+class TrainingDiverged(GraphlabError):
+    """The loss became NaN or infinite."""
+
+
+def array_module(device: str) -> Any:
+    """NumPy for ``"cpu"``, CuPy for ``"gpu"``; a clear error when CuPy or a GPU is missing."""
+    if device == "cpu":
+        return np
+    if device != "gpu":
+        raise GraphlabError(f"unknown device {device!r} (choose from {', '.join(DEVICES)})")
+    try:
+        import cupy
+    except ImportError:
+        raise GraphlabError("device gpu needs CuPy, which is not installed (pip install 'graphlab[gpu]')") from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # CUDA driver missing or broken: CuPy raises its own runtime errors
+        raise GraphlabError(f"device gpu: CuPy cannot reach a GPU ({type(e).__name__}: {e})".splitlines()[0]) from None
+    if count < 1:
+        raise GraphlabError("device gpu: CuPy found no GPU")
+    return cupy
+
+
+def to_numpy(a: Any) -> np.ndarray:
+    return a.get() if hasattr(a, "get") else np.asarray(a)
+
+
+# ----------------------------------------------------------------------------- the model
+@dataclass
+class Model:
+    """An MLP graph with its parameters (on the device of ``xp``) and input standardization."""
+
+    graph: nx.DiGraph
+    params: dict[str, Any]
+    xp: Any = np
+    mean: np.ndarray | None = None  # features are standardized with the training set's statistics
+    std: np.ndarray | None = None
+    classes: tuple[str, ...] = ()
+
+    @property
+    def dtype(self) -> Any:
+        return next(iter(self.params.values())).dtype
+
+    def _inputs(self, X: np.ndarray) -> Any:
+        X = np.asarray(X, dtype=np.float64)
+        if self.mean is not None:
+            X = (X - self.mean) / self.std
+        return self.xp.asarray(X, dtype=self.dtype)
+
+    def logits(self, X: np.ndarray, standardized: bool = False) -> Any:
+        """The last layer's outputs on raw features ``X`` (or on device inputs already standardized)."""
+        forward = compile_graph(self.graph, wrt=(), output=self.graph.graph["logits"])
+        values = {"X": X if standardized else self._inputs(X), **self.params}
+        return forward.fn(self.xp, *(values[v] for v in forward.inputs))[0]
+
+    def predict(self, X: np.ndarray, standardized: bool = False) -> np.ndarray:
+        """Class indices."""
+        z = self.logits(X, standardized)
+        if self.graph.graph["loss"] == "bce":
+            return to_numpy(z[:, 0] > 0).astype(np.int64)
+        return to_numpy(self.xp.argmax(z, axis=1))
+
+    def accuracy(self, X: np.ndarray, y: np.ndarray, standardized: bool = False) -> float:
+        if len(y) == 0:
+            return float("nan")
+        return float(np.mean(self.predict(X, standardized) == to_numpy(y)))
+
+    def save(self, path: str | Path) -> None:
+        """Parameters and everything needed to rebuild the model, in one ``.npz`` (no pickles)."""
+        g = self.graph.graph
+        meta = {"sizes": list(g["sizes"]), "activation": g["activation"], "loss": g["loss"], "l2": g["l2"],
+                "classes": list(self.classes)}
+        arrays = {name: to_numpy(p) for name, p in self.params.items()}
+        if self.mean is not None:
+            arrays.update(_mean=self.mean, _std=self.std)
+        np.savez(Path(path), _meta=np.array(json.dumps(meta)), **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu") -> Model:
+        xp = array_module(device)
+        try:
+            with np.load(Path(path), allow_pickle=False) as f:
+                meta = json.loads(str(f["_meta"]))
+                graph = mlp(meta["sizes"], meta["activation"], meta["loss"], meta["l2"])
+                params = {name: xp.asarray(f[name]) for name in graph.graph["params"]}
+                mean, std = (f["_mean"], f["_std"]) if "_mean" in f else (None, None)
+        except (OSError, KeyError, ValueError) as e:
+            raise GraphlabError(f"cannot load weights from {path}: {e}") from None
+        return cls(graph, params, xp, mean, std, tuple(meta["classes"]))
+
+
+# ----------------------------------------------------------------------------- optimizers
+class _Optimizer:
+    def __init__(self, xp: Any, params: Sequence[Any], lr: float):
+        self.xp, self.params, self.lr = xp, list(params), lr
+        self.scratch = [xp.empty_like(p) for p in self.params]
+        self.t = 0
+
+    def step(self, grads: Sequence[Any]) -> None:
+        self.t += 1
+        for i, (p, g) in enumerate(zip(self.params, grads, strict=True)):
+            self.update(i, p, g, self.scratch[i])
+
+    def update(self, i: int, p: Any, g: Any, s: Any) -> None:  # plain SGD: p -= lr g
+        xp = self.xp
+        xp.multiply(g, self.lr, out=s)
+        xp.subtract(p, s, out=p)
+
+
+class _Momentum(_Optimizer):
+    mu = 0.9
+
+    def __init__(self, xp, params, lr):
+        super().__init__(xp, params, lr)
+        self.velocity = [xp.zeros_like(p) for p in self.params]
+
+    def update(self, i, p, g, s):  # v = mu v - lr g; p += v
+        xp, v = self.xp, self.velocity[i]
+        xp.multiply(v, self.mu, out=v)
+        xp.multiply(g, self.lr, out=s)
+        xp.subtract(v, s, out=v)
+        xp.add(p, v, out=p)
+
+
+class _Adam(_Optimizer):
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+
+    def __init__(self, xp, params, lr):
+        super().__init__(xp, params, lr)
+        self.m = [xp.zeros_like(p) for p in self.params]
+        self.v = [xp.zeros_like(p) for p in self.params]
+
+    def update(self, i, p, g, s):
+        xp, m, v = self.xp, self.m[i], self.v[i]
+        b1, b2 = self.beta1, self.beta2
+        xp.multiply(m, b1, out=m)
+        xp.multiply(g, 1 - b1, out=s)
+        xp.add(m, s, out=m)  # m = b1 m + (1 - b1) g
+        xp.multiply(v, b2, out=v)
+        xp.multiply(g, g, out=s)
+        xp.multiply(s, 1 - b2, out=s)
+        xp.add(v, s, out=v)  # v = b2 v + (1 - b2) g²
+        step = self.lr * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)  # bias corrections folded into lr
+        xp.sqrt(v, out=s)
+        xp.add(s, self.eps, out=s)
+        xp.divide(m, s, out=s)
+        xp.multiply(s, step, out=s)
+        xp.subtract(p, s, out=p)
+
+
+_OPTIMIZERS = {"sgd": _Optimizer, "momentum": _Momentum, "adam": _Adam}
+
+
+# ----------------------------------------------------------------------------- training
+@dataclass(frozen=True)
+class Epoch:
+    epoch: int
+    train_loss: float  # mean mini-batch loss over the epoch (the L2 term included)
+    train_accuracy: float  # after the epoch
+    test_accuracy: float
+
+
+@dataclass
+class Result:
+    model: Model
+    history: list[Epoch] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def last(self) -> Epoch:
+        return self.history[-1]
+
+    def as_json(self) -> dict[str, Any]:
+        last = self.last
+        return {"train_loss": last.train_loss, "train_accuracy": last.train_accuracy,
+                "test_accuracy": None if math.isnan(last.test_accuracy) else last.test_accuracy,
+                "epochs": len(self.history), "seconds": round(self.seconds, 3)}
+
+
+def _init_params(sizes: Sequence[int], activation: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    params = {}
+    for i, (fan_in, units) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), 1):
+        # He for ReLU, Glorot for the saturating activations
+        scale = math.sqrt(2 / fan_in) if activation == "relu" else math.sqrt(2 / (fan_in + units))
+        params[f"W{i}"] = rng.normal(0.0, scale, (fan_in, units))
+        params[f"b{i}"] = np.zeros(units)
+    return params
+
+
+def _targets(y: np.ndarray, loss: str, classes: int) -> np.ndarray:
+    if loss == "bce":
+        return y.reshape(-1, 1).astype(np.float64)
+    return np.eye(classes)[y]
+
+
+def train(data: Dataset, layers: Sequence[int] = (16, 16), activation: str = "relu", loss: str = "ce",
+          optimizer: str = "adam", lr: float = 0.01, epochs: int = 100, batch_size: int = 32, l2: float = 0.0,
+          seed: int = 0, device: str = "cpu", dtype: str = "float32",
+          on_epoch: Callable[[Epoch], None] | None = None) -> Result:
+    """Train an MLP with hidden sizes ``layers`` on ``data``; same seed, same result.
+
+    Raises :class:`TrainingDiverged` naming the epoch when the loss becomes NaN or infinite.
+    """
+    if optimizer not in _OPTIMIZERS:
+        raise GraphlabError(f"unknown optimizer {optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
+    if dtype not in DTYPES:
+        raise GraphlabError(f"unknown dtype {dtype!r} (choose from {', '.join(DTYPES)})")
+    if epochs < 1 or batch_size < 1 or not lr > 0 or l2 < 0:
+        raise GraphlabError("epochs, batch size and learning rate must be positive, L2 not negative")
+    n_classes = len(data.classes)
+    if loss == "bce" and n_classes != 2:
+        raise GraphlabError(f"loss bce is for two classes; this dataset has {n_classes} (use ce)")
+    xp = array_module(device)
+    sizes = [data.features, *layers, 1 if loss == "bce" else n_classes]
+    graph = mlp(sizes, activation, loss, l2)
+    rng = np.random.default_rng(seed)
+
+    mean = data.X_train.mean(axis=0)
+    std = data.X_train.std(axis=0)
+    std[std == 0] = 1.0
+    params = {k: xp.asarray(v, dtype=dtype) for k, v in _init_params(sizes, activation, rng).items()}
+    model = Model(graph, params, xp, mean, std, data.classes)
+    X = model._inputs(data.X_train)
+    T = xp.asarray(_targets(data.y_train, loss, n_classes), dtype=dtype)
+    X_test = model._inputs(data.X_test)
+    y_train, y_test = data.y_train, data.y_test
+
+    step = compile_graph(graph, wrt=graph.graph["params"])
+    opt = _OPTIMIZERS[optimizer](xp, [params[p] for p in step.wrt], lr)
+    n = X.shape[0]
+    bs = min(batch_size, n)
+    X_batch = xp.empty((bs, X.shape[1]), dtype=dtype)  # reused by every mini-batch
+    T_batch = xp.empty((bs, T.shape[1]), dtype=dtype)
+
+    result = Result(model)
+    start = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, naming the epoch
+        for epoch in range(1, epochs + 1):
+            order = xp.asarray(rng.permutation(n))
+            total = 0.0
+            for lo in range(0, n, bs):
+                idx = order[lo:lo + bs]
+                m = idx.shape[0]
+                xb, tb = X_batch[:m], T_batch[:m]
+                xp.take(X, idx, axis=0, out=xb)
+                xp.take(T, idx, axis=0, out=tb)
+                values = {"X": xb, "Y": tb, **params}
+                batch_loss, grads = step.fn(xp, *(values[v] for v in step.inputs))
+                total = total + batch_loss * m  # stays on the device: one sync per epoch
+                opt.step(grads)
+            train_loss = float(total) / n
+            if not math.isfinite(train_loss):
+                raise TrainingDiverged(f"training diverged at epoch {epoch}: the loss became {train_loss} "
+                                       f"(try a smaller learning rate than {lr:g})")
+            record = Epoch(epoch, train_loss, model.accuracy(X, y_train, standardized=True),
+                           model.accuracy(X_test, y_test, standardized=True))
+            result.history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
+    result.seconds = time.perf_counter() - start
+    return result

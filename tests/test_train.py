@@ -1,0 +1,142 @@
+"""Training on the compiled graph: the quality bar, determinism, save/load, errors, the CLI, the GPU."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from graphlab import data
+from graphlab.cli import main
+from graphlab.errors import GraphlabError
+from graphlab.train import Model, TrainingDiverged, array_module, train
+
+
+# ----------------------------------------------------------------------------- the quality bar
+def test_digits_one_hidden_layer_of_64_reaches_95_percent_test_accuracy():
+    r = train(data.digits(), layers=[64], lr=0.003, epochs=10, seed=0)
+    assert r.last.test_accuracy >= 0.95
+
+
+@pytest.mark.parametrize("name", ["xor", "circle", "moons"])
+def test_playground_sets_reach_97_percent_train_accuracy(name):
+    r = train(data.load(name, noise=0.1), layers=[8, 8], lr=0.01, epochs=30, seed=0)
+    assert r.last.train_accuracy >= 0.97
+
+
+def test_spiral_reaches_90_percent_with_a_deeper_net():
+    r = train(data.spiral(), layers=[32, 32, 32], lr=0.01, epochs=150, seed=0)
+    assert r.last.train_accuracy >= 0.90 and r.last.test_accuracy >= 0.90
+
+
+# ----------------------------------------------------------------------------- behaviour
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("loss", ["ce", "bce", "mse"])
+def test_every_optimizer_and_loss_learns(optimizer, loss):
+    lr = {"sgd": 0.1, "momentum": 0.05, "adam": 0.01}[optimizer]
+    r = train(data.moons(), layers=[8], activation="tanh", loss=loss, optimizer=optimizer, lr=lr, epochs=15)
+    assert r.history[-1].train_loss < r.history[0].train_loss
+    assert r.last.train_accuracy >= 0.85
+
+
+def test_same_seed_same_result_and_another_seed_differs():
+    d = data.xor()
+    a, b = (train(d, layers=[4], epochs=3, seed=7) for _ in range(2))
+    c = train(d, layers=[4], epochs=3, seed=8)
+    assert all(np.array_equal(a.model.params[k], b.model.params[k]) for k in a.model.params)
+    assert a.history == b.history
+    assert not np.array_equal(a.model.params["W1"], c.model.params["W1"])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dtype_is_kept_and_weights_save_and_load_exactly(tmp_path, dtype):
+    d = data.circle()
+    r = train(d, layers=[5], epochs=2, dtype=dtype, l2=1e-3)
+    assert all(p.dtype == np.dtype(dtype) for p in r.model.params.values())
+    path = tmp_path / "w.npz"
+    r.model.save(path)
+    loaded = Model.load(path)
+    assert loaded.params.keys() == r.model.params.keys()
+    for k, p in r.model.params.items():
+        assert loaded.params[k].dtype == p.dtype and np.array_equal(loaded.params[k], p)
+    assert np.array_equal(loaded.logits(d.X_test), r.model.logits(d.X_test))
+    assert loaded.accuracy(d.X_test, d.y_test) == r.last.test_accuracy
+
+
+def test_divergence_names_the_epoch():
+    with pytest.raises(TrainingDiverged, match=r"diverged at epoch 1: the loss became (nan|inf)"):
+        train(data.xor(), layers=[8], loss="mse", optimizer="sgd", lr=1e6, epochs=3)
+
+
+def test_csv_dataset_with_a_header_and_text_labels(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 2))
+    rows = ["a,b,kind"] + [f"{x:.5f},{y:.5f},{'pos' if x + y > 0 else 'neg'}" for x, y in X]
+    path = tmp_path / "points.csv"
+    path.write_text("\n".join(rows) + "\n")
+    d = data.load(str(path))
+    assert d.classes == ("neg", "pos") and d.features == 2 and len(d.y_train) == 96
+    assert main(["train", "--dataset", str(path), "--layers", "4", "--epochs", "20", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(summary) == {"train_loss", "train_accuracy", "test_accuracy", "epochs", "seconds"}
+    assert summary["epochs"] == 20 and summary["train_accuracy"] >= 0.9
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
+    assert main(["train", "--dataset", "nope"]) == 2
+    assert "unknown dataset 'nope'" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2,a\n1,x,b\n")
+    assert main(["train", "--dataset", str(bad)]) == 2
+    assert "line 2: a feature is not a number" in capsys.readouterr().err
+    assert main(["train", "--dataset", "digits", "--loss", "bce"]) == 2
+    assert "bce is for two classes" in capsys.readouterr().err
+    assert main(["train", "--dataset", "xor", "--lr", "1e6", "--optimizer", "sgd", "--loss", "mse"]) == 2
+    assert "diverged at epoch" in capsys.readouterr().err
+
+
+def test_cli_train_saves_weights(tmp_path, capsys):
+    path = tmp_path / "w.npz"
+    assert main(["train", "--dataset", "gauss", "--layers", "4", "--epochs", "3", "--save", str(path)]) == 0
+    assert "train accuracy" in capsys.readouterr().out
+    assert Model.load(path).graph.graph["sizes"] == (2, 4, 2)
+
+
+def _gpu_available() -> tuple[bool, str]:
+    try:
+        import cupy
+    except ImportError:
+        return False, "CuPy is not installed"
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return False, "CuPy found no GPU"
+    except Exception as e:  # no driver
+        return False, f"no usable GPU ({type(e).__name__})"
+    return True, ""
+
+
+GPU, WHY_NOT = _gpu_available()
+
+
+@pytest.mark.skipif(GPU, reason="a GPU is present")
+def test_gpu_request_without_one_is_a_clear_error():
+    with pytest.raises(GraphlabError, match="device gpu"):
+        array_module("gpu")
+
+
+@pytest.mark.skipif(not GPU, reason=f"GPU test skipped: {WHY_NOT}")
+def test_gpu_training_matches_the_cpu_path():
+    import cupy
+
+    from graphlab import from_text
+    from graphlab.compile import compile_graph
+
+    c = compile_graph(from_text("log(x1 x2) sin(x2)"))
+    x1, x2 = np.linspace(0.5, 2, 7), np.linspace(0.1, 3, 7)
+    out_cpu, g_cpu = c({"x1": x1, "x2": x2})
+    out_gpu, g_gpu = c({"x1": cupy.asarray(x1), "x2": cupy.asarray(x2)}, xp=cupy)
+    np.testing.assert_allclose(out_gpu.get(), out_cpu, rtol=1e-12)
+    np.testing.assert_allclose(g_gpu["x2"].get(), g_cpu["x2"], rtol=1e-12)
+    r = train(data.digits(), layers=[64], lr=0.003, epochs=10, device="gpu")
+    assert isinstance(r.model.params["W1"], cupy.ndarray) and r.last.test_accuracy >= 0.95
