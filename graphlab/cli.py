@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -489,6 +490,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # graphlab grad ... | head: the reader left, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as e:  # a bug of ours: still one line, unless GRAPHLAB_DEBUG asks for the traceback
+        if os.environ.get("GRAPHLAB_DEBUG"):
+            raise
+        print(f"error: internal error ({type(e).__name__}: {e}); rerun with GRAPHLAB_DEBUG=1 and please report it",
+              file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

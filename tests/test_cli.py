@@ -89,3 +89,13 @@ def test_bad_input_is_one_error_line_exit_2(args, message):
     assert r.returncode == 2
     assert r.stderr.startswith(message), r.stderr
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_closed_pipe_is_not_a_traceback():
+    p = subprocess.Popen([GRAPHLAB, "grad", " + ".join(f"x{i}" for i in range(300)), "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.stdout.readline()
+    p.stdout.close()  # like `| head -1`
+    err = p.stderr.read()
+    assert p.wait(timeout=60) == 0
+    assert "Traceback" not in err
