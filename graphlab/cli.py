@@ -23,7 +23,7 @@ from .point import parse_point
 from .trace import Trace, as_json_number, gradient_exprs, local_formula, trace
 from .verify import Report, verify
 
-EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 70
 
 
 class UsageError(GraphlabError):
