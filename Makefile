@@ -15,16 +15,18 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# The stepper in the browser (same as `graphlab app`); PORT=8502 make app to move it.
+PORT ?= 8501
 app: $(STAMP)
-	$(VENV)/bin/graphlab grad '(x+y)z' --at x=-2,y=5,z=-4
+	$(PY) -m streamlit run apps/graphlab_app.py --server.port $(PORT) --browser.gatherUsageStats false
 
 test: $(STAMP)
-	$(PY) -m ruff check graphlab tests
+	$(PY) -m ruff check graphlab apps tests
 	$(PY) -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(PY) -m ruff check graphlab tests
-	$(PY) -m ruff format --check graphlab tests
+	$(PY) -m ruff check graphlab apps tests
+	$(PY) -m ruff format --check graphlab apps tests
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import sympy as sp
@@ -177,8 +179,33 @@ def add_grad(sub) -> None:
     p.set_defaults(run=cmd_grad)
 
 
+# --------------------------------------------------------------------------- app
+APP_SCRIPT = Path(__file__).resolve().parent.parent / "apps" / "graphlab_app.py"
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    if not APP_SCRIPT.is_file():
+        raise GraphlabError(f"the app is not installed here (no {APP_SCRIPT}); run it from a source checkout")
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), "--browser.gatherUsageStats", "false"]
+    if args.port is not None:
+        command += ["--server.port", str(args.port)]
+    if args.headless:
+        command += ["--server.headless", "true"]
+    try:
+        return subprocess.call(command)
+    except OSError as e:
+        raise GraphlabError(f"cannot start streamlit: {e}") from None
+
+
+def add_app(sub) -> None:
+    p = sub.add_parser("app", help="open the stepper in the browser (a Streamlit app)")
+    p.add_argument("--port", type=int, help="port to serve on (default: Streamlit's, 8501)")
+    p.add_argument("--headless", action="store_true", help="do not open a browser")
+    p.set_defaults(run=cmd_app)
+
+
 # --------------------------------------------------------------------------- main
-COMMANDS: list[Callable] = [add_grad]
+COMMANDS: list[Callable] = [add_grad, add_app]
 
 
 def build_parser() -> argparse.ArgumentParser:
