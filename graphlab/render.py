@@ -1,0 +1,423 @@
+"""Graph (+ trace, step) -> DOT, as a ``graphviz.Digraph``.
+
+Three styles:
+
+* ``"lecture"`` (default), after the CS231n figures: operators are small circles with
+  their symbol, variables and constants are labelled leaves, values are written on the
+  edges in one colour and gradients under them in another, left to right;
+* ``"record"``, after micrograd: one ``label | data | grad`` box per node, the operator
+  in a circle in front of it;
+* ``"plain"``: the structure only.
+
+Every frame of one trace is drawn at the same node positions: the layout is computed
+once by Graphviz's ``dot`` from the widest label each element takes in any frame, then
+pinned (``pos="x,y!"``, drawn by ``neato``), so a slide sequence does not jump.
+
+Node ids in the DOT are the graph's own keys; the node being visited carries
+``class="current"`` (and is filled), so a test can find it in the SVG.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache
+from typing import Any
+
+import graphviz
+import networkx as nx
+
+from .errors import GraphlabError
+from .frames import Frame, folded_constants, format_number, frame, operand_edges
+from .ops import OPS
+from .trace import Trace, local_formula
+
+__all__ = ["STYLES", "PALETTES", "Options", "Palette", "to_dot", "frames_dot", "op_symbol", "OUTPUT_SINK"]
+
+STYLES = ("lecture", "record", "plain")
+OUTPUT_SINK = "__output__"  # the invisible end of the arrow leaving the output node
+
+
+@dataclass(frozen=True)
+class Palette:
+    value: str  # forward values
+    grad: str  # gradients
+    local: str  # local gradients at a backward step
+    fill: str  # the node being visited
+    border: str  # its border
+    ink: str = "#222222"  # nodes and edges
+    grad_italic: bool = False  # greyscale tells gradients from values by shape, not hue
+
+
+PALETTES = {
+    "default": Palette(value="#1b7f3b", grad="#c62828", local="#1f5fa8", fill="#fff2a8", border="#e08a00"),
+    # Okabe & Ito's colour-blind-safe set: blue / vermillion / reddish purple, yellow highlight
+    "colorblind": Palette(value="#0072B2", grad="#D55E00", local="#CC79A7", fill="#F0E442", border="#000000"),
+    "greyscale": Palette(value="#000000", grad="#505050", local="#707070", fill="#dcdcdc", border="#000000",
+                         grad_italic=True),
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    direction: str = "LR"  # LR or TB
+    precision: int = 4  # significant digits
+    symbolic: bool = False  # also write local gradients as formulas (∂q/∂x = 1)
+    palette: str = "default"  # default, colorblind, greyscale
+    font: str = "Helvetica"
+    fontsize: float = 14
+    pin: bool = True  # pin the layout (same positions in every frame)
+
+    def check(self) -> Options:
+        if self.direction not in ("LR", "TB"):
+            raise GraphlabError(f"unknown direction {self.direction!r}: use LR or TB")
+        if self.palette not in PALETTES:
+            raise GraphlabError(f"unknown palette {self.palette!r}: use {', '.join(PALETTES)}")
+        if not 1 <= self.precision <= 17:
+            raise GraphlabError(f"precision {self.precision} is out of range: use 1 to 17")
+        return self
+
+
+def make_options(**options: Any) -> Options:
+    known = {f.name for f in fields(Options)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise GraphlabError(f"unknown drawing option {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    return Options(**options).check()
+
+
+def op_symbol(graph: nx.DiGraph, node: str) -> str:
+    """The text in an operator's circle: its registry symbol; a constant exponent folds in (^2)."""
+    data = graph.nodes[node]
+    if data["op"] == "pow":
+        exponent = graph.nodes[data["args"][1]]
+        if exponent["kind"] == "const" and data["args"][1] in folded_constants(graph):
+            return f"^{exponent['label']}"
+    return OPS[data["op"]].symbol
+
+
+# --------------------------------------------------------------------------- labels
+# A label is a list of lines; a line is a list of spans (text, colour, italic). Keeping them
+# as data lets the layout take the widest line of each slot over all frames.
+Span = tuple[str, str, bool]
+Line = tuple[Span, ...]
+
+
+def _html(lines: list[Line], size: float | None = None, small: float | None = None) -> str:
+    """HTML-like label text; ``small``: the point size of every line after the first."""
+    out = []
+    for k, line in enumerate(lines):
+        parts = []
+        for text, colour, italic in line:
+            t = html.escape(text, quote=False) or " "
+            if italic:
+                t = f"<i>{t}</i>"
+            parts.append(f'<font color="{colour}">{t}</font>' if colour else t)
+        text = "".join(parts)
+        out.append(f'<font point-size="{small:g}">{text}</font>' if small and k else text)
+    body = "<br/>".join(out)
+    if size is not None:
+        body = f'<font point-size="{size:g}">{body}</font>'
+    return f"<{body}>"
+
+
+def _width(line: Line) -> int:
+    return sum(len(text) for text, _, _ in line)
+
+
+class _Writer:
+    """Builds the nodes and edges of one frame in one style, as plain attribute dicts."""
+
+    def __init__(self, fr: Frame, style: str, opts: Options):
+        self.fr, self.style, self.opts = fr, style, opts
+        self.g = fr.graph
+        self.pal = PALETTES[opts.palette]
+        self.out_key = self.g.graph["output"]
+        self.hidden = folded_constants(self.g) if style != "record" else set()
+        self.show_values = style != "plain" and fr.trace is not None
+
+    def num(self, value: Any) -> str:
+        return format_number(value, self.opts.precision)
+
+    def value_span(self, text: str) -> Span:
+        return (text, self.pal.value, False)
+
+    def grad_span(self, text: str) -> Span:
+        return (text, self.pal.grad, self.pal.grad_italic)
+
+    def d(self, top: str, bottom: str) -> str:
+        return f"∂{top}/∂{bottom}"
+
+    # ---- the pieces every style needs
+    def node_label(self, node: str) -> str:
+        return self.g.nodes[node]["label"]
+
+    def edge_lines(self, arg: str, node: str, pos: int) -> list[Line]:
+        """Value of ``arg`` on its way into ``node``, and the gradient sent back along the edge."""
+        if not self.show_values:
+            return []
+        fr = self.fr
+        lines: list[Line] = []
+        if arg in fr.values:
+            name = self.g.nodes[arg].get("name")
+            text = self.num(fr.values[arg])
+            lines.append((self.value_span(f"{name} = {text}" if name else text),))
+        edge = fr.active.get((arg, pos))
+        if edge is not None and fr.current == node:
+            formula = local_formula(self.g, node, pos)
+            local = self.num(edge.local)
+            local_text = f"{self.d(self.node_label(node), self.node_label(arg))} = "
+            if self.opts.symbolic and str(formula) != local:
+                local_text += f"{formula} = "
+            lines.append(((local_text + local, self.pal.local, False),))
+            lines.append((self.grad_span(f"{self.num(fr.step.upstream)} × {local} = {self.num(edge.contribution)}"),))
+        elif (arg, node, pos) in fr.contributions:
+            lines.append((self.grad_span(self.num(fr.contributions[(arg, node, pos)])),))
+        return lines
+
+    def sink_lines(self) -> list[Line]:
+        if not self.show_values:
+            return []
+        lines: list[Line] = []
+        out = self.out_key
+        if out in self.fr.values:
+            lines.append((self.value_span(f"{self.node_label(out)} = {self.num(self.fr.values[out])}"),))
+        if self.fr.output_grad is not None:
+            lines.append((self.grad_span(self.num(self.fr.output_grad)),))
+        return lines
+
+    def sum_line(self, node: str) -> Line | None:
+        """At a node with several consumers: the sum of what has arrived (… for the rest)."""
+        if not self.show_values or self.fr.trace is None:
+            return None
+        arrived = self.fr.terms.get(node, [])
+        if not arrived or arrived[0][1].consumers < 2:
+            return None
+        total = arrived[-1][1].consumers
+        parts = [self.num(e.contribution) for _, e in arrived]
+        parts = [f"({p})" if p.startswith("-") and i else p for i, p in enumerate(parts)]
+        text = " + ".join(parts + ["…"] * (total - len(arrived)))
+        if len(arrived) == total:
+            text += f" = {self.num(self.fr.grads[node])}"
+        return (self.grad_span(f"{self.d(self.node_label(self.out_key), self.node_label(node))} = {text}"),)
+
+    def node_classes(self, node: str) -> str:
+        kind = self.g.nodes[node]["kind"]
+        return f"{kind} current" if node == self.fr.current else kind
+
+    def highlight(self, node: str, attrs: dict[str, str]) -> dict[str, str]:
+        if node == self.fr.current:
+            style = attrs.get("style", "")
+            attrs.update(style=",".join(s for s in (style, "filled") if s), fillcolor=self.pal.fill,
+                         color=self.pal.border, penwidth="2.5")
+        attrs["class"] = self.node_classes(node)
+        return attrs
+
+    # ---- the elements: (id, attrs, lines) for nodes; (tail, head, attrs, lines) for edges
+    def elements(self):
+        nodes, edges = [], []
+        writer = self.record_node if self.style == "record" else self.lecture_node
+        for node in self.g.nodes:
+            if node in self.hidden:
+                continue
+            nodes.extend(writer(node))
+        for arg, node, pos in operand_edges(self.g, self.hidden):
+            head = f"{node}/op" if self.style == "record" else node
+            edges.append(self.edge(arg, head, f"{arg}->{node}#{pos}", self.edge_lines(arg, node, pos),
+                                   active=(arg, pos) in self.fr.active and self.fr.current == node))
+        if self.style != "record":
+            nodes.append((OUTPUT_SINK, {"shape": "point", "width": "0.01", "style": "invis"}, None))
+            edges.append(self.edge(self.out_key, OUTPUT_SINK, f"{self.out_key}->output", self.sink_lines(),
+                                   active=False))
+        return nodes, edges
+
+    def edge(self, tail: str, head: str, ident: str, lines: list[Line], active: bool):
+        attrs = {"id": ident, "class": "active" if active else "edge"}
+        if active:
+            attrs.update(color=self.pal.grad, penwidth="2")
+        if lines and self.style == "record":
+            lines = []  # record boxes carry the numbers
+        return (tail, head, attrs, lines)
+
+    def lecture_node(self, node: str):
+        data = self.g.nodes[node]
+        if data["kind"] == "op":
+            symbol = op_symbol(self.g, node)
+            attrs = {"shape": "circle", "width": "0.42", "height": "0.42", "margin": "0.02",
+                     "fontsize": f"{self.opts.fontsize * (1.15 if len(symbol) <= 2 else 0.85):g}"}
+            lines: list[Line] = [((symbol, "", False),)]
+            total = self.sum_line(node)
+            if total is not None:
+                attrs["xlabel"] = _html([total], self.opts.fontsize * 0.8)
+        else:
+            attrs = {"shape": "plaintext", "fontsize": f"{self.opts.fontsize * 1.15:g}", "margin": "0.05,0.03"}
+            lines = [((self.node_label(node), "", False),)]
+            total = self.sum_line(node)
+            if total is not None:
+                lines.append(total)
+        attrs["tooltip"] = node
+        return [(node, self.highlight(node, attrs), lines)]
+
+    def record_node(self, node: str):
+        data = self.g.nodes[node]
+        cells: list[Span] = [(self.node_label(node), "", False)]
+        if self.show_values:
+            cells.append(self.value_span(f"data {self.num(self.fr.values.get(node))}"))
+            grad = self.fr.grads.get(node)
+            cells.append(self.grad_span(f"grad {self.num(grad)}"))
+        attrs = self.highlight(node, {"shape": "box", "style": "rounded", "margin": "0.08,0.04", "tooltip": node})
+        out = [(node, attrs, [tuple(cells)])]
+        if data["kind"] == "op":
+            op_attrs = {"shape": "circle", "width": "0.42", "height": "0.42", "margin": "0.02", "tooltip": node,
+                        "class": "op"}
+            if node == self.fr.current:
+                op_attrs.update(style="filled", fillcolor=self.pal.fill, color=self.pal.border, penwidth="2.5")
+            out.append((f"{node}/op", op_attrs, [((OPS[data["op"]].symbol, "", False),)]))
+        return out
+
+    def record_html(self, line: Line) -> str:
+        cells = []
+        for text, colour, italic in line:
+            t = html.escape(text, quote=False)
+            if italic:
+                t = f"<i>{t}</i>"
+            if colour:
+                t = f'<font color="{colour}">{t}</font>'
+            cells.append(f"<td>{t}</td>")
+        return f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="3"><tr>{"<td>|</td>".join(cells)}' \
+               "</tr></table>>"
+
+    def label(self, lines: list[Line] | None, node: bool) -> str:
+        if lines is None:
+            return ""
+        if self.style == "record" and node and len(lines) == 1 and len(lines[0]) > 1:
+            return self.record_html(lines[0])
+        if not lines:
+            return ""
+        if node:
+            return _html(lines, small=self.opts.fontsize * 0.85)
+        return _html(lines, self.opts.fontsize * 0.85)
+
+    def extra_edges(self):
+        if self.style != "record":
+            return []
+        return [(f"{n}/op", n, {"class": "edge", "id": f"{n}/op->{n}"}, [])
+                for n, d in self.g.nodes(data=True) if d["kind"] == "op"]
+
+
+def _graph_attrs(opts: Options) -> dict[str, str]:
+    return {"rankdir": opts.direction, "fontname": opts.font, "bgcolor": "white", "pad": "0.25",
+            "nodesep": "0.3", "ranksep": "0.45", "forcelabels": "true"}
+
+
+def _digraph(writer: _Writer, nodes, edges, layout: Layout | None) -> graphviz.Digraph:
+    opts, pal = writer.opts, writer.pal
+    name = writer.g.graph.get("source", "graph").strip() or "graph"
+    graph_attrs = _graph_attrs(opts)
+    if layout is not None:
+        # nop2 = neato -n2: keep the given node positions, edge splines and label centres.
+        graph_attrs.update(layout="nop2", bb=layout.bb, splines="true", overlap="true", notranslate="true")
+    dot = graphviz.Digraph(name=name, graph_attr=graph_attrs,
+                           node_attr={"fontname": opts.font, "fontsize": f"{opts.fontsize:g}", "color": pal.ink,
+                                      "fontcolor": pal.ink},
+                           edge_attr={"fontname": opts.font, "color": pal.ink, "arrowsize": "0.7"})
+    for node, attrs, lines in nodes:
+        attrs = dict(attrs)
+        if layout is not None:
+            attrs["pos"] = layout.nodes[node] + "!"
+        dot.node(node, writer.label(lines, node=True), **attrs)
+    for tail, head, attrs, lines in edges:
+        label = writer.label(lines, node=False)
+        if layout is not None:
+            spline, centre = layout.edges[attrs["id"]]
+            attrs = {**attrs, "pos": spline, **({"lp": centre} if centre else {})}
+        dot.edge(tail, head, **({"label": label} if label else {}), **attrs)
+    return dot
+
+
+# --------------------------------------------------------------------------- layout
+def _widest(per_frame: list[list[Line] | None]) -> list[Line] | None:
+    """Slot by slot, the widest line any frame puts there."""
+    if all(lines is None for lines in per_frame):
+        return None
+    slots: list[Line] = []
+    for lines in per_frame:
+        for i, line in enumerate(lines or []):
+            if i == len(slots):
+                slots.append(line)
+            elif _width(line) > _width(slots[i]):
+                slots[i] = line
+    return slots
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where ``dot`` put everything, in points: nodes, edge splines and edge-label centres."""
+
+    nodes: dict[str, str]  # node -> "x,y"
+    edges: dict[str, tuple[str, str]]  # edge id -> (spline, label centre or "")
+    bb: str
+
+    def position(self, node: str) -> tuple[float, float]:
+        x, y = self.nodes[node].split(",")
+        return float(x), float(y)
+
+
+@lru_cache(maxsize=128)
+def _layout(source: str) -> Layout:
+    """Lay out the DOT ``source`` with ``dot``."""
+    import pygraphviz  # imported here: building DOT text needs no Graphviz
+
+    agraph = pygraphviz.AGraph(string=source)
+    agraph.layout(prog="dot")
+    nodes = {str(n): n.attr["pos"] for n in agraph.nodes()}
+    edges = {e.attr["id"]: (e.attr["pos"], e.attr.get("lp") or "") for e in agraph.edges()}
+    return Layout(nodes, edges, agraph.graph_attr["bb"])
+
+
+_MAX_LAYOUT_FRAMES = 400  # beyond this, the layout looks at a sample of frames
+
+
+def _positions(graph: nx.DiGraph, trace: Trace | None, style: str, opts: Options) -> Layout:
+    """One layout for every frame of ``trace``: from the widest label each element ever has."""
+    indices: list[int | None] = [None]
+    if trace is not None and style != "plain":
+        n = len(trace.steps)
+        stride = max(1, n // _MAX_LAYOUT_FRAMES)
+        indices += list(range(0, n, stride))
+    writers = [_Writer(frame(graph, trace if style != "plain" else None, i), style, opts) for i in indices]
+    built = [w.elements() for w in writers]
+    nodes = [(node, attrs, _widest([b[0][k][2] for b in built])) for k, (node, attrs, _) in enumerate(built[0][0])]
+    edges = [(t, h, attrs, _widest([b[1][k][3] for b in built])) for k, (t, h, attrs, _) in enumerate(built[0][1])]
+    edges += writers[0].extra_edges()
+    # Highlight and xlabels do not change sizes: draw the layout frame without them.
+    return _layout(_digraph(writers[0], nodes, edges, None).source)
+
+
+# --------------------------------------------------------------------------- public
+def to_dot(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = None, style: str = "lecture",
+           **options: Any) -> graphviz.Digraph:
+    """The diagram of ``graph`` (at ``step`` of ``trace``; ``step=None``: the final frame).
+
+    Options: ``direction`` ("LR" or "TB"), ``precision`` (significant digits), ``symbolic``
+    (local gradients as formulas too), ``palette`` ("default", "colorblind", "greyscale"),
+    ``font``, ``fontsize``, ``pin`` (False: let Graphviz lay out this frame on its own).
+    """
+    if style not in STYLES:
+        raise GraphlabError(f"unknown style {style!r}: use {', '.join(STYLES)}")
+    opts = make_options(**options)
+    if trace is not None and trace.graph is not graph:
+        raise GraphlabError("the trace was made from another graph")
+    fr = frame(graph, trace, step)
+    if style == "plain":
+        fr = replace(fr, values={}, grads={}, contributions={}, terms={})
+    writer = _Writer(fr, style, opts)
+    nodes, edges = writer.elements()
+    edges += writer.extra_edges()
+    layout = _positions(graph, trace, style, opts) if opts.pin else None
+    return _digraph(writer, nodes, edges, layout)
+
+
+def frames_dot(trace: Trace, style: str = "lecture", **options: Any) -> list[graphviz.Digraph]:
+    """One diagram per step of ``trace``, all with the same node positions."""
+    return [to_dot(trace.graph, trace, k, style, **options) for k in range(len(trace.steps))]
