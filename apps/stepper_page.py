@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import streamlit as st
 import stepper_model as m
+import streamlit as st
 
 from graphlab.errors import GraphlabError, ParseError
 
