@@ -32,7 +32,8 @@ from .frames import Frame, folded_constants, format_number, frame, operand_edges
 from .ops import OPS
 from .trace import Trace, local_formula
 
-__all__ = ["STYLES", "PALETTES", "Options", "Palette", "to_dot", "frames_dot", "op_symbol", "OUTPUT_SINK"]
+__all__ = ["STYLES", "PALETTES", "Options", "Palette", "Writer", "build", "to_dot", "frames_dot", "op_symbol",
+           "OUTPUT_SINK"]
 
 STYLES = ("lecture", "record", "plain")
 OUTPUT_SINK = "__output__"  # the invisible end of the arrow leaving the output node
@@ -125,7 +126,7 @@ def _width(line: Line) -> int:
     return sum(len(text) for text, _, _ in line)
 
 
-class _Writer:
+class Writer:
     """Builds the nodes and edges of one frame in one style, as plain attribute dicts."""
 
     def __init__(self, fr: Frame, style: str, opts: Options):
@@ -145,8 +146,17 @@ class _Writer:
     def grad_span(self, text: str) -> Span:
         return (text, self.pal.grad, self.pal.grad_italic)
 
+    # Text pieces a TikZ writer replaces with LaTeX.
+    times, ellipsis = "×", "…"
+
     def d(self, top: str, bottom: str) -> str:
         return f"∂{top}/∂{bottom}"
+
+    def formula(self, expr: Any) -> str:
+        return str(expr)
+
+    def op_text(self, node: str) -> str:
+        return op_symbol(self.g, node) if self.style != "record" else OPS[self.g.nodes[node]["op"]].symbol
 
     # ---- the pieces every style needs
     def node_label(self, node: str) -> str:
@@ -159,18 +169,20 @@ class _Writer:
         fr = self.fr
         lines: list[Line] = []
         if arg in fr.values:
-            name = self.g.nodes[arg].get("name")
             text = self.num(fr.values[arg])
-            lines.append((self.value_span(f"{name} = {text}" if name else text),))
+            if self.g.nodes[arg].get("name"):
+                text = f"{self.node_label(arg)} = {text}"
+            lines.append((self.value_span(text),))
         edge = fr.active.get((arg, pos))
         if edge is not None and fr.current == node:
             formula = local_formula(self.g, node, pos)
             local = self.num(edge.local)
             local_text = f"{self.d(self.node_label(node), self.node_label(arg))} = "
             if self.opts.symbolic and str(formula) != local:
-                local_text += f"{formula} = "
+                local_text += f"{self.formula(formula)} = "
             lines.append(((local_text + local, self.pal.local, False),))
-            lines.append((self.grad_span(f"{self.num(fr.step.upstream)} × {local} = {self.num(edge.contribution)}"),))
+            product = f"{self.num(fr.step.upstream)} {self.times} {local} = {self.num(edge.contribution)}"
+            lines.append((self.grad_span(product),))
         elif (arg, node, pos) in fr.contributions:
             lines.append((self.grad_span(self.num(fr.contributions[(arg, node, pos)])),))
         return lines
@@ -196,7 +208,7 @@ class _Writer:
         total = arrived[-1][1].consumers
         parts = [self.num(e.contribution) for _, e in arrived]
         parts = [f"({p})" if p.startswith("-") and i else p for i, p in enumerate(parts)]
-        text = " + ".join(parts + ["…"] * (total - len(arrived)))
+        text = " + ".join(parts + [self.ellipsis] * (total - len(arrived)))
         if len(arrived) == total:
             text += f" = {self.num(self.fr.grads[node])}"
         return (self.grad_span(f"{self.d(self.node_label(self.out_key), self.node_label(node))} = {text}"),)
@@ -242,7 +254,7 @@ class _Writer:
     def lecture_node(self, node: str):
         data = self.g.nodes[node]
         if data["kind"] == "op":
-            symbol = op_symbol(self.g, node)
+            symbol = self.op_text(node)
             attrs = {"shape": "circle", "width": "0.42", "height": "0.42", "margin": "0.02",
                      "fontsize": f"{self.opts.fontsize * (1.15 if len(symbol) <= 2 else 0.85):g}"}
             lines: list[Line] = [((symbol, "", False),)]
@@ -272,7 +284,7 @@ class _Writer:
                         "class": "op"}
             if node == self.fr.current:
                 op_attrs.update(style="filled", fillcolor=self.pal.fill, color=self.pal.border, penwidth="2.5")
-            out.append((f"{node}/op", op_attrs, [((OPS[data["op"]].symbol, "", False),)]))
+            out.append((f"{node}/op", op_attrs, [((self.op_text(node), "", False),)]))
         return out
 
     def record_html(self, line: Line) -> str:
@@ -310,7 +322,7 @@ def _graph_attrs(opts: Options) -> dict[str, str]:
             "nodesep": "0.3", "ranksep": "0.45", "forcelabels": "true"}
 
 
-def _digraph(writer: _Writer, nodes, edges, layout: Layout | None) -> graphviz.Digraph:
+def _digraph(writer: Writer, nodes, edges, layout: Layout | None) -> graphviz.Digraph:
     opts, pal = writer.opts, writer.pal
     name = writer.g.graph.get("source", "graph").strip() or "graph"
     graph_attrs = _graph_attrs(opts)
@@ -385,7 +397,7 @@ def _positions(graph: nx.DiGraph, trace: Trace | None, style: str, opts: Options
         n = len(trace.steps)
         stride = max(1, n // _MAX_LAYOUT_FRAMES)
         indices += list(range(0, n, stride))
-    writers = [_Writer(frame(graph, trace if style != "plain" else None, i), style, opts) for i in indices]
+    writers = [Writer(frame(graph, trace if style != "plain" else None, i), style, opts) for i in indices]
     built = [w.elements() for w in writers]
     nodes = [(node, attrs, _widest([b[0][k][2] for b in built])) for k, (node, attrs, _) in enumerate(built[0][0])]
     edges = [(t, h, attrs, _widest([b[1][k][3] for b in built])) for k, (t, h, attrs, _) in enumerate(built[0][1])]
@@ -395,14 +407,9 @@ def _positions(graph: nx.DiGraph, trace: Trace | None, style: str, opts: Options
 
 
 # --------------------------------------------------------------------------- public
-def to_dot(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = None, style: str = "lecture",
-           **options: Any) -> graphviz.Digraph:
-    """The diagram of ``graph`` (at ``step`` of ``trace``; ``step=None``: the final frame).
-
-    Options: ``direction`` ("LR" or "TB"), ``precision`` (significant digits), ``symbolic``
-    (local gradients as formulas too), ``palette`` ("default", "colorblind", "greyscale"),
-    ``font``, ``fontsize``, ``pin`` (False: let Graphviz lay out this frame on its own).
-    """
+def build(graph: nx.DiGraph, trace: Trace | None, step: int | None, style: str, writer_class: type[Writer],
+          **options: Any):
+    """The writer of one frame and its nodes and edges (shared by the DOT and TikZ writers)."""
     if style not in STYLES:
         raise GraphlabError(f"unknown style {style!r}: use {', '.join(STYLES)}")
     opts = make_options(**options)
@@ -411,9 +418,21 @@ def to_dot(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = Non
     fr = frame(graph, trace, step)
     if style == "plain":
         fr = replace(fr, values={}, grads={}, contributions={}, terms={})
-    writer = _Writer(fr, style, opts)
+    writer = writer_class(fr, style, opts)
     nodes, edges = writer.elements()
-    edges += writer.extra_edges()
+    return writer, nodes, edges + writer.extra_edges()
+
+
+def to_dot(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = None, style: str = "lecture",
+           **options: Any) -> graphviz.Digraph:
+    """The diagram of ``graph`` (at ``step`` of ``trace``; ``step=None``: the final frame).
+
+    Options: ``direction`` ("LR" or "TB"), ``precision`` (significant digits), ``symbolic``
+    (local gradients as formulas too), ``palette`` ("default", "colorblind", "greyscale"),
+    ``font``, ``fontsize``, ``pin`` (False: let Graphviz lay out this frame on its own).
+    """
+    writer, nodes, edges = build(graph, trace, step, style, Writer, **options)
+    opts = writer.opts
     layout = _positions(graph, trace, style, opts) if opts.pin else None
     return _digraph(writer, nodes, edges, layout)
 

@@ -1,0 +1,188 @@
+"""What happens at each step, in words: the chain-rule sentence as text, Markdown and LaTeX.
+
+Forward: ``q = x + y = -2 + 5 = 3``. Backward, for each operand the visited node sends
+to: ``∂f/∂x = ∂f/∂q · ∂q/∂x = (-4)(1) = -4``; at a node with several consumers, the full
+sum once every term has arrived: ``∂f/∂x2 = 0.04704 + (-1.774) = -1.727``.
+
+The sentences are written once, over a :class:`Notation` (plain text or LaTeX).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sympy as sp
+
+from .build import symbol
+from .frames import check_step, format_number
+from .ops import OPS
+from .trace import BackwardStep, Trace, local_formula
+
+__all__ = ["Explanation", "explain", "explain_step"]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    step: int
+    phase: str  # forward or backward
+    node: str
+    text: str  # plain text, one line per sentence
+    markdown: str  # Markdown with inline $math$
+    latex: str  # LaTeX math, one ``\\`` line per sentence (for an align* or a gather*)
+
+
+class Notation:
+    """Plain text: ∂f/∂q, ·, numbers as printed."""
+
+    times = " · "
+
+    def __init__(self, precision: int):
+        self.precision = precision
+
+    def name(self, label: str) -> str:
+        return label
+
+    def d(self, top: str, bottom: str) -> str:
+        return f"∂{top}/∂{bottom}"
+
+    def num(self, value: Any) -> str:
+        return format_number(value, self.precision)
+
+    def paren(self, value: Any) -> str:
+        return self.group(self.num(value))
+
+    def group(self, text: str) -> str:
+        return f"({text})"
+
+    def operand(self, value: Any) -> str:
+        """A number inside a formula: in parentheses when negative or a fraction."""
+        text = self.num(value)
+        return self.group(text) if _negative(value) or "/" in text or " " in text else text
+
+    def note(self, text: str) -> str:
+        return f" [{text}]"
+
+    def formula(self, expr: sp.Expr) -> str:
+        return str(expr)
+
+    def apply(self, op: str, args: list[str]) -> str:
+        entry = OPS[op]
+        if entry.infix:
+            return f" {entry.infix} ".join(args)
+        if op == "neg":
+            return f"-{args[0]}"
+        return f"{op}({', '.join(args)})"
+
+
+class LatexNotation(Notation):
+    times = r" \cdot "
+
+    def name(self, label: str) -> str:
+        return sp.latex(symbol(label))
+
+    def d(self, top: str, bottom: str) -> str:
+        return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
+
+    def num(self, value: Any) -> str:
+        text = format_number(value, self.precision)
+        if isinstance(value, sp.Basic) and ("/" in text or not value.is_number):
+            return sp.latex(value)
+        return text
+
+    def group(self, text: str) -> str:
+        return rf"\left({text}\right)"
+
+    def note(self, text: str) -> str:
+        return rf"\ \text{{({text})}}"
+
+    def formula(self, expr: sp.Expr) -> str:
+        return sp.latex(expr)
+
+    def apply(self, op: str, args: list[str]) -> str:
+        return OPS[op].latex_of(args)
+
+
+def _label(trace: Trace, node: str, n: Notation) -> str:
+    data = trace.graph.nodes[node]
+    return n.num(data["value"]) if data["kind"] == "const" else n.name(data["label"])
+
+
+def _forward(trace: Trace, node: str, value: Any, n: Notation) -> list[str]:
+    data = trace.graph.nodes[node]
+    if data["kind"] == "var":
+        return [f"{n.name(data['label'])} = {n.num(value)}"]
+    if data["kind"] == "const":
+        return [f"{n.num(value)}{n.note('constant')}"]
+    args = data["args"]
+    symbols = n.apply(data["op"], [_label(trace, a, n) for a in args])
+    numbers = n.apply(data["op"], [n.operand(trace.values[a]) for a in args])
+    return [f"{n.name(data['label'])} = {symbols} = {numbers} = {n.num(value)}"]
+
+
+def _negative(value: Any) -> bool:
+    try:
+        return bool(value < 0)
+    except TypeError:  # symbolic
+        return False
+
+
+def _backward(trace: Trace, step: BackwardStep, n: Notation) -> list[str]:
+    g = trace.graph
+    out = g.graph["output"]
+    f = n.name(g.nodes[out]["label"])
+    node_name = _label(trace, step.node, n)
+    lines = []
+    if step.node == out:
+        lines.append(f"{n.d(f, f)} = {n.num(step.upstream)}")
+    terms = _terms(trace, step.node)
+    if len(terms) > 1:  # the node is complete now: its gradient is the sum over its consumers
+        chains = " + ".join(f"{n.d(f, _label(trace, c, n))}{n.times}{n.d(_label(trace, c, n), node_name)}"
+                            for c, _ in terms)
+        parts = " + ".join(n.paren(e.contribution) if _negative(e.contribution) and i else n.num(e.contribution)
+                           for i, (_, e) in enumerate(terms))
+        lines.append(f"{n.d(f, node_name)} = {chains} = {parts} = {n.num(step.upstream)}")
+    elif step.node != out and step.upstream is not None and not step.edges:
+        lines.append(f"{n.d(f, node_name)} = {n.num(step.upstream)}")
+    for e in step.edges:
+        arg = _label(trace, e.input, n)
+        formula = local_formula(g, step.node, e.position)
+        local = n.num(e.local)
+        shown = n.formula(formula)
+        factors = f"{n.paren(step.upstream)}{n.paren(e.local)}"
+        if shown != local:  # the local gradient's formula, then its value
+            factors = f"{n.paren(step.upstream)}{n.group(shown)} = {factors}"
+        note = n.note(f"term {e.term} of {e.consumers}") if e.consumers > 1 else ""
+        lines.append(f"{n.d(f, arg)} = {n.d(f, node_name)}{n.times}{n.d(node_name, arg)} = {factors} = "
+                     f"{n.num(e.contribution)}{note}")
+    if not lines:
+        lines.append(f"{node_name}{n.note('no variable reaches it: no gradient')}")
+    return lines
+
+
+def _terms(trace: Trace, node: str) -> list[tuple[str, Any]]:
+    """Every (consumer, Edge) that sends a contribution to ``node``, in the order they arrive."""
+    return [(s.node, e) for s in trace.backward_steps for e in s.edges if e.input == node]
+
+
+def explain_step(trace: Trace, step: int, precision: int = 4) -> Explanation:
+    """The sentences for ``trace.steps[step]``."""
+    s = trace.steps[check_step(trace, step)]
+    sentences = {}
+    for kind, notation in (("text", Notation(precision)), ("latex", LatexNotation(precision))):
+        if s.phase == "forward":
+            sentences[kind] = _forward(trace, s.node, s.value, notation)
+        else:
+            sentences[kind] = _backward(trace, s, notation)
+    header = f"Step {s.index} ({s.phase}, node {s.node})"
+    return Explanation(
+        step=s.index, phase=s.phase, node=s.node,
+        text="\n".join(sentences["text"]),
+        markdown=f"**{header}**: " + "; ".join(f"${line}$" for line in sentences["latex"]),
+        latex=" \\\\\n".join(sentences["latex"]),
+    )
+
+
+def explain(trace: Trace, precision: int = 4) -> list[Explanation]:
+    """One explanation per step, forward then backward."""
+    return [explain_step(trace, k, precision) for k in range(len(trace.steps))]

@@ -1,0 +1,232 @@
+"""Diagrams -> files: DOT, SVG, PNG, PDF through pygraphviz's bundled Graphviz, and TikZ.
+
+The TikZ is native: node positions, edge splines and label centres come from the same
+pinned Graphviz layout as the other formats, and labels are LaTeX (∂f/∂q is written
+``\\frac{\\partial f}{\\partial q}``). By default a standalone document that compiles on its
+own; ``bare=True`` gives only the ``tikzpicture`` (it needs ``tikz`` and ``amsmath``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import graphviz
+import networkx as nx
+import sympy as sp
+
+from .build import symbol
+from .errors import GraphlabError
+from .frames import format_number
+from .render import PALETTES, Line, Writer, build, to_dot
+from .trace import Trace
+
+__all__ = ["FORMATS", "render_bytes", "to_tikz", "save", "Diagram", "show"]
+
+FORMATS = ("dot", "gv", "svg", "png", "pdf", "tex")
+
+
+def _agraph(dot: graphviz.Digraph):
+    import pygraphviz
+
+    return pygraphviz.AGraph(string=dot.source)
+
+
+def _laid_out(dot: graphviz.Digraph):
+    """The AGraph with every position filled in (pinned frames keep theirs: neato -n2)."""
+    agraph = _agraph(dot)
+    if agraph.graph_attr.get("layout") == "nop2":
+        agraph.layout(prog="neato", args="-n2")
+    else:
+        agraph.layout(prog="dot")
+    return agraph
+
+
+def render_bytes(dot: graphviz.Digraph, fmt: str, dpi: float | None = None) -> bytes:
+    """``dot`` drawn as ``fmt`` (svg, png, pdf, dot) by the Graphviz inside pygraphviz."""
+    if fmt in ("dot", "gv"):
+        return dot.source.encode()
+    if fmt not in ("svg", "png", "pdf"):
+        raise GraphlabError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    agraph = _agraph(dot)
+    pinned = agraph.graph_attr.get("layout") == "nop2"
+    args = "-n2" if pinned else ""
+    if dpi is not None:
+        args += f" -Gdpi={dpi:g}"
+    return agraph.draw(format=fmt, prog="neato" if pinned else "dot", args=args.strip())
+
+
+# --------------------------------------------------------------------------- TikZ
+_OP_LATEX = {"add": "+", "sub": "-", "neg": "-", "mul": r"\times", "div": r"\div", "sigmoid": r"\sigma",
+             "sqrt": r"\sqrt{\ }", "log": r"\log", "exp": r"\exp", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan",
+             "sinh": r"\sinh", "cosh": r"\cosh", "tanh": r"\tanh", "max": r"\max", "min": r"\min"}
+
+
+class _TikzWriter(Writer):
+    """The same frame, written in LaTeX math: each span is the inside of ``$...$``."""
+
+    times, ellipsis = r"\times", r"\dots"
+
+    def num(self, value: Any) -> str:
+        text = format_number(value, self.opts.precision)
+        if isinstance(value, sp.Basic) and ("/" in text or not value.is_number):
+            return sp.latex(value)
+        return text.replace("inf", r"\infty").replace("e+", r"\cdot 10^{").replace("e-", r"\cdot 10^{-") + \
+            ("}" if "e+" in text or "e-" in text else "")
+
+    def d(self, top: str, bottom: str) -> str:
+        return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
+
+    def formula(self, expr: Any) -> str:
+        return sp.latex(expr)
+
+    def node_label(self, node: str) -> str:
+        data = self.g.nodes[node]
+        if data["kind"] == "const":
+            return sp.latex(data["value"])
+        return sp.latex(symbol(data["label"]))
+
+    def op_text(self, node: str) -> str:
+        data = self.g.nodes[node]
+        text = super().op_text(node)
+        if text.startswith("^") and data["op"] == "pow":
+            return f"{{}}^{{{sp.latex(self.g.nodes[data['args'][1]]['value'])}}}"
+        if data["op"] in _OP_LATEX:
+            return _OP_LATEX[data["op"]]
+        return rf"\mathrm{{{text}}}" if data["op"] != "pow" else r"\wedge"
+
+
+def _tex_lines(lines: list[Line] | None, colours: dict[str, str], sep: str = r"\\") -> str:
+    out = []
+    for line in lines or []:
+        parts = []
+        for text, colour, _ in line:
+            math = f"${text}$"
+            parts.append(rf"\textcolor{{{colours[colour]}}}{{{math}}}" if colour in colours else math)
+        out.append(r"\,|\,".join(parts))
+    return sep.join(out)
+
+
+def _xy(text: str) -> str:
+    x, y = text.split(",")[:2]
+    return f"({float(x):.2f},{float(y):.2f})"
+
+
+def _spline(pos: str) -> tuple[list[str], str | None]:
+    points, end = [], None
+    for item in pos.split():
+        if item.startswith("e,"):
+            end = _xy(item[2:])
+        elif not item.startswith("s,"):
+            points.append(_xy(item))
+    return points, end
+
+
+def to_tikz(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = None, style: str = "lecture",
+            bare: bool = False, **options: Any) -> str:
+    """The diagram as TikZ, from Graphviz's layout coordinates (points)."""
+    agraph = _laid_out(to_dot(graph, trace, step, style, **options))
+    writer, nodes, edges = build(graph, trace, step, style, _TikzWriter, **options)
+    opts = writer.opts
+    pal = PALETTES[opts.palette]
+    colours = {pal.value: "glvalue", pal.grad: "glgrad", pal.local: "gllocal"}
+    names = {}
+    body = [rf"\definecolor{{{name}}}{{HTML}}{{{hex_.lstrip('#').upper()}}}"
+            for hex_, name in [*colours.items(), (pal.fill, "glfill"), (pal.border, "glborder")]]
+    for k, (node, attrs, lines) in enumerate(nodes):
+        if attrs.get("style") == "invis":
+            names[node] = None
+            continue
+        names[node] = f"n{k}"
+        kind = "op" if attrs.get("shape") == "circle" else "box" if attrs.get("shape") == "box" else "leaf"
+        extra = ",current" if "current" in attrs.get("class", "") else ""
+        text = _tex_lines(lines, colours)
+        body.append(rf"\node[{kind}{extra}] ({names[node]}) at {_xy(agraph.get_node(node).attr['pos'])} {{{text}}};")
+        if attrs.get("xlabel"):
+            total = writer.sum_line(node)
+            body.append(rf"\node[below=2pt of {names[node]}, font=\scriptsize] {{{_tex_lines([total], colours)}}};")
+    for _, _, attrs, lines in edges:
+        edge = next(e for e in agraph.edges() if e.attr["id"] == attrs["id"])
+        points, end = _spline(edge.attr["pos"])
+        path = points[0] + "".join(f" .. controls {points[i]} and {points[i + 1]} .. {points[i + 2]}"
+                                   for i in range(1, len(points) - 2, 3))
+        arrow = f" -- {end}" if end else ""
+        look = ",active" if attrs.get("class") == "active" else ""
+        body.append(rf"\draw[edge{look}] {path}{arrow};")
+        if lines and edge.attr.get("lp"):
+            body.append(rf"\node[edgelabel] at {_xy(edge.attr['lp'])} {{{_tex_lines(lines, colours)}}};")
+    font = r"\footnotesize"
+    picture = "\n".join([
+        r"\begin{tikzpicture}[x=1pt, y=1pt, >=stealth,",
+        rf"  op/.style={{circle, draw, inner sep=1pt, minimum size=22pt, font={font}}},",
+        rf"  leaf/.style={{align=center, font=\small}}, box/.style={{draw, rounded corners, font={font}}},",
+        "  current/.style={fill=glfill, draw=glborder, line width=1.2pt},",
+        "  edge/.style={->, draw=black!85}, active/.style={draw=glgrad, line width=1pt},",
+        rf"  edgelabel/.style={{align=center, font={font}, inner sep=1pt}}]",
+        *body,
+        r"\end{tikzpicture}",
+    ])
+    if bare:
+        return "% needs \\usepackage{tikz} (with \\usetikzlibrary{positioning}) and \\usepackage{amsmath}\n" \
+               + picture + "\n"
+    return "\n".join([
+        r"\documentclass[tikz, border=6pt]{standalone}",
+        r"\usepackage{amsmath}",
+        r"\usetikzlibrary{positioning}",
+        r"\begin{document}",
+        picture,
+        r"\end{document}",
+        "",
+    ])
+
+
+# --------------------------------------------------------------------------- files
+def _format_of(path: Path) -> str:
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise GraphlabError(f"unknown file type {path.suffix or '(none)'!r} for {path}: "
+                            f"use {', '.join('.' + f for f in FORMATS)}")
+    return fmt
+
+
+def save(path: str | Path, graph: nx.DiGraph, trace: Trace | None = None, step: int | None = None,
+         style: str = "lecture", dpi: float | None = None, bare: bool = False, **options: Any) -> Path:
+    """Write the diagram to ``path``; the format comes from the suffix (.dot .svg .png .pdf .tex)."""
+    path = Path(path)
+    fmt = _format_of(path)
+    if fmt == "tex":
+        data = to_tikz(graph, trace, step, style, bare=bare, **options).encode()
+    else:
+        data = render_bytes(to_dot(graph, trace, step, style, **options), fmt, dpi)
+    try:
+        path.write_bytes(data)
+    except OSError as e:
+        raise GraphlabError(f"cannot write {path}: {e.strerror or e}") from None
+    return path
+
+
+class Diagram:
+    """A graph or a trace (at a step) that shows itself as SVG in Jupyter."""
+
+    def __init__(self, obj: nx.DiGraph | Trace, step: int | None = None, style: str = "lecture", **options: Any):
+        self.trace = obj if isinstance(obj, Trace) else None
+        self.graph = obj.graph if isinstance(obj, Trace) else obj
+        self.step, self.style, self.options = step, style, options
+        self.dot = to_dot(self.graph, self.trace, step, style, **options)
+
+    def _repr_svg_(self) -> str:
+        return render_bytes(self.dot, "svg").decode()
+
+    def save(self, path: str | Path, dpi: float | None = None, bare: bool = False) -> Path:
+        return save(path, self.graph, self.trace, self.step, self.style, dpi=dpi, bare=bare, **self.options)
+
+    def frames(self) -> list[Diagram]:
+        """One diagram per step of the trace."""
+        if self.trace is None:
+            raise GraphlabError("a graph without a trace has no steps")
+        return [Diagram(self.trace, k, self.style, **self.options) for k in range(len(self.trace.steps))]
+
+
+def show(obj: nx.DiGraph | Trace, step: int | None = None, style: str = "lecture", **options: Any) -> Diagram:
+    """``graphlab.show(trace, step=7)`` in a notebook draws that step inline."""
+    return Diagram(obj, step, style, **options)
