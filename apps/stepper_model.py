@@ -7,15 +7,20 @@ the trace's key (expression, values, mode): stepping never re-traces, it only re
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import graphviz
 import networkx as nx
 import streamlit as st
 
 from graphlab.build import from_text
 from graphlab.errors import GraphlabError
+from graphlab.explain import Explanation, explain_step
+from graphlab.export import render_bytes, to_tikz
 from graphlab.frames import format_number, frame
 from graphlab.point import parse_value, split_point
 from graphlab.render import PALETTES, STYLES, to_dot
@@ -60,23 +65,29 @@ class BadValue(GraphlabError):
 
 
 @dataclass(frozen=True)
+class Drawing:
+    """How the diagram is drawn: ``style`` and :func:`graphlab.render.to_dot`'s options."""
+
+    style: str = "lecture"
+    direction: str = "LR"
+    palette: str = "default"
+    precision: int = 4
+    symbolic: bool = False
+
+    def options(self) -> dict[str, Any]:
+        return {"direction": self.direction, "palette": self.palette, "precision": self.precision,
+                "symbolic": self.symbolic}
+
+
+@dataclass(frozen=True)
 class View:
     """Everything the URL holds: enough to show the same step of the same trace."""
 
     expr: str = DEFAULT_EXPR
     values: dict[str, str] = field(default_factory=lambda: dict(EXAMPLES[DEFAULT_EXPR]))
     mode: str = "float"
-    style: str = "lecture"
-    direction: str = "LR"
-    palette: str = "default"
-    precision: int = 4
-    symbolic: bool = False
     step: int = 1  # 1-based, over all steps (forward then backward)
-
-    def drawing(self) -> dict[str, Any]:
-        """The options :func:`graphlab.render.to_dot` takes."""
-        return {"direction": self.direction, "palette": self.palette, "precision": self.precision,
-                "symbolic": self.symbolic}
+    drawing: Drawing = Drawing()
 
 
 def view_from_query(params: Mapping[str, str]) -> tuple[View, list[str]]:
@@ -93,31 +104,32 @@ def view_from_query(params: Mapping[str, str]) -> tuple[View, list[str]]:
             view = replace(view, values={**view.values, **split_point(params["at"])})
         except GraphlabError as e:
             problems.append(f"at {e}")
+    drawing = {}
     for key, allowed in CHOICES.items():
         if key in params:
             if params[key] in allowed:
-                view = replace(view, **{key: params[key]})
+                drawing[key] = params[key]
             else:
                 problems.append(f"{key} must be one of {', '.join(allowed)}")
-    for key, low, high in (("step", 1, None), ("precision", 1, 17)):
+    for key, low, high in (("step", 1, 10**9), ("precision", 1, 17)):
         if key in params:
             try:
-                number = int(params[key])
+                drawing[key] = max(low, min(high, int(params[key])))
             except ValueError:
                 problems.append(f"{key} must be a whole number")
-                continue
-            view = replace(view, **{key: max(low, number if high is None else min(high, number))})
     if "symbolic" in params:
-        view = replace(view, symbolic=params["symbolic"] in ("1", "true"))
-    return view, problems
+        drawing["symbolic"] = params["symbolic"] in ("1", "true")
+    top = {k: drawing.pop(k) for k in ("mode", "step") if k in drawing}
+    return replace(view, **top, drawing=Drawing(**drawing)), problems
 
 
 def view_to_query(view: View, variables: tuple[str, ...]) -> dict[str, str]:
     """URL parameters for ``view``; values only for the variables the expression has."""
     at = ",".join(f"{v}={view.values[v]}" for v in variables if view.values.get(v, "").strip())
-    return {"expr": view.expr, "at": at, "mode": view.mode, "style": view.style, "direction": view.direction,
-            "palette": view.palette, "precision": str(view.precision), "symbolic": "1" if view.symbolic else "0",
-            "step": str(view.step)}
+    d = view.drawing
+    return {"expr": view.expr, "at": at, "mode": view.mode, "step": str(view.step), "style": d.style,
+            "direction": d.direction, "palette": d.palette, "precision": str(d.precision),
+            "symbolic": "1" if d.symbolic else "0"}
 
 
 def default_value(expr: str, name: str) -> str:
@@ -149,11 +161,50 @@ def compute(key: Key) -> Trace:
     return trace(build(key.expr), point, mode=key.mode)
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
-def diagram(key: Key, index: int, style: str, options: tuple[tuple[str, Any], ...]) -> str:
-    """DOT source of step ``index``: what ``st.graphviz_chart`` draws and the DOT download holds."""
+@st.cache_resource(max_entries=512, show_spinner=False)
+def diagram(key: Key, index: int, drawing: Drawing) -> graphviz.Digraph:
+    """The diagram of step ``index``: what ``st.graphviz_chart`` draws and the downloads render."""
     t = compute(key)
-    return to_dot(t.graph, t, index, style, **dict(options)).source
+    return to_dot(t.graph, t, index, drawing.style, **drawing.options())
+
+
+@st.cache_resource(max_entries=512, show_spinner=False)
+def explanation(key: Key, index: int, precision: int) -> Explanation:
+    return explain_step(compute(key), index, precision)
+
+
+# --------------------------------------------------------------------------- downloads
+# name -> (file extension, MIME type); each is made only when its button is clicked
+DOWNLOADS = {"DOT": ("dot", "text/vnd.graphviz"), "SVG": ("svg", "image/svg+xml"), "PNG": ("png", "image/png"),
+             "PDF": ("pdf", "application/pdf"), "TikZ": ("tex", "application/x-tex")}
+ZIP_FORMATS = ("dot", "svg", "pdf", "tex")  # per frame in the ZIP: sources and vector figures for slides
+
+
+def file_name(key: Key, index: int | None, ext: str) -> str:
+    """``graphlab-step-03-backward-v1.svg``; ``graphlab-frames.zip`` for all frames."""
+    if index is None:
+        return f"graphlab-frames.{ext}"
+    s = compute(key).steps[index]
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in s.node)
+    return f"graphlab-step-{index + 1:02d}-{s.phase}-{safe}.{ext}"
+
+
+def figure(key: Key, index: int, drawing: Drawing, ext: str) -> bytes:
+    """Step ``index`` as a file: DOT source, SVG/PNG/PDF through Graphviz, or TikZ."""
+    if ext == "tex":
+        t = compute(key)
+        return to_tikz(t.graph, t, index, drawing.style, **drawing.options()).encode()
+    return render_bytes(diagram(key, index, drawing), ext)
+
+
+def frames_zip(key: Key, drawing: Drawing) -> bytes:
+    """Every step, each as DOT, SVG, PDF and TikZ, in one ZIP (one folder per format)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for index in range(len(compute(key).steps)):
+            for ext in ZIP_FORMATS:
+                archive.writestr(f"{ext}/{file_name(key, index, ext)}", figure(key, index, drawing, ext))
+    return buffer.getvalue()
 
 
 # --------------------------------------------------------------------------- steps

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, fields
+from functools import partial
+
 import stepper_model as m
 import streamlit as st
 
 from graphlab.errors import GraphlabError, ParseError
 
 state = st.session_state
-OPTION_KEYS = ("mode", "style", "direction", "palette", "precision", "symbolic")
+DRAWING_KEYS = tuple(f.name for f in fields(m.Drawing))  # session-state keys of the drawing options
 
 
 # --------------------------------------------------------------------------- state
@@ -18,7 +21,7 @@ def restore_from_url() -> None:
         return
     state["_restored"] = True
     view, problems = m.view_from_query(st.query_params.to_dict())
-    state.update({"expr": view.expr, "step": view.step, **{k: getattr(view, k) for k in OPTION_KEYS}})
+    state.update(expr=view.expr, step=view.step, mode=view.mode, **asdict(view.drawing))
     for name, text in view.values.items():
         state[m.value_key(name)] = text
     state["_url_problems"] = problems
@@ -93,7 +96,8 @@ if t.missing:
 count = len(t.steps)
 state["step"] = min(max(1, int(state["step"])), count)
 index = state["step"] - 1
-view = m.View(expr=expr, values=dict(key.values), step=state["step"], **{k: state[k] for k in OPTION_KEYS})
+drawing = m.Drawing(**{k: state[k] for k in DRAWING_KEYS})
+view = m.View(expr=expr, values=dict(key.values), mode=key.mode, step=state["step"], drawing=drawing)
 st.query_params.from_dict(m.view_to_query(view, variables))
 
 # step controls
@@ -106,16 +110,27 @@ controls[4].markdown(f"**{m.step_label(t, index)}**")
 st.slider("Step", 1, count, key="step", label_visibility="collapsed")
 
 left, right = st.columns([3, 2])
+n = graph.number_of_nodes()
+drawable = n <= m.MAX_DRAW_NODES
 with left:
-    n = graph.number_of_nodes()
-    if n > m.MAX_DRAW_NODES:
+    if drawable:
+        st.graphviz_chart(m.diagram(key, index, drawing), width="stretch")
+    else:
         st.info(f"This graph has {n:,} nodes, more than the {m.MAX_DRAW_NODES} that can be drawn legibly, "
                 "so the diagram is left out. The table below has every node.")
-    else:
-        dot = m.diagram(key, index, view.style, tuple(sorted(view.drawing().items())))
-        st.graphviz_chart(dot, width="stretch")
 with right:
-    st.subheader("This step")
+    explained = m.explanation(key, index, drawing.precision)
+    st.markdown("**The chain rule at this step**" if explained.phase == "backward" else "**Computed at this step**")
+    st.latex(rf"\begin{{gathered}}{explained.latex}\end{{gathered}}")  # one sentence per line
+    if drawable:
+        st.caption("Download this step")
+        buttons = st.columns(len(m.DOWNLOADS))
+        for column, (name, (ext, mime)) in zip(buttons, m.DOWNLOADS.items(), strict=True):
+            column.download_button(name, partial(m.figure, key, index, drawing, ext), m.file_name(key, index, ext),
+                                   mime, key=f"download:{ext}", on_click="ignore", width="stretch")
+        st.download_button(f"All {count} frames (ZIP)", partial(m.frames_zip, key, drawing),
+                           m.file_name(key, None, "zip"), "application/zip", key="download:zip",
+                           on_click="ignore", width="stretch", icon=":material/download:")
 
 st.subheader("All nodes")
-st.dataframe(m.node_table(key, index, view.precision), hide_index=True, width="stretch")
+st.dataframe(m.node_table(key, index, drawing.precision), hide_index=True, width="stretch")
