@@ -15,10 +15,10 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# The stepper in the browser (same as `graphlab app`); PORT=8502 make app to move it.
+# The stepper in the browser: `graphlab app` runs `streamlit run apps/graphlab_app.py`. PORT=8502 make app moves it.
 PORT ?= 8501
 app: $(STAMP)
-	$(PY) -m streamlit run apps/graphlab_app.py --server.port $(PORT) --browser.gatherUsageStats false
+	$(VENV)/bin/graphlab app --port $(PORT)
 
 test: $(STAMP)
 	$(PY) -m ruff check graphlab apps tests

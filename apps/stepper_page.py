@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 from functools import partial
 
+import pandas as pd
 import stepper_model as m
 import streamlit as st
 
 from graphlab.errors import GraphlabError, ParseError
 
 state = st.session_state
+ROW_HIGHLIGHT = "background-color: rgba(255, 190, 0, 0.3)"  # translucent: reads on light and dark themes
 DRAWING_KEYS = tuple(f.name for f in fields(m.Drawing))  # session-state keys of the drawing options
 
 
@@ -102,28 +104,30 @@ st.query_params.from_dict(m.view_to_query(view, variables))
 
 # step controls
 controls = st.columns([1, 1, 1, 1, 5], vertical_alignment="center")
-for column, (where, label) in zip(controls, [("first", "⏮ first"), ("prev", "◀ prev"), ("next", "next ▶"),
-                                               ("last", "last ⏭")], strict=False):
+for column, (where, icon) in zip(controls, [("first", "first_page"), ("prev", "chevron_left"),
+                                             ("next", "chevron_right"), ("last", "last_page")], strict=False):
     at_end = index == 0 if where in ("first", "prev") else index == count - 1
-    column.button(label, key=f"go:{where}", on_click=go, args=(where, count), disabled=at_end, width="stretch")
+    column.button(where, key=f"go:{where}", icon=f":material/{icon}:", on_click=go, args=(where, count),
+                  disabled=at_end, width="stretch")
 controls[4].markdown(f"**{m.step_label(t, index)}**")
 st.slider("Step", 1, count, key="step", label_visibility="collapsed")
 
-left, right = st.columns([3, 2])
 n = graph.number_of_nodes()
 drawable = n <= m.MAX_DRAW_NODES
+if drawable:
+    st.graphviz_chart(m.diagram(key, index, drawing), width="stretch")
+else:
+    st.info(f"This graph has {n:,} nodes, more than the {m.MAX_DRAW_NODES} that can be drawn legibly, "
+            "so the diagram is left out. The table below has every node.")
+
+left, right = st.columns([3, 2])
 with left:
-    if drawable:
-        st.graphviz_chart(m.diagram(key, index, drawing), width="stretch")
-    else:
-        st.info(f"This graph has {n:,} nodes, more than the {m.MAX_DRAW_NODES} that can be drawn legibly, "
-                "so the diagram is left out. The table below has every node.")
-with right:
     explained = m.explanation(key, index, drawing.precision)
     st.markdown("**The chain rule at this step**" if explained.phase == "backward" else "**Computed at this step**")
     st.latex(rf"\begin{{gathered}}{explained.latex}\end{{gathered}}")  # one sentence per line
-    if drawable:
-        st.caption("Download this step")
+if drawable:
+    with right:
+        st.markdown("**Download this step**")
         buttons = st.columns(len(m.DOWNLOADS))
         for column, (name, (ext, mime)) in zip(buttons, m.DOWNLOADS.items(), strict=True):
             column.download_button(name, partial(m.figure, key, index, drawing, ext), m.file_name(key, index, ext),
@@ -133,4 +137,6 @@ with right:
                            on_click="ignore", width="stretch", icon=":material/download:")
 
 st.subheader("All nodes")
-st.dataframe(m.node_table(key, index, drawing.precision), hide_index=True, width="stretch")
+rows = pd.DataFrame(m.node_table(key, index, drawing.precision))
+marked = rows.style.apply(lambda row: [ROW_HIGHLIGHT if row.iloc[0] else ""] * len(row), axis=1)
+st.dataframe(marked, hide_index=True, width="stretch")

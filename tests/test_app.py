@@ -211,8 +211,9 @@ def test_graphlab_app_runs_streamlit_on_the_app(monkeypatch):
     from graphlab import cli
 
     seen = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda command: seen.append(command) or 0)
-    assert cli.main(["app", "--port", "8765", "--headless"]) == 0
+    monkeypatch.setattr(cli.os, "execv", lambda path, command: seen.append(command))
+    cli.main(["app", "--port", "8765", "--headless", "--", "--server.address", "127.0.0.1"])
     command = seen[0]
     assert command[1:4] == ["-m", "streamlit", "run"] and command[4] == APP
     assert command[command.index("--server.port") + 1] == "8765"
+    assert command[-2:] == ["--server.address", "127.0.0.1"]
