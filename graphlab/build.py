@@ -99,8 +99,8 @@ class GraphBuilder:
         if name in self.names or name in self.aliases:
             raise self._error(f"{name!r} is assigned twice", pos)
         if name in self.var_pos:
-            raise self._error(f"{name!r} is used as a variable at column {self.var_pos[name] + 1} before it is assigned",
-                              pos)
+            raise self._error(
+                f"{name!r} is used as a variable at column {self.var_pos[name] + 1} before it is assigned", pos)
         data = self.nodes[int(node)]
         if data["kind"] == "op" and data["name"] is None:
             data["name"] = name
@@ -139,7 +139,7 @@ class GraphBuilder:
             aliases={alias: keys[i] for alias, i in self.aliases.items()},
             canonical=canonical,
         )
-        for key, data in zip(keys, self.nodes):
+        for key, data in zip(keys, self.nodes, strict=True):
             attrs = dict(data)
             if data["kind"] == "op":
                 attrs["args"] = tuple(keys[i] for i in data["args"])

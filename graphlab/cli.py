@@ -152,7 +152,7 @@ def print_trace_table(t: Trace) -> None:
                      fmt(t.grads[n], exact) if t.grads[n] is not None else ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     print()
     print(f"{out} = {fmt(t.output, exact)}")
     exprs = gradient_exprs(g) or {}
@@ -177,6 +177,76 @@ def add_grad(sub) -> None:
     add_expression_args(p)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(run=cmd_grad)
+
+
+# --------------------------------------------------------------------------- draw, explain
+def _drawing_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"direction": args.direction, "precision": args.precision, "symbolic": args.symbolic,
+            "palette": args.palette, "font": args.font}
+
+
+def cmd_draw(args: argparse.Namespace) -> int:
+    from .export import save, save_frames  # Graphviz loads only for drawing
+
+    if not args.output and not args.frames:
+        raise UsageError("give -o FILE or --frames DIR")
+    graph = from_text(args.expr.strip(), canonical=args.canonical)
+    t = trace(graph, parse_point(*args.at), mode="exact" if args.exact else "float") \
+        if args.at or args.frames or args.step is not None else None
+    if t is not None:
+        warn_nonfinite(t)
+    options = _drawing_options(args)
+    if args.frames:
+        paths = save_frames(args.frames, t, args.format, args.style, args.dpi, args.bare, **options)
+        print(f"wrote {len(paths)} frames and index.md to {args.frames}")
+    if args.output:
+        save(args.output, graph, t, args.step, args.style, dpi=args.dpi, bare=args.bare, **options)
+        print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+def add_draw(sub) -> None:
+    from .export import FORMATS
+    from .render import PALETTES, STYLES
+
+    p = sub.add_parser("draw", help="draw the graph (at a step of the trace) to .svg .png .pdf .dot or .tex")
+    add_expression_args(p)
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--step", type=int, metavar="K", help="the frame of step K (0-based; forward, then backward)")
+    when.add_argument("--final", action="store_true", help="every value and gradient (the default)")
+    p.add_argument("-o", "--output", metavar="FILE", help="output file; the format comes from the suffix")
+    p.add_argument("--frames", metavar="DIR", help="one file per step in DIR, and DIR/index.md")
+    p.add_argument("--format", choices=[f for f in FORMATS if f != "gv"], default="svg", help="format of --frames")
+    p.add_argument("--style", choices=STYLES, default="lecture")
+    p.add_argument("--direction", choices=("LR", "TB"), default="LR")
+    p.add_argument("--precision", type=int, default=4, help="significant digits (default 4)")
+    p.add_argument("--symbolic", action="store_true", help="also write local gradients as formulas")
+    p.add_argument("--palette", choices=tuple(PALETTES), default="default")
+    p.add_argument("--font", default="Helvetica")
+    p.add_argument("--dpi", type=float, help="resolution of .png files (default 96)")
+    p.add_argument("--bare", action="store_true", help=".tex: the tikzpicture only, not a standalone document")
+    p.set_defaults(run=cmd_draw)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import explain
+
+    t = trace_from_args(args)
+    warn_nonfinite(t)
+    for e in explain(t, args.precision):
+        if args.format == "text":
+            print(f"[{e.step}] {e.phase:8} {e.node}: " + e.text.replace("\n", "\n" + " " * 13))
+        else:
+            print(e.markdown if args.format == "markdown" else e.latex + r" \\")
+    return EXIT_OK
+
+
+def add_explain(sub) -> None:
+    p = sub.add_parser("explain", help="the chain rule at every step, in words")
+    add_expression_args(p)
+    p.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
+    p.add_argument("--precision", type=int, default=4, help="significant digits (default 4)")
+    p.set_defaults(run=cmd_explain)
 
 
 # --------------------------------------------------------------------------- app
@@ -209,7 +279,7 @@ def add_app(sub) -> None:
 
 
 # --------------------------------------------------------------------------- main
-COMMANDS: list[Callable] = [add_grad, add_app]
+COMMANDS: list[Callable] = [add_grad, add_draw, add_explain, add_app]
 
 
 def build_parser() -> argparse.ArgumentParser:

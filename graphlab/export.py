@@ -21,7 +21,7 @@ from .frames import format_number
 from .render import PALETTES, Line, Writer, build, to_dot
 from .trace import Trace
 
-__all__ = ["FORMATS", "render_bytes", "to_tikz", "save", "Diagram", "show"]
+__all__ = ["FORMATS", "render_bytes", "to_tikz", "save", "save_frames", "Diagram", "show"]
 
 FORMATS = ("dot", "gv", "svg", "png", "pdf", "tex")
 
@@ -203,6 +203,33 @@ def save(path: str | Path, graph: nx.DiGraph, trace: Trace | None = None, step: 
     except OSError as e:
         raise GraphlabError(f"cannot write {path}: {e.strerror or e}") from None
     return path
+
+
+def save_frames(directory: str | Path, trace: Trace, fmt: str = "svg", style: str = "lecture",
+                dpi: float | None = None, bare: bool = False, **options: Any) -> list[Path]:
+    """One file per step (``step-000.svg``...), all with the same layout, and ``index.md`` listing
+    each frame with its explanation."""
+    from .explain import explain  # the index only
+
+    directory = Path(directory)
+    fmt = _format_of(Path(f"frame.{fmt}"))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GraphlabError(f"cannot create {directory}: {e.strerror or e}") from None
+    width = len(str(len(trace.steps) - 1))
+    paths, rows = [], []
+    for explanation in explain(trace, options.get("precision", 4)):
+        k = explanation.step
+        path = save(directory / f"step-{k:0{width}d}.{fmt}", trace.graph, trace, k, style, dpi, bare, **options)
+        paths.append(path)
+        text = explanation.text.replace("\n", "<br>").replace("|", "\\|")
+        rows.append(f"| {k} | {explanation.phase} | `{explanation.node}` | [{path.name}]({path.name}) | {text} |")
+    source = trace.graph.graph["source"].strip()
+    index = [f"# {source}", "", "| step | phase | node | frame | explanation |", "| --- | --- | --- | --- | --- |",
+             *rows, ""]
+    (directory / "index.md").write_text("\n".join(index), encoding="utf-8")
+    return paths
 
 
 class Diagram:

@@ -258,15 +258,12 @@ class Writer:
             attrs = {"shape": "circle", "width": "0.42", "height": "0.42", "margin": "0.02",
                      "fontsize": f"{self.opts.fontsize * (1.15 if len(symbol) <= 2 else 0.85):g}"}
             lines: list[Line] = [((symbol, "", False),)]
-            total = self.sum_line(node)
-            if total is not None:
-                attrs["xlabel"] = _html([total], self.opts.fontsize * 0.8)
         else:
             attrs = {"shape": "plaintext", "fontsize": f"{self.opts.fontsize * 1.15:g}", "margin": "0.05,0.03"}
             lines = [((self.node_label(node), "", False),)]
-            total = self.sum_line(node)
-            if total is not None:
-                lines.append(total)
+        total = self.sum_line(node)
+        if total is not None:  # beside the node, so its edges still start at the name or circle
+            attrs["xlabel"] = _html([total], self.opts.fontsize * 0.85)
         attrs["tooltip"] = node
         return [(node, self.highlight(node, attrs), lines)]
 
@@ -308,7 +305,7 @@ class Writer:
             return ""
         if node:
             return _html(lines, small=self.opts.fontsize * 0.85)
-        return _html(lines, self.opts.fontsize * 0.85)
+        return _html(lines, self.opts.fontsize * 0.9)
 
     def extra_edges(self):
         if self.style != "record":
@@ -338,6 +335,12 @@ def _digraph(writer: Writer, nodes, edges, layout: Layout | None) -> graphviz.Di
         if layout is not None:
             attrs["pos"] = layout.nodes[node] + "!"
         dot.node(node, writer.label(lines, node=True), **attrs)
+    if layout is not None:
+        # Graphviz fits the page to what a frame draws; two invisible corners of the widest
+        # frame's box keep the page, and so every position on it, the same in all frames.
+        llx, lly, urx, ury = layout.bb.split(",")
+        for corner, xy in (("__corner_ll__", f"{llx},{lly}"), ("__corner_ur__", f"{urx},{ury}")):
+            dot.node(corner, "", shape="point", width="0.01", style="invis", pos=xy + "!")
     for tail, head, attrs, lines in edges:
         label = writer.label(lines, node=False)
         if layout is not None:
