@@ -28,8 +28,8 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
                "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 30_000
 
-# one server and one browser for the whole module: keep the tests on one xdist worker
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+# one server and one browser for all of them, on one xdist worker (--dist loadfile in pyproject.toml)
+pytestmark = pytest.mark.e2e
 
 
 def _unavailable(reason: str):
@@ -44,7 +44,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """`graphlab app` (which becomes `streamlit run`); waits until healthy, always stops it."""
     port = _free_port()
@@ -78,7 +78,7 @@ def server(tmp_path_factory):
             proc.wait()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
         _unavailable(f"no Chromium at {CHROMIUM}")
@@ -94,13 +94,20 @@ def browser():
             b.close()
 
 
+@pytest.fixture(scope="session")
+def context(browser):
+    """One context for all tests: its HTTP cache keeps Streamlit's scripts loaded between pages."""
+    c = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    c.set_default_timeout(TIMEOUT_MS)
+    yield c
+    c.close()
+
+
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    context.set_default_timeout(TIMEOUT_MS)
-    p = context.new_page()
+def page(context):
+    p = context.new_page()  # a new page is a new Streamlit session
     yield p
-    context.close()
+    p.close()
 
 
 def open_app(page, server: str, **query: str):
@@ -198,15 +205,10 @@ def test_downloads_return_valid_files(page, server):
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_screenshot(browser, server, scheme):
+def test_screenshot(page, server, scheme):
     """The screenshots docs/app.png is taken from; both themes must stay readable (look at them)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    try:
-        open_app(page, server, expr="log(x1 x2) sin(x2)", at="x1=2,x2=3", step="11")
-        assert highlighted(page) == ["x2"]
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"app-{scheme}.png"), full_page=True)
-    finally:
-        context.close()
+    page.emulate_media(color_scheme=scheme)  # Streamlit follows the system's theme by default
+    open_app(page, server, expr="log(x1 x2) sin(x2)", at="x1=2,x2=3", step="11")
+    assert highlighted(page) == ["x2"]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"app-{scheme}.png"), full_page=True)
