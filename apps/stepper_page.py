@@ -94,6 +94,8 @@ except GraphlabError as e:
     show_error("Cannot trace this:", e)
 if t.missing:
     st.info(f"No value for {', '.join(t.missing)}: in exact mode its gradients stay symbolic.")
+for node, what in t.nonfinite.items():
+    st.warning(f"Non-finite {' and '.join(what)} at node {node}: check the values (log of a negative number?).")
 
 count = len(t.steps)
 state["step"] = min(max(1, int(state["step"])), count)

@@ -6,7 +6,9 @@ gives q = 3, f = -12, df/dx = df/dy = z = -4, df/dz = q = 3.
 
 from __future__ import annotations
 
+import io
 import sys
+import zipfile
 from pathlib import Path
 
 import pygraphviz
@@ -205,6 +207,26 @@ def test_a_large_graph_gets_the_table_and_a_message_not_a_drawing():
     assert not at.get("graphviz_chart")
     assert any(f"more than the {stepper_model.MAX_DRAW_NODES}" in i.value for i in at.info)
     assert len(table(at)) == 79
+
+
+def test_non_finite_values_are_flagged_not_raised():
+    at = open_app(expr="log(x)", at="x=-1")
+    assert any("Non-finite value" in w.value and "node f" in w.value for w in at.warning)
+    assert table(at).set_index("node").loc["x", "value"] == "-1"
+
+
+def test_downloads_of_a_step_and_of_all_frames():
+    key = stepper_model.Key("(x+y)z", tuple(LECTURE.items()), "float")
+    drawing = stepper_model.Drawing()
+    dot = stepper_model.figure(key, 7, drawing, "dot").decode()
+    assert current(pygraphviz.AGraph(string=dot)) == ["v1"]
+    assert stepper_model.figure(key, 7, drawing, "pdf").startswith(b"%PDF")
+    assert b"\\begin{tikzpicture}" in stepper_model.figure(key, 7, drawing, "tex")
+    assert stepper_model.file_name(key, 7, "svg") == "graphlab-step-08-backward-v1.svg"
+    with zipfile.ZipFile(io.BytesIO(stepper_model.frames_zip(key, drawing))) as archive:
+        names = archive.namelist()
+        assert len(names) == 10 * len(stepper_model.ZIP_FORMATS)
+        assert archive.read("pdf/graphlab-step-01-forward-x.pdf").startswith(b"%PDF")
 
 
 def test_graphlab_app_runs_streamlit_on_the_app(monkeypatch):
