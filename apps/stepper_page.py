@@ -81,10 +81,10 @@ variables = graph.graph["variables"]
 if variables:
     columns = st.columns(min(len(variables), 6))
     for i, name in enumerate(variables):
-        key = m.value_key(name)
-        if key not in state:
-            state[key] = m.default_value(expr, name)
-        columns[i % len(columns)].text_input(name, key=key, help="a number or a constant such as 1/3 or pi/2")
+        if m.value_key(name) not in state:
+            state[m.value_key(name)] = m.default_value(expr, name)
+        columns[i % len(columns)].text_input(name, key=m.value_key(name),
+                                             help="a number or a constant such as 1/3 or pi/2")
 key = m.Key(expr, m.values_of(state, variables), state["mode"])
 try:
     t = m.compute(key)
@@ -106,8 +106,8 @@ st.query_params.from_dict(m.view_to_query(view, variables))
 
 # step controls
 controls = st.columns([1, 1, 1, 1, 5], vertical_alignment="center")
-for column, (where, icon) in zip(controls, [("first", "first_page"), ("prev", "chevron_left"),
-                                             ("next", "chevron_right"), ("last", "last_page")], strict=False):
+for column, (where, icon) in zip(controls[:4], [("first", "first_page"), ("prev", "chevron_left"),
+                                                 ("next", "chevron_right"), ("last", "last_page")], strict=True):
     at_end = index == 0 if where in ("first", "prev") else index == count - 1
     column.button(where, key=f"go:{where}", icon=f":material/{icon}:", on_click=go, args=(where, count),
                   disabled=at_end, width="stretch")
