@@ -29,7 +29,7 @@ from graphlab.trace import Trace, local_formula, trace
 # Above this many nodes the diagram is not drawn: it is illegible, and laying it out in the
 # browser freezes the page. The table and a message still show.
 MAX_DRAW_NODES = 60
-MAX_EXPR_CHARS = 5_000  # longer text (from a URL, say) is refused before parsing
+MAX_EXPR_CHARS = 20_000  # longer text (from a URL, say) is refused before parsing; ~6,000 nodes at most
 
 # The lecture's examples, with the values the lecture uses.
 EXAMPLES: dict[str, dict[str, str]] = {
@@ -104,23 +104,23 @@ def view_from_query(params: Mapping[str, str]) -> tuple[View, list[str]]:
             view = replace(view, values={**view.values, **split_point(params["at"])})
         except GraphlabError as e:
             problems.append(f"at {e}")
-    drawing = {}
+    chosen: dict[str, Any] = {}
     for key, allowed in CHOICES.items():
         if key in params:
             if params[key] in allowed:
-                drawing[key] = params[key]
+                chosen[key] = params[key]
             else:
                 problems.append(f"{key} must be one of {', '.join(allowed)}")
     for key, low, high in (("step", 1, 10**9), ("precision", 1, 17)):
         if key in params:
             try:
-                drawing[key] = max(low, min(high, int(params[key])))
+                chosen[key] = max(low, min(high, int(params[key])))
             except ValueError:
                 problems.append(f"{key} must be a whole number")
     if "symbolic" in params:
-        drawing["symbolic"] = params["symbolic"] in ("1", "true")
-    top = {k: drawing.pop(k) for k in ("mode", "step") if k in drawing}
-    return replace(view, **top, drawing=Drawing(**drawing)), problems
+        chosen["symbolic"] = params["symbolic"] in ("1", "true")
+    top = {k: chosen.pop(k) for k in ("mode", "step") if k in chosen}
+    return replace(view, **top, drawing=Drawing(**chosen)), problems
 
 
 def view_to_query(view: View, variables: tuple[str, ...]) -> dict[str, str]:
