@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+LINTED := graphlab apps tests benchmarks examples
 
 .PHONY: app test lint bench clean
 
@@ -15,15 +16,17 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# The stepper in the browser: `graphlab app` runs `streamlit run apps/graphlab_app.py`. PORT=8502 make app moves it.
+PORT ?= 8501
 app: $(STAMP)
-	$(VENV)/bin/graphlab grad '(x+y)z' --at x=-2,y=5,z=-4
+	$(VENV)/bin/graphlab app --port $(PORT)
 
 test: $(STAMP)
-	$(PY) -m ruff check graphlab tests benchmarks
+	$(PY) -m ruff check $(LINTED)
 	$(PY) -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(PY) -m ruff check graphlab tests benchmarks
+	$(PY) -m ruff check $(LINTED)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

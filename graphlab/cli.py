@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import sympy as sp
@@ -463,8 +464,38 @@ def add_mlp(sub) -> None:
     p.set_defaults(run=cmd_mlp)
 
 
+# --------------------------------------------------------------------------- app
+APP_SCRIPT = Path(__file__).resolve().parent.parent / "apps" / "graphlab_app.py"
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    if not APP_SCRIPT.is_file():
+        raise GraphlabError(f"the app is not installed here (no {APP_SCRIPT}); run it from a source checkout")
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), "--browser.gatherUsageStats", "false",
+               "--client.toolbarMode", "viewer"]  # viewer: no "Deploy" button, no developer menu
+    if args.port is not None:
+        command += ["--server.port", str(args.port)]
+    if args.headless:
+        command += ["--server.headless", "true"]
+    command += [a for a in args.streamlit_args if a != "--"]
+    try:
+        os.execv(sys.executable, command)  # become the server: Ctrl-C and kill reach it directly
+    except OSError as e:
+        raise GraphlabError(f"cannot start streamlit: {e}") from None
+
+
+def add_app(sub) -> None:
+    p = sub.add_parser("app", help="the stepper in the browser: runs `streamlit run apps/graphlab_app.py`")
+    p.add_argument("--port", type=int, help="port to serve on (default: Streamlit's, 8501)")
+    p.add_argument("--headless", action="store_true", help="do not open a browser")
+    p.add_argument("streamlit_args", nargs=argparse.REMAINDER,
+                   help="after --, options for `streamlit run` (e.g. -- --server.address 127.0.0.1)")
+    p.set_defaults(run=cmd_app)
+
+
 # --------------------------------------------------------------------------- main
-COMMANDS: list[Callable] = [add_grad, add_draw, add_explain, add_verify, add_descend, add_compile, add_train, add_mlp]
+COMMANDS: list[Callable] = [add_grad, add_draw, add_explain, add_verify, add_descend, add_compile, add_train, add_mlp,
+                            add_app]
 
 
 def build_parser() -> argparse.ArgumentParser:

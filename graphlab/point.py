@@ -7,13 +7,44 @@ import re
 import sympy as sp
 
 from .build import from_text
-from .errors import GraphlabError, ParseError
+from .errors import GraphlabError
 
-__all__ = ["parse_point"]
+__all__ = ["parse_point", "parse_value", "split_point"]
 
 # split on the commas that start a new NAME=, so max(1, 2) may be a value
 _SPLIT = re.compile(r",(?=\s*[A-Za-z][A-Za-z0-9_]*\s*=)")
 _NAME = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*)\s*=(.*)", re.DOTALL)
+
+
+def split_point(text: str) -> dict[str, str]:
+    """``"x=-2, y=max(1, 2)"`` -> ``{"x": "-2", "y": "max(1, 2)"}``: names and value texts, unevaluated.
+
+    Error messages read after the option's name: "--at " + message."""
+    point: dict[str, str] = {}
+    for part in _SPLIT.split(text):
+        if not part.strip():
+            continue
+        m = _NAME.fullmatch(part)
+        if m is None:
+            raise GraphlabError(f"expects NAME=VALUE pairs separated by commas, got {part.strip()!r}")
+        name, value = m.group(1), m.group(2).strip()
+        if name in point:
+            raise GraphlabError(f"gives {name} twice")
+        point[name] = value
+    return point
+
+
+def parse_value(text: str) -> sp.Expr:
+    """One value, exactly: a number or a constant expression (``1/3``, ``pi/2``).
+
+    Raises :class:`~graphlab.errors.ParseError` (its column counts in ``text``) or :class:`GraphlabError`.
+    """
+    from .trace import trace  # trace imports build; keep this module's import light
+
+    g = from_text(text)
+    if g.graph["variables"]:
+        raise GraphlabError(f"the value {text!r} must be a number or a constant expression")
+    return trace(g, mode="exact").output
 
 
 def parse_point(*texts: str) -> dict[str, sp.Expr]:
@@ -21,24 +52,17 @@ def parse_point(*texts: str) -> dict[str, sp.Expr]:
 
     A value is a number or a constant expression in the input language (``1/3``, ``pi/2``).
     """
-    from .trace import trace  # trace imports build; keep this module's import light
-
     point: dict[str, sp.Expr] = {}
     for text in texts:
-        for part in _SPLIT.split(text):
-            if not part.strip():
-                continue
-            m = _NAME.fullmatch(part)
-            if m is None:
-                raise GraphlabError(f"--at expects NAME=VALUE pairs separated by commas, got {part.strip()!r}")
-            name, value = m.group(1), m.group(2).strip()
+        try:
+            parts = split_point(text)
+        except GraphlabError as e:
+            raise GraphlabError(f"--at {e}") from None
+        for name, value in parts.items():
             if name in point:
                 raise GraphlabError(f"--at gives {name} twice")
             try:
-                g = from_text(value)
-            except ParseError as e:
+                point[name] = parse_value(value)
+            except GraphlabError as e:
                 raise GraphlabError(f"--at {name}: {e}") from None
-            if g.graph["variables"]:
-                raise GraphlabError(f"--at {name}: the value {value!r} must be a number or a constant expression")
-            point[name] = trace(g, mode="exact").output
     return point

@@ -1,0 +1,264 @@
+"""What the stepper page shows, without the widgets: view and URL state, cached traces, the table.
+
+Kept apart from the page so the page reads as layout, and the rules (URL format, the node
+limit, what the table shows at a step) sit in one place. Everything expensive is cached by
+the trace's key (expression, values, mode): stepping never re-traces, it only redraws.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import graphviz
+import networkx as nx
+import streamlit as st
+
+from graphlab.build import from_text
+from graphlab.errors import GraphlabError
+from graphlab.explain import Explanation, explain_step
+from graphlab.export import render_bytes, to_tikz
+from graphlab.frames import format_number, frame
+from graphlab.point import parse_value, split_point
+from graphlab.render import PALETTES, STYLES, to_dot
+from graphlab.trace import Trace, local_formula, trace
+
+# Above this many nodes the diagram is not drawn: it is illegible, and laying it out in the
+# browser freezes the page. The table and a message still show.
+MAX_DRAW_NODES = 60
+MAX_EXPR_CHARS = 20_000  # longer text (from a URL, say) is refused before parsing; ~6,000 nodes at most
+
+# The lecture's examples, with the values the lecture uses.
+EXAMPLES: dict[str, dict[str, str]] = {
+    "(x+y)z": {"x": "-2", "y": "5", "z": "-4"},
+    "q = x + y; f = q z": {"x": "-2", "y": "5", "z": "-4"},
+    "log(x1 x2) sin(x2)": {"x1": "2", "x2": "3"},
+    "sigmoid(w0 x0 + w1 x1 + w2)": {"w0": "2", "x0": "-1", "w1": "-3", "x1": "-2", "w2": "-3"},
+}
+DEFAULT_EXPR = "(x+y)z"
+DEFAULT_VALUE = "1"
+MODES = ("float", "exact")
+CHOICES = {"mode": MODES, "style": STYLES, "direction": ("LR", "TB"), "palette": tuple(PALETTES)}
+
+Values = tuple[tuple[str, str], ...]  # (variable, value text), hashable for the caches
+
+
+@dataclass(frozen=True)
+class Key:
+    """What a trace depends on; the caches are keyed by it, never by the step."""
+
+    expr: str
+    values: Values
+    mode: str
+
+
+class BadValue(GraphlabError):
+    """A variable's value text is bad; ``name`` says which input to mark."""
+
+    def __init__(self, name: str, error: GraphlabError):
+        self.name = name
+        self.error = error
+        super().__init__(f"{name}: {error}")
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """How the diagram is drawn: ``style`` and :func:`graphlab.render.to_dot`'s options."""
+
+    style: str = "lecture"
+    direction: str = "LR"
+    palette: str = "default"
+    precision: int = 4
+    symbolic: bool = False
+
+    def options(self) -> dict[str, Any]:
+        return {"direction": self.direction, "palette": self.palette, "precision": self.precision,
+                "symbolic": self.symbolic}
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything the URL holds: enough to show the same step of the same trace."""
+
+    expr: str = DEFAULT_EXPR
+    values: dict[str, str] = field(default_factory=lambda: dict(EXAMPLES[DEFAULT_EXPR]))
+    mode: str = "float"
+    step: int = 1  # 1-based, over all steps (forward then backward)
+    drawing: Drawing = Drawing()
+
+
+def view_from_query(params: Mapping[str, str]) -> tuple[View, list[str]]:
+    """The view a shared link asks for, and what in it was ignored (a bad link never breaks the page)."""
+    view, problems = View(), []
+    expr = params.get("expr")
+    if expr is not None:
+        if len(expr) > MAX_EXPR_CHARS:
+            problems.append(f"expr is longer than {MAX_EXPR_CHARS:,} characters")
+        else:
+            view = replace(view, expr=expr, values=dict(EXAMPLES.get(expr.strip(), {})))
+    if "at" in params:
+        try:
+            view = replace(view, values={**view.values, **split_point(params["at"])})
+        except GraphlabError as e:
+            problems.append(f"at {e}")
+    chosen: dict[str, Any] = {}
+    for key, allowed in CHOICES.items():
+        if key in params:
+            if params[key] in allowed:
+                chosen[key] = params[key]
+            else:
+                problems.append(f"{key} must be one of {', '.join(allowed)}")
+    for key, low, high in (("step", 1, 10**9), ("precision", 1, 17)):
+        if key in params:
+            try:
+                chosen[key] = max(low, min(high, int(params[key])))
+            except ValueError:
+                problems.append(f"{key} must be a whole number")
+    if "symbolic" in params:
+        chosen["symbolic"] = params["symbolic"] in ("1", "true")
+    top = {k: chosen.pop(k) for k in ("mode", "step") if k in chosen}
+    return replace(view, **top, drawing=Drawing(**chosen)), problems
+
+
+def view_to_query(view: View, variables: tuple[str, ...]) -> dict[str, str]:
+    """URL parameters for ``view``; values only for the variables the expression has."""
+    at = ",".join(f"{v}={view.values[v]}" for v in variables if view.values.get(v, "").strip())
+    d = view.drawing
+    return {"expr": view.expr, "at": at, "mode": view.mode, "step": str(view.step), "style": d.style,
+            "direction": d.direction, "palette": d.palette, "precision": str(d.precision),
+            "symbolic": "1" if d.symbolic else "0"}
+
+
+def default_value(expr: str, name: str) -> str:
+    return EXAMPLES.get(expr.strip(), {}).get(name, DEFAULT_VALUE)
+
+
+# --------------------------------------------------------------------------- cached work
+# cache_resource, not cache_data: a Trace is never mutated, and unpickling a copy on every
+# rerun (what cache_data does) would cost more than the stepping it is meant to save.
+@st.cache_resource(max_entries=64, show_spinner=False)
+def build(expr: str) -> nx.DiGraph:
+    """The graph of ``expr``; raises :class:`ParseError` with the column of the mistake."""
+    if len(expr) > MAX_EXPR_CHARS:
+        raise GraphlabError(f"the expression is longer than {MAX_EXPR_CHARS:,} characters")
+    return from_text(expr.strip())
+
+
+@st.cache_resource(max_entries=64, show_spinner="Tracing...")
+def compute(key: Key) -> Trace:
+    """The trace for ``key``; raises :class:`BadValue` naming the variable whose value is bad."""
+    point = {}
+    for name, text in key.values:
+        if not text.strip():
+            continue  # no value: the trace reports it missing
+        try:
+            point[name] = parse_value(text.strip())
+        except GraphlabError as e:
+            raise BadValue(name, e) from None
+    return trace(build(key.expr), point, mode=key.mode)
+
+
+@st.cache_resource(max_entries=512, show_spinner=False)
+def diagram(key: Key, index: int, drawing: Drawing) -> graphviz.Digraph:
+    """The diagram of step ``index``: what ``st.graphviz_chart`` draws and the downloads render."""
+    t = compute(key)
+    return to_dot(t.graph, t, index, drawing.style, **drawing.options())
+
+
+@st.cache_resource(max_entries=512, show_spinner=False)
+def explanation(key: Key, index: int, precision: int) -> Explanation:
+    return explain_step(compute(key), index, precision)
+
+
+# --------------------------------------------------------------------------- downloads
+# name -> (file extension, MIME type); each is made only when its button is clicked
+DOWNLOADS = {"DOT": ("dot", "text/vnd.graphviz"), "SVG": ("svg", "image/svg+xml"), "PNG": ("png", "image/png"),
+             "PDF": ("pdf", "application/pdf"), "TikZ": ("tex", "application/x-tex")}
+ZIP_FORMATS = ("dot", "svg", "pdf", "tex")  # per frame in the ZIP: sources and vector figures for slides
+
+
+def file_name(key: Key, index: int | None, ext: str) -> str:
+    """``graphlab-step-03-backward-v1.svg``; ``graphlab-frames.zip`` for all frames."""
+    if index is None:
+        return f"graphlab-frames.{ext}"
+    s = compute(key).steps[index]
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in s.node)
+    return f"graphlab-step-{index + 1:02d}-{s.phase}-{safe}.{ext}"
+
+
+def figure(key: Key, index: int, drawing: Drawing, ext: str) -> bytes:
+    """Step ``index`` as a file: DOT source, SVG/PNG/PDF through Graphviz, or TikZ."""
+    if ext == "tex":
+        t = compute(key)
+        return to_tikz(t.graph, t, index, drawing.style, **drawing.options()).encode()
+    return render_bytes(diagram(key, index, drawing), ext)
+
+
+def frames_zip(key: Key, drawing: Drawing) -> bytes:
+    """Every step, each as DOT, SVG, PDF and TikZ, in one ZIP (one folder per format)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for index in range(len(compute(key).steps)):
+            for ext in ZIP_FORMATS:
+                archive.writestr(f"{ext}/{file_name(key, index, ext)}", figure(key, index, drawing, ext))
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- steps
+def step_label(t: Trace, index: int) -> str:
+    """``"backward 3 of 5: node q"`` for the step at ``index`` (0-based) of ``t.steps``."""
+    s = t.steps[index]
+    n = t.graph.number_of_nodes()
+    k = index + 1 if s.phase == "forward" else index - n + 1
+    return f"{s.phase} {k} of {n}: node {s.node}"
+
+
+def node_table(key: Key, index: int, precision: int) -> dict[str, list[str]]:
+    """Columns of the node table as of step ``index``: only what is known by then shows.
+
+    Values appear as the forward pass reaches them; a gradient as soon as a contribution
+    arrives, marked "k of n terms" while a node with several consumers is still summing;
+    local gradients are formulas until their node's backward step, then numbers too.
+    """
+    t = compute(key)
+    g = t.graph
+    fr = frame(g, t, index)
+    backward = {s.node: s for s in t.backward_steps}
+    out = g.graph["output"]
+
+    def num(value: Any) -> str:
+        return format_number(value, precision)
+
+    table: dict[str, list[str]] = {"": [], "node": [], "op": [], "inputs": [], "value": [], f"∂{out}/∂node": [],
+                                   "local gradients": []}
+    for node in g:
+        data = g.nodes[node]
+        grad = num(fr.grads.get(node))
+        arrived = fr.terms.get(node, [])
+        if arrived and len(arrived) < arrived[-1][1].consumers:
+            grad += f" ({len(arrived)} of {arrived[-1][1].consumers} terms)"
+        visited = backward[node].index <= index
+        locals_ = []
+        for e in backward[node].edges:
+            text = f"∂{node}/∂{e.input} = {local_formula(g, node, e.position)}"
+            locals_.append(f"{text} = {num(e.local)}" if visited else text)
+        table[""].append("▶" if node == fr.current else "")
+        table["node"].append(node)
+        table["op"].append(data.get("op", data["kind"]))
+        table["inputs"].append(" ".join(data.get("args", ())))
+        table["value"].append(num(fr.values.get(node)))
+        table[f"∂{out}/∂node"].append(grad)
+        table["local gradients"].append("; ".join(locals_))
+    return table
+
+
+def value_key(name: str) -> str:
+    """Session-state key of a variable's value input."""
+    return f"value:{name}"
+
+
+def values_of(state: Mapping[str, Any], variables: tuple[str, ...]) -> Values:
+    return tuple((v, str(state.get(value_key(v), ""))) for v in variables)

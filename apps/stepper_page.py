@@ -1,0 +1,144 @@
+"""The stepper: type an expression, set values, step through the forward and backward pass."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from functools import partial
+
+import pandas as pd
+import stepper_model as m
+import streamlit as st
+
+from graphlab.errors import GraphlabError, ParseError
+
+state = st.session_state
+ROW_HIGHLIGHT = "background-color: rgba(255, 190, 0, 0.3)"  # translucent: reads on light and dark themes
+DRAWING_KEYS = tuple(f.name for f in fields(m.Drawing))  # session-state keys of the drawing options
+
+
+# --------------------------------------------------------------------------- state
+def restore_from_url() -> None:
+    """Once per session: the URL's view becomes the widgets' state, so a shared link reopens the same view."""
+    if state.get("_restored"):
+        return
+    state["_restored"] = True
+    view, problems = m.view_from_query(st.query_params.to_dict())
+    state.update(expr=view.expr, step=view.step, mode=view.mode, **asdict(view.drawing))
+    for name, text in view.values.items():
+        state[m.value_key(name)] = text
+    state["_url_problems"] = problems
+
+
+def load_example(expr: str) -> None:
+    state["expr"] = expr
+    for name, text in m.EXAMPLES[expr].items():
+        state[m.value_key(name)] = text
+    state["step"] = 1
+
+
+def go(where: str, count: int) -> None:
+    step = state["step"]
+    state["step"] = {"first": 1, "prev": max(1, step - 1), "next": min(count, step + 1), "last": count}[where]
+
+
+def show_error(title: str, error: GraphlabError) -> None:
+    """Bad input, inline: the message, and the text with a caret under the column."""
+    st.error(f"**{title}** {error}", icon=":material/error:")
+    if isinstance(error, ParseError):
+        st.code(error.caret(), language=None)
+    st.stop()
+
+
+# --------------------------------------------------------------------------- page
+restore_from_url()
+st.title("Backpropagation, step by step")
+for problem in state.pop("_url_problems", []):
+    st.warning(f"Ignored from the link: {problem}")
+
+with st.sidebar:
+    st.subheader("Lecture examples")
+    for example in m.EXAMPLES:
+        st.button(example, key=f"example:{example}", on_click=load_example, args=(example,), width="stretch")
+    st.subheader("Options")
+    st.segmented_control("Arithmetic", m.MODES, key="mode", required=True,
+                         help="float: NumPy float64. exact: SymPy numbers, so 1/3 and log(6) stay exact.")
+    st.segmented_control("Diagram style", m.CHOICES["style"], key="style", required=True)
+    st.segmented_control("Direction", m.CHOICES["direction"], key="direction", required=True,
+                         format_func={"LR": "left to right", "TB": "top to bottom"}.get)
+    st.selectbox("Colours", m.CHOICES["palette"], key="palette")
+    st.number_input("Significant digits", 1, 17, key="precision")
+    st.toggle("Local gradients as formulas", key="symbolic")
+
+st.text_input("Expression", key="expr", on_change=lambda: state.update(step=1),
+              help="e.g. (x+y)z, log(x1 x2) sin(x2), or statements: q = x + y; f = q z")
+expr = state["expr"]
+try:
+    graph = m.build(expr)
+except GraphlabError as e:
+    show_error("Cannot read the expression:", e)
+
+variables = graph.graph["variables"]
+if variables:
+    columns = st.columns(min(len(variables), 6))
+    for i, name in enumerate(variables):
+        if m.value_key(name) not in state:
+            state[m.value_key(name)] = m.default_value(expr, name)
+        columns[i % len(columns)].text_input(name, key=m.value_key(name),
+                                             help="a number or a constant such as 1/3 or pi/2")
+key = m.Key(expr, m.values_of(state, variables), state["mode"])
+try:
+    t = m.compute(key)
+except m.BadValue as e:
+    show_error(f"Cannot read the value of {e.name}:", e.error)
+except GraphlabError as e:
+    show_error("Cannot trace this:", e)
+if t.missing:
+    st.info(f"No value for {', '.join(t.missing)}: in exact mode its gradients stay symbolic.")
+for node, what in t.nonfinite.items():
+    st.warning(f"Non-finite {' and '.join(what)} at node {node}: check the values (log of a negative number?).")
+
+count = len(t.steps)
+state["step"] = min(max(1, int(state["step"])), count)
+index = state["step"] - 1
+drawing = m.Drawing(**{k: state[k] for k in DRAWING_KEYS})
+view = m.View(expr=expr, values=dict(key.values), mode=key.mode, step=state["step"], drawing=drawing)
+st.query_params.from_dict(m.view_to_query(view, variables))
+
+# step controls
+controls = st.columns([1, 1, 1, 1, 5], vertical_alignment="center")
+for column, (where, icon) in zip(controls[:4], [("first", "first_page"), ("prev", "chevron_left"),
+                                                 ("next", "chevron_right"), ("last", "last_page")], strict=True):
+    at_end = index == 0 if where in ("first", "prev") else index == count - 1
+    column.button(where, key=f"go:{where}", icon=f":material/{icon}:", on_click=go, args=(where, count),
+                  disabled=at_end, width="stretch")
+controls[4].markdown(f"**{m.step_label(t, index)}**")
+st.slider("Step", 1, count, key="step", label_visibility="collapsed")
+
+n = graph.number_of_nodes()
+drawable = n <= m.MAX_DRAW_NODES
+if drawable:
+    st.graphviz_chart(m.diagram(key, index, drawing), width="stretch")
+else:
+    st.info(f"This graph has {n:,} nodes, more than the {m.MAX_DRAW_NODES} that can be drawn legibly, "
+            "so the diagram is left out. The table below has every node.")
+
+left, right = st.columns([3, 2])
+with left:
+    explained = m.explanation(key, index, drawing.precision)
+    st.markdown("**The chain rule at this step**" if explained.phase == "backward" else "**Computed at this step**")
+    st.latex(rf"\begin{{gathered}}{explained.latex}\end{{gathered}}")  # one sentence per line
+if drawable:
+    with right:
+        st.markdown("**Download this step**")
+        buttons = st.columns(len(m.DOWNLOADS))
+        for column, (name, (ext, mime)) in zip(buttons, m.DOWNLOADS.items(), strict=True):
+            column.download_button(name, partial(m.figure, key, index, drawing, ext), m.file_name(key, index, ext),
+                                   mime, key=f"download:{ext}", on_click="ignore", width="stretch")
+        st.download_button(f"All {count} frames (ZIP)", partial(m.frames_zip, key, drawing),
+                           m.file_name(key, None, "zip"), "application/zip", key="download:zip",
+                           on_click="ignore", width="stretch", icon=":material/download:")
+
+st.subheader("All nodes")
+rows = pd.DataFrame(m.node_table(key, index, drawing.precision))
+marked = rows.style.apply(lambda row: [ROW_HIGHLIGHT if row.iloc[0] else ""] * len(row), axis=1)
+st.dataframe(marked, hide_index=True, width="stretch")
