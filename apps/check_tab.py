@@ -103,7 +103,8 @@ def diagram(key: m.Key, drawing: m.Drawing, highlight: tuple[str, ...]) -> graph
     """The graph with every forward value and no gradient (those are the user's to find), ``highlight`` marked."""
     t = m.compute(key)
     forward_done = t.graph.number_of_nodes() - 1
-    return to_dot(t.graph, t, forward_done, drawing.style, highlight=highlight, **drawing.options())
+    # pin=False: laid out for this one frame, not for the widest labels of every step, so it reads larger
+    return to_dot(t.graph, t, forward_done, drawing.style, highlight=highlight, pin=False, **drawing.options())
 
 
 # --------------------------------------------------------------------------- URL
