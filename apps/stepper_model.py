@@ -37,6 +37,7 @@ EXAMPLES: dict[str, dict[str, str]] = {
     "q = x + y; f = q z": {"x": "-2", "y": "5", "z": "-4"},
     "log(x1 x2) sin(x2)": {"x1": "2", "x2": "3"},
     "sigmoid(w0 x0 + w1 x1 + w2)": {"w0": "2", "x0": "-1", "w1": "-3", "x1": "-2", "w2": "-3"},
+    "(y - x theta)^2": {"y": "10", "x": "2", "theta": "6"},  # the gradient descent exercise
 }
 DEFAULT_EXPR = "(x+y)z"
 DEFAULT_VALUE = "1"
@@ -147,18 +148,23 @@ def build(expr: str) -> nx.DiGraph:
     return from_text(expr.strip())
 
 
-@st.cache_resource(max_entries=64, show_spinner="Tracing...")
-def compute(key: Key) -> Trace:
-    """The trace for ``key``; raises :class:`BadValue` naming the variable whose value is bad."""
+def point_of(values: Values) -> dict[str, Any]:
+    """The values typed, exactly; an empty box is left out. Raises :class:`BadValue` naming the variable."""
     point = {}
-    for name, text in key.values:
+    for name, text in values:
         if not text.strip():
             continue  # no value: the trace reports it missing
         try:
             point[name] = parse_value(text.strip())
         except GraphlabError as e:
             raise BadValue(name, e) from None
-    return trace(build(key.expr), point, mode=key.mode)
+    return point
+
+
+@st.cache_resource(max_entries=64, show_spinner="Tracing...")
+def compute(key: Key) -> Trace:
+    """The trace for ``key``; raises :class:`BadValue` naming the variable whose value is bad."""
+    return trace(build(key.expr), point_of(key.values), mode=key.mode)
 
 
 @st.cache_resource(max_entries=512, show_spinner=False)

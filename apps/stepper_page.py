@@ -1,10 +1,13 @@
-"""The stepper: type an expression, set values, step through the forward and backward pass."""
+"""The stepper: type an expression, set values; then step through the forward and backward pass,
+check derivatives worked out by hand, or run gradient descent, each in its own tab."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, fields
 from functools import partial
 
+import check_tab
+import descent_tab
 import pandas as pd
 import stepper_model as m
 import streamlit as st
@@ -14,6 +17,10 @@ from graphlab.errors import GraphlabError, ParseError
 state = st.session_state
 ROW_HIGHLIGHT = "background-color: rgba(255, 190, 0, 0.3)"  # translucent: reads on light and dark themes
 DRAWING_KEYS = tuple(f.name for f in fields(m.Drawing))  # session-state keys of the drawing options
+TABS = {"step": "Step through", "check": "Check my work", "descent": "Gradient descent"}  # URL name -> label
+# The tabs' widgets: Streamlit forgets a widget's value when a run does not draw it (a hidden tab),
+# so each run hands these back to session state.
+TAB_KEYS = (check_tab.KEY, descent_tab.WRT, descent_tab.LR, descent_tab.STEPS, descent_tab.BATCH, descent_tab.SEED)
 
 
 # --------------------------------------------------------------------------- state
@@ -26,7 +33,14 @@ def restore_from_url() -> None:
     state.update(expr=view.expr, step=view.step, mode=view.mode, **asdict(view.drawing))
     for name, text in view.values.items():
         state[m.value_key(name)] = text
-    state["_url_problems"] = problems
+    params = st.query_params.to_dict()
+    descent, more = descent_tab.from_query(params)
+    state.update(check_tab.from_query(params), **descent)
+    if params.get("tab", "step") in TABS:
+        state["tab"] = TABS[params.get("tab", "step")]
+    else:
+        problems.append(f"tab must be one of {', '.join(TABS)}")
+    state["_url_problems"] = problems + more
 
 
 def load_example(expr: str) -> None:
@@ -34,6 +48,7 @@ def load_example(expr: str) -> None:
     for name, text in m.EXAMPLES[expr].items():
         state[m.value_key(name)] = text
     state["step"] = 1
+    state[check_tab.KEY] = ""  # claims about another example's nodes would only be errors
 
 
 def go(where: str, count: int) -> None:
@@ -49,8 +64,55 @@ def show_error(title: str, error: GraphlabError) -> None:
     st.stop()
 
 
+# --------------------------------------------------------------------------- the step-through tab
+def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
+    """The "Step through" tab: controls, the diagram of the step, its chain rule, downloads, the node table."""
+    count = len(t.steps)
+    # step controls
+    controls = st.columns([1, 1, 1, 1, 5], vertical_alignment="center")
+    for column, (where, icon) in zip(controls[:4], [("first", "first_page"), ("prev", "chevron_left"),
+                                                     ("next", "chevron_right"), ("last", "last_page")], strict=True):
+        at_end = index == 0 if where in ("first", "prev") else index == count - 1
+        column.button(where, key=f"go:{where}", icon=f":material/{icon}:", on_click=go, args=(where, count),
+                      disabled=at_end, width="stretch")
+    controls[4].markdown(f"**{m.step_label(t, index)}**")
+    st.slider("Step", 1, count, key="step", label_visibility="collapsed")
+
+    n = graph.number_of_nodes()
+    drawable = n <= m.MAX_DRAW_NODES
+    if drawable:
+        st.graphviz_chart(m.diagram(key, index, drawing), width="stretch")
+    else:
+        st.info(f"This graph has {n:,} nodes, more than the {m.MAX_DRAW_NODES} that can be drawn legibly, "
+                "so the diagram is left out. The table below has every node.")
+
+    left, right = st.columns([3, 2])
+    with left:
+        explained = m.explanation(key, index, drawing.precision)
+        st.markdown("**The chain rule at this step**" if explained.phase == "backward" else "**Computed at this step**")
+        st.latex(rf"\begin{{gathered}}{explained.latex}\end{{gathered}}")  # one sentence per line
+    if drawable:
+        with right:
+            st.markdown("**Download this step**")
+            buttons = st.columns(len(m.DOWNLOADS))
+            for column, (name, (ext, mime)) in zip(buttons, m.DOWNLOADS.items(), strict=True):
+                column.download_button(name, partial(m.figure, key, index, drawing, ext), m.file_name(key, index, ext),
+                                       mime, key=f"download:{ext}", on_click="ignore", width="stretch")
+            st.download_button(f"All {count} frames (ZIP)", partial(m.frames_zip, key, drawing),
+                               m.file_name(key, None, "zip"), "application/zip", key="download:zip",
+                               on_click="ignore", width="stretch", icon=":material/download:")
+
+    st.subheader("All nodes")
+    rows = pd.DataFrame(m.node_table(key, index, drawing.precision))
+    marked = rows.style.apply(lambda row: [ROW_HIGHLIGHT if row.iloc[0] else ""] * len(row), axis=1)
+    st.dataframe(marked, hide_index=True, width="stretch")
+
+
 # --------------------------------------------------------------------------- page
 restore_from_url()
+for k in TAB_KEYS:
+    if k in state:
+        state[k] = state[k]
 st.title("Backpropagation, step by step")
 for problem in state.pop("_url_problems", []):
     st.warning(f"Ignored from the link: {problem}")
@@ -102,43 +164,19 @@ state["step"] = min(max(1, int(state["step"])), count)
 index = state["step"] - 1
 drawing = m.Drawing(**{k: state[k] for k in DRAWING_KEYS})
 view = m.View(expr=expr, values=dict(key.values), mode=key.mode, step=state["step"], drawing=drawing)
-st.query_params.from_dict(m.view_to_query(view, variables))
-
-# step controls
-controls = st.columns([1, 1, 1, 1, 5], vertical_alignment="center")
-for column, (where, icon) in zip(controls[:4], [("first", "first_page"), ("prev", "chevron_left"),
-                                                 ("next", "chevron_right"), ("last", "last_page")], strict=True):
-    at_end = index == 0 if where in ("first", "prev") else index == count - 1
-    column.button(where, key=f"go:{where}", icon=f":material/{icon}:", on_click=go, args=(where, count),
-                  disabled=at_end, width="stretch")
-controls[4].markdown(f"**{m.step_label(t, index)}**")
-st.slider("Step", 1, count, key="step", label_visibility="collapsed")
-
-n = graph.number_of_nodes()
-drawable = n <= m.MAX_DRAW_NODES
-if drawable:
-    st.graphviz_chart(m.diagram(key, index, drawing), width="stretch")
+# Only the open tab runs (on_change="rerun"): stepping does not redo the other tabs' work.
+step_tab, check, descent = st.tabs(list(TABS.values()), key="tab", on_change="rerun")
+if check.open:
+    with check:
+        check_tab.show(key, drawing)
+elif descent.open:
+    with descent:
+        descent_tab.show(key)
 else:
-    st.info(f"This graph has {n:,} nodes, more than the {m.MAX_DRAW_NODES} that can be drawn legibly, "
-            "so the diagram is left out. The table below has every node.")
+    with step_tab:
+        step_through(graph, t, key, index, drawing)
 
-left, right = st.columns([3, 2])
-with left:
-    explained = m.explanation(key, index, drawing.precision)
-    st.markdown("**The chain rule at this step**" if explained.phase == "backward" else "**Computed at this step**")
-    st.latex(rf"\begin{{gathered}}{explained.latex}\end{{gathered}}")  # one sentence per line
-if drawable:
-    with right:
-        st.markdown("**Download this step**")
-        buttons = st.columns(len(m.DOWNLOADS))
-        for column, (name, (ext, mime)) in zip(buttons, m.DOWNLOADS.items(), strict=True):
-            column.download_button(name, partial(m.figure, key, index, drawing, ext), m.file_name(key, index, ext),
-                                   mime, key=f"download:{ext}", on_click="ignore", width="stretch")
-        st.download_button(f"All {count} frames (ZIP)", partial(m.frames_zip, key, drawing),
-                           m.file_name(key, None, "zip"), "application/zip", key="download:zip",
-                           on_click="ignore", width="stretch", icon=":material/download:")
-
-st.subheader("All nodes")
-rows = pd.DataFrame(m.node_table(key, index, drawing.precision))
-marked = rows.style.apply(lambda row: [ROW_HIGHLIGHT if row.iloc[0] else ""] * len(row), axis=1)
-st.dataframe(marked, hide_index=True, width="stretch")
+# last: the tabs settle their state (the parameters chosen by default, say) as they draw
+tab = next(name for name, label in TABS.items() if label == state["tab"])
+st.query_params.from_dict({**m.view_to_query(view, variables), **({"tab": tab} if tab != "step" else {}),
+                           **check_tab.to_query(state), **descent_tab.to_query(state)})

@@ -11,6 +11,7 @@ and the update −η ∇L(θ_k) that gives θ_{k+1}; the last row has no update.
 from __future__ import annotations
 
 import csv
+import io
 import random
 import re
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,7 @@ from .build import from_text
 from .errors import GraphlabError
 from .trace import as_json_number, trace
 
-__all__ = ["DescentStep", "Descent", "descend", "read_table", "MAX_STEPS", "MAX_ROWS"]
+__all__ = ["DescentStep", "Descent", "descend", "read_table", "parse_table", "MAX_STEPS", "MAX_ROWS"]
 
 MAX_STEPS = 10_000
 MAX_ROWS = 100_000
@@ -76,10 +77,19 @@ def read_table(path: str) -> list[dict[str, str]]:
     """A small CSV data table: a header of variable names, then one number per cell."""
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+            text = f.read()
     except OSError as e:
         raise GraphlabError(f"cannot read {path}: {e.strerror}") from None
-    except (csv.Error, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        raise GraphlabError(f"{path} is not a CSV table: {e}") from None
+    return parse_table(text, path)
+
+
+def parse_table(text: str, path: str = "the table") -> list[dict[str, str]]:
+    """:func:`read_table` on text already read (an upload, say); ``path`` names it in errors."""
+    try:
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as e:
         raise GraphlabError(f"{path} is not a CSV table: {e}") from None
     if not rows:
         raise GraphlabError(f"{path} has no data rows")

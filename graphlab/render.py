@@ -13,8 +13,8 @@ Every frame of one trace is drawn at the same node positions: the layout is comp
 once by Graphviz's ``dot`` from the widest label each element takes in any frame, then
 pinned (``pos="x,y!"``, drawn by ``neato``), so a slide sequence does not jump.
 
-Node ids in the DOT are the graph's own keys; the node being visited carries
-``class="current"`` (and is filled), so a test can find it in the SVG.
+Node ids in the DOT are the graph's own keys; the node being visited (or those named by the
+``highlight`` option) carries ``class="current"`` (and is filled), so a test can find it in the SVG.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ class Options:
     font: str = "Helvetica"
     fontsize: float = 14
     pin: bool = True  # pin the layout (same positions in every frame)
+    highlight: tuple[str, ...] | None = None  # the nodes to mark as current; None: the step's node
 
     def check(self) -> Options:
         if self.direction not in ("LR", "TB"):
@@ -84,6 +85,10 @@ def make_options(**options: Any) -> Options:
     unknown = sorted(set(options) - known)
     if unknown:
         raise GraphlabError(f"unknown drawing option {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    if isinstance(options.get("highlight"), str):
+        options["highlight"] = (options["highlight"],)
+    elif options.get("highlight") is not None:
+        options["highlight"] = tuple(options["highlight"])
     return Options(**options).check()
 
 
@@ -136,6 +141,7 @@ class Writer:
         self.out_key = self.g.graph["output"]
         self.hidden = folded_constants(self.g) if style != "record" else set()
         self.show_values = style != "plain" and fr.trace is not None
+        self.marked = {fr.current} if opts.highlight is None else set(opts.highlight)
 
     def num(self, value: Any) -> str:
         return format_number(value, self.opts.precision)
@@ -215,10 +221,10 @@ class Writer:
 
     def node_classes(self, node: str) -> str:
         kind = self.g.nodes[node]["kind"]
-        return f"{kind} current" if node == self.fr.current else kind
+        return f"{kind} current" if node in self.marked else kind
 
     def highlight(self, node: str, attrs: dict[str, str]) -> dict[str, str]:
-        if node == self.fr.current:
+        if node in self.marked:
             style = attrs.get("style", "")
             attrs.update(style=",".join(s for s in (style, "filled") if s), fillcolor=self.pal.fill,
                          color=self.pal.border, penwidth="2.5")
@@ -279,7 +285,7 @@ class Writer:
         if data["kind"] == "op":
             op_attrs = {"shape": "circle", "width": "0.42", "height": "0.42", "margin": "0.02", "tooltip": node,
                         "class": "op"}
-            if node == self.fr.current:
+            if node in self.marked:
                 op_attrs.update(style="filled", fillcolor=self.pal.fill, color=self.pal.border, penwidth="2.5")
             out.append((f"{node}/op", op_attrs, [((self.op_text(node), "", False),)]))
         return out
@@ -416,6 +422,9 @@ def build(graph: nx.DiGraph, trace: Trace | None, step: int | None, style: str, 
     if style not in STYLES:
         raise GraphlabError(f"unknown style {style!r}: use {', '.join(STYLES)}")
     opts = make_options(**options)
+    unknown = [n for n in opts.highlight or () if n not in graph]
+    if unknown:
+        raise GraphlabError(f"cannot highlight {', '.join(unknown)}: not a node of the graph")
     if trace is not None and trace.graph is not graph:
         raise GraphlabError("the trace was made from another graph")
     fr = frame(graph, trace, step)
@@ -432,11 +441,13 @@ def to_dot(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = Non
 
     Options: ``direction`` ("LR" or "TB"), ``precision`` (significant digits), ``symbolic``
     (local gradients as formulas too), ``palette`` ("default", "colorblind", "greyscale"),
-    ``font``, ``fontsize``, ``pin`` (False: let Graphviz lay out this frame on its own).
+    ``font``, ``fontsize``, ``pin`` (False: let Graphviz lay out this frame on its own),
+    ``highlight`` (the nodes to mark instead of the step's node: the first wrong step of a
+    hand derivation, say; ``()`` marks none).
     """
     writer, nodes, edges = build(graph, trace, step, style, Writer, **options)
     opts = writer.opts
-    layout = _positions(graph, trace, style, opts) if opts.pin else None
+    layout = _positions(graph, trace, style, replace(opts, highlight=None)) if opts.pin else None
     return _digraph(writer, nodes, edges, layout)
 
 

@@ -129,8 +129,9 @@ def parse_claim(graph: nx.DiGraph, text: str) -> Claim:
         raise GraphlabError(f"claim {text!r}: the left side must be dA/dB (or ∂A/∂B) or a variable name")
     try:
         g = from_text(rhs.strip())
-    except ParseError as e:
-        raise GraphlabError(f"claim {text!r}: {e}") from None
+    except ParseError as e:  # the column counts in the whole claim, as the user wrote it
+        start = len(lhs) + 1 + len(rhs) - len(rhs.lstrip())
+        raise ParseError(f"claim {text!r}: {e.message}", start + e.pos, text) from None
     formula = written = node_expr(g, g.graph["output"])
     subs = {}
     for s in formula.free_symbols:

@@ -89,6 +89,15 @@ def test_mini_batches_are_seeded_and_cover_every_row_each_pass(tmp_path):
     assert float(run.history[0].gradient["w"]) == pytest.approx(np.mean(-2 * xs * ys))
 
 
+def test_a_table_read_from_text_is_the_table_read_from_its_file(tmp_path):
+    from graphlab.descend import parse_table, read_table
+
+    path = write_csv(tmp_path, DATA)
+    assert parse_table(open(path).read()) == read_table(path) == [{"x": str(x), "y": str(y)} for x, y in DATA]
+    with pytest.raises(GraphlabError, match="upload.csv line 3: y = 'abc' is not a number"):
+        parse_table("x,y\n1,2\n3,abc\n", "upload.csv")
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"wrt": ["w"]}, "not a variable"),
     ({"wrt": ["x"], "at": {"y": 10, "theta": 6}}, "starting value"),

@@ -152,6 +152,14 @@ def click_next(page, expected: str):
         ".map(t => t.textContent).join() === node", arg=expected)
 
 
+def tall_screenshot(page, name: str):
+    """The whole tab: Streamlit scrolls inside its own container, so full_page alone stops at the window."""
+    page.set_viewport_size({"width": 1400, "height": 1500})
+    wait_idle(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / name), full_page=True)
+
+
 def test_the_page_draws_the_lecture_graph(page, server):
     open_app(page, server)
     assert set(node_titles(page)) == {"x", "y", "v1", "z", "f"}
@@ -212,3 +220,35 @@ def test_screenshot(page, server, scheme):
     assert highlighted(page) == ["x2"]
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"app-{scheme}.png"), full_page=True)
+
+
+def test_check_my_work_marks_the_dropped_path(page, server):
+    """The Check tab in a real browser: a claim that drops one of x2's two paths gets ✗ and x2 is marked."""
+    open_app(page, server, expr="log(x1 x2) sin(x2)", at="x1=2,x2=3")
+    page.get_by_role("tab", name="Check my work").click()
+    box = page.get_by_role("textbox", name="Your derivatives, one per line")
+    box.fill("df/dx1 = sin(x2)/x1\ndf/dx2 = log(x1 x2) cos(x2)")
+    box.press("Control+Enter")
+    wrong = page.locator('[data-testid="stAlert"]').filter(has_text="✗")
+    wrong.wait_for()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stGraphVizChart\"] svg g.node.current > title')]"
+        ".map(t => t.textContent).join() === 'x2'")
+    wait_idle(page)
+    assert "log(x1*x2)*cos(x2) + sin(x2)/x2 = -1.727" in wrong.inner_text()
+    assert "missing term: this is the path through sin(x2) only" in wrong.inner_text()
+    assert page.locator('[data-testid="stAlert"]').filter(has_text="✓ df/dx1 = sin(x2)/x1").count() == 1
+    assert highlighted(page) == ["x2"]
+    assert "tab=check" in page.url and "claims=" in page.url
+    tall_screenshot(page, "app-check.png")
+
+
+def test_gradient_descent_tab_shows_the_exercise(page, server):
+    """The lecture's exercise from a link: the table and the loss chart draw."""
+    page.goto(f"{server}/?{urlencode({'expr': '(y - x theta)^2', 'tab': 'descent'})}")
+    page.wait_for_selector('[data-testid="stVegaLiteChart"]')
+    wait_idle(page)
+    assert page.get_by_text("theta ← theta − η ∂f/∂theta, η = 0.01; y = 10, x = 2").count() == 1
+    assert page.locator('[data-testid="stDataFrame"]').count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    tall_screenshot(page, "app-descent.png")

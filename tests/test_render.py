@@ -80,6 +80,19 @@ def test_backward_step_shows_upstream_local_and_contribution(lecture):
     assert e["z->f#1"]["class"] == "edge"
 
 
+def test_highlight_marks_any_node_without_a_step(fanout):
+    g, t = fanout
+    last_forward = len(g) - 1  # values known, no gradient yet; its own node would be f
+    dot = to_dot(g, t, last_forward, highlight=("x2",))
+    n = nodes(dot)
+    assert [k for k, a in n.items() if "current" in a.get("class", "").split()] == ["x2"]
+    assert n["x2"]["style"] == "filled"
+    assert not any("current" in a.get("class", "") for a in nodes(to_dot(g, t, last_forward, highlight=())).values())
+    assert "current" in n["x2"]["class"] and to_dot(g, t, highlight="x2").source.count("current") == 1
+    with pytest.raises(GraphlabError, match="cannot highlight q"):
+        to_dot(g, t, highlight=("q",))
+
+
 def test_symbolic_local_gradient(lecture):
     g, t = lecture
     e = edges(to_dot(g, t, step_at(t, "backward", "f"), symbolic=True))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from graphlab.build import from_text, node_expr, symbol
 from graphlab.cli import main
-from graphlab.errors import GraphlabError
+from graphlab.errors import GraphlabError, ParseError
 from graphlab.point import parse_point
 from graphlab.verify import to_text, verify
 
@@ -175,6 +175,13 @@ def test_chain_of_numbers_on_the_lecture_network():
 def test_bad_claims_raise(claim):
     with pytest.raises(GraphlabError):
         verify(CIRCUIT, [claim])
+
+
+def test_a_bad_formula_names_its_column_in_the_whole_claim():
+    with pytest.raises(ParseError) as e:
+        verify(CIRCUIT, ["df/dx = z +"])
+    assert e.value.column == 12 and "column 12" in str(e.value)
+    assert e.value.caret() == "df/dx = z +\n           ^"
 
 
 # --------------------------------------------------------------------------- CLI
