@@ -192,7 +192,8 @@ def boundary_chart(run: m.Run, show_test: bool) -> alt.LayerChart:
         stroke=alt.Stroke("set:N", scale=alt.Scale(domain=["train", "test"], range=["#ffffff", "#000000"]),
                           legend=None),  # said in the caption: a legend would draw black dots
         tooltip=["set", "index", "class", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("y:Q", format=".2f")])
-    return alt.layer(cells, points).properties(width=380, height=380, title="Decision boundary")
+    return alt.layer(cells, points).properties(
+        width=380, height=440, title="Decision boundary")  # the plot inside comes out about square
 
 
 def boundary_caption(run: m.Run) -> str:
@@ -210,7 +211,7 @@ def loss_chart(run: m.Run) -> alt.Chart:
         x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
         y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=True)),
         color=alt.Color("set:N", scale=alt.Scale(domain=["train", "test"], range=[m.POSITIVE, "#888888"]),
-                        legend=alt.Legend(title=None, orient="top-right")),
+                        legend=alt.Legend(title=None, orient="top")),
         tooltip=["epoch", "set", alt.Tooltip("loss:Q", format=".4f")]).properties(height=380, title="Loss")
 
 
