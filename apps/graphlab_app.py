@@ -8,5 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 st.set_page_config(page_title="graphlab", page_icon=":material/account_tree:", layout="wide")
-page = st.navigation([st.Page("stepper_page.py", title="Stepper", icon=":material/footprint:", default=True)])
+page = st.navigation([st.Page("stepper_page.py", title="Stepper", icon=":material/footprint:", default=True),
+                      st.Page("playground_page.py", title="Playground", icon=":material/neurology:",
+                              url_path="playground")])
 page.run()

@@ -26,8 +26,8 @@ import sympy as sp
 from .build import from_text
 from .errors import GraphlabError
 
-__all__ = ["ACTIVATIONS", "LOSSES", "mlp", "describe", "summary", "parameter_count", "layer_dot", "neuron_graph",
-           "neuron_values", "parse_layers"]
+__all__ = ["ACTIVATIONS", "LOSSES", "mlp", "hidden_activations", "describe", "summary", "parameter_count",
+           "layer_dot", "neuron_graph", "neuron_values", "parse_layers"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 LOSSES = {"ce": "softmax_ce", "bce": "bce_logits", "mse": "mse"}  # CLI name -> registry op
@@ -45,25 +45,40 @@ def parse_layers(text: str) -> list[int]:
     return sizes
 
 
-def _check(sizes: Sequence[int], activation: str, loss: str) -> None:
+def hidden_activations(activation: str | Sequence[str], hidden: int) -> tuple[str, ...]:
+    """One activation per hidden layer: ``"relu"`` for all, or a sequence with one name per layer."""
+    names = (activation,) * hidden if isinstance(activation, str) else tuple(activation)
+    if len(names) != hidden:
+        raise GraphlabError(f"{hidden} hidden layers need {hidden} activations, got {len(names)}")
+    for name in (activation,) if isinstance(activation, str) else names:  # checked even with no hidden layer
+        if name not in ACTIVATIONS:
+            raise GraphlabError(f"unknown activation {name!r} (choose from {', '.join(ACTIVATIONS)})")
+    return names
+
+
+def _check(sizes: Sequence[int], activation: str | Sequence[str], loss: str) -> None:
     if len(sizes) < 2 or any(int(n) < 1 for n in sizes):
         raise GraphlabError(f"an MLP needs at least an input and an output size, all positive; got {list(sizes)}")
-    if activation not in ACTIVATIONS:
-        raise GraphlabError(f"unknown activation {activation!r} (choose from {', '.join(ACTIVATIONS)})")
+    hidden_activations(activation, len(sizes) - 2)
     if loss not in LOSSES:
         raise GraphlabError(f"unknown loss {loss!r} (choose from {', '.join(LOSSES)})")
     if loss == "bce" and sizes[-1] != 1:
         raise GraphlabError(f"loss bce needs one output unit (two classes), got {sizes[-1]}")
 
 
-def mlp(sizes: Sequence[int], activation: str = "relu", loss: str = "ce", l2: float = 0.0) -> nx.DiGraph:
+def mlp(sizes: Sequence[int], activation: str | Sequence[str] = "relu", loss: str = "ce",
+        l2: float = 0.0) -> nx.DiGraph:
     """The graph of an MLP with layer sizes ``sizes`` (input first, output last).
 
-    Hidden layers use ``activation``; the output layer gives logits (or raw outputs for
-    ``mse``) into the loss. ``l2 > 0`` adds ``l2 * sum ||W||^2`` to the loss.
+    Hidden layers use ``activation`` (or, given a sequence, one activation per hidden layer);
+    the output layer gives logits (or raw outputs for ``mse``) into the loss. ``l2 > 0`` adds
+    ``l2 * sum ||W||^2`` to the loss.
     """
     sizes = [int(n) for n in sizes]
     _check(sizes, activation, loss)
+    activations = hidden_activations(activation, len(sizes) - 2)
+    if not isinstance(activation, str):  # the same for every layer: keep the single name; else a list (JSON-able)
+        activation = activations[0] if len(set(activations)) == 1 else list(activations) or "relu"
     depth = len(sizes) - 1
     g = nx.DiGraph()
 
@@ -84,8 +99,8 @@ def mlp(sizes: Sequence[int], activation: str = "relu", loss: str = "ce", l2: fl
         params += [w, b]
         m = add(f"M{i}", "op", ("N", units), op="matmul", args=(h, w))
         z = add(f"Z{i}", "op", ("N", units), op="bias_add", args=(m, b))
-        act = activation if i < depth else None
-        h = add(f"H{i}", "op", ("N", units), op=activation, args=(z,)) if act else z
+        act = activations[i - 1] if i < depth else None
+        h = add(f"H{i}", "op", ("N", units), op=act, args=(z,)) if act else z
         layers.append({"name": f"dense{i}", "inputs": fan_in, "units": units, "activation": act,
                        "weight": w, "bias": b, "parameters": fan_in * units + units})
     outputs = sizes[-1]
@@ -100,11 +115,16 @@ def mlp(sizes: Sequence[int], activation: str = "relu", loss: str = "ce", l2: fl
         add("loss", "op", (), op="add", args=(data_loss, reg))
     g.graph.update(
         output="loss", variables=("X", *params, "Y"), params=tuple(params), inputs=("X", "Y"), logits=h,
-        layers=layers, sizes=tuple(sizes), activation=activation, loss=loss, l2=float(l2),
-        source=f"mlp {'-'.join(map(str, sizes))} {activation} {loss}" + (f" l2={l2:g}" if l2 > 0 else ""),
+        layers=layers, sizes=tuple(sizes), activation=activation, activations=activations, loss=loss,
+        l2=float(l2), source=f"mlp {'-'.join(map(str, sizes))} {_activation_text(activation)} {loss}"
+        + (f" l2={l2:g}" if l2 > 0 else ""),
         aliases={}, canonical=False,
     )
     return g
+
+
+def _activation_text(activation: str | Sequence[str]) -> str:
+    return activation if isinstance(activation, str) else ",".join(activation)
 
 
 def parameter_count(graph_or_sizes: nx.DiGraph | Sequence[int]) -> int:
@@ -135,7 +155,7 @@ def summary(graph: nx.DiGraph) -> str:
     rows.append(("loss", f"{info['loss_op']}({h}, Y)" + (" + l2·Σ‖W‖²" if graph.graph["l2"] > 0 else ""), "()", "0"))
     rows.append(("total", "", "", f"{info['parameters']:,}"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = [f"MLP {'-'.join(map(str, info['sizes']))}, {info['activation']}, loss {info['loss']}"]
+    lines = [f"MLP {'-'.join(map(str, info['sizes']))}, {_activation_text(info['activation'])}, loss {info['loss']}"]
     lines += ["  ".join(c.rjust(w) if j == 3 else c.ljust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True)))
               .rstrip() for r in rows]
     return "\n".join(lines)

@@ -26,7 +26,7 @@ from .data import Dataset
 from .errors import GraphlabError
 from .nn import mlp
 
-__all__ = ["OPTIMIZERS", "DEVICES", "TrainingDiverged", "Model", "Epoch", "Result", "train", "array_module",
+__all__ = ["OPTIMIZERS", "DEVICES", "TrainingDiverged", "Model", "Epoch", "Result", "Trainer", "train", "array_module",
            "to_numpy"]
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -88,6 +88,25 @@ class Model:
         forward = compile_graph(self.graph, wrt=(), output=self.graph.graph["logits"])
         values = {"X": X if standardized else self._inputs(X), **self.params}
         return forward.fn(self.xp, *(values[v] for v in forward.inputs))[0]
+
+    def hidden(self, X: np.ndarray) -> list[np.ndarray]:
+        """Each hidden layer's outputs ``H1, H2, ...`` on raw features ``X``: what every neuron computes."""
+        g, inputs = self.graph, {"X": self._inputs(X), **self.params}
+        out = []
+        for i, layer in enumerate(g.graph["layers"][:-1], 1):
+            forward = compile_graph(g, wrt=(), output=f"H{i}" if layer["activation"] else f"Z{i}")
+            out.append(to_numpy(forward.fn(self.xp, *(inputs[v] for v in forward.inputs))[0]))
+        return out
+
+    def loss(self, X: np.ndarray, y: np.ndarray) -> float:
+        """The data loss (the L2 term left out) on raw features ``X`` with class indices ``y``."""
+        g = self.graph
+        if len(y) == 0:
+            return float("nan")
+        forward = compile_graph(g, wrt=(), output="loss" if g.graph["l2"] <= 0 else "data_loss")
+        targets = self.xp.asarray(_targets(np.asarray(y), g.graph["loss"], g.graph["sizes"][-1]), dtype=self.dtype)
+        inputs = {"X": self._inputs(X), "Y": targets, **self.params}
+        return float(forward.fn(self.xp, *(inputs[v] for v in forward.inputs))[0])
 
     def predict(self, X: np.ndarray, standardized: bool = False) -> np.ndarray:
         """Class indices."""
@@ -213,11 +232,12 @@ class Result:
                 "epochs": len(self.history), "seconds": round(self.seconds, 3)}
 
 
-def _init_params(sizes: Sequence[int], activation: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _init_params(sizes: Sequence[int], activations: Sequence[str], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``activations[i]`` follows layer i + 1 (the output layer counts as the last hidden layer's kind)."""
     params = {}
     for i, (fan_in, units) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), 1):
         # He for ReLU, Glorot for the saturating activations
-        scale = math.sqrt(2 / fan_in) if activation == "relu" else math.sqrt(2 / (fan_in + units))
+        scale = math.sqrt(2 / fan_in) if activations[i - 1] == "relu" else math.sqrt(2 / (fan_in + units))
         params[f"W{i}"] = rng.normal(0.0, scale, (fan_in, units))
         params[f"b{i}"] = np.zeros(units)
     return params
@@ -229,69 +249,95 @@ def _targets(y: np.ndarray, loss: str, classes: int) -> np.ndarray:
     return np.eye(classes)[y]
 
 
-def train(data: Dataset, layers: Sequence[int] = (16, 16), activation: str = "relu", loss: str = "ce",
-          optimizer: str = "adam", lr: float = 0.01, epochs: int = 100, batch_size: int = 32, l2: float = 0.0,
-          seed: int = 0, device: str = "cpu", dtype: str = "float32",
+class Trainer:
+    """Training one epoch at a time, so a caller (the app's Playground) can stop, look and go on.
+
+    Holds the model, the optimizer's state, the shuffling generator and the history;
+    :func:`train` is a loop over :meth:`epoch`. Same seed, same result, however the epochs
+    are spread over calls.
+    """
+
+    def __init__(self, data: Dataset, layers: Sequence[int] = (16, 16), activation: str | Sequence[str] = "relu",
+                 loss: str = "ce", optimizer: str = "adam", lr: float = 0.01, batch_size: int = 32, l2: float = 0.0,
+                 seed: int = 0, device: str = "cpu", dtype: str = "float32"):
+        if optimizer not in _OPTIMIZERS:
+            raise GraphlabError(f"unknown optimizer {optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
+        if dtype not in DTYPES:
+            raise GraphlabError(f"unknown dtype {dtype!r} (choose from {', '.join(DTYPES)})")
+        if batch_size < 1 or not lr > 0 or l2 < 0:
+            raise GraphlabError("epochs, batch size and learning rate must be positive, L2 not negative")
+        n_classes = len(data.classes)
+        if loss == "bce" and n_classes != 2:
+            raise GraphlabError(f"loss bce is for two classes; this dataset has {n_classes} (use ce)")
+        self.xp = xp = array_module(device)
+        self.data, self.lr = data, lr
+        sizes = [data.features, *layers, 1 if loss == "bce" else n_classes]
+        graph = mlp(sizes, activation, loss, l2)
+        self.rng = np.random.default_rng(seed)
+
+        mean = data.X_train.mean(axis=0)
+        std = data.X_train.std(axis=0)
+        std[std == 0] = 1.0
+        acts = graph.graph["activations"]
+        acts = [*acts, acts[-1] if acts else graph.graph["activation"]]
+        params = {k: xp.asarray(v, dtype=dtype) for k, v in _init_params(sizes, acts, self.rng).items()}
+        self.params = params
+        self.model = Model(graph, params, xp, mean, std, data.classes)
+        self.X = self.model._inputs(data.X_train)
+        self.T = xp.asarray(_targets(data.y_train, loss, n_classes), dtype=dtype)
+        self.X_test = self.model._inputs(data.X_test)
+
+        self.step = compile_graph(graph, wrt=graph.graph["params"])
+        self.opt = _OPTIMIZERS[optimizer](xp, [params[p] for p in self.step.wrt], lr)
+        self.bs = bs = min(batch_size, self.X.shape[0])
+        self.X_batch = xp.empty((bs, self.X.shape[1]), dtype=dtype)  # reused by every mini-batch
+        self.T_batch = xp.empty((bs, self.T.shape[1]), dtype=dtype)
+        self.history: list[Epoch] = []
+
+    def epoch(self) -> Epoch:
+        """One pass over the training set in shuffled mini-batches; its record is appended to ``history``."""
+        xp, params, bs = self.xp, self.params, self.bs
+        n = self.X.shape[0]
+        number = len(self.history) + 1
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, naming the epoch
+            order = xp.asarray(self.rng.permutation(n))
+            total = 0.0
+            for lo in range(0, n, bs):
+                idx = order[lo:lo + bs]
+                m = idx.shape[0]
+                xb, tb = self.X_batch[:m], self.T_batch[:m]
+                xp.take(self.X, idx, axis=0, out=xb)
+                xp.take(self.T, idx, axis=0, out=tb)
+                values = {"X": xb, "Y": tb, **params}
+                batch_loss, grads = self.step.fn(xp, *(values[v] for v in self.step.inputs))
+                total = total + batch_loss * m  # stays on the device: one sync per epoch
+                self.opt.step(grads)
+            train_loss = float(total) / n
+            if not math.isfinite(train_loss):
+                raise TrainingDiverged(f"training diverged at epoch {number}: the loss became {train_loss} "
+                                       f"(try a smaller learning rate than {self.lr:g})")
+            record = Epoch(number, train_loss, self.model.accuracy(self.X, self.data.y_train, standardized=True),
+                           self.model.accuracy(self.X_test, self.data.y_test, standardized=True))
+        self.history.append(record)
+        return record
+
+
+def train(data: Dataset, layers: Sequence[int] = (16, 16), activation: str | Sequence[str] = "relu",
+          loss: str = "ce", optimizer: str = "adam", lr: float = 0.01, epochs: int = 100, batch_size: int = 32,
+          l2: float = 0.0, seed: int = 0, device: str = "cpu", dtype: str = "float32",
           on_epoch: Callable[[Epoch], None] | None = None) -> Result:
     """Train an MLP with hidden sizes ``layers`` on ``data``; same seed, same result.
 
     Raises :class:`TrainingDiverged` naming the epoch when the loss becomes NaN or infinite.
     """
-    if optimizer not in _OPTIMIZERS:
-        raise GraphlabError(f"unknown optimizer {optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
-    if dtype not in DTYPES:
-        raise GraphlabError(f"unknown dtype {dtype!r} (choose from {', '.join(DTYPES)})")
-    if epochs < 1 or batch_size < 1 or not lr > 0 or l2 < 0:
+    if epochs < 1:
         raise GraphlabError("epochs, batch size and learning rate must be positive, L2 not negative")
-    n_classes = len(data.classes)
-    if loss == "bce" and n_classes != 2:
-        raise GraphlabError(f"loss bce is for two classes; this dataset has {n_classes} (use ce)")
-    xp = array_module(device)
-    sizes = [data.features, *layers, 1 if loss == "bce" else n_classes]
-    graph = mlp(sizes, activation, loss, l2)
-    rng = np.random.default_rng(seed)
-
-    mean = data.X_train.mean(axis=0)
-    std = data.X_train.std(axis=0)
-    std[std == 0] = 1.0
-    params = {k: xp.asarray(v, dtype=dtype) for k, v in _init_params(sizes, activation, rng).items()}
-    model = Model(graph, params, xp, mean, std, data.classes)
-    X = model._inputs(data.X_train)
-    T = xp.asarray(_targets(data.y_train, loss, n_classes), dtype=dtype)
-    X_test = model._inputs(data.X_test)
-    y_train, y_test = data.y_train, data.y_test
-
-    step = compile_graph(graph, wrt=graph.graph["params"])
-    opt = _OPTIMIZERS[optimizer](xp, [params[p] for p in step.wrt], lr)
-    n = X.shape[0]
-    bs = min(batch_size, n)
-    X_batch = xp.empty((bs, X.shape[1]), dtype=dtype)  # reused by every mini-batch
-    T_batch = xp.empty((bs, T.shape[1]), dtype=dtype)
-
-    result = Result(model)
+    trainer = Trainer(data, layers, activation, loss, optimizer, lr, batch_size, l2, seed, device, dtype)
+    result = Result(trainer.model, trainer.history)
     start = time.perf_counter()
-    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, naming the epoch
-        for epoch in range(1, epochs + 1):
-            order = xp.asarray(rng.permutation(n))
-            total = 0.0
-            for lo in range(0, n, bs):
-                idx = order[lo:lo + bs]
-                m = idx.shape[0]
-                xb, tb = X_batch[:m], T_batch[:m]
-                xp.take(X, idx, axis=0, out=xb)
-                xp.take(T, idx, axis=0, out=tb)
-                values = {"X": xb, "Y": tb, **params}
-                batch_loss, grads = step.fn(xp, *(values[v] for v in step.inputs))
-                total = total + batch_loss * m  # stays on the device: one sync per epoch
-                opt.step(grads)
-            train_loss = float(total) / n
-            if not math.isfinite(train_loss):
-                raise TrainingDiverged(f"training diverged at epoch {epoch}: the loss became {train_loss} "
-                                       f"(try a smaller learning rate than {lr:g})")
-            record = Epoch(epoch, train_loss, model.accuracy(X, y_train, standardized=True),
-                           model.accuracy(X_test, y_test, standardized=True))
-            result.history.append(record)
-            if on_epoch is not None:
-                on_epoch(record)
+    for _ in range(epochs):
+        record = trainer.epoch()
+        if on_epoch is not None:
+            on_epoch(record)
     result.seconds = time.perf_counter() - start
     return result

@@ -252,3 +252,49 @@ def test_gradient_descent_tab_shows_the_exercise(page, server):
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     assert page.locator('[data-testid="stException"]').count() == 0
     tall_screenshot(page, "app-descent.png")
+
+# ----------------------------------------------------------------------------- the Playground page
+def metric(page, label: str) -> str:
+    return page.locator('[data-testid="stMetric"]').filter(has_text=label).locator(
+        '[data-testid="stMetricValue"]').inner_text()
+
+
+def percent(text: str) -> float:
+    return float(text.rstrip("%")) / 100
+
+
+def test_playground_trains_xor_and_opens_a_prediction_in_the_stepper(page, server):
+    query = {"data": "xor", "noise": "0", "seed": "0", "layers": "4", "act": "tanh", "lr": "0.03", "batch": "10"}
+    page.goto(f"{server}/playground?{urlencode(query)}")
+    charts = page.locator('[data-testid="stVegaLiteChart"]')
+    charts.nth(1).locator("canvas, svg").first.wait_for()
+    wait_idle(page)
+    assert metric(page, "Epoch") == "0"
+    boundary_before, loss_before = charts.nth(0).screenshot(), charts.nth(1).screenshot()
+
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function(  # the live fragment keeps training and redrawing until paused
+        "() => [...document.querySelectorAll('[data-testid=\"stMetric\"]')].filter(m => "
+        "m.innerText.includes('accuracy')).every(m => parseFloat(m.querySelector("
+        "'[data-testid=\"stMetricValue\"]').innerText) >= 97)", timeout=60_000)
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("button", name="Play").wait_for()
+    wait_idle(page)
+    assert int(metric(page, "Epoch").replace(",", "")) > 0
+    assert percent(metric(page, "Train accuracy")) >= 0.95 and percent(metric(page, "Test accuracy")) >= 0.95
+    assert charts.nth(0).screenshot() != boundary_before  # the boundary moved
+    assert charts.nth(1).screenshot() != loss_before  # the loss curves grew
+    assert "layers=4" in page.url and "data=xor" in page.url  # the URL carries the configuration
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1400, "height": 1500})  # Streamlit scrolls inside the page: show more of it
+    wait_idle(page)
+    page.screenshot(path=str(SHOTS / "playground.png"))
+
+    page.get_by_role("button", name="Open in the stepper").click()
+    page.wait_for_url("**/?expr=*")
+    page.wait_for_selector('[data-testid="stGraphVizChart"] svg g.node > title:text-is("E")', state="attached")
+    wait_idle(page)
+    titles = node_titles(page)
+    assert {"x1", "x2", "h1_1", "z", "E"} <= set(titles)
+    assert "forward 1 of" in step_label(page)
+    assert "expr=" in page.url and "softplus" in page.url

@@ -10,7 +10,8 @@ import pytest
 from graphlab import data
 from graphlab.cli import main
 from graphlab.errors import GraphlabError
-from graphlab.train import Model, TrainingDiverged, array_module, train
+from graphlab.nn import mlp
+from graphlab.train import Model, Trainer, TrainingDiverged, array_module, train
 
 
 # ----------------------------------------------------------------------------- the quality bar
@@ -62,6 +63,46 @@ def test_dtype_is_kept_and_weights_save_and_load_exactly(tmp_path, dtype):
         assert loaded.params[k].dtype == p.dtype and np.array_equal(loaded.params[k], p)
     assert np.array_equal(loaded.logits(d.X_test), r.model.logits(d.X_test))
     assert loaded.accuracy(d.X_test, d.y_test) == r.last.test_accuracy
+
+
+def test_a_trainer_epoch_by_epoch_is_train_in_one_call():
+    d = data.xor(n=200, noise=0.1)
+    r = train(d, layers=[4], activation="tanh", loss="bce", lr=0.03, epochs=5, batch_size=10, seed=3)
+    trainer = Trainer(d, [4], "tanh", "bce", lr=0.03, batch_size=10, seed=3)
+    for _ in range(5):
+        trainer.epoch()
+    assert trainer.history == r.history
+    for name, p in r.model.params.items():
+        np.testing.assert_array_equal(trainer.model.params[name], p)
+
+
+def test_per_layer_activations_build_train_and_reload(tmp_path):
+    g = mlp([2, 3, 4, 2], ["tanh", "relu"], "ce")
+    assert [g.nodes[n]["op"] for n in ("H1", "H2")] == ["tanh", "relu"]
+    d = data.moons(n=200)
+    trainer = Trainer(d, [3, 4], ["tanh", "relu"], "ce", lr=0.01)
+    trainer.epoch()
+    trainer.model.save(tmp_path / "w.npz")
+    loaded = Model.load(tmp_path / "w.npz")
+    assert loaded.graph.graph["activations"] == ("tanh", "relu")
+    np.testing.assert_array_equal(loaded.predict(d.X_test), trainer.model.predict(d.X_test))
+    with pytest.raises(GraphlabError, match="2 hidden layers need 2 activations"):
+        mlp([2, 3, 4, 2], ["tanh"], "ce")
+
+
+def test_model_loss_and_hidden_outputs_match_a_hand_computation():
+    d = data.gauss(n=100)
+    trainer = Trainer(d, [3], "sigmoid", "bce", l2=0.1, seed=1)
+    trainer.epoch()
+    m, X, y = trainer.model, d.X_test, d.y_test
+    p = {k: np.asarray(v, dtype=np.float64) for k, v in m.params.items()}
+    x = (X - m.mean) / m.std
+    h = 1 / (1 + np.exp(-(x @ p["W1"] + p["b1"])))
+    z = (h @ p["W2"] + p["b2"])[:, 0]
+    bce = np.mean(np.log1p(np.exp(z)) - y * z)  # the data loss: the L2 term is left out
+    np.testing.assert_allclose(m.loss(X, y), bce, rtol=1e-5)
+    (hidden,) = m.hidden(X)
+    np.testing.assert_allclose(hidden, h, rtol=1e-5)
 
 
 def test_divergence_names_the_epoch():

@@ -1,0 +1,513 @@
+"""What the Playground page shows, without the widgets: its configuration and URL, a training run
+one epoch at a time, the grids behind the heatmaps, the network diagram, and the scalar
+expression that opens one prediction in the stepper.
+
+The page only lays these out. A :class:`Run` lives in the session: it is the data (raw
+points and the network's input features), a :class:`graphlab.train.Trainer` and the loss
+curves; the page's live fragment calls :meth:`Run.train_for` and redraws.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from graphlab import data as datasets
+from graphlab.build import from_text
+from graphlab.compile import compile_source
+from graphlab.data import Dataset
+from graphlab.errors import GraphlabError
+from graphlab.nn import ACTIVATIONS
+from graphlab.train import OPTIMIZERS, Trainer, TrainingDiverged
+
+GENERATED = ("circle", "xor", "gauss", "spiral", "moons")  # 2-D point sets: boundary and neuron heatmaps
+DATASETS = (*GENERATED, "digits", "csv")
+LOSSES = {"bce": "binary cross-entropy", "ce": "softmax cross-entropy", "mse": "mean squared error"}
+# feature key (URL) -> (label, the name of the network input in the stepper, f(x1, x2))
+FEATURES: dict[str, tuple[str, str, Any]] = {
+    "x1": ("x₁", "x1", lambda a, b: a),
+    "x2": ("x₂", "x2", lambda a, b: b),
+    "x1sq": ("x₁²", "x1sq", lambda a, b: a * a),
+    "x2sq": ("x₂²", "x2sq", lambda a, b: b * b),
+    "x1x2": ("x₁x₂", "x1x2", lambda a, b: a * b),
+    "sinx1": ("sin x₁", "sinx1", lambda a, b: np.sin(a)),
+    "sinx2": ("sin x₂", "sinx2", lambda a, b: np.sin(b)),
+}
+MAX_LAYERS, MAX_UNITS = 6, 16  # the TensorFlow Playground's 6 × 8, and wider layers
+MAX_POINTS = 2000  # generated sets: 2,000 points at most, so an epoch stays a few milliseconds
+MAX_OPEN_WEIGHTS = 400  # "open this prediction": larger networks are refused (the stepper's table would crawl)
+STEPPER_DRAW_LIMIT = 60  # the stepper draws graphs up to this many nodes (stepper_model.MAX_DRAW_NODES)
+NEGATIVE, POSITIVE = "#f59322", "#0877bd"  # the Playground's orange (negative, class 0) and blue (positive, class 1)
+CLASS_COLOURS = ("#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+                 "#17becf")
+
+
+# --------------------------------------------------------------------------- configuration and URL
+@dataclass(frozen=True)
+class Config:
+    """Everything a run depends on; the URL carries it (``to_query`` / ``from_query``)."""
+
+    dataset: str = "xor"
+    points: int = 400
+    noise: float = 0.0  # the Playground's 0-50 %, as 0..0.5
+    classes: int = 2  # spiral only: 2 or 3 arms
+    test_percent: int = 30
+    seed: int = 0
+    features: tuple[str, ...] = ("x1", "x2")
+    layers: tuple[int, ...] = (4,)  # small enough that "open this prediction" draws (51 nodes)
+    activations: tuple[str, ...] = ("tanh",)
+    loss: str = "bce"
+    optimizer: str = "adam"
+    lr: float = 0.03
+    batch_size: int = 10
+    l2: float = 0.0
+
+    def fixed(self) -> Config:
+        """The same configuration made consistent: one activation per layer, a loss that fits the classes."""
+        acts = tuple(self.activations[:len(self.layers)])
+        acts += (acts[-1] if acts else "tanh",) * (len(self.layers) - len(acts))
+        loss = self.loss
+        if loss == "bce" and self.class_count() != 2:
+            loss = "ce"
+        features = tuple(f for f in FEATURES if f in self.features) or ("x1", "x2")
+        return replace(self, activations=acts, loss=loss, features=features)
+
+    def class_count(self) -> int:
+        if self.dataset == "digits":
+            return 10
+        if self.dataset == "spiral":
+            return self.classes
+        return 2  # a CSV file's classes are known only once it is read: the page checks bce then
+
+    def data_key(self) -> tuple:
+        """What the data depends on: changing only these regenerates the points."""
+        return self.dataset, self.points, self.noise, self.classes, self.test_percent, self.seed
+
+
+QUERY_NAMES = {"dataset": "data", "points": "n", "noise": "noise", "classes": "classes", "test_percent": "test",
+               "seed": "seed", "features": "features", "layers": "layers", "activations": "act", "loss": "loss",
+               "optimizer": "opt", "lr": "lr", "batch_size": "batch", "l2": "l2"}
+
+
+def to_query(config: Config) -> dict[str, str]:
+    out = {}
+    for f in fields(Config):
+        value = getattr(config, f.name)
+        out[QUERY_NAMES[f.name]] = ",".join(map(str, value)) if isinstance(value, tuple) else f"{value:g}" \
+            if isinstance(value, float) else str(value)
+    return out
+
+
+def from_query(params: Mapping[str, str]) -> tuple[Config, list[str]]:
+    """The configuration a link asks for, and what in it was ignored (a bad link never breaks the page)."""
+    chosen: dict[str, Any] = {}
+    problems: list[str] = []
+    choices = {"dataset": DATASETS, "loss": tuple(LOSSES), "optimizer": OPTIMIZERS}
+    ranges = {"points": (50, MAX_POINTS), "noise": (0, 0.5), "classes": (2, 3), "test_percent": (0, 90),
+              "seed": (0, 2**31), "lr": (1e-6, 10), "batch_size": (1, 1000), "l2": (0, 10)}
+    for f in fields(Config):
+        key = QUERY_NAMES[f.name]
+        if key not in params:
+            continue
+        text = params[key].strip()
+        try:
+            if f.name in choices:
+                if text not in choices[f.name]:
+                    raise ValueError(f"must be one of {', '.join(choices[f.name])}")
+                chosen[f.name] = text
+            elif f.name in ranges:
+                lo, hi = ranges[f.name]
+                number = float(text) if f.type == "float" else int(text)
+                if not lo <= number <= hi:
+                    raise ValueError(f"must be in [{lo:g}, {hi:g}]")
+                chosen[f.name] = number
+            elif f.name == "layers":
+                sizes = tuple(int(n) for n in text.split(",") if n.strip())
+                if len(sizes) > MAX_LAYERS or any(not 1 <= n <= MAX_UNITS for n in sizes):
+                    raise ValueError(f"at most {MAX_LAYERS} layers of 1 to {MAX_UNITS} neurons")
+                chosen[f.name] = sizes
+            elif f.name == "activations":
+                acts = tuple(a.strip() for a in text.split(",") if a.strip())
+                if any(a not in ACTIVATIONS for a in acts):
+                    raise ValueError(f"each must be one of {', '.join(ACTIVATIONS)}")
+                chosen[f.name] = acts
+            elif f.name == "features":
+                feats = tuple(a.strip() for a in text.split(",") if a.strip())
+                if not feats or any(a not in FEATURES for a in feats):
+                    raise ValueError(f"each must be one of {', '.join(FEATURES)}")
+                chosen[f.name] = feats
+        except ValueError as e:
+            problems.append(f"{key}: {e}" if "must" in str(e) or "at most" in str(e) else f"{key} is not a number")
+    return Config(**chosen).fixed(), problems
+
+
+# --------------------------------------------------------------------------- data
+def raw_data(config: Config, csv_bytes: bytes | None = None) -> Dataset:
+    """The points, split into train and test; for generated sets, the raw (x1, x2) coordinates."""
+    test = config.test_percent / 100
+    if config.dataset == "csv":
+        if not csv_bytes:
+            raise GraphlabError("upload a CSV file: feature columns, then a label column")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "uploaded.csv"
+            path.write_bytes(csv_bytes)
+            return datasets.from_csv(path, test_fraction=test, seed=config.seed)
+    if config.dataset == "digits":
+        return datasets.digits(test_fraction=test, seed=config.seed)
+    if config.dataset == "spiral" and config.classes == 3:
+        return three_spirals(config.points, config.noise, test, config.seed)
+    return datasets.load(config.dataset, noise=config.noise, n=config.points, test_fraction=test, seed=config.seed)
+
+
+def three_spirals(n: int, noise: float, test_fraction: float, seed: int) -> Dataset:
+    """The Playground's spiral with three arms, 120° apart: a three-class problem."""
+    rng = np.random.default_rng(seed)
+    per = n // 3
+    points, labels = [], []
+    for label in range(3):
+        i = np.arange(per)
+        r = i / per * 5
+        t = 1.75 * i / per * 2 * math.pi + label * 2 * math.pi / 3
+        x = r * np.sin(t) + rng.uniform(-1, 1, per) * noise
+        y = r * np.cos(t) + rng.uniform(-1, 1, per) * noise
+        points.append(np.column_stack([x, y]))
+        labels.append(np.full(per, label, dtype=np.int64))
+    return datasets.split("spiral", np.concatenate(points), np.concatenate(labels), ("0", "1", "2"), test_fraction,
+                          seed)
+
+
+def uses_features(data: Dataset) -> bool:
+    """Two raw columns: the feature choices (x₁², sin x₁, ...) apply, and the plane can be drawn."""
+    return data.features == 2
+
+
+def feature_matrix(X: np.ndarray, features: tuple[str, ...]) -> np.ndarray:
+    return np.column_stack([FEATURES[f][2](X[:, 0], X[:, 1]) for f in features])
+
+
+def input_names(data: Dataset, features: tuple[str, ...]) -> list[str]:
+    """The network inputs' names, as variables of the stepper's expression."""
+    if uses_features(data):
+        return [FEATURES[f][1] for f in features]
+    prefix = "p" if data.name == "digits" else "x"  # digits: pixels p1..p64
+    return [f"{prefix}{j}" for j in range(1, data.features + 1)]
+
+
+def input_labels(data: Dataset, features: tuple[str, ...]) -> list[str]:
+    return [FEATURES[f][0] for f in features] if uses_features(data) else input_names(data, features)
+
+
+def network_inputs(data: Dataset, features: tuple[str, ...]) -> Dataset:
+    """The dataset as the network sees it: the chosen features of each point."""
+    if not uses_features(data):
+        return data
+    return replace(data, X_train=feature_matrix(data.X_train, features), X_test=feature_matrix(data.X_test, features))
+
+
+# --------------------------------------------------------------------------- a run
+@dataclass
+class Run:
+    """One network being trained: built from a :class:`Config`, trained an epoch at a time."""
+
+    config: Config
+    data: Dataset  # raw points
+    inputs: Dataset  # features, as the network gets them
+    trainer: Trainer
+    train_loss: list[float] = field(default_factory=list)  # after each epoch; [0] is before training
+    test_loss: list[float] = field(default_factory=list)
+    error: str | None = None  # why training stopped (divergence)
+
+    @classmethod
+    def start(cls, config: Config, csv_bytes: bytes | None = None) -> Run:
+        config = config.fixed()
+        data = raw_data(config, csv_bytes)
+        if config.loss == "bce" and len(data.classes) != 2:
+            config = replace(config, loss="ce")
+        inputs = network_inputs(data, config.features)
+        trainer = Trainer(inputs, config.layers, config.activations, config.loss, config.optimizer, config.lr,
+                          config.batch_size, config.l2, config.seed, dtype="float64")
+        run = cls(config, data, inputs, trainer)
+        run._record()
+        return run
+
+    @property
+    def model(self):
+        return self.trainer.model
+
+    @property
+    def epoch(self) -> int:
+        return len(self.trainer.history)
+
+    def _record(self) -> None:
+        m, d = self.model, self.inputs
+        self.train_loss.append(m.loss(d.X_train, d.y_train))
+        self.test_loss.append(m.loss(d.X_test, d.y_test))
+
+    def step(self, epochs: int = 1) -> None:
+        for _ in range(epochs):
+            if self.error:
+                return
+            try:
+                self.trainer.epoch()
+            except TrainingDiverged as e:
+                self.error = str(e)
+                return
+            self._record()
+
+    def train_for(self, seconds: float, most: int = 50) -> int:
+        """As many epochs as fit in ``seconds`` (at least one, at most ``most``); how many ran."""
+        start, before = time.perf_counter(), self.epoch
+        while self.epoch - before < most and not self.error:
+            self.step()
+            if time.perf_counter() - start > seconds:
+                break
+        return self.epoch - before
+
+    def accuracy(self) -> tuple[float, float]:
+        m, d = self.model, self.inputs
+        return m.accuracy(d.X_train, d.y_train), m.accuracy(d.X_test, d.y_test)
+
+    def curves(self) -> pd.DataFrame:
+        """Long form for the chart: epoch, which set, loss."""
+        epochs = list(range(len(self.train_loss)))
+        frames = [pd.DataFrame({"epoch": epochs, "set": "train", "loss": self.train_loss})]
+        if len(self.inputs.y_test):
+            frames.append(pd.DataFrame({"epoch": epochs, "set": "test", "loss": self.test_loss}))
+        return pd.concat(frames, ignore_index=True)
+
+    def probabilities(self, X_raw: np.ndarray) -> np.ndarray:
+        """Class probabilities (rows sum to 1) for raw points."""
+        X = feature_matrix(X_raw, self.config.features) if uses_features(self.data) else X_raw
+        z = np.asarray(self.model.logits(X), dtype=np.float64)
+        if self.config.loss == "bce":
+            p1 = 1 / (1 + np.exp(-z[:, 0]))
+            return np.column_stack([1 - p1, p1])
+        if self.config.loss == "mse":  # outputs are scores, not probabilities: clip and normalize for colour
+            z = np.clip(z, 0, None) + 1e-9
+            return z / z.sum(axis=1, keepdims=True)
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    # ----------------------------------------------------------------------- the plane
+    def extent(self) -> tuple[float, float, float, float]:
+        X = np.concatenate([self.data.X_train, self.data.X_test])
+        lo, hi = X.min(axis=0), X.max(axis=0)
+        pad = 0.05 * (hi - lo)
+        return lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1]
+
+    def grid(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cell centres of an n × n grid over the points: xs, ys and the (n², 2) points, row by row."""
+        x0, x1, y0, y1 = self.extent()
+        xs = x0 + (np.arange(n) + 0.5) * (x1 - x0) / n
+        ys = y0 + (np.arange(n) + 0.5) * (y1 - y0) / n
+        gx, gy = np.meshgrid(xs, ys)
+        return xs, ys, np.column_stack([gx.ravel(), gy.ravel()])
+
+    def boundary(self, n: int = 40) -> pd.DataFrame:
+        """The decision heatmap: one row per cell with its bounds, predicted class and confidence."""
+        xs, ys, points = self.grid(n)
+        p = self.probabilities(points)
+        dx, dy = xs[1] - xs[0], ys[1] - ys[0]
+        return pd.DataFrame({"x": points[:, 0] - dx / 2, "x2": points[:, 0] + dx / 2, "y": points[:, 1] - dy / 2,
+                             "y2": points[:, 1] + dy / 2, "class": p.argmax(axis=1).astype(str),
+                             "p1": p[:, 1], "confidence": p.max(axis=1)})
+
+    def points(self, show_test: bool = True) -> pd.DataFrame:
+        d = self.data
+        frames = [pd.DataFrame({"x": d.X_train[:, 0], "y": d.X_train[:, 1], "class": d.y_train.astype(str),
+                                "set": "train", "index": np.arange(len(d.y_train))})]
+        if show_test and len(d.y_test):
+            frames.append(pd.DataFrame({"x": d.X_test[:, 0], "y": d.X_test[:, 1], "class": d.y_test.astype(str),
+                                        "set": "test", "index": np.arange(len(d.y_test))}))
+        return pd.concat(frames, ignore_index=True)
+
+    def neuron_maps(self, n: int = 24) -> list[list[np.ndarray]]:
+        """What each hidden neuron computes over the plane, as n × n arrays (row 0 at the bottom)."""
+        _, _, points = self.grid(n)
+        X = feature_matrix(points, self.config.features)
+        return [[h[:, j].reshape(n, n) for j in range(h.shape[1])] for h in self.model.hidden(X)]
+
+    def confusion(self, split: str = "test") -> pd.DataFrame:
+        """Counts: rows are the true class, columns the predicted one."""
+        d = self.inputs
+        X, y = (d.X_test, d.y_test) if split == "test" else (d.X_train, d.y_train)
+        k = len(d.classes)
+        counts = np.zeros((k, k), dtype=int)
+        if len(y):
+            np.add.at(counts, (y, self.model.predict(X)), 1)
+        names = list(d.classes)
+        return pd.DataFrame(counts, index=[f"true {c}" for c in names], columns=[f"predicted {c}" for c in names])
+
+    # ----------------------------------------------------------------------- exports
+    def weights_npz(self) -> bytes:
+        """The trained weights and everything to rebuild the model (``graphlab.train.Model.load``)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "weights.npz"
+            self.model.save(path)
+            return path.read_bytes()
+
+    def numpy_code(self) -> str:
+        """The generated NumPy source of the network's training step: the forward pass, the loss, every gradient."""
+        g = self.model.graph
+        source, inputs, wrt = compile_source(g, wrt=g.graph["params"], name="train_step")
+        c = self.config
+        head = [f"# graphlab Playground: {self.data.name}, inputs {', '.join(input_names(self.data, c.features))}",
+                f"# network {'-'.join(map(str, g.graph['sizes']))}, activations {', '.join(c.activations) or 'none'},"
+                f" loss {c.loss}" + (f", L2 {c.l2:g}" if c.l2 else ""),
+                "# inputs are standardized first: X = (features - mean) / std, with the training set's mean and std",
+                f"# train_step(xp, {', '.join(inputs)}) returns (loss, (d loss/d {', d loss/d '.join(wrt)}))",
+                "# call it with xp = numpy (or cupy); the weights are in the .npz export", "",
+                "from graphlab.compile import unbroadcast", "", ""]
+        return "\n".join(head) + source
+
+
+# --------------------------------------------------------------------------- network diagram
+def weight_style(w: float, biggest: float) -> tuple[str, float]:
+    """Colour and pen width of a link: blue positive, orange negative, width by |w|."""
+    share = min(1.0, abs(w) / biggest) if biggest > 0 else 0.0
+    return (POSITIVE if w >= 0 else NEGATIVE), round(0.3 + 5.7 * share, 2)
+
+
+def network(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The network diagram as data: neurons at (layer, row) and links with their weight, colour and width.
+
+    Drawn by the page as circles and lines at fixed places, so neuron 1 is always on top
+    (a layout engine reorders them). Rows are centred: a layer of n neurons spans n rows.
+    """
+    m = run.model
+    sizes = m.graph.graph["sizes"]
+    params = {k: np.asarray(v, dtype=np.float64) for k, v in m.params.items()}
+    biggest = max(float(np.abs(params[f"W{i}"]).max()) for i in range(1, len(sizes)))
+    labels = [input_labels(run.data, run.config.features)]
+    labels += [[f"h{layer}_{j}" for j in range(1, n + 1)] for layer, n in enumerate(sizes[1:-1], 1)]
+    labels.append(["z"] if sizes[-1] == 1 else [f"z{k}" for k in range(1, sizes[-1] + 1)])  # logits, as in the stepper
+    tallest = max(sizes)
+
+    def row(layer: int, j: int) -> float:
+        return (tallest - len(labels[layer])) / 2 + j
+
+    titles = ["inputs", *run.config.activations, "output"]
+    nodes = pd.DataFrame([{"layer": layer, "row": row(layer, j), "label": label, "title": titles[layer]}
+                          for layer, names in enumerate(labels) for j, label in enumerate(names)])
+    links = []
+    for layer in range(1, len(sizes)):
+        w = params[f"W{layer}"]
+        for i in range(w.shape[0]):
+            for j in range(w.shape[1]):
+                colour, width = weight_style(float(w[i, j]), biggest)
+                links.append({"layer": layer - 1, "row": row(layer - 1, i), "layer2": layer, "row2": row(layer, j),
+                              "weight": float(w[i, j]), "colour": colour, "width": width,
+                              "link": f"{labels[layer - 1][i]} → {labels[layer][j]}"})
+    return nodes, pd.DataFrame(links)
+
+
+# --------------------------------------------------------------------------- heatmap images
+def colour_map(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """RGB uint8: orange at ``low``, white in the middle, blue at ``high`` (the Playground's colours)."""
+    t = np.clip((values - low) / (high - low if high > low else 1.0), 0, 1)[..., None] * 2 - 1  # -1 .. 1
+    white = np.array([255.0, 255.0, 255.0])
+    neg, pos = np.array([245.0, 147.0, 34.0]), np.array([8.0, 119.0, 189.0])
+    rgb = np.where(t < 0, white + (neg - white) * -t, white + (pos - white) * t)
+    return rgb.astype(np.uint8)
+
+
+def neuron_image(values: np.ndarray, activation: str, scale: int = 3) -> np.ndarray:
+    """A neuron's map as a small picture, top row = largest x₂ (so it reads like the boundary plot)."""
+    low, high = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(activation, (-1.0, 1.0))
+    if activation == "relu":
+        top = float(values.max())
+        low, high = -top, top  # zero is white, larger outputs bluer
+    image = colour_map(values[::-1], low, high)
+    return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+
+
+# --------------------------------------------------------------------------- open this prediction
+@dataclass(frozen=True)
+class Prediction:
+    """One point's scalar computational graph through the network, for the stepper."""
+
+    expr: str
+    values: dict[str, str]
+    loss: float  # the point's loss, computed by the tensor model (the stepper's output must equal it)
+    nodes: int
+    raw: tuple[float, ...]  # the point before features and standardization
+    label: str
+
+
+def _number(x: float) -> str:
+    return repr(float(x))  # full precision: the stepper's trace equals the model's numbers
+
+
+def prediction(run: Run, split: str, index: int) -> Prediction:
+    """The expression of point ``index`` of the train or test set, at the network's current weights.
+
+    Inputs are the point's standardized features; one statement per neuron
+    (``h1_2 = tanh(w1_12*x1 + w1_22*x2 + b1_2)``), then the output and the point's loss:
+    ``E = softplus(z) - t*z`` (binary cross-entropy on the logit z, the stable form),
+    ``E = log(exp(z1) + ...) - z_c`` (softmax cross-entropy, true class c), or the mean
+    of the squared differences for mse.
+    """
+    m, d = run.model, run.inputs
+    X, y = (d.X_test, d.y_test) if split == "test" else (d.X_train, d.y_train)
+    if not 0 <= index < len(y):
+        raise GraphlabError(f"the {split} set has {len(y)} points; no point {index}")
+    sizes = m.graph.graph["sizes"]
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    if weights > MAX_OPEN_WEIGHTS:
+        raise GraphlabError(f"this network has {weights:,} weights; a prediction opens at the neuron level for "
+                            f"up to {MAX_OPEN_WEIGHTS} (fewer inputs, layers or neurons)")
+    params = {k: np.asarray(v, dtype=np.float64) for k, v in m.params.items()}
+    x = (X[index] - m.mean) / m.std
+    wide = max(sizes) > 9
+    units = [input_names(run.data, run.config.features)]
+    values = {name: _number(v) for name, v in zip(units[0], x, strict=True)}
+    statements = []
+    depth = len(sizes) - 1
+    for layer in range(1, depth + 1):
+        out = sizes[layer]
+        last = layer == depth
+        names = ([f"z{k}" for k in range(1, out + 1)] if out > 1 else ["z"]) if last else \
+            [f"h{layer}_{j}" for j in range(1, out + 1)]
+        w, b = params[f"W{layer}"], params[f"b{layer}"]
+        for j, unit in enumerate(names):
+            terms = []
+            for i, below in enumerate(units[-1]):
+                weight = f"w{layer}_{i + 1}_{j + 1}" if wide else f"w{layer}_{i + 1}{j + 1}"
+                values[weight] = _number(w[i, j])
+                terms.append(f"{weight}*{below}")
+            values[f"b{layer}_{j + 1}"] = _number(b[j])
+            total = " + ".join([*terms, f"b{layer}_{j + 1}"])
+            statements.append(f"{unit} = {total}" if last else f"{unit} = {run.config.activations[layer - 1]}({total})")
+        units.append(names)
+    logits = units[-1]
+    loss = run.config.loss
+    if loss == "bce":
+        values["t"] = str(int(y[index]))
+        statements.append("E = softplus(z) - t*z")
+    elif loss == "ce":
+        statements.append(f"E = log({' + '.join(f'exp({z})' for z in logits)}) - {logits[int(y[index])]}")
+    else:
+        targets = [f"t{k}" for k in range(1, len(logits) + 1)]
+        for k, t in enumerate(targets):
+            values[t] = "1" if k == int(y[index]) else "0"
+        squares = " + ".join(f"({z} - {t})^2" for z, t in zip(logits, targets, strict=True))
+        statements.append(f"E = ({squares})/{len(logits)}")
+    expr = "; ".join(statements)
+    nodes = from_text(expr).number_of_nodes()
+    raw = (run.data.X_test if split == "test" else run.data.X_train)[index]
+    point_loss = m.loss(X[index:index + 1], y[index:index + 1])
+    return Prediction(expr, values, point_loss, nodes, tuple(float(v) for v in raw), d.classes[int(y[index])])
+
+
+def stepper_query(p: Prediction) -> dict[str, str]:
+    """The stepper's URL state (``expr``, ``at``, ``step``) that opens ``p`` at its first step."""
+    return {"expr": p.expr, "at": ",".join(f"{k}={v}" for k, v in p.values.items()), "mode": "float", "step": "1"}
+

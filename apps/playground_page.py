@@ -1,0 +1,346 @@
+"""The Playground: train a small network on 2-D points (or digits, or a CSV file) and watch it learn.
+
+Controls sit in the sidebar; the views live in a fragment that reruns on a timer while
+training plays, so the rest of the page stays responsive. Changing any control starts a
+new network (like pressing reset). "Open this prediction" hands one point's scalar graph,
+with the current weights, to the stepper page through its URL state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import altair as alt
+import numpy as np
+import playground_model as m
+import streamlit as st
+
+from graphlab.errors import GraphlabError
+from graphlab.nn import ACTIVATIONS
+from graphlab.train import OPTIMIZERS
+
+state = st.session_state
+TICK_SECONDS = 0.5  # while playing, the views refresh this often
+TRAIN_SECONDS = 0.3  # and each refresh trains for about this long
+LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # the Playground's choices
+L2_RATES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+FIELDS = [f.name for f in fields(m.Config)]
+
+
+# --------------------------------------------------------------------------- state
+def key(name: str) -> str:
+    return f"pg_{name}"
+
+
+def seed_widgets(config: m.Config) -> None:
+    """Widget state from a configuration: on the first visit from the URL, later from the last one kept.
+
+    Streamlit forgets a page's widget state when another page is shown; the configuration
+    kept under ``_pg_config`` brings it back.
+    """
+    for name in FIELDS:
+        if name not in ("layers", "activations", "features") and key(name) not in state:
+            state[key(name)] = getattr(config, name)
+    state.setdefault(key("hidden"), len(config.layers))
+    state.setdefault(key("features"), list(config.features))
+    for i in range(m.MAX_LAYERS):
+        state.setdefault(key(f"units_{i}"), config.layers[i] if i < len(config.layers) else 4)
+        state.setdefault(key(f"act_{i}"), config.activations[i] if i < len(config.activations) else "tanh")
+
+
+def config_from_widgets() -> m.Config:
+    hidden = state[key("hidden")]
+    chosen = {name: state[key(name)] for name in FIELDS if name not in ("layers", "activations", "features")}
+    return m.Config(**chosen, features=tuple(state[key("features")]),
+                    layers=tuple(state[key(f"units_{i}")] for i in range(hidden)),
+                    activations=tuple(state[key(f"act_{i}")] for i in range(hidden))).fixed()
+
+
+def regenerate() -> None:
+    state[key("seed")] = state[key("seed")] + 1
+
+
+def set_playing(playing: bool) -> None:
+    state["_pg_playing"] = playing
+
+
+def one_step() -> None:
+    state["_pg_playing"] = False
+    run = state.get("_pg_run")
+    if run is not None:
+        run.step()
+
+
+def reset() -> None:
+    state["_pg_playing"] = False
+    state.pop("_pg_run", None)
+
+
+def open_prediction(prediction: m.Prediction) -> None:
+    state["_pg_playing"] = False
+    state.pop("_restored", None)  # the stepper reads its URL once per session: let it read this one
+    st.switch_page("stepper_page.py", query_params=m.stepper_query(prediction))
+
+
+# --------------------------------------------------------------------------- page
+if "_pg_config" not in state:
+    config, problems = m.from_query(st.query_params.to_dict())
+    state["_pg_config"] = config
+    for problem in problems:
+        st.warning(f"Ignored from the link: {problem}")
+seed_widgets(state["_pg_config"])
+state.setdefault("_pg_playing", False)
+
+st.title("Playground: watch a network learn")
+
+with st.sidebar:
+    st.subheader("Data")
+    st.selectbox("Dataset", m.DATASETS, key=key("dataset"),
+                 format_func=lambda d: {"csv": "CSV upload", "digits": "digits (8×8 images, 10 classes)"}.get(d, d))
+    dataset = state[key("dataset")]
+    upload = None
+    if dataset == "csv":
+        upload = st.file_uploader("CSV file: feature columns, then the label", type=["csv"], key=key("upload"))
+    if dataset in m.GENERATED:
+        st.slider("Noise", 0.0, 0.5, step=0.05, key=key("noise"), format="%.2f",
+                  help="The Playground's 0-50 %: how far points stray across the boundary")
+        st.slider("Points", 100, m.MAX_POINTS, step=50, key=key("points"))
+        if dataset == "spiral":
+            st.segmented_control("Spiral arms (classes)", (2, 3), key=key("classes"), required=True)
+    st.slider("Test data (%)", 0, 90, step=5, key=key("test_percent"))
+    seed_col, regen_col = st.columns([2, 3], vertical_alignment="bottom")
+    seed_col.number_input("Seed", 0, 2**31, key=key("seed"))
+    regen_col.button("Regenerate", icon=":material/refresh:", on_click=regenerate, width="stretch",
+                     help="New points: the next seed")
+
+    st.subheader("Features")
+    features_apply = dataset in m.GENERATED
+    st.pills("Inputs to the network", list(m.FEATURES), selection_mode="multi", key=key("features"),
+             format_func=lambda f: m.FEATURES[f][0], disabled=not features_apply,
+             help="Computed from each point's coordinates x₁, x₂" if features_apply else
+             "Digits and CSV files use their own columns as inputs")
+
+    st.subheader("Network")
+    st.number_input("Hidden layers", 0, m.MAX_LAYERS, key=key("hidden"))
+    for i in range(state[key("hidden")]):
+        units_col, act_col = st.columns(2)
+        units_col.number_input(f"Layer {i + 1}: neurons", 1, m.MAX_UNITS, key=key(f"units_{i}"))
+        act_col.selectbox(f"Layer {i + 1}: activation", ACTIVATIONS, key=key(f"act_{i}"))
+
+    st.subheader("Training")
+    st.selectbox("Loss", tuple(m.LOSSES), key=key("loss"), format_func=lambda k: f"{k}: {m.LOSSES[k]}",
+                 help="bce needs two classes; with more the page uses ce")
+    st.selectbox("Optimizer", OPTIMIZERS, key=key("optimizer"))
+    st.select_slider("Learning rate", LEARNING_RATES, key=key("lr"))
+    st.slider("Batch size", 1, 100, key=key("batch_size"))
+    st.select_slider("L2 regularization", L2_RATES, key=key("l2"))
+
+config = config_from_widgets()
+state["_pg_config"] = config
+st.query_params.from_dict(m.to_query(config))
+csv_bytes = upload.getvalue() if upload is not None else None
+
+run: m.Run | None = state.get("_pg_run")
+if run is None or run.config != config or state.get("_pg_csv") != csv_bytes:
+    try:
+        run = m.Run.start(config, csv_bytes)
+    except GraphlabError as e:
+        state.pop("_pg_run", None)
+        st.info(str(e), icon=":material/upload_file:") if dataset == "csv" else st.error(str(e))
+        st.stop()
+    state["_pg_run"], state["_pg_csv"], state["_pg_playing"] = run, csv_bytes, False
+if run.config.loss != config.loss:
+    st.caption(f"Loss {config.loss} is for two classes: this dataset has {len(run.data.classes)}, so ce is used.")
+
+playing = state["_pg_playing"]
+controls = st.columns([1.2, 1, 1, 5], vertical_alignment="center")
+if playing:
+    controls[0].button("Pause", key=key("pause"), icon=":material/pause:", on_click=set_playing, args=(False,),
+                       type="primary", width="stretch")
+else:
+    controls[0].button("Play", key=key("play"), icon=":material/play_arrow:", on_click=set_playing, args=(True,),
+                       type="primary", width="stretch", disabled=bool(run.error))
+controls[1].button("Step", key=key("step"), icon=":material/skip_next:", on_click=one_step, width="stretch",
+                   help="Train one epoch", disabled=bool(run.error))
+controls[2].button("Reset", key=key("reset"), icon=":material/restart_alt:", on_click=reset, width="stretch",
+                   help="New random weights, epoch 0")
+if m.uses_features(run.data):
+    controls[3].toggle("Show test points", value=True, key=key("show_test"))
+
+
+# --------------------------------------------------------------------------- charts
+def boundary_chart(run: m.Run, show_test: bool) -> alt.LayerChart:
+    x0, x1, y0, y1 = run.extent()
+    xs, ys = alt.Scale(domain=[x0, x1], nice=False, zero=False), alt.Scale(domain=[y0, y1], nice=False, zero=False)
+    classes = list(run.data.classes)
+    binary = len(classes) == 2
+    cells = alt.Chart(run.boundary()).mark_rect(opacity=0.85, strokeWidth=0)
+    if binary:
+        colour = alt.Color("p1:Q", scale=alt.Scale(domain=[0, 0.5, 1], range=[m.NEGATIVE, "#ffffff", m.POSITIVE]),
+                           legend=None)  # said in the caption
+        cells = cells.encode(color=colour)
+    else:
+        palette = alt.Scale(domain=[str(i) for i in range(len(classes))], range=list(m.CLASS_COLOURS[:len(classes)]))
+        cells = cells.encode(color=alt.Color("class:N", scale=palette, legend=None),
+                             opacity=alt.Opacity("confidence:Q", scale=alt.Scale(domain=[1 / len(classes), 1],
+                                                                                range=[0.05, 0.8]), legend=None))
+    cells = cells.encode(x=alt.X("x:Q", scale=xs, title="x₁"), x2="x2", y=alt.Y("y:Q", scale=ys, title="x₂"), y2="y2")
+    palette = alt.Scale(domain=[str(i) for i in range(len(classes))], range=list(m.CLASS_COLOURS[:len(classes)]))
+    points = alt.Chart(run.points(show_test)).mark_circle(size=36, opacity=1, strokeWidth=1).encode(
+        x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys),
+        fill=alt.Fill("class:N", scale=palette, legend=None if binary else alt.Legend(title="class", orient="right")),
+        stroke=alt.Stroke("set:N", scale=alt.Scale(domain=["train", "test"], range=["#ffffff", "#000000"]),
+                          legend=None),  # said in the caption: a legend would draw black dots
+        tooltip=["set", "index", "class", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("y:Q", format=".2f")])
+    return alt.layer(cells, points).properties(
+        width=380, height=440, title="Decision boundary")  # the plot inside comes out about square
+
+
+def boundary_caption(run: m.Run) -> str:
+    classes = run.data.classes
+    if len(classes) == 2:
+        background = (f"Orange points are class {classes[0]}, blue class {classes[1]}. The background is the "
+                      f"network's probability of class {classes[1]}: orange 0, white ½, blue 1.")
+    else:
+        background = "The background is the class the network predicts there, paler where it is less sure."
+    return background + " White outline: training point; black outline: test point."
+
+
+def loss_chart(run: m.Run) -> alt.Chart:
+    return alt.Chart(run.curves()).mark_line(strokeWidth=2).encode(
+        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=True)),
+        color=alt.Color("set:N", scale=alt.Scale(domain=["train", "test"], range=[m.POSITIVE, "#888888"]),
+                        legend=alt.Legend(title=None, orient="top")),
+        tooltip=["epoch", "set", alt.Tooltip("loss:Q", format=".4f")]).properties(height=380, title="Loss")
+
+
+def confusion_chart(run: m.Run, split: str) -> alt.LayerChart:
+    table = run.confusion(split)
+    long = table.reset_index(names="true").melt(id_vars="true", var_name="predicted", value_name="count")
+    order_true, order_pred = list(table.index), list(table.columns)
+    long["true"] = long["true"].str.removeprefix("true ")
+    long["predicted"] = long["predicted"].str.removeprefix("predicted ")
+    order_true = [c.removeprefix("true ") for c in order_true]
+    order_pred = [c.removeprefix("predicted ") for c in order_pred]
+    base = alt.Chart(long).encode(x=alt.X("predicted:N", sort=order_pred, title="predicted class",
+                                          axis=alt.Axis(labelAngle=0, orient="top")),
+                                  y=alt.Y("true:N", sort=order_true, title="true class",
+                                          axis=alt.Axis(labelOverlap=False)))
+    rect = base.mark_rect().encode(color=alt.Color("count:Q", scale=alt.Scale(scheme="blues"), legend=None))
+    text = base.mark_text(fontSize=11).encode(text="count:Q", color=alt.condition(
+        alt.datum.count > long["count"].max() / 2, alt.value("white"), alt.value("black")))
+    return alt.layer(rect, text).properties(width=340, height=300, title=f"Confusion matrix ({split} set)")
+
+
+def network_chart(run: m.Run) -> alt.LayerChart:
+    nodes, links = m.network(run)
+    rows = int(nodes["row"].max()) + 1
+    many = rows > 16  # digits: 64 inputs, drawn small and unlabelled
+    x = alt.X("layer:Q", axis=None, scale=alt.Scale(domain=[-0.4, nodes["layer"].max() + 0.4]))
+    y = alt.Y("row:Q", axis=None, scale=alt.Scale(domain=[rows - 0.5, -1.2]))
+    lines = alt.Chart(links).mark_rule(opacity=0.8).encode(
+        x=x, y=y, x2="layer2:Q", y2="row2:Q", color=alt.Color("colour:N", scale=None),
+        strokeWidth=alt.StrokeWidth("width:Q", scale=None),
+        tooltip=["link", alt.Tooltip("weight:Q", format=".3f")])
+    circles = alt.Chart(nodes).mark_circle(size=60 if many else 900, color="#f4f4f4", stroke="#888888",
+                                           opacity=1).encode(x=x, y=y, tooltip=["label"])
+    names = alt.Chart(nodes[nodes["label"].str.len() < 8] if not many else nodes.iloc[0:0]).mark_text(
+        fontSize=11, color="#333333").encode(x=x, y=y, text="label")
+    titles = alt.Chart(nodes.drop_duplicates("layer")).mark_text(fontSize=12, fontWeight="bold", dy=-4).encode(
+        x=x, y=alt.datum(-1), text="title")
+    return alt.layer(lines, circles, names, titles).properties(height=min(640, 36 * rows + 60) if not many else 520)
+
+
+def neuron_maps(run: m.Run) -> None:
+    maps = run.neuron_maps()
+    if not maps:
+        st.caption("No hidden layer: the output is a weighted sum of the inputs (a straight boundary).")
+        return
+    for layer, (units, activation) in enumerate(zip(maps, run.config.activations, strict=True), 1):
+        images = [m.neuron_image(values, activation) for values in units]
+        st.image(images, caption=[f"h{layer}_{j}" for j in range(1, len(units) + 1)], width=72)
+
+
+# --------------------------------------------------------------------------- live views
+@st.fragment(run_every=TICK_SECONDS if playing and not run.error else None)
+def live() -> None:
+    run: m.Run = state["_pg_run"]
+    if state.get("_pg_playing") and not run.error:
+        run.train_for(TRAIN_SECONDS)
+    train_acc, test_acc = run.accuracy()
+    stats = st.columns(5)
+    stats[0].metric("Epoch", f"{run.epoch:,}")
+    stats[1].metric("Train loss", f"{run.train_loss[-1]:.4f}")
+    stats[2].metric("Test loss", "–" if np.isnan(run.test_loss[-1]) else f"{run.test_loss[-1]:.4f}")
+    stats[3].metric("Train accuracy", f"{train_acc:.1%}")
+    stats[4].metric("Test accuracy", "–" if np.isnan(test_acc) else f"{test_acc:.1%}")
+    if run.error:
+        st.error(run.error + ". Press Reset.", icon=":material/warning:")
+        state["_pg_playing"] = False
+    plane = m.uses_features(run.data)
+    left, right = st.columns(2)
+    with left:
+        if plane:
+            st.altair_chart(boundary_chart(run, state.get(key("show_test"), True)), key=key("boundary"),
+                            width="content")  # square: x₁ and x₂ on the same scale
+            st.caption(boundary_caption(run))
+        else:
+            st.altair_chart(confusion_chart(run, "test" if len(run.data.y_test) else "train"), key=key("confusion"),
+                            width="content")
+    with right:
+        st.altair_chart(loss_chart(run), key=key("loss_chart"))
+    if plane and len(run.data.classes) > 2:
+        st.altair_chart(confusion_chart(run, "test" if len(run.data.y_test) else "train"), key=key("confusion"),
+                        width="content")
+    network, neurons = st.columns([3, 2]) if plane else (st.container(), None)
+    with network:
+        st.markdown("**The network** (blue links: positive weights, orange: negative; thicker: larger)")
+        st.altair_chart(network_chart(run), key=key("network"))
+    if neurons is not None:
+        with neurons:
+            st.markdown("**What each hidden neuron computes** over the plane (orange −, white 0, blue +)")
+            neuron_maps(run)
+
+
+live()
+
+
+# --------------------------------------------------------------------------- one prediction
+st.subheader("Open this prediction")
+st.caption("Pick a point: its computational graph through the network, at the current weights, opens in the "
+           "stepper, neuron by neuron, with the point's loss as the output.")
+pick = st.columns([1, 1, 4], vertical_alignment="bottom")
+split = pick[0].segmented_control("From the", ("train", "test"), key=key("split"), default="test"
+                                  if len(run.data.y_test) else "train", required=True)
+size = len(run.data.y_test if split == "test" else run.data.y_train)
+index = pick[1].number_input(f"Point (0 to {size - 1})", 0, max(size - 1, 0), key=key("index"))
+try:
+    prediction = m.prediction(run, split, min(index, size - 1))
+except GraphlabError as e:
+    pick[2].info(str(e))
+else:
+    probabilities = run.probabilities(np.array([prediction.raw])) if m.uses_features(run.data) else None
+    where = ", ".join(f"{v:.3g}" for v in prediction.raw[:4]) + (" …" if len(prediction.raw) > 4 else "")
+    text = f"Point ({where}), class **{prediction.label}**, loss **{prediction.loss:.4g}**"
+    if probabilities is not None:
+        text += f"; the network says class {int(probabilities[0].argmax())} ({probabilities[0].max():.0%})"
+    pick[2].markdown(text)
+    drawn = prediction.nodes <= m.STEPPER_DRAW_LIMIT
+    if st.button(f"Open in the stepper ({prediction.nodes} nodes)", key=key("open"), icon=":material/account_tree:"):
+        open_prediction(prediction)  # not an on_click callback: st.switch_page must run in the script
+    st.caption(("The stepper draws it; " if drawn else
+                f"Over {m.STEPPER_DRAW_LIMIT} nodes the stepper shows the table of nodes instead of the drawing; ")
+               + "its inputs are the point's features standardized with the training set's mean and std.")
+    with st.expander("The expression"):
+        st.code(prediction.expr.replace("; ", "\n"), language=None)
+
+# --------------------------------------------------------------------------- exports
+st.subheader("Export")
+st.caption("The weights load with graphlab.train.Model.load; the code is the network's training step as "
+           "graphlab compiled it (forward, loss and every gradient). The URL holds this configuration.")
+exports = st.columns(2)
+exports[0].download_button("Weights (.npz)", run.weights_npz, "playground-weights.npz", "application/octet-stream",
+                           key=key("npz"), on_click="ignore", icon=":material/download:", width="stretch")
+exports[1].download_button("NumPy code (.py)", run.numpy_code, "playground_network.py", "text/x-python",
+                           key=key("code"), on_click="ignore", icon=":material/code:", width="stretch")
