@@ -148,7 +148,7 @@ def compile_source(graph: nx.DiGraph, wrt: Iterable[str] | None = None, output: 
     lines = [f"def {name}(xp, {', '.join(ident[v] for v in inputs)}):" if inputs else f"def {name}(xp):"]
     source_text = graph.graph.get("source", "")
     if source_text:
-        lines.append(f"    # {' '.join(source_text.split())[:100]}")
+        lines.append(f"    # {' '.join(source_text.replace(chr(10), '; ').split())[:100]}")  # one line: no text escapes it
     for node in order:
         data = graph.nodes[node]
         if data["kind"] != "op":
