@@ -202,9 +202,9 @@ _TABLE = [
 ]
 
 # Tensor ops, for MLPs on a batch: ``a`` is a (batch, features) array. They are not in the
-# input language. Each gives its VJP directly; a broadcast operand (bias_add's b) receives
-# the full-shape contribution and the compiler sums it back in one helper (unbroadcast);
-# the other tensor ops' operands never broadcast (broadcast=False: targets have the logits' shape).
+# input language. Each gives its VJP directly, in its operand's shape (broadcast=False: the
+# compiler calls no unbroadcast): bias_add's sums over the rows, and the losses' targets have
+# the logits' shape.
 # The losses are means over the batch and take targets as ``b`` (one-hot rows for softmax_ce).
 def _tensor(name: str, arity: int, symbol: str, latex: str, forward: str, vjp: tuple[str, ...], note: str = "",
             saved: tuple[tuple[str, str], ...] = (), broadcast: bool = False):
@@ -216,8 +216,8 @@ def _tensor(name: str, arity: int, symbol: str, latex: str, forward: str, vjp: t
 # it where it is 1 (at the output) and an array is multiplied once.
 _TABLE += [
     _tensor("matmul", 2, "·", r"{0} {1}", "a @ b", ("g @ b.T", "a.T @ g"), note="2-D operands: (n, k) @ (k, m)"),
-    _tensor("bias_add", 2, "+b", r"{0} + {1}", "a + b", ("g", "g"), note="b (features,) broadcasts over the rows",
-            broadcast=True),
+    _tensor("bias_add", 2, "+b", r"{0} + {1}", "a + b", ("g", "xp.sum(g, axis=0)"),
+            note="b (features,) is added to every row, so its VJP sums over the rows"),
     # log-softmax = z - log(s) with z = a - max(a), s = sum(exp(z)); softmax = exp(z) / s (stable, computed once)
     _tensor("softmax_ce", 2, "CE", r"\operatorname{{CE}}\left(\operatorname{{softmax}}({0}), {1}\right)",
             "-xp.sum(b * (z - xp.log(s))) / a.shape[0]",
