@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats, for a smoke run")
     p.add_argument("--markdown", metavar="FILE", help="also write the table, machine and command to FILE")
     args = p.parse_args(argv)
+    load_before = os.getloadavg()[0]
     results = {name: CASES[name](quick=args.quick) for name in args.case or CASES}
     if args.quick:
         print("quick mode: smaller sizes and fewer repeats than the titles say (a smoke run)", file=sys.stderr)
@@ -141,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.markdown:
         with open(args.markdown, "w") as f:
-            f.write(markdown_report(results, rates, goals, command.strip()))
+            load = f"{load_before:.1f} when the run began, {os.getloadavg()[0]:.1f} when it ended"
+            f.write(markdown_report(results, rates, goals, command.strip(), load))
     if args.json:
         print(json.dumps({"machine": machine(), **results, "ratios": rates, "targets": goals}, indent=2))
         return 0
@@ -150,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def markdown_report(results: dict, rates: dict, goals: list[dict], command: str) -> str:
-    lines = ["# Benchmarks", "", f"Machine: {machine()}.", "", f"Command: `{command}` (`make bench` runs it).", "",
+def markdown_report(results: dict, rates: dict, goals: list[dict], command: str, load: str) -> str:
+    lines = ["# Benchmarks", "", f"Machine: {machine()}; load average (1 min) {load}.", "",
+             f"Command: `{command}` (`make bench` runs it).", "",
              "Medians of repeated runs after a warm-up; the contenders of a case run interleaved in one process "
              "on the same data, and every ratio (graphlab's median over the contender's) comes from this one run.",
              "A peer that is not installed reads `skipped`."]

@@ -9,7 +9,8 @@ weights, sees the same data in the same order, and trains on: seconds per epoch.
 * torch: PyTorch eager, ``nn.Sequential`` + ``CrossEntropyLoss`` + ``optim.SGD``, all cores;
 * jax: one ``jax.jit`` step (gather, forward, ``grad``, update), the batches looped in Python;
 * gemm_floor: the five matrix products of a step alone (forward two, backward three: the
-  input's gradient is never needed), into preallocated outputs: no framework does less.
+  input's gradient is never needed), into preallocated outputs: no framework does less;
+* torch_gemm_floor: the same products in PyTorch (MKL rather than NumPy's OpenBLAS).
 """
 
 from __future__ import annotations
@@ -156,8 +157,31 @@ def gemm_floor(X, y, order):
     return epoch
 
 
+def torch_gemm_floor(X, y, order):
+    """The same five products in PyTorch (MKL), for what bounds a NumPy (OpenBLAS) trainer against torch."""
+    th = peers.torch()
+    if th is None:
+        return None
+    p = init()
+    W1, W2 = th.from_numpy(p["W1"]), th.from_numpy(p["W2"])
+    x = th.from_numpy(np.ascontiguousarray(X[:BATCH]))
+    h, z2 = th.empty((BATCH, SIZES[1])), th.empty((BATCH, SIZES[2]))
+    dh, dW1, dW2 = th.empty_like(h), th.empty_like(W1), th.empty_like(W2)
+    dz2 = th.full_like(z2, 0.01)
+
+    def epoch():
+        for _ in batches(len(X)):
+            th.matmul(x, W1, out=h)
+            th.matmul(h, W2, out=z2)
+            th.matmul(h.T, dz2, out=dW2)
+            th.matmul(dz2, W2.T, out=dh)
+            th.matmul(x.T, dh, out=dW1)
+
+    return epoch
+
+
 CONTENDERS = {"graphlab": graphlab_epoch, "numpy": numpy_epoch, "torch": torch_epoch, "jax": jax_epoch,
-              "gemm_floor": gemm_floor}
+              "gemm_floor": gemm_floor, "torch_gemm_floor": torch_gemm_floor}
 
 
 def run(quick: bool = False) -> dict[str, float | None]:
