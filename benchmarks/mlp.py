@@ -138,46 +138,33 @@ def jax_epoch(X, y, order):
     return epoch
 
 
-def gemm_floor(X, y, order):
+def _gemm_floor(lib, asarray, X):
+    """The five products of a step into preallocated outputs, with ``lib`` (numpy or torch) alone."""
     p = init()
-    W1, W2 = p["W1"], p["W2"]
-    x = np.ascontiguousarray(X[:BATCH])
-    h, z2 = np.empty((BATCH, SIZES[1]), np.float32), np.empty((BATCH, SIZES[2]), np.float32)
-    dh, dW1, dW2 = np.empty_like(h), np.empty_like(W1), np.empty_like(W2)
-    dz2 = np.full_like(z2, 0.01)
+    W1, W2, x = asarray(p["W1"]), asarray(p["W2"]), asarray(np.ascontiguousarray(X[:BATCH]))
+    h, z2 = lib.empty((BATCH, SIZES[1]), dtype=lib.float32), lib.empty((BATCH, SIZES[2]), dtype=lib.float32)
+    dh, dW1, dW2 = lib.empty_like(h), lib.empty_like(W1), lib.empty_like(W2)
+    dz2 = lib.full_like(z2, 0.01)
 
     def epoch():
         for _ in batches(len(X)):
-            np.matmul(x, W1, out=h)
-            np.matmul(h, W2, out=z2)
-            np.matmul(h.T, dz2, out=dW2)
-            np.matmul(dz2, W2.T, out=dh)
-            np.matmul(x.T, dh, out=dW1)
+            lib.matmul(x, W1, out=h)
+            lib.matmul(h, W2, out=z2)
+            lib.matmul(h.T, dz2, out=dW2)
+            lib.matmul(dz2, W2.T, out=dh)
+            lib.matmul(x.T, dh, out=dW1)
 
     return epoch
+
+
+def gemm_floor(X, y, order):
+    return _gemm_floor(np, np.asarray, X)
 
 
 def torch_gemm_floor(X, y, order):
     """The same five products in PyTorch (MKL), for what bounds a NumPy (OpenBLAS) trainer against torch."""
     th = peers.torch()
-    if th is None:
-        return None
-    p = init()
-    W1, W2 = th.from_numpy(p["W1"]), th.from_numpy(p["W2"])
-    x = th.from_numpy(np.ascontiguousarray(X[:BATCH]))
-    h, z2 = th.empty((BATCH, SIZES[1])), th.empty((BATCH, SIZES[2]))
-    dh, dW1, dW2 = th.empty_like(h), th.empty_like(W1), th.empty_like(W2)
-    dz2 = th.full_like(z2, 0.01)
-
-    def epoch():
-        for _ in batches(len(X)):
-            th.matmul(x, W1, out=h)
-            th.matmul(h, W2, out=z2)
-            th.matmul(h.T, dz2, out=dW2)
-            th.matmul(dz2, W2.T, out=dh)
-            th.matmul(x.T, dh, out=dW1)
-
-    return epoch
+    return None if th is None else _gemm_floor(th, th.from_numpy, X)
 
 
 CONTENDERS = {"graphlab": graphlab_epoch, "numpy": numpy_epoch, "torch": torch_epoch, "jax": jax_epoch,
