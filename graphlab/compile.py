@@ -270,7 +270,40 @@ def compile_source(graph: nx.DiGraph, wrt: Iterable[str] | None = None, output: 
             materialize(w)
     results = [grad.get(w, f"xp.zeros_like({ident[w]})") for w in wrt]
     lines.append(f"    return {ident[output]}, ({', '.join(results)}{',' if len(results) == 1 else ''})")
-    return "\n".join(lines) + "\n", inputs, wrt
+    return "\n".join(_free_dead(lines)) + "\n", inputs, wrt
+
+
+def _free_dead(lines: list[str]) -> list[str]:
+    """Add ``del`` after the last line that reads each intermediate, so that its array is freed then.
+
+    Straight-line code would otherwise keep every forward value and gradient alive until it
+    returns: over 10^6 points that is hundreds of MB of fresh memory per call, page-faulted
+    in each time, where freed arrays are reused.
+    """
+    body = [ast.parse(line.strip()).body[0] if line.startswith("    ") and not line.strip().startswith("#") else None
+            for line in lines]
+    last: dict[str, int] = {}
+    assigned: set[str] = set()
+    for i, stmt in enumerate(body):
+        if stmt is None:
+            continue
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name):
+                last[node.id] = i
+                if isinstance(node.ctx, ast.Store):
+                    assigned.add(node.id)
+    returned = {n.id for stmt in body if isinstance(stmt, ast.Return)
+                for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+    dead: dict[int, list[str]] = {}
+    for name, i in last.items():
+        if name in assigned and name not in returned:
+            dead.setdefault(i, []).append(name)
+    out = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        if i in dead:
+            out.append(f"    del {', '.join(sorted(dead[i]))}")
+    return out
 
 
 def _load(source: str, filename: str, name: str) -> Callable:
