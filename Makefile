@@ -25,6 +25,11 @@ test: $(STAMP)
 	$(PY) -m ruff check $(LINTED)
 	$(PY) -m pytest -n 2 -q
 
+# Peers (PyTorch CPU pinned, JAX, micrograd) come from the bench extra; `make test` never needs them.
+bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) -m benchmarks --markdown BENCHMARKS.md
+
 lint: $(STAMP)
 	$(PY) -m ruff check $(LINTED)
 

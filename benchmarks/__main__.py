@@ -1,40 +1,165 @@
-"""`python -m benchmarks [--case NAME] [--json]`: run the measurements and print one table."""
+"""`python -m benchmarks [--case NAME] [--json] [--quick] [--markdown FILE]`: run the measurements, print one table.
+
+Every figure is a median of repeated runs after a warm-up; contenders of a case run interleaved
+in this one process on the same data, and every ratio is computed within this run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
+from collections.abc import Callable
 
-from . import explorer
+from . import explorer, grad, mlp, tiny
 
-CASES = {"explorer": explorer.run}
+CASES: dict[str, Callable[..., dict]] = {"mlp_epoch": mlp.run, "tiny_step": tiny.run, "explorer": explorer.run,
+                                         "grad_1e6": grad.run}
+TITLES = {
+    "mlp_epoch": "1. MLP 784-200-10 ReLU softmax-CE, SGD lr 0.1, batch 128, 60,000 samples (float32): s per epoch",
+    "tiny_step": "2. Tiny net 2-16-16-1 tanh MSE, full batch of 200 (float32): microseconds per training step",
+    "explorer": "3. Explorer: parse + build + trace: milliseconds",
+    "grad_1e6": "4. Value and full gradient over 10^6 points (float64): milliseconds per evaluation",
+}
+UNITS = {"mlp_epoch": (1.0, "s"), "tiny_step": (1e6, "µs"), "explorer": (1e3, "ms"), "grad_1e6": (1e3, "ms")}
+# (case, sub-table or None, contender, bound): graphlab / contender must not exceed bound
+TARGETS = [
+    ("mlp_epoch", None, "torch", 0.70), ("mlp_epoch", None, "gemm_floor", 1.2), ("tiny_step", None, "torch", 0.35),
+    ("tiny_step", None, "torch_1thread", 0.35),  # not the issue's target: torch's own best on this machine
+    *(("grad_1e6", label, peer, bound) for label in grad.CASES for peer, bound in (("lambdify", 0.8), ("numpy", 1.1))),
+]
 
 
 def machine() -> str:
-    import os
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    import numpy as np
 
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    versions = [f"NumPy {np.__version__}"]
+    for name in ("torch", "jax", "sympy"):
+        module = sys.modules.get(name)
+        if module is not None:
+            versions.append(f"{name} {module.__version__}")
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {', '.join(versions)}"
+
+
+def ratios(results: dict) -> dict:
+    """graphlab's median over each other contender's, per case (and sub-table); explorer: growth per 10x nodes."""
+    out: dict = {}
+    for case, table in results.items():
+        if case == "explorer":
+            sizes = [row for label, row in table.items() if label.startswith("generated")]
+            out[case] = {f"{a['nodes']:,} -> {b['nodes']:,} nodes": b["seconds"] / a["seconds"]
+                         for a, b in zip(sizes, sizes[1:])}
+            continue
+        tables = table if all(isinstance(v, dict) for v in table.values()) else {None: table}
+        per = {label: {name: (t["graphlab"] / v if v else None) for name, v in t.items() if name != "graphlab"}
+               for label, t in tables.items()}
+        out[case] = per[None] if None in per else per
+    return out
+
+
+def targets(results: dict, rates: dict) -> list[dict]:
+    rows = []
+    for case, label, peer, bound in TARGETS:
+        if case not in rates:
+            continue
+        value = (rates[case] if label is None else rates[case][label]).get(peer)
+        rows.append({"case": case if label is None else f"{case} {label}", "target": f"graphlab <= {bound} x {peer}",
+                     "ratio": value, "met": None if value is None else value <= bound})
+    if "explorer" in results:
+        rows.append(_explorer_target(results["explorer"], rates["explorer"]))
+    return rows
+
+
+def _explorer_target(table: dict, growth: dict) -> dict:
+    worst = max(growth.values(), default=None)
+    lecture = max(row["seconds"] for label, row in table.items() if not label.startswith("generated"))
+    big = table.get("generated 10,000", {}).get("seconds")
+    met = worst is not None and worst <= 13 and lecture < 2e-3 and (big is None or big < 1)
+    return {"case": "explorer", "target": "lecture < 2 ms, 10,000 nodes < 1 s, 10x nodes <= 13x time",
+            "ratio": worst, "met": met}
+
+
+def table_lines(results: dict, rates: dict, markdown: bool) -> list[str]:
+    lines: list[str] = []
+    for case, table in results.items():
+        scale, unit = UNITS[case]
+        lines += ["", f"### {TITLES[case]}" if markdown else TITLES[case], ""]
+        if case == "explorer":
+            header = ("expression", "nodes", f"median ({unit})")
+            rows = [(label, f"{row['nodes']:,}", f"{row['seconds'] * scale:.3f}") for label, row in table.items()]
+            rows += [(f"growth {k}", "", f"{v:.1f}x") for k, v in rates[case].items()]
+        else:
+            tables = table if all(isinstance(v, dict) for v in table.values()) else {"": table}
+            header = ("expression", "contender", f"median ({unit})", "graphlab / contender") if len(tables) > 1 or \
+                "" not in tables else ("contender", f"median ({unit})", "graphlab / contender")
+            rows = []
+            for label, t in tables.items():
+                per = rates[case] if label == "" else rates[case][label]
+                for name, v in t.items():
+                    cells = (name, "skipped (not installed)" if v is None else f"{v * scale:.4g}",
+                             "1" if name == "graphlab" else ("" if per.get(name) is None else f"{per[name]:.2f}"))
+                    rows.append((label, *cells) if label else cells)
+        lines += _format(header, rows, markdown)
+    return lines
+
+
+def _format(header: tuple, rows: list[tuple], markdown: bool) -> list[str]:
+    if markdown:
+        return ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|",
+                *("| " + " | ".join(r) + " |" for r in rows)]
+    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
+    return ["  " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in (header, *rows)]
+
+
+def target_lines(rows: list[dict], markdown: bool) -> list[str]:
+    cells = [(r["case"], r["target"], "" if r["ratio"] is None else f"{r['ratio']:.2f}",
+              {True: "met", False: "NOT met", None: "skipped"}[r["met"]]) for r in rows]
+    title = "### Targets" if markdown else "targets"
+    return ["", title, "", *_format(("case", "target", "ratio", ""), cells, markdown)]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks")
-    p.add_argument("--case", choices=sorted(CASES), action="append")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    p.add_argument("--case", choices=list(CASES), action="append", help="run only this case (repeatable)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats, for a smoke run")
+    p.add_argument("--markdown", metavar="FILE", help="also write the table, machine and command to FILE")
     args = p.parse_args(argv)
+    load_before = os.getloadavg()[0]
     results = {name: CASES[name](quick=args.quick) for name in args.case or CASES}
+    if args.quick:
+        print("quick mode: smaller sizes and fewer repeats than the titles say (a smoke run)", file=sys.stderr)
+    rates = ratios(results)
+    goals = targets(results, rates)
+    command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            load = f"{load_before:.1f} when the run began, {os.getloadavg()[0]:.1f} when it ended"
+            f.write(markdown_report(results, rates, goals, command.strip(), load))
     if args.json:
-        print(json.dumps({"machine": machine(), **results}, indent=2))
+        print(json.dumps({"machine": machine(), **results, "ratios": rates, "targets": goals}, indent=2))
         return 0
     print(f"machine: {machine()}")
-    for name, rows in results.items():
-        print(f"\n{name}")
-        for label, row in rows.items():
-            extra = f"{row['nodes']:>7,} nodes" if "nodes" in row else ""
-            print(f"  {label:<32} {row['seconds'] * 1e3:>10.3f} ms  {extra}")
+    print("\n".join(table_lines(results, rates, markdown=False) + target_lines(goals, markdown=False)))
     return 0
+
+
+def markdown_report(results: dict, rates: dict, goals: list[dict], command: str, load: str) -> str:
+    lines = ["# Benchmarks", "", f"Machine: {machine()}; load average (1 min) {load}.", "",
+             f"Command: `{command}` (`make bench` runs it).", "",
+             "Medians of repeated runs after a warm-up; the contenders of a case run interleaved in one process "
+             "on the same data, and every ratio (graphlab's median over the contender's) comes from this one run.",
+             "A peer that is not installed reads `skipped`."]
+    lines += table_lines(results, rates, markdown=True) + target_lines(goals, markdown=True)
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

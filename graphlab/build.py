@@ -18,7 +18,10 @@ Values never live in the graph: one graph serves many input points.
 
 from __future__ import annotations
 
+import gc
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import networkx as nx
 import sympy as sp
@@ -29,7 +32,7 @@ from .parse import parse
 
 __all__ = ["MAX_NODES", "MAX_EXACT_BITS", "MAX_SYMBOLIC_NODES", "MAX_SYMBOLIC_DEPTH", "MAX_SYMBOLIC_SIZE",
            "GraphBuilder", "from_text", "from_sympy", "node_expr", "symbol", "check_exact_pow", "check_symbolic_size",
-           "symbolic_shape", "forward_order"]
+           "symbolic_shape", "forward_order", "gc_paused"]
 
 MAX_NODES = 50_000  # a larger graph is refused while it is being built
 MAX_EXACT_BITS = 100_000  # an exact integer or rational larger than this is refused
@@ -154,11 +157,30 @@ class GraphBuilder:
         return g
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a graph or a trace is built.
+
+    Building allocates tens of thousands of small objects (tokens, node dicts, steps) and no
+    garbage cycles; every collection the allocations trigger rescans all of them, which made a
+    10,000-node graph cost ~18x a 1,000-node one instead of ~10x. Cycles are collected as usual
+    once the collector runs again.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def from_text(text: str, canonical: bool = False) -> nx.DiGraph:
     """Parse ``text`` and build its graph. Raises :class:`ParseError` for bad input."""
     builder = GraphBuilder(text)
-    parse(text, builder)
-    g = builder.graph()
+    with gc_paused():
+        parse(text, builder)
+        g = builder.graph()
     if canonical:
         return from_sympy(node_expr(g, g.graph["output"]), source=text)
     return g

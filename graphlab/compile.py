@@ -39,19 +39,29 @@ from .ops import OPS, operand_names
 
 __all__ = ["Compiled", "compile_graph", "compile_source", "unbroadcast", "central_differences"]
 
+# Stands for an upstream gradient of exactly 1 (at the output): dropped from products, and a rule
+# it cannot be dropped from falls back to an array of ones.
+_ONE = "_one_"
+
+
 # Names the generated code uses for itself; a node with one of these names is renamed.
-_RESERVED = {"xp", "unbroadcast"}
+_RESERVED = {"xp", "unbroadcast", _ONE}
 
 
-def unbroadcast(xp: Any, g: Any, shape: tuple[int, ...]) -> Any:
+def unbroadcast(xp: Any, g: Any, shape: tuple[int, ...], full: tuple[int, ...] | None = None) -> Any:
     """Sum ``g`` back to ``shape``: the gradient of an operand that was broadcast.
 
     NumPy broadcasting prepends axes and stretches axes of length 1; the gradient sums
-    over exactly those. The one place broadcasting is undone, for every op.
+    over exactly those. The one place broadcasting is undone, for every op. ``full``: the
+    shape ``g`` stands for, where it was computed without the upstream ones (at the output).
     """
     g_shape = xp.shape(g)
+    stretched = full is not None and g_shape != tuple(full)
+    if stretched:  # a rule without the upstream ones may give a smaller shape than they had
+        g = xp.broadcast_to(g, xp.broadcast_shapes(g_shape, tuple(full)))
+        g_shape = xp.shape(g)
     if g_shape == tuple(shape):
-        return g
+        return xp.array(g) if stretched else g  # a fresh array, not a read-only view
     extra = len(g_shape) - len(shape)
     axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and g_shape[i + extra] != 1)
     g = xp.sum(g, axis=axes, keepdims=True) if axes else g
@@ -80,9 +90,14 @@ class _Substitute(ast.NodeTransformer):
             if isinstance(left.value, num) and isinstance(right.value, num) and not (
                     isinstance(node.op, ast.Div) and right.value == 0):
                 return ast.Constant(_FOLD[type(node.op)](left.value, right.value))
+        if isinstance(node.op, ast.Pow) and isinstance(right, ast.Constant) and right.value == 1:
+            return left  # a ** 1.0 (pow's local gradient at exponent 2) is a
+        if isinstance(node.op, ast.Div) and isinstance(left, ast.Name) and left.id == _ONE:
+            return ast.BinOp(ast.Constant(1), ast.Div(), right)
         if isinstance(node.op, ast.Mult):
             for keep, const in ((left, right), (right, left)):
-                if isinstance(const, ast.Constant) and const.value == 1:
+                if isinstance(const, ast.Constant) and const.value == 1 or \
+                        isinstance(const, ast.Name) and const.id == _ONE:
                     return keep
                 if isinstance(const, ast.UnaryOp) and isinstance(const.op, ast.USub) and \
                         isinstance(const.operand, ast.Constant) and const.operand.value == 1:
@@ -93,6 +108,21 @@ class _Substitute(ast.NodeTransformer):
 def _instantiate(rule: str, names: Mapping[str, ast.expr]) -> str:
     tree = ast.parse(rule, mode="eval")
     return ast.unparse(ast.fix_missing_locations(_Substitute(names).visit(tree)))
+
+
+def _without_upstream(rule: str, names: Mapping[str, ast.expr], inputs: Iterable[str]) -> str | None:
+    """The rule with ``g`` = 1 dropped from its product; ``_ONE`` where the rule is ``g`` alone; None
+    where that leaves no array of its own (``g @ b.T``, a constant, or an input, which must not come
+    back as a gradient)."""
+    tree = ast.parse(rule, mode="eval")
+    tree = ast.fix_missing_locations(_Substitute({**names, "g": ast.Name(_ONE, ast.Load())}).visit(tree))
+    body = tree.body
+    if isinstance(body, ast.Name) and body.id == _ONE:
+        return _ONE  # the rule was g alone (times 1): the operand's gradient is the ones too
+    if isinstance(body, ast.Constant) or isinstance(body, ast.Name) and body.id in inputs or any(
+            isinstance(n, ast.Name) and n.id == _ONE for n in ast.walk(tree)):
+        return None
+    return ast.unparse(tree)
 
 
 def _identifier(key: str, taken: set[str]) -> str:
@@ -146,16 +176,26 @@ def compile_source(graph: nx.DiGraph, wrt: Iterable[str] | None = None, output: 
         return ast.Name(ident[node], ast.Load())
 
     lines = [f"def {name}(xp, {', '.join(ident[v] for v in inputs)}):" if inputs else f"def {name}(xp):"]
+    saved_names: dict[str, dict[str, ast.expr]] = {}  # per op node: its operands' and saved intermediates' names
     source_text = graph.graph.get("source", "")
     if source_text:
-        lines.append(f"    # {' '.join(source_text.replace(chr(10), '; ').split())[:100]}")  # one line: no text escapes it
+        one_line = " ".join(source_text.replace("\n", "; ").split())  # a comment no text can escape
+        lines.append(f"    # {one_line[:100]}")
     for node in order:
         data = graph.nodes[node]
         if data["kind"] != "op":
             continue
         args = data["args"]
+        op = OPS[data["op"]]
         names = dict(zip(operand_names(len(args)), map(operand, args), strict=True))
-        lines.append(f"    {ident[node]} = {_instantiate(OPS[data['op']].forward_rule(len(args)), names)}")
+        for saved, rule in op.saved:  # computed once, read by the forward and the VJP rules
+            names[saved] = ast.Name(_identifier(f"{ident[node]}_{saved}", taken), ast.Load())
+            lines.append(f"    {names[saved].id} = {_instantiate(rule, names)}")
+        saved_names[node] = names
+        code = _instantiate(op.forward_rule(len(args), inline=False), names)
+        if all(graph.nodes[a]["kind"] == "const" for a in args):  # an array, not a Python float: (-2) ^ 0.5 is nan
+            code = f"xp.asarray({code})"
+        lines.append(f"    {ident[node]} = {code}")
     if not ident.get(output):  # a constant output
         lines.append(f"    return {ast.unparse(operand(output))}, ()")
         return "\n".join(lines) + "\n", inputs, wrt
@@ -166,32 +206,105 @@ def compile_source(graph: nx.DiGraph, wrt: Iterable[str] | None = None, output: 
         data = graph.nodes[node]
         if data["kind"] == "op" and any(a in needs for a in data["args"]):
             needs.add(node)
+    # d_n names node n's gradient. A node in `unit` has a gradient of exactly the output's ones (the
+    # output itself, and what add or the like passes on unchanged): no line computes it, and the
+    # rules at it drop g from their products. Past the output only through elementwise (scalar)
+    # ops, where a term computed without g, broadcast to the output's shape and summed back to
+    # the operand's by unbroadcast, is exactly what multiplying by the ones would have given.
     grad: dict[str, str] = {}
+    unit: set[str] = {output}
+    ones: list[str] = []  # the name of xp.ones_like(output), made only where a rule needs it
+    input_names = {ident[v] for v in inputs}
     if wrt:
         lines.append("    # backward: d_n is d " + output + " / d n")
-        grad[output] = _identifier(f"d_{ident[output]}", taken)
-        lines.append(f"    {grad[output]} = xp.ones_like({ident[output]})")
+
+    def materialize(node: str) -> None:
+        """Give a node in `unit` its gradient as an array after all: the output's ones summed to its shape."""
+        if not ones:
+            ones.append(_identifier(f"d_{ident[output]}", taken))
+            lines.append(f"    {ones[0]} = xp.ones_like({ident[output]})")
+        unit.discard(node)
+        if node == output:
+            grad[node] = ones[0]
+        else:
+            grad[node] = _identifier(f"d_{ident[node]}", taken)
+            lines.append(f"    {grad[node]} = unbroadcast(xp, {ones[0]}, xp.shape({ident[node]}))")
+
+    def accumulate(arg: str, term: str) -> None:
+        if arg in unit:  # a second path reaches it
+            materialize(arg)
+        if arg in grad:
+            lines.append(f"    {grad[arg]} = {grad[arg]} + {term}")
+        else:
+            grad[arg] = _identifier(f"d_{ident[arg]}", taken)
+            lines.append(f"    {grad[arg]} = {term}")
+
+    full = f", xp.shape({ident[output]})"
     for node in reversed(order):
         data = graph.nodes[node]
-        if data["kind"] != "op" or node not in needs or node not in grad:
+        if data["kind"] != "op" or node not in needs or (node not in grad and node not in unit):
             continue
         args = data["args"]
         op = OPS[data["op"]]
-        names = dict(zip(operand_names(len(args)), map(operand, args), strict=True))
-        names["out"] = ast.Name(ident[node], ast.Load())
-        names["g"] = ast.Name(grad[node], ast.Load())
-        for arg, rule in zip(args, op.vjp_rules(len(args)), strict=True):
+        names = {**saved_names[node], "out": ast.Name(ident[node], ast.Load())}
+        at_unit = node in unit
+        for arg, rule in zip(args, op.vjp_rules(len(args), inline=False), strict=True):
             if arg not in needs:
                 continue
-            term = f"unbroadcast(xp, {_instantiate(rule, names)}, xp.shape({ident[arg]}))"
-            if arg in grad:
-                lines.append(f"    {grad[arg]} = {grad[arg]} + {term}")
-            else:
-                grad[arg] = _identifier(f"d_{ident[arg]}", taken)
-                lines.append(f"    {grad[arg]} = {term}")
+            term = _without_upstream(rule, names, input_names) if at_unit else None
+            if term == _ONE and not op.tensor and arg not in grad and arg not in unit:
+                unit.add(arg)  # passed on unchanged: still the output's ones
+                continue
+            if term is None or term == _ONE:  # the rule needs g itself
+                if at_unit:
+                    materialize(node)
+                    at_unit = False
+                names["g"] = ast.Name(grad[node], ast.Load())
+                term = _instantiate(rule, names)
+            if at_unit and (node != output or op.broadcast and len(args) > 1):
+                term = f"unbroadcast(xp, {term}, xp.shape({ident[arg]}){full})"
+            elif not at_unit and op.broadcast and len(args) > 1:  # operands of different shapes
+                term = f"unbroadcast(xp, {term}, xp.shape({ident[arg]}))"
+            accumulate(arg, term)
+    for w in wrt:
+        if w in unit:
+            materialize(w)
     results = [grad.get(w, f"xp.zeros_like({ident[w]})") for w in wrt]
     lines.append(f"    return {ident[output]}, ({', '.join(results)}{',' if len(results) == 1 else ''})")
-    return "\n".join(lines) + "\n", inputs, wrt
+    return "\n".join(_free_dead(lines)) + "\n", inputs, wrt
+
+
+def _free_dead(lines: list[str]) -> list[str]:
+    """Add ``del`` after the last line that reads each intermediate, so that its array is freed then.
+
+    Straight-line code would otherwise keep every forward value and gradient alive until it
+    returns: over 10^6 points that is hundreds of MB of fresh memory per call, page-faulted
+    in each time, where freed arrays are reused.
+    """
+    body = [ast.parse(line.strip()).body[0] if line.startswith("    ") and not line.strip().startswith("#") else None
+            for line in lines]
+    last: dict[str, int] = {}
+    assigned: set[str] = set()
+    for i, stmt in enumerate(body):
+        if stmt is None:
+            continue
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name):
+                last[node.id] = i
+                if isinstance(node.ctx, ast.Store):
+                    assigned.add(node.id)
+    returned = {n.id for stmt in body if isinstance(stmt, ast.Return)
+                for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+    dead: dict[int, list[str]] = {}
+    for name, i in last.items():
+        if name in assigned and name not in returned:
+            dead.setdefault(i, []).append(name)
+    out = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        if i in dead:
+            out.append(f"    del {', '.join(sorted(dead[i]))}")
+    return out
 
 
 def _load(source: str, filename: str, name: str) -> Callable:

@@ -13,6 +13,10 @@ In a rule, the operands are ``a``, ``b`` (or ``a0``, ``a1``... for n-ary ops) an
 the op's own output is ``out``: a local gradient may reuse it, as sigmoid's
 ``out * (1 - out)`` and exp's ``out`` do.
 
+A tensor op may name intermediates that its forward and VJP rules share (``saved``:
+softmax's exponentials, say): the compiler computes each once, in the forward pass, and
+the other interpreters read the rules with them written out.
+
 ``sym`` builds the op's SymPy expression. It is the independent reference: tests
 check every ``local`` rule against ``sympy.diff`` of ``sym`` and against central
 finite differences of ``forward``.
@@ -22,6 +26,7 @@ Adding an op means adding one entry to :data:`OPS`.
 
 from __future__ import annotations
 
+import ast
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +64,12 @@ class Op:
     # leave this None: their VJP is g * local. Tensor ops (matmul...) must give it.
     vjp: tuple[str, ...] | None = None
     tensor: bool = False  # a tensor op (MLPs): not in the input language, no scalar local rule
+    # Intermediates the forward and VJP rules share, (name, rule over the operands and earlier names),
+    # computed once by the compiler; forward_rule / vjp_rules write them out unless inline=False.
+    saved: tuple[tuple[str, str], ...] = ()
+    # False: the operands never broadcast against each other, so each VJP rule already gives its
+    # operand's shape and the compiler skips unbroadcast (unary ops never broadcast either).
+    broadcast: bool = True
     _fns: dict = field(default_factory=dict, compare=False, repr=False)
 
     def local_rules(self, arity: int) -> tuple[str, ...]:
@@ -69,16 +80,17 @@ class Op:
             raise ValueError(f"op {self.name!r}: {len(rules)} local rules for {arity} operands")
         return rules
 
-    def vjp_rules(self, arity: int) -> tuple[str, ...]:
+    def vjp_rules(self, arity: int, inline: bool = True) -> tuple[str, ...]:
         """The rule giving each operand's contribution from the upstream gradient ``g``."""
         if self.vjp is not None:
             if len(self.vjp) != arity:
                 raise ValueError(f"op {self.name!r}: {len(self.vjp)} VJP rules for {arity} operands")
-            return self.vjp
+            return tuple(_inline(r, self.saved) for r in self.vjp) if inline else self.vjp
         return tuple(f"g * ({rule})" for rule in self.local_rules(arity))
 
-    def forward_rule(self, arity: int) -> str:
-        return self.forward(arity) if callable(self.forward) else self.forward
+    def forward_rule(self, arity: int, inline: bool = True) -> str:
+        rule = self.forward(arity) if callable(self.forward) else self.forward
+        return _inline(rule, self.saved) if inline else rule
 
     def forward_fn(self, arity: int) -> Callable:
         """``f(xp, *operands) -> out``, built once from the rule text."""
@@ -107,6 +119,22 @@ def _rule_function(rule: str, arity: int, with_out: bool) -> Callable:
     return types.FunctionType(code.co_consts[0], {"__builtins__": {}})
 
 
+@cache
+def _inline(rule: str, saved: tuple[tuple[str, str], ...]) -> str:
+    """``rule`` with each saved intermediate's name replaced by its own rule (later ones may use earlier)."""
+    if not saved:
+        return rule
+    defs: dict[str, ast.expr] = {}
+
+    class Inline(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.expr:
+            return defs.get(node.id, node)
+
+    for name, text in saved:
+        defs[name] = Inline().visit(ast.parse(text, mode="eval").body)
+    return ast.unparse(Inline().visit(ast.parse(rule, mode="eval")))
+
+
 def _nary(symbol: str) -> Callable[[int], str]:
     return lambda n: f" {symbol} ".join(operand_names(n))
 
@@ -130,7 +158,8 @@ _TABLE = [
     Op("add", None, "+", "{0} + {1}", sp.Add, _nary("+"), _nary_add_local, infix="+"),
     Op("sub", 2, "−", "{0} - {1}", lambda a, b: a - b, "a - b", ("1", "-1"), infix="-"),
     Op("mul", None, "*", r"{0} \cdot {1}", sp.Mul, _nary("*"), _nary_mul_local, infix="*"),
-    Op("div", 2, "/", r"\frac{{{0}}}{{{1}}}", lambda a, b: a / b, "a / b", ("1 / b", "-out / b"), infix="/"),
+    Op("div", 2, "/", r"\frac{{{0}}}{{{1}}}", lambda a, b: a / b, "a / b", ("1 / b", "-out / b"), infix="/",
+       vjp=("g / b", "g * (-out / b)")),  # g / b: one division, not g * (1 / b)
     Op("neg", 1, "−", "-{0}", lambda a: -a, "-a", ("-1",)),
     Op(
         "pow", 2, "^", "{{{0}}}^{{{1}}}", lambda a, b: a**b, "a ** b", ("b * a ** (b - 1)", "out * xp.log(a)"),
@@ -150,7 +179,7 @@ _TABLE = [
     Op("tanh", 1, "tanh", r"\tanh\left({0}\right)", sp.tanh, "xp.tanh(a)", ("1 - out ** 2",)),
     Op("exp", 1, "exp", r"e^{{{0}}}", sp.exp, "xp.exp(a)", ("out",)),
     Op("log", 1, "log", r"\log\left({0}\right)", sp.log, "xp.log(a)", ("1 / a",),
-       note="natural logarithm, domain a > 0"),
+       note="natural logarithm, domain a > 0", vjp=("g / a",)),
     Op("sqrt", 1, "√", r"\sqrt{{{0}}}", sp.sqrt, "xp.sqrt(a)", ("1 / (2 * out)",),
        note="domain a >= 0; no derivative at 0"),
     Op("abs", 1, "abs", r"\left|{0}\right|", sp.Abs, "xp.abs(a)", ("xp.sign(a)",), note="abs'(0) = 0"),
@@ -161,8 +190,9 @@ _TABLE = [
     ),
     Op("relu", 1, "relu", r"\operatorname{{ReLU}}\left({0}\right)", lambda a: sp.Max(0, a), "xp.maximum(a, 0)",
        ("xp.where(a < 0, 0, 1)",), note="relu'(z) = 0 for z < 0, 1 otherwise (so relu'(0) = 1), as in the lecture",
-       # g * where(a < 0, 0, 1) would multiply by an int64 array and turn float32 into float64
-       vjp=("xp.where(a < 0, 0, g)",)),
+       # a mask by multiplication (a boolean array keeps g's dtype; where(a < 0, 0, 1) is int64 and
+       # would turn float32 into float64), several times faster than where(a < 0, 0, g)
+       vjp=("g * (a >= 0)",)),
     Op("softplus", 1, "softplus", r"\operatorname{{softplus}}\left({0}\right)", lambda a: sp.log(1 + sp.exp(a)),
        "xp.logaddexp(0, a)", ("xp.exp(-xp.logaddexp(0, -a))",)),
     Op("max", 2, "max", r"\max\left({0}, {1}\right)", sp.Max, "xp.maximum(a, b)",
@@ -172,30 +202,36 @@ _TABLE = [
 ]
 
 # Tensor ops, for MLPs on a batch: ``a`` is a (batch, features) array. They are not in the
-# input language. Each gives its VJP directly; a broadcast operand (bias_add's b) receives
-# the full-shape contribution and the compiler sums it back in one helper (unbroadcast).
+# input language. Each gives its VJP directly, in its operand's shape (broadcast=False: the
+# compiler calls no unbroadcast): bias_add's sums over the rows, and the losses' targets have
+# the logits' shape.
 # The losses are means over the batch and take targets as ``b`` (one-hot rows for softmax_ce).
-_MAX = "xp.max(a, axis=-1, keepdims=True)"
-_LOG_SOFTMAX = f"(a - {_MAX} - xp.log(xp.sum(xp.exp(a - {_MAX}), axis=-1, keepdims=True)))"
+def _tensor(name: str, arity: int, symbol: str, latex: str, forward: str, vjp: tuple[str, ...], note: str = "",
+            saved: tuple[tuple[str, str], ...] = (), broadcast: bool = False):
+    return Op(name, arity, symbol, latex, sp.Function(name), forward, (), note=note, vjp=vjp, tensor=True,
+              saved=saved, broadcast=broadcast)
 
 
-def _tensor(name: str, arity: int, symbol: str, latex: str, forward: str, vjp: tuple[str, ...], note: str = ""):
-    return Op(name, arity, symbol, latex, sp.Function(name), forward, (), note=note, vjp=vjp, tensor=True)
-
-
+# Upstream g comes first in a product, with the scalar factors, so that the compiler can drop
+# it where it is 1 (at the output) and an array is multiplied once.
 _TABLE += [
     _tensor("matmul", 2, "·", r"{0} {1}", "a @ b", ("g @ b.T", "a.T @ g"), note="2-D operands: (n, k) @ (k, m)"),
-    _tensor("bias_add", 2, "+b", r"{0} + {1}", "a + b", ("g", "g"), note="b (features,) broadcasts over the rows"),
+    _tensor("bias_add", 2, "+b", r"{0} + {1}", "a + b", ("g", "xp.sum(g, axis=0)"),
+            note="b (features,) is added to every row, so its VJP sums over the rows"),
+    # log-softmax = z - log(s) with z = a - max(a), s = sum(exp(z)); softmax = exp(z) / s (stable, computed once)
     _tensor("softmax_ce", 2, "CE", r"\operatorname{{CE}}\left(\operatorname{{softmax}}({0}), {1}\right)",
-            f"-xp.sum(b * {_LOG_SOFTMAX}) / a.shape[0]",
-            (f"g * (xp.exp({_LOG_SOFTMAX}) - b) / a.shape[0]", f"-g * {_LOG_SOFTMAX} / a.shape[0]"),
-            note="softmax and cross-entropy fused, through log-softmax (stable); mean over the rows"),
+            "-xp.sum(b * (z - xp.log(s))) / a.shape[0]",
+            ("g * (1 / a.shape[0]) * (e / s - b)", "g * (-1 / a.shape[0]) * (z - xp.log(s))"),
+            saved=(("z", "a - xp.max(a, axis=-1, keepdims=True)"), ("e", "xp.exp(z)"),
+                   ("s", "xp.sum(e, axis=-1, keepdims=True)")),
+            note="softmax and cross-entropy fused, through log-softmax (stable); mean over the rows; b has a's shape"),
     _tensor("bce_logits", 2, "BCE", r"\operatorname{{BCE}}\left(\sigma({0}), {1}\right)",
             "xp.mean(xp.logaddexp(0, a) - a * b)",
-            ("g * (xp.exp(-xp.logaddexp(0, -a)) - b) / a.size", "-g * a / a.size"),
-            note="binary cross-entropy on logits: mean of log(1 + e^a) - a b (stable)"),
+            ("g * (1 / a.size) * (xp.exp(-xp.logaddexp(0, -a)) - b)", "g * (-1 / a.size) * a"),
+            note="binary cross-entropy on logits: mean of log(1 + e^a) - a b (stable); b has a's shape"),
     _tensor("mse", 2, "MSE", r"\operatorname{{MSE}}\left({0}, {1}\right)", "xp.mean((a - b) ** 2)",
-            ("g * 2 * (a - b) / a.size", "g * 2 * (b - a) / a.size"), note="mean of the squared differences"),
+            ("g * (2 / a.size) * (a - b)", "g * (2 / a.size) * (b - a)"),
+            note="mean of the squared differences; b has a's shape"),
     _tensor("l2", 1, "‖·‖²", r"\left\lVert {0} \right\rVert^2", "xp.sum(a * a)", ("g * 2 * a",),
             note="sum of squares (the L2 penalty before its coefficient)"),
     _tensor("mean", 1, "mean", r"\operatorname{{mean}}\left({0}\right)", "xp.mean(a)",

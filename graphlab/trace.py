@@ -23,7 +23,7 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from .build import MAX_EXACT_BITS, check_exact_pow, check_symbolic_size, forward_order, node_expr, symbol
+from .build import MAX_EXACT_BITS, check_exact_pow, check_symbolic_size, forward_order, gc_paused, node_expr, symbol
 from .errors import EvaluationError, GraphlabError
 from .ops import OPS, SYMPY_XP
 
@@ -208,7 +208,7 @@ def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, mode: str 
     steps: list[Step] = []
     nonfinite: dict[str, list[str]] = {}
 
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), gc_paused():
         for node in order:
             data = graph.nodes[node]
             kind = data["kind"]

@@ -26,8 +26,8 @@ from .data import Dataset
 from .errors import GraphlabError
 from .nn import mlp
 
-__all__ = ["OPTIMIZERS", "DEVICES", "TrainingDiverged", "Model", "Epoch", "Result", "Trainer", "train", "array_module",
-           "to_numpy"]
+__all__ = ["OPTIMIZERS", "DEVICES", "TrainingDiverged", "Model", "Epoch", "Result", "Trainer", "CompiledStep", "train",
+           "array_module", "to_numpy"]
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 DEVICES = ("cpu", "gpu")
@@ -206,6 +206,55 @@ class _Adam(_Optimizer):
 _OPTIMIZERS = {"sgd": _Optimizer, "momentum": _Momentum, "adam": _Adam}
 
 
+# ----------------------------------------------------------------------------- the hot loop
+class CompiledStep:
+    """One compiled forward/backward step and one optimizer over an MLP graph's ``params`` (updated in place).
+
+    The mini-batch is gathered into buffers allocated once, and the compiled function's
+    arguments are a list built once (the parameters are updated in place, so it stays valid):
+    per step, Python does little more than call the generated code and the optimizer.
+    """
+
+    def __init__(self, graph: nx.DiGraph, params: dict[str, Any], optimizer: str = "sgd", lr: float = 0.01,
+                 batch_size: int = 32, xp: Any = np):
+        if optimizer not in _OPTIMIZERS:
+            raise GraphlabError(f"unknown optimizer {optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
+        self.xp, self.params, self.batch_size = xp, params, batch_size
+        self.compiled = compile_graph(graph, wrt=graph.graph["params"])
+        self.optimizer = _OPTIMIZERS[optimizer](xp, [params[p] for p in self.compiled.wrt], lr)
+        inputs = self.compiled.inputs
+        self._args = [params.get(v) for v in inputs]
+        self._x, self._t = inputs.index("X"), inputs.index("Y")
+        self._buffers: tuple[Any, Any] | None = None
+
+    def step(self, X: Any, T: Any) -> Any:
+        """One update on the batch ``X`` (inputs) and ``T`` (targets); the batch loss (on the device)."""
+        args = self._args
+        args[self._x], args[self._t] = X, T
+        loss, grads = self.compiled.fn(self.xp, *args)
+        self.optimizer.step(grads)
+        return loss
+
+    def epoch(self, X: Any, T: Any, order: np.ndarray) -> Any:
+        """One pass over the rows of ``X``, ``T`` in ``order``: the summed loss (on the device, one sync)."""
+        xp, n = self.xp, X.shape[0]
+        bs = min(self.batch_size, n)
+        shapes = (bs, X.shape[1]), (bs, T.shape[1])
+        if self._buffers is None or tuple(b.shape for b in self._buffers) != shapes:
+            self._buffers = xp.empty(shapes[0], dtype=X.dtype), xp.empty(shapes[1], dtype=T.dtype)
+        X_batch, T_batch = self._buffers
+        order = xp.asarray(order)
+        total = 0.0
+        for lo in range(0, n, bs):
+            idx = order[lo:lo + bs]
+            m = idx.shape[0]
+            xb, tb = X_batch[:m], T_batch[:m]
+            xp.take(X, idx, axis=0, out=xb)
+            xp.take(T, idx, axis=0, out=tb)
+            total = total + self.step(xb, tb) * m
+        return total
+
+
 # ----------------------------------------------------------------------------- training
 @dataclass(frozen=True)
 class Epoch:
@@ -287,31 +336,15 @@ class Trainer:
         self.T = xp.asarray(_targets(data.y_train, loss, n_classes), dtype=dtype)
         self.X_test = self.model._inputs(data.X_test)
 
-        self.step = compile_graph(graph, wrt=graph.graph["params"])
-        self.opt = _OPTIMIZERS[optimizer](xp, [params[p] for p in self.step.wrt], lr)
-        self.bs = bs = min(batch_size, self.X.shape[0])
-        self.X_batch = xp.empty((bs, self.X.shape[1]), dtype=dtype)  # reused by every mini-batch
-        self.T_batch = xp.empty((bs, self.T.shape[1]), dtype=dtype)
+        self.steps = CompiledStep(graph, params, optimizer, lr, batch_size, xp)
         self.history: list[Epoch] = []
 
     def epoch(self) -> Epoch:
         """One pass over the training set in shuffled mini-batches; its record is appended to ``history``."""
-        xp, params, bs = self.xp, self.params, self.bs
         n = self.X.shape[0]
         number = len(self.history) + 1
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, naming the epoch
-            order = xp.asarray(self.rng.permutation(n))
-            total = 0.0
-            for lo in range(0, n, bs):
-                idx = order[lo:lo + bs]
-                m = idx.shape[0]
-                xb, tb = self.X_batch[:m], self.T_batch[:m]
-                xp.take(self.X, idx, axis=0, out=xb)
-                xp.take(self.T, idx, axis=0, out=tb)
-                values = {"X": xb, "Y": tb, **params}
-                batch_loss, grads = self.step.fn(xp, *(values[v] for v in self.step.inputs))
-                total = total + batch_loss * m  # stays on the device: one sync per epoch
-                self.opt.step(grads)
+            total = self.steps.epoch(self.X, self.T, self.rng.permutation(n))
             train_loss = float(total) / n
             if not math.isfinite(train_loss):
                 raise TrainingDiverged(f"training diverged at epoch {number}: the loss became {train_loss} "

@@ -1,0 +1,56 @@
+"""The benchmark harness in quick mode: the JSON's shape, and a missing peer reported as null (no timing asserted)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from benchmarks import __main__ as bench
+from benchmarks import peers
+
+
+@pytest.fixture
+def no_peers(monkeypatch):
+    """As if the bench extra were not installed: importing torch, jax or micrograd fails."""
+    for name in ("torch", "jax", "micrograd"):
+        monkeypatch.setitem(sys.modules, name, None)
+    peers.torch.cache_clear()
+    peers.jax.cache_clear()
+    yield
+    peers.torch.cache_clear()
+    peers.jax.cache_clear()
+
+
+def run_json(capsys, *args: str) -> dict:
+    assert bench.main(["--quick", "--json", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_missing_peers_are_null_not_dropped(no_peers, capsys, tmp_path):
+    report = tmp_path / "BENCHMARKS.md"
+    out = run_json(capsys, "--case", "mlp_epoch", "--case", "grad_1e6", "--markdown", str(report))
+    assert set(out) == {"machine", "mlp_epoch", "grad_1e6", "ratios", "targets"}
+    assert set(out["mlp_epoch"]) == {"graphlab", "numpy", "torch", "jax", "gemm_floor", "torch_gemm_floor"}
+    assert out["mlp_epoch"]["torch"] is None and out["mlp_epoch"]["jax"] is None
+    assert out["mlp_epoch"]["torch_gemm_floor"] is None
+    for name in ("graphlab", "numpy", "gemm_floor"):
+        assert out["mlp_epoch"][name] > 0
+    assert out["ratios"]["mlp_epoch"]["torch"] is None and out["ratios"]["mlp_epoch"]["numpy"] > 0
+    for table in out["grad_1e6"].values():
+        assert set(table) == {"graphlab", "lambdify", "numpy", "jax"}
+        assert table["jax"] is None and table["graphlab"] > 0 and table["lambdify"] > 0
+    skipped = [t for t in out["targets"] if t["target"].endswith("x torch")]
+    assert skipped and all(t["met"] is None for t in skipped)
+    text = report.read_text()
+    assert "skipped (not installed)" in text and "Machine:" in text and "python -m benchmarks" in text
+
+
+def test_explorer_case_and_table(capsys):
+    out = run_json(capsys, "--case", "explorer")
+    rows = out["explorer"]
+    assert {"(x+y)z", "generated 100", "generated 1,000"} <= set(rows)
+    assert all(row["nodes"] > 0 and row["seconds"] > 0 for row in rows.values())
+    assert bench.main(["--quick", "--case", "explorer"]) == 0
+    assert "growth" in capsys.readouterr().out
