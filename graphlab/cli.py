@@ -439,11 +439,11 @@ def cmd_mlp(args: argparse.Namespace) -> int:
 
     graph = mlp(parse_layers(args.layers), activation=args.activation, loss=args.loss)
     if args.output:
-        import pygraphviz
+        from .graphviz_lib import pygraphviz
 
         fmt_ = args.output.rsplit(".", 1)[-1].lower() if "." in args.output else "svg"
         try:
-            pygraphviz.AGraph(string=layer_dot(graph)).draw(args.output, format=fmt_, prog="dot")
+            pygraphviz().AGraph(string=layer_dot(graph)).draw(args.output, format=fmt_, prog="dot")
         except (OSError, ValueError) as e:
             raise GraphlabError(f"cannot write {args.output}: {e}") from None
     if args.json:

@@ -18,6 +18,7 @@ import sympy as sp
 from .build import symbol
 from .errors import GraphlabError
 from .frames import format_number
+from .graphviz_lib import pygraphviz
 from .render import PALETTES, Line, Writer, build, to_dot
 from .trace import Trace
 
@@ -27,9 +28,7 @@ FORMATS = ("dot", "gv", "svg", "png", "pdf", "tex")
 
 
 def _agraph(dot: graphviz.Digraph):
-    import pygraphviz
-
-    return pygraphviz.AGraph(string=dot.source)
+    return pygraphviz().AGraph(string=dot.source)
 
 
 def _laid_out(dot: graphviz.Digraph):

@@ -387,9 +387,9 @@ class Layout:
 @lru_cache(maxsize=128)
 def _layout(source: str) -> Layout:
     """Lay out the DOT ``source`` with ``dot``."""
-    import pygraphviz  # imported here: building DOT text needs no Graphviz
+    from .graphviz_lib import pygraphviz  # loaded here: building DOT text needs no Graphviz
 
-    agraph = pygraphviz.AGraph(string=source)
+    agraph = pygraphviz().AGraph(string=source)
     agraph.layout(prog="dot")
     nodes = {str(n): n.attr["pos"] for n in agraph.nodes()}
     edges = {e.attr["id"]: (e.attr["pos"], e.attr.get("lp") or "") for e in agraph.edges()}
