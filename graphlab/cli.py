@@ -472,7 +472,8 @@ def cmd_app(args: argparse.Namespace) -> int:
     if not APP_SCRIPT.is_file():
         raise GraphlabError(f"the app is not installed here (no {APP_SCRIPT}); run it from a source checkout")
     command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), "--browser.gatherUsageStats", "false",
-               "--client.toolbarMode", "viewer"]  # viewer: no "Deploy" button, no developer menu
+               "--client.toolbarMode", "viewer",  # viewer: no "Deploy" button, no developer menu
+               "--server.showEmailPrompt", "false"]  # a first run on a desktop must not wait for an email
     if args.port is not None:
         command += ["--server.port", str(args.port)]
     if args.headless:
