@@ -26,6 +26,7 @@ from graphlab.compile import compile_source
 from graphlab.data import Dataset
 from graphlab.errors import GraphlabError
 from graphlab.nn import ACTIVATIONS
+from graphlab.ops import OPS
 from graphlab.train import OPTIMIZERS, Trainer, TrainingDiverged
 
 GENERATED = ("circle", "xor", "gauss", "spiral", "moons")  # 2-D point sets: boundary and neuron heatmaps
@@ -288,7 +289,7 @@ class Run:
         X = feature_matrix(X_raw, self.config.features) if uses_features(self.data) else X_raw
         z = np.asarray(self.model.logits(X), dtype=np.float64)
         if self.config.loss == "bce":
-            p1 = 1 / (1 + np.exp(-z[:, 0]))
+            p1 = OPS["sigmoid"].forward_fn(1)(np, z[:, 0])  # the registry's overflow-safe sigmoid
             return np.column_stack([1 - p1, p1])
         if self.config.loss == "mse":  # outputs are scores, not probabilities: clip and normalize for colour
             z = np.clip(z, 0, None) + 1e-9
