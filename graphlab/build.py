@@ -26,25 +26,21 @@ from contextlib import contextmanager
 import networkx as nx
 import sympy as sp
 
-from .errors import EvaluationError, GraphlabError, ParseError
-from .ops import OPS
+from .arithmetic import MAX_EXACT_BITS, Symbolic, check_exact_pow, symbol
+from .errors import GraphlabError, ParseError
+from .evaluate import evaluate
 from .parse import parse
+from .program import program
 
 __all__ = ["MAX_NODES", "MAX_EXACT_BITS", "MAX_SYMBOLIC_NODES", "MAX_SYMBOLIC_DEPTH", "MAX_SYMBOLIC_SIZE",
            "GraphBuilder", "from_text", "from_sympy", "node_expr", "symbol", "check_exact_pow", "check_symbolic_size",
            "symbolic_shape", "forward_order", "gc_paused"]
 
 MAX_NODES = 50_000  # a larger graph is refused while it is being built
-MAX_EXACT_BITS = 100_000  # an exact integer or rational larger than this is refused
 MAX_SYMBOLIC_NODES = 400  # SymPy works recursively and slowly: symbolic forms stop at this size
 MAX_SYMBOLIC_SIZE = 1_000  # ...and this many terms once shared subexpressions are written out
 MAX_SYMBOLIC_DEPTH = 40  # ...and this depth: SymPy recurses, and diff of deep chains slows quadratically
 MAX_LITERAL_DIGITS = 400  # longer number literals (or exponents beyond 10^±400) are refused
-
-
-def symbol(name: str) -> sp.Symbol:
-    """The SymPy symbol for a variable or node label: real, so |x|' is sign(x)."""
-    return sp.Symbol(name, real=True)
 
 
 def _literal_value(text: str) -> sp.Expr:
@@ -225,19 +221,9 @@ def from_sympy(expr: sp.Expr, source: str = "") -> nx.DiGraph:
     return builder.graph(canonical=True)
 
 
-def check_exact_pow(base: sp.Expr, exponent: sp.Expr) -> None:
-    """Refuse, quickly, an exact power whose result would be too large to compute (9^9^9^9)."""
-    if base.is_Rational and exponent.is_Rational and not exponent.is_zero:
-        size = max(abs(base.p).bit_length(), abs(base.q).bit_length())
-        if size > 1 and float(abs(exponent)) * size > MAX_EXACT_BITS:
-            raise EvaluationError(
-                f"{base}^{exponent} is too large to compute exactly (over {MAX_EXACT_BITS:,} bits); "
-                "use float mode")
-
-
 def forward_order(graph: nx.DiGraph) -> list[str]:
     """Nodes in a topological order (graphs built here are stored in one already)."""
-    return list(graph.nodes)
+    return list(program(graph).order)
 
 
 _FLATTENS = {"add": "sum", "sub": "sum", "mul": "product", "div": "product"}
@@ -262,47 +248,31 @@ def symbolic_shape(graph: nx.DiGraph) -> tuple[int, int]:
     return depth[out], size[out]
 
 
-def check_symbolic_size(graph: nx.DiGraph) -> None:
-    """Refuse graphs too large or deep for SymPy (it recurses, and slows down with size)."""
-    if "_symbolic_size" in graph.graph:
-        return
-    n = graph.number_of_nodes()
-    if n > MAX_SYMBOLIC_NODES:
-        raise GraphlabError(f"symbolic forms are limited to {MAX_SYMBOLIC_NODES} nodes (this graph has {n:,})")
-    depth, size = symbolic_shape(graph)
-    if depth > MAX_SYMBOLIC_DEPTH:
-        raise GraphlabError(f"symbolic forms are limited to depth {MAX_SYMBOLIC_DEPTH} (this graph's is {depth:,})")
-    if size > MAX_SYMBOLIC_SIZE:
-        raise GraphlabError(f"the symbolic form would have {size:,} terms, over the limit of {MAX_SYMBOLIC_SIZE:,} "
-                            "(shared subexpressions are repeated in it)")
-    graph.graph["_symbolic_size"] = size
+def check_symbolic_size(graph: nx.DiGraph) -> int:
+    """Refuse graphs too large or deep for SymPy (it recurses, and slows down with size); else
+    the size of the graph's SymPy form."""
+    cache = program(graph).cache
+    if "symbolic_size" not in cache:
+        n = graph.number_of_nodes()
+        if n > MAX_SYMBOLIC_NODES:
+            raise GraphlabError(f"symbolic forms are limited to {MAX_SYMBOLIC_NODES} nodes (this graph has {n:,})")
+        depth, size = symbolic_shape(graph)
+        if depth > MAX_SYMBOLIC_DEPTH:
+            raise GraphlabError(f"symbolic forms are limited to depth {MAX_SYMBOLIC_DEPTH} "
+                                f"(this graph's is {depth:,})")
+        if size > MAX_SYMBOLIC_SIZE:
+            raise GraphlabError(f"the symbolic form would have {size:,} terms, over the limit of "
+                                f"{MAX_SYMBOLIC_SIZE:,} (shared subexpressions are repeated in it)")
+        cache["symbolic_size"] = size
+    return cache["symbolic_size"]
 
 
 def node_expr(graph: nx.DiGraph, key: str) -> sp.Expr:
-    """The SymPy expression a node computes, in the variables. Built on demand, then cached.
+    """The SymPy expression a node computes, in the variables. Built on first use, then cached.
 
     Raises :class:`GraphlabError` for graphs beyond :func:`check_symbolic_size`'s limits."""
-    exprs: dict[str, sp.Expr] = graph.graph.setdefault("_exprs", {})
-    if key not in exprs:
+    prog = program(graph)
+    if "exprs" not in prog.cache:
         check_symbolic_size(graph)
-        for node in forward_order(graph):
-            if node in exprs:
-                continue
-            data = graph.nodes[node]
-            if data["kind"] == "var":
-                exprs[node] = symbol(node)
-            elif data["kind"] == "const":
-                exprs[node] = data["value"]
-            else:
-                args = [exprs[a] for a in data["args"]]
-                if data["op"] == "pow":
-                    try:
-                        check_exact_pow(*args)
-                    except EvaluationError:
-                        exprs[node] = sp.Pow(*args, evaluate=False)
-                        continue
-                exprs[node] = OPS[data["op"]].sym(*args)
-            if node == key:
-                break
-    return exprs[key]
-
+        prog.cache["exprs"] = evaluate(prog, Symbolic(), backward=False).values
+    return prog.cache["exprs"][key]

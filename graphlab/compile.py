@@ -35,7 +35,9 @@ import networkx as nx
 import numpy as np
 
 from .errors import GraphlabError
-from .ops import OPS, operand_names
+from .evaluate import evaluate
+from .ops import operand_names
+from .program import program
 
 __all__ = ["Compiled", "compile_graph", "compile_source", "unbroadcast", "central_differences"]
 
@@ -139,8 +141,99 @@ def _identifier(key: str, taken: set[str]) -> str:
     return name
 
 
-def _ancestors_and_self(graph: nx.DiGraph, node: str) -> set[str]:
-    return nx.ancestors(graph, node) | {node}
+class Emit:
+    """The arithmetic of code generation: a value is a name (or an inlined constant) in the source
+    being written, and applying a rule writes the line that computes it.
+
+    Backward, ``d_n`` names node n's gradient. A node in ``unit`` has a gradient of exactly the
+    output's ones (the output itself, and what add or the like passes on unchanged): no line
+    computes it, and the rules at it drop ``g`` from their products. Past the output only
+    through elementwise (scalar) ops, where a term computed without ``g``, broadcast to the
+    output's shape and summed back to the operand's by unbroadcast, is exactly what multiplying
+    by the ones would have given.
+    """
+
+    def __init__(self, prog, ident: dict[str, str], taken: set[str], output: str, lines: list[str]):
+        self.prog, self.ident, self.taken, self.output, self.lines = prog, ident, taken, output, lines
+        self.saved: dict[str, dict[str, ast.expr]] = {}  # per op node: its operands' and saved intermediates' names
+        self.grad: dict[str, str] = {}
+        self.unit: set[str] = set()
+        self.ones: list[str] = []  # the name of xp.ones_like(output), made only where a rule needs it
+        self.input_names = {ident[v] for v in prog.variables if v in ident}
+
+    # forward
+    def variable(self, node: str, given: Any) -> ast.expr:
+        return ast.Name(self.ident[node], ast.Load())
+
+    def constant(self, value: Any) -> ast.expr:
+        return ast.Constant(float(value))  # inlined: 2.0, 3.141592653589793
+
+    def apply(self, op, node: str, args: list[ast.expr]) -> ast.expr:
+        names = dict(zip(operand_names(len(args)), args, strict=True))
+        for saved, rule in op.saved:  # computed once, read by the forward and the VJP rules
+            names[saved] = ast.Name(_identifier(f"{self.ident[node]}_{saved}", self.taken), ast.Load())
+            self.lines.append(f"    {names[saved].id} = {_instantiate(rule, names)}")
+        self.saved[node] = names
+        code = _instantiate(op.forward_rule(len(args), inline=False), names)
+        if all(isinstance(a, ast.Constant) for a in args):  # an array, not a Python float: (-2) ^ 0.5 is nan
+            code = f"xp.asarray({code})"
+        self.lines.append(f"    {self.ident[node]} = {code}")
+        return ast.Name(self.ident[node], ast.Load())
+
+    # backward
+    def zero(self) -> str:
+        return "0"  # no gradient yet
+
+    def one(self) -> str:
+        self.lines.append("    # backward: d_n is d " + self.output + " / d n")
+        self.unit.add(self.output)
+        return "1"
+
+    def materialize(self, node: str) -> None:
+        """Give a node in `unit` its gradient as an array after all: the output's ones summed to its shape."""
+        ident, out = self.ident, self.output
+        if not self.ones:
+            self.ones.append(_identifier(f"d_{ident[out]}", self.taken))
+            self.lines.append(f"    {self.ones[0]} = xp.ones_like({ident[out]})")
+        self.unit.discard(node)
+        if node == out:
+            self.grad[node] = self.ones[0]
+        else:
+            self.grad[node] = _identifier(f"d_{ident[node]}", self.taken)
+            self.lines.append(f"    {self.grad[node]} = unbroadcast(xp, {self.ones[0]}, xp.shape({ident[node]}))")
+
+    def edge(self, op, node: str, out: ast.expr, args: list[ast.expr], i: int, upstream: Any) -> tuple[None, str]:
+        arg = self.prog.args[node][i]
+        rule = op.vjp_rules(len(args), inline=False)[i]
+        names = {**self.saved[node], "out": out}
+        at_unit = node in self.unit
+        term = _without_upstream(rule, names, self.input_names) if at_unit else None
+        if term == _ONE and not op.tensor and arg not in self.grad and arg not in self.unit:
+            return None, _ONE  # passed on unchanged: still the output's ones
+        if term is None or term == _ONE:  # the rule needs g itself
+            if at_unit:
+                self.materialize(node)
+                at_unit = False
+            names["g"] = ast.Name(self.grad[node], ast.Load())
+            term = _instantiate(rule, names)
+        if at_unit and (node != self.output or op.broadcast and len(args) > 1):
+            term = f"unbroadcast(xp, {term}, xp.shape({self.ident[arg]}), xp.shape({self.ident[self.output]}))"
+        elif not at_unit and op.broadcast and len(args) > 1:  # operands of different shapes
+            term = f"unbroadcast(xp, {term}, xp.shape({self.ident[arg]}))"
+        return None, term
+
+    def accumulate(self, arg: str, before: Any, term: str) -> str:
+        if term == _ONE:
+            self.unit.add(arg)
+            return "1"
+        if arg in self.unit:  # a second path reaches it
+            self.materialize(arg)
+        if arg in self.grad:
+            self.lines.append(f"    {self.grad[arg]} = {self.grad[arg]} + {term}")
+        else:
+            self.grad[arg] = _identifier(f"d_{self.ident[arg]}", self.taken)
+            self.lines.append(f"    {self.grad[arg]} = {term}")
+        return self.grad[arg]
 
 
 def compile_source(graph: nx.DiGraph, wrt: Iterable[str] | None = None, output: str | None = None,
@@ -151,12 +244,10 @@ def compile_source(graph: nx.DiGraph, wrt: Iterable[str] | None = None, output: 
     defaults to the graph's output; only the nodes it depends on are computed.
     Returns ``(source, inputs, wrt)``: the function's parameters after ``xp``, in order.
     """
-    output = graph.graph["output"] if output is None else output
-    if output not in graph:
-        raise GraphlabError(f"no node named {output!r} in the graph")
-    live = _ancestors_and_self(graph, output)
-    order = [n for n in graph if n in live]
-    inputs = tuple(v for v in graph.graph["variables"] if v in live)
+    prog = program(graph)
+    output = prog.output if output is None else output
+    live = prog.cone(output)
+    inputs = tuple(v for v in prog.variables if v in live)
     wrt = inputs if wrt is None else tuple(wrt)
     unknown = [w for w in wrt if w not in inputs]
     if unknown:
@@ -164,112 +255,21 @@ def compile_source(graph: nx.DiGraph, wrt: Iterable[str] | None = None, output: 
                             f"not a variable the output depends on (variables: {', '.join(inputs) or 'none'})")
 
     taken = set(_RESERVED) | {name}
-    ident: dict[str, str] = {}
-    for node in order:
-        if graph.nodes[node]["kind"] != "const":
-            ident[node] = _identifier(node, taken)
-
-    def operand(node: str) -> ast.expr:
-        data = graph.nodes[node]
-        if data["kind"] == "const":  # inlined: 2.0, 3.141592653589793
-            return ast.Constant(float(data["value"]))
-        return ast.Name(ident[node], ast.Load())
-
+    ident = {node: _identifier(node, taken) for node in live if prog.kinds[node] != "const"}
     lines = [f"def {name}(xp, {', '.join(ident[v] for v in inputs)}):" if inputs else f"def {name}(xp):"]
-    saved_names: dict[str, dict[str, ast.expr]] = {}  # per op node: its operands' and saved intermediates' names
     source_text = graph.graph.get("source", "")
     if source_text:
         one_line = " ".join(source_text.replace("\n", "; ").split())  # a comment no text can escape
         lines.append(f"    # {one_line[:100]}")
-    for node in order:
-        data = graph.nodes[node]
-        if data["kind"] != "op":
-            continue
-        args = data["args"]
-        op = OPS[data["op"]]
-        names = dict(zip(operand_names(len(args)), map(operand, args), strict=True))
-        for saved, rule in op.saved:  # computed once, read by the forward and the VJP rules
-            names[saved] = ast.Name(_identifier(f"{ident[node]}_{saved}", taken), ast.Load())
-            lines.append(f"    {names[saved].id} = {_instantiate(rule, names)}")
-        saved_names[node] = names
-        code = _instantiate(op.forward_rule(len(args), inline=False), names)
-        if all(graph.nodes[a]["kind"] == "const" for a in args):  # an array, not a Python float: (-2) ^ 0.5 is nan
-            code = f"xp.asarray({code})"
-        lines.append(f"    {ident[node]} = {code}")
-    if not ident.get(output):  # a constant output
-        lines.append(f"    return {ast.unparse(operand(output))}, ()")
+    emit = Emit(prog, ident, taken, output, lines)
+    run = evaluate(prog, emit, output=output, wrt=wrt, backward=prog.kinds[output] != "const")
+    if prog.kinds[output] == "const":
+        lines.append(f"    return {ast.unparse(run.values[output])}, ()")
         return "\n".join(lines) + "\n", inputs, wrt
-
-    # Backward: only nodes on a path from a requested variable to the output get gradients.
-    needs: set[str] = set(wrt)
-    for node in order:
-        data = graph.nodes[node]
-        if data["kind"] == "op" and any(a in needs for a in data["args"]):
-            needs.add(node)
-    # d_n names node n's gradient. A node in `unit` has a gradient of exactly the output's ones (the
-    # output itself, and what add or the like passes on unchanged): no line computes it, and the
-    # rules at it drop g from their products. Past the output only through elementwise (scalar)
-    # ops, where a term computed without g, broadcast to the output's shape and summed back to
-    # the operand's by unbroadcast, is exactly what multiplying by the ones would have given.
-    grad: dict[str, str] = {}
-    unit: set[str] = {output}
-    ones: list[str] = []  # the name of xp.ones_like(output), made only where a rule needs it
-    input_names = {ident[v] for v in inputs}
-    if wrt:
-        lines.append("    # backward: d_n is d " + output + " / d n")
-
-    def materialize(node: str) -> None:
-        """Give a node in `unit` its gradient as an array after all: the output's ones summed to its shape."""
-        if not ones:
-            ones.append(_identifier(f"d_{ident[output]}", taken))
-            lines.append(f"    {ones[0]} = xp.ones_like({ident[output]})")
-        unit.discard(node)
-        if node == output:
-            grad[node] = ones[0]
-        else:
-            grad[node] = _identifier(f"d_{ident[node]}", taken)
-            lines.append(f"    {grad[node]} = unbroadcast(xp, {ones[0]}, xp.shape({ident[node]}))")
-
-    def accumulate(arg: str, term: str) -> None:
-        if arg in unit:  # a second path reaches it
-            materialize(arg)
-        if arg in grad:
-            lines.append(f"    {grad[arg]} = {grad[arg]} + {term}")
-        else:
-            grad[arg] = _identifier(f"d_{ident[arg]}", taken)
-            lines.append(f"    {grad[arg]} = {term}")
-
-    full = f", xp.shape({ident[output]})"
-    for node in reversed(order):
-        data = graph.nodes[node]
-        if data["kind"] != "op" or node not in needs or (node not in grad and node not in unit):
-            continue
-        args = data["args"]
-        op = OPS[data["op"]]
-        names = {**saved_names[node], "out": ast.Name(ident[node], ast.Load())}
-        at_unit = node in unit
-        for arg, rule in zip(args, op.vjp_rules(len(args), inline=False), strict=True):
-            if arg not in needs:
-                continue
-            term = _without_upstream(rule, names, input_names) if at_unit else None
-            if term == _ONE and not op.tensor and arg not in grad and arg not in unit:
-                unit.add(arg)  # passed on unchanged: still the output's ones
-                continue
-            if term is None or term == _ONE:  # the rule needs g itself
-                if at_unit:
-                    materialize(node)
-                    at_unit = False
-                names["g"] = ast.Name(grad[node], ast.Load())
-                term = _instantiate(rule, names)
-            if at_unit and (node != output or op.broadcast and len(args) > 1):
-                term = f"unbroadcast(xp, {term}, xp.shape({ident[arg]}){full})"
-            elif not at_unit and op.broadcast and len(args) > 1:  # operands of different shapes
-                term = f"unbroadcast(xp, {term}, xp.shape({ident[arg]}))"
-            accumulate(arg, term)
     for w in wrt:
-        if w in unit:
-            materialize(w)
-    results = [grad.get(w, f"xp.zeros_like({ident[w]})") for w in wrt]
+        if w in emit.unit:
+            emit.materialize(w)
+    results = [emit.grad.get(w, f"xp.zeros_like({ident[w]})") for w in wrt]
     lines.append(f"    return {ident[output]}, ({', '.join(results)}{',' if len(results) == 1 else ''})")
     return "\n".join(_free_dead(lines)) + "\n", inputs, wrt
 

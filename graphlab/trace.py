@@ -23,9 +23,12 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from .build import MAX_EXACT_BITS, check_exact_pow, check_symbolic_size, forward_order, gc_paused, node_expr, symbol
+from .arithmetic import Exact, Float, exact_number, symbol
+from .build import check_symbolic_size, gc_paused, node_expr
 from .errors import EvaluationError, GraphlabError
+from .evaluate import BackwardStep, Edge, ForwardStep, Step, evaluate
 from .ops import OPS, SYMPY_XP
+from .program import program
 
 __all__ = ["ForwardStep", "Edge", "BackwardStep", "Trace", "trace", "local_formula", "gradient_exprs",
            "MAX_EXACT_NODES", "MAX_SYMBOLIC_WORK", "is_finite", "as_json_number"]
@@ -34,37 +37,6 @@ MAX_EXACT_NODES = 2_000  # exact (SymPy) arithmetic is slow: larger graphs use f
 MAX_SYMBOLIC_WORK = 1_200  # gradient_exprs: symbolic size x variables, beyond which it returns None
 
 
-@dataclass(frozen=True, slots=True)
-class ForwardStep:
-    index: int  # position in Trace.steps
-    node: str
-    value: Any
-    phase: str = "forward"
-
-
-@dataclass(frozen=True, slots=True)
-class Edge:
-    """What a backward step sends to one operand."""
-
-    input: str
-    position: int  # which operand (0-based)
-    local: Any  # d node / d input
-    contribution: Any  # upstream * local
-    accumulated: Any  # the input's gradient after this contribution: the running sum
-    term: int  # this contribution is term `term` of `consumers` at the input
-    consumers: int
-
-
-@dataclass(frozen=True, slots=True)
-class BackwardStep:
-    index: int
-    node: str
-    upstream: Any  # d out / d node, complete when the node is visited
-    edges: tuple[Edge, ...]
-    phase: str = "backward"
-
-
-Step = ForwardStep | BackwardStep
 
 
 @dataclass
@@ -127,143 +99,33 @@ def as_json_number(value: Any) -> float | str | None:
     return value
 
 
-class _Float:
-    """float64 arithmetic through NumPy: 1/0 is inf, log(-1) is nan, nothing raises."""
-
-    xp = np
-
-    @staticmethod
-    def number(v: Any) -> np.float64:
-        return np.float64(v)
-
-    @staticmethod
-    def forward(op, args):
-        return np.float64(op.forward_fn(len(args))(np, *args))
-
-    @staticmethod
-    def local(op, out, args, i):
-        return np.float64(op.local_fns(len(args))[i](np, out, *args))
-
-
-def _exact_size_check(node: str, value: sp.Expr) -> None:
-    if value.is_Rational and max(abs(value.p).bit_length(), value.q.bit_length()) > MAX_EXACT_BITS:
-        raise EvaluationError(f"the exact value of node {node} is over {MAX_EXACT_BITS:,} bits; use float mode")
-
-
-def _exact_number(v: Any) -> sp.Expr:
-    if isinstance(v, sp.Basic):
-        return v
-    if isinstance(v, (int, np.integer)):
-        return sp.Integer(int(v))
-    if isinstance(v, str):  # decimal text from the command line: 0.35 -> 7/20
-        return sp.Rational(v)
-    return sp.Rational(repr(float(v)))  # a float: its shortest decimal form, exactly
-
-
-class _Exact:
-    xp = SYMPY_XP
-
-    @staticmethod
-    def number(v: Any) -> sp.Expr:
-        return _exact_number(v)
-
-    @staticmethod
-    def forward(op, args):
-        if op.name == "pow":
-            check_exact_pow(*args)
-        return op.sym(*args)
-
-    @staticmethod
-    def local(op, out, args, i):
-        return _exact_number(op.local_fns(len(args))[i](SYMPY_XP, out, *args))
-
-
-def _needs_grad(graph: nx.DiGraph) -> set[str]:
-    """Nodes some variable reaches: only these receive gradients."""
-    needs: set[str] = set()
-    for node in forward_order(graph):
-        data = graph.nodes[node]
-        if data["kind"] == "var" or (data["kind"] == "op" and any(a in needs for a in data["args"])):
-            needs.add(node)
-    return needs
-
-
-def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, mode: str = "float") -> Trace:
-    """Run ``graph`` forward at ``values`` (variable -> number) and backward from the output."""
+def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, mode: str = "float", **named: Any) -> Trace:
+    """Run ``graph`` forward at ``values`` (variable -> number; or as keywords: ``trace(g, x=-2, y=5)``)
+    and backward from the output."""
     if mode not in ("float", "exact"):
         raise GraphlabError(f"unknown mode {mode!r}: use 'float' or 'exact'")
-    values = dict(values or {})
-    variables = graph.graph["variables"]
+    values = {**(values or {}), **named}
+    prog = program(graph)
+    variables = prog.variables
     unknown = sorted(set(values) - set(variables) - set(graph.graph.get("aliases", {})))
     if unknown:
         raise GraphlabError(f"no variable named {', '.join(unknown)} in the expression "
                             f"(variables: {', '.join(variables) or 'none'})")
-    if mode == "exact" and graph.number_of_nodes() > MAX_EXACT_NODES:
+    if mode == "exact" and len(prog.order) > MAX_EXACT_NODES:
         raise EvaluationError(f"exact mode is limited to {MAX_EXACT_NODES:,} nodes "
-                              f"(this graph has {graph.number_of_nodes():,}); use float mode")
-    arith = _Exact if mode == "exact" else _Float
-    missing = tuple(v for v in variables if v not in values)
-    order = forward_order(graph)
-    vals: dict[str, Any] = {}
-    steps: list[Step] = []
-    nonfinite: dict[str, list[str]] = {}
-
+                              f"(this graph has {len(prog.order):,}); use float mode")
+    missing = tuple(v for v in variables if values.get(v) is None)
     with np.errstate(all="ignore"), gc_paused():
-        for node in order:
-            data = graph.nodes[node]
-            kind = data["kind"]
-            if kind == "var":
-                given = values.get(node)
-                if given is None:
-                    value = symbol(node) if mode == "exact" else None
-                else:
-                    value = arith.number(given)
-            elif kind == "const":
-                value = data["value"] if mode == "exact" else np.float64(float(data["value"]))
-            else:
-                args = [vals[a] for a in data["args"]]
-                value = None if any(a is None for a in args) else arith.forward(OPS[data["op"]], args)
-                if mode == "exact" and value is not None:
-                    _exact_size_check(node, value)
-            vals[node] = value
-            if not is_finite(value):
-                nonfinite.setdefault(node, []).append("value")
-            steps.append(ForwardStep(len(steps), node, value))
-
-        needs = _needs_grad(graph)
-        consumers = {n: sum(1 for s in graph.successors(n) for a in graph.nodes[s]["args"] if a == n)
-                     for n in needs}
-        terms_seen = dict.fromkeys(needs, 0)
-        zero = sp.Integer(0) if mode == "exact" else np.float64(0.0)
-        output = graph.graph["output"]
-        grads: dict[str, Any] = {n: (None if n not in needs else zero) for n in order}
-        if output in needs:
-            grads[output] = sp.Integer(1) if mode == "exact" else np.float64(1.0)
-        for node in reversed(order):
-            upstream = grads[node]
-            data = graph.nodes[node]
-            edges = []
-            if data["kind"] == "op" and node in needs:
-                op = OPS[data["op"]]
-                args = [vals[a] for a in data["args"]]
-                for i, arg in enumerate(data["args"]):
-                    if arg not in needs:
-                        continue
-                    if upstream is None or vals[node] is None or any(a is None for a in args):
-                        local = contribution = None
-                    else:
-                        local = arith.local(op, vals[node], args, i)
-                        contribution = upstream * local
-                    before = grads[arg]
-                    grads[arg] = None if before is None or contribution is None else before + contribution
-                    terms_seen[arg] += 1
-                    edges.append(Edge(arg, i, local, contribution, grads[arg], terms_seen[arg], consumers[arg]))
-            if node in needs and not is_finite(upstream):
-                nonfinite.setdefault(node, []).append("gradient")
-            steps.append(BackwardStep(len(steps), node, upstream, tuple(edges)))
-
-    inputs = {v: vals[v] for v in variables}
-    return Trace(graph, mode, inputs, vals, grads, steps, nonfinite, missing)
+        run = evaluate(prog, Exact() if mode == "exact" else Float(), values)
+    nonfinite: dict[str, list[str]] = {}
+    for node in run.nodes:
+        if not is_finite(run.values[node]):
+            nonfinite.setdefault(node, []).append("value")
+    for node in reversed(run.nodes):
+        if node in run.needs and not is_finite(run.grads[node]):
+            nonfinite.setdefault(node, []).append("gradient")
+    inputs = {v: run.values[v] for v in variables}
+    return Trace(graph, mode, inputs, run.values, run.grads, run.steps, nonfinite, missing)
 
 
 @cache
@@ -273,7 +135,7 @@ def _local_formulas(op_name: str, labels: tuple) -> tuple[sp.Expr, ...]:
     args = [symbol(a) if isinstance(a, str) else a for a in labels]
     out = (op.out_display or op.sym)(*args)
     rules = op.local_fns(len(args))
-    return tuple(_exact_number(rule(SYMPY_XP, out, *args)) for rule in rules)
+    return tuple(exact_number(rule(SYMPY_XP, out, *args)) for rule in rules)
 
 
 @cache
@@ -297,10 +159,10 @@ def local_formula(graph: nx.DiGraph, node: str, position: int) -> sp.Expr:
 def gradient_exprs(graph: nx.DiGraph) -> dict[str, sp.Expr] | None:
     """d out / d variable as SymPy expressions, or None when the graph is too large to say."""
     try:
-        check_symbolic_size(graph)
+        size = check_symbolic_size(graph)
     except GraphlabError:
         return None
-    if graph.graph["_symbolic_size"] * max(len(graph.graph["variables"]), 1) > MAX_SYMBOLIC_WORK:
+    if size * max(len(graph.graph["variables"]), 1) > MAX_SYMBOLIC_WORK:
         return None  # each derivative costs about the expression's size: a product of 38 variables took 2 s
     out = node_expr(graph, graph.graph["output"])
     return {v: sp.diff(out, symbol(v)) for v in graph.graph["variables"]}

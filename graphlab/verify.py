@@ -29,17 +29,19 @@ import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import networkx as nx
 import numpy as np
 import sympy as sp
 
-from .build import forward_order, from_text, node_expr, symbol
+from .arithmetic import Exact, Names, Rounded, Symbolic, symbol
+from .build import from_text, node_expr
 from .errors import GraphlabError, ParseError
-from .ops import OPS, SYMPY_XP
-from .trace import as_json_number, local_formula, trace
+from .evaluate import evaluate
+from .ops import OPS
+from .program import program
+from .trace import as_json_number, local_formula
 
 __all__ = ["Claim", "ClaimResult", "Report", "parse_claim", "verify", "total_derivative", "paths",
            "rounding_spread", "to_text", "ROUNDING_DECIMALS"]
@@ -150,23 +152,10 @@ def _node_exprs(graph: nx.DiGraph, top: str, in_names: bool = False, leaf: str |
     """Each node up to ``top`` as a SymPy expression: in the variables, or ``in_names`` as the
     diagram writes it (a named intermediate is its name, sigmoid is σ); ``leaf`` is cut loose
     and stands as ``leaf_symbol``."""
-    keep = nx.ancestors(graph, top) | {top}
-    exprs: dict[str, sp.Expr] = {}
-    for node in forward_order(graph):
-        if node not in keep:
-            continue
-        data = graph.nodes[node]
-        if node == leaf:
-            exprs[node] = leaf_symbol
-        elif data["kind"] == "const":
-            exprs[node] = data["value"]
-        elif data["kind"] == "var" or (in_names and data.get("name")):
-            exprs[node] = symbol(node)
-        else:
-            op = OPS[data["op"]]
-            build = (op.out_display or op.sym) if in_names else op.sym
-            exprs[node] = build(*(exprs[a] for a in data["args"]))
-    return exprs
+    prog = program(graph)
+    arith = Names(prog.names) if in_names else Symbolic()
+    cut = {leaf: leaf_symbol} if leaf is not None else None
+    return evaluate(prog, arith, output=top, cut=cut, backward=False).values
 
 
 def derivative_in_names(graph: nx.DiGraph, of: str, wrt: str) -> sp.Expr:
@@ -174,21 +163,8 @@ def derivative_in_names(graph: nx.DiGraph, of: str, wrt: str) -> sp.Expr:
     (``(y - t)*σ'...*h1`` rather than everything expanded into the variables)."""
     if of == wrt or wrt not in nx.ancestors(graph, of):
         return sp.Integer(1 if of == wrt else 0)
-    labels = _node_exprs(graph, of, in_names=True)
-    between = nx.descendants(graph, wrt) & (nx.ancestors(graph, of) | {of})
-    grads: dict[str, sp.Expr] = {of: sp.Integer(1)}
-    for node in reversed(forward_order(graph)):
-        if node not in between or node not in grads:
-            continue
-        data = graph.nodes[node]
-        args = [labels[a] for a in data["args"]]
-        rules = OPS[data["op"]].local_fns(len(args))
-        for i, a in enumerate(data["args"]):
-            if a == wrt or a in between:
-                local = rules[i](SYMPY_XP, labels[node], *args)
-                local = sp.Integer(local) if isinstance(local, int) else local
-                grads[a] = grads.get(a, sp.Integer(0)) + grads[node] * local
-    return grads[wrt]
+    prog = program(graph)
+    return evaluate(prog, Names(prog.names), output=of, wrt=[wrt]).grads[wrt]
 
 
 def total_derivative(graph: nx.DiGraph, of: str, wrt: str) -> sp.Expr:
@@ -246,39 +222,12 @@ def _through(graph: nx.DiGraph, path: Path) -> str:
 
 
 # --------------------------------------------------------------------------- rounding
-def _round(value: float, decimals: int) -> float:
-    if not np.isfinite(value):
-        return value
-    return float(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
-
-
 def _rounded_derivative(graph: nx.DiGraph, of: str, wrt: str, point: Mapping[str, Any], decimals: int) -> float:
     """d of/d wrt as a hand calculation does it: every value, local gradient and upstream
     gradient written down rounded to ``decimals``; only the answer itself is left as is."""
-    nodes = [n for n in forward_order(graph) if n in nx.ancestors(graph, of) | {of}]
-    values: dict[str, float] = {}
     with np.errstate(all="ignore"):
-        for n in nodes:
-            data = graph.nodes[n]
-            if data["kind"] == "var":
-                values[n] = float(point[n])
-            elif data["kind"] == "const":
-                values[n] = float(data["value"])
-            else:
-                args = [values[a] for a in data["args"]]
-                values[n] = _round(OPS[data["op"]].forward_fn(len(args))(np, *args), decimals)
-        grads = dict.fromkeys(nodes, 0.0)
-        grads[of] = 1.0
-        for n in reversed(nodes):
-            data = graph.nodes[n]
-            if n == wrt or data["kind"] != "op":
-                continue
-            upstream = grads[n] if n == of else _round(grads[n], decimals)
-            args = [values[a] for a in data["args"]]
-            rules = OPS[data["op"]].local_fns(len(args))
-            for i, a in enumerate(data["args"]):
-                grads[a] += upstream * _round(float(rules[i](np, values[n], *args)), decimals)
-    return float(grads[wrt])
+        run = evaluate(program(graph), Rounded(decimals), point, output=of, wrt=[wrt])
+    return float(run.grads[wrt])
 
 
 def rounding_spread(graph: nx.DiGraph, of: str, wrt: str, point: Mapping[str, Any],
@@ -466,14 +415,10 @@ def _chain_diagnosis(graph: nx.DiGraph, claim: Claim, earlier: Mapping[tuple[str
 # --------------------------------------------------------------------------- verify
 def _true_value(graph: nx.DiGraph, of: str, wrt: str, at: Mapping[str, sp.Expr]) -> Any:
     """d of/d wrt at ``at`` by graphlab's own exact backward pass (its conventions at kinks)."""
-    keep = nx.ancestors(graph, of) | {of}
-    if wrt not in keep:
+    prog = program(graph)
+    if wrt not in prog.cone(of):
         return sp.Integer(0)
-    sub = graph.subgraph([n for n in graph if n in keep]).copy()
-    sub.graph.update(graph.graph, output=of, variables=tuple(v for v in graph.graph["variables"] if v in keep),
-                     _exprs={})
-    t = trace(sub, {v: x for v, x in at.items() if v in sub.graph["variables"]}, mode="exact")
-    value = t.grads[wrt]
+    value = evaluate(prog, Exact(), at, output=of, wrt=[wrt]).grads[wrt]
     return value if value is not None and not value.free_symbols else None
 
 
@@ -497,7 +442,7 @@ def verify(expr: str | nx.DiGraph, claims: Sequence[str], at: Mapping[str, Any] 
         raise GraphlabError("no claim to check: give one with --claim 'df/dx = ...'")
     parsed = [parse_claim(graph, c) for c in claims]
     variables = graph.graph["variables"]
-    backward = {n: i for i, n in enumerate(reversed(forward_order(graph)))}
+    backward = {n: i for i, n in enumerate(reversed(program(graph).order))}
     formula_judge = _Judge(variables, _sample_points(variables, at, seed))
     results: list[ClaimResult] = []
     trues: list[sp.Expr] = []

@@ -1,0 +1,177 @@
+"""Arithmetics for the evaluator: what a value is, and how a registry rule is applied to it.
+
+| arithmetic | a value is | used by |
+| --- | --- | --- |
+| :class:`Float` | float64 number (NumPy: 1/0 is inf, nothing raises) | trace, app, descend |
+| :class:`Exact` | SymPy number (a variable with no value: its symbol) | ``--exact``, verify |
+| :class:`Symbolic` | SymPy expression in the variables | ``node_expr``, verify |
+| :class:`Names` | SymPy expression in the user's named intermediates | lecture-form formulas |
+| :class:`Rounded` | float rounded to d decimals at every step | verify's "right up to rounding" |
+| ``compile.Emit`` | a name in generated source; rules become lines | compile |
+
+Each one runs the very same rule text from :mod:`graphlab.ops`: over NumPy, or over
+:data:`~graphlab.ops.SYMPY_XP` for the SymPy ones.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .errors import EvaluationError
+from .ops import SYMPY_XP, Op
+
+__all__ = ["MAX_EXACT_BITS", "symbol", "exact_number", "check_exact_pow", "Float", "Exact", "Symbolic", "Names",
+           "Rounded"]
+
+MAX_EXACT_BITS = 100_000  # an exact integer or rational larger than this is refused
+
+
+def symbol(name: str) -> sp.Symbol:
+    """The SymPy symbol for a variable or node label: real, so |x|' is sign(x)."""
+    return sp.Symbol(name, real=True)
+
+
+def exact_number(v: Any) -> sp.Expr:
+    """A value as an exact SymPy number: ``"0.35"`` is 7/20, a float its shortest decimal form."""
+    if isinstance(v, sp.Basic):
+        return v
+    if isinstance(v, (int, np.integer)):
+        return sp.Integer(int(v))
+    if isinstance(v, str):  # decimal text from the command line: 0.35 -> 7/20
+        return sp.Rational(v)
+    return sp.Rational(repr(float(v)))
+
+
+def check_exact_pow(base: sp.Expr, exponent: sp.Expr) -> None:
+    """Refuse, quickly, an exact power whose result would be too large to compute (9^9^9^9)."""
+    if base.is_Rational and exponent.is_Rational and not exponent.is_zero:
+        size = max(abs(base.p).bit_length(), abs(base.q).bit_length())
+        if size > 1 and float(abs(exponent)) * size > MAX_EXACT_BITS:
+            raise EvaluationError(
+                f"{base}^{exponent} is too large to compute exactly (over {MAX_EXACT_BITS:,} bits); "
+                "use float mode")
+
+
+class _Products:
+    """The chain rule of a scalar op: the local gradient, and upstream × local summed into the operand."""
+
+    def edge(self, op: Op, node: str, out: Any, args: list[Any], i: int, upstream: Any) -> tuple[Any, Any]:
+        local = self.local(op, out, args, i)
+        return local, upstream * local
+
+    def accumulate(self, node: str, before: Any, contribution: Any) -> Any:
+        return before + contribution
+
+
+class Float(_Products):
+    """float64 through NumPy: 1/0 is inf, log(-1) is nan, nothing raises (callers silence the warnings)."""
+
+    def variable(self, node: str, given: Any) -> Any:
+        return None if given is None else np.float64(given)
+
+    def constant(self, value: sp.Expr) -> np.float64:
+        return np.float64(float(value))
+
+    def apply(self, op: Op, node: str, args: list[Any]) -> np.float64:
+        return np.float64(op.forward_fn(len(args))(np, *args))
+
+    def local(self, op: Op, out: Any, args: list[Any], i: int) -> np.float64:
+        return np.float64(op.local_fns(len(args))[i](np, out, *args))
+
+    def zero(self) -> np.float64:
+        return np.float64(0.0)
+
+    def one(self) -> np.float64:
+        return np.float64(1.0)
+
+
+def _round(value: float, decimals: int) -> float:
+    if not np.isfinite(value):
+        return value
+    return float(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+class Rounded(Float):
+    """A hand calculation: every value, local and upstream gradient written down rounded to
+    ``decimals`` (half up); the inputs and the final sum are left as they are."""
+
+    def __init__(self, decimals: int):
+        self.decimals = decimals
+
+    def variable(self, node: str, given: Any) -> Any:
+        return None if given is None else float(given)
+
+    def apply(self, op: Op, node: str, args: list[Any]) -> float:
+        return _round(float(super().apply(op, node, args)), self.decimals)
+
+    def edge(self, op: Op, node: str, out: Any, args: list[Any], i: int, upstream: Any) -> tuple[Any, Any]:
+        local = _round(float(self.local(op, out, args, i)), self.decimals)
+        return local, _round(float(upstream), self.decimals) * local
+
+    def zero(self) -> float:
+        return 0.0
+
+    def one(self) -> float:
+        return 1.0
+
+
+class Exact(_Products):
+    """SymPy numbers: ``log(6)*cos(3) + sin(3)/3``, 1/2 kept exact; a variable with no value is its symbol.
+    Results over :data:`MAX_EXACT_BITS` are refused rather than computed for minutes."""
+
+    def variable(self, node: str, given: Any) -> sp.Expr:
+        return symbol(node) if given is None else exact_number(given)
+
+    def constant(self, value: sp.Expr) -> sp.Expr:
+        return value
+
+    def apply(self, op: Op, node: str, args: list[Any]) -> sp.Expr:
+        if op.name == "pow":
+            check_exact_pow(*args)
+        value = op.sym(*args)
+        if value.is_Rational and max(abs(value.p).bit_length(), value.q.bit_length()) > MAX_EXACT_BITS:
+            raise EvaluationError(f"the exact value of node {node} is over {MAX_EXACT_BITS:,} bits; use float mode")
+        return value
+
+    def local(self, op: Op, out: Any, args: list[Any], i: int) -> sp.Expr:
+        return exact_number(op.local_fns(len(args))[i](SYMPY_XP, out, *args))
+
+    def zero(self) -> sp.Expr:
+        return sp.Integer(0)
+
+    def one(self) -> sp.Expr:
+        return sp.Integer(1)
+
+
+class Symbolic(Exact):
+    """SymPy expressions in the variables (every variable is its symbol): what each node computes."""
+
+    def variable(self, node: str, given: Any) -> sp.Expr:
+        return symbol(node)
+
+    def apply(self, op: Op, node: str, args: list[Any]) -> sp.Expr:
+        if op.name == "pow":
+            try:
+                check_exact_pow(*args)
+            except EvaluationError:  # 9^9^9 stays written as a power
+                return sp.Pow(*args, evaluate=False)
+        return op.sym(*args)
+
+
+class Names(Symbolic):
+    """SymPy expressions as the lecture writes them: a named node (``q``, ``h1``, the output ``f``) is
+    its name, an unnamed one its operation over its operands' names, and sigmoid is σ. A local
+    gradient that reuses the op's output (σ's ``out * (1 - out)``) reads ``y*(1 - y)``."""
+
+    def __init__(self, named: frozenset[str] | set[str], labels: dict[str, str] | None = None):
+        self.named = named
+        self.labels = labels or {}
+
+    def apply(self, op: Op, node: str, args: list[Any]) -> sp.Expr:
+        if node in self.named:
+            return symbol(self.labels.get(node, node))
+        return (op.out_display or op.sym)(*args)
