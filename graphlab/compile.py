@@ -16,7 +16,8 @@ Every line comes from the op registry's rule texts (forward, and VJP: ``g * loca
 scalar ops), with the operands' names put in for ``a``, ``b``, ``out`` and ``g``; the
 compiler knows no op's math. Broadcasting is undone in one helper, :func:`unbroadcast`.
 The source is kept (``Compiled.source``) and registered with :mod:`linecache`, so a
-traceback through generated code shows its lines. Compiled functions are cached per graph.
+traceback through generated code shows its lines. Compiled functions are cached in the graph's
+:class:`~graphlab.program.Program`.
 """
 
 from __future__ import annotations
@@ -344,8 +345,8 @@ class Compiled:
 
 def compile_graph(graph: nx.DiGraph, wrt: Iterable[str] | None = None, output: str | None = None) -> Compiled:
     """Compile ``graph`` (cached per graph, ``wrt`` and ``output``)."""
-    key = (None if wrt is None else tuple(wrt), output)
-    cache: dict = graph.graph.setdefault("_compiled", {})
+    key = ("compiled", None if wrt is None else tuple(wrt), output)
+    cache = program(graph).cache
     if key not in cache:
         source, inputs, wrt_names = compile_source(graph, wrt, output)
         digest = hashlib.sha1(source.encode()).hexdigest()[:10]
