@@ -189,10 +189,13 @@ _TABLE = [
         "xp.exp(-xp.logaddexp(0, -a))", ("out * (1 - out)",), out_display=sp.Function("sigma"),
     ),
     Op("relu", 1, "relu", r"\operatorname{{ReLU}}\left({0}\right)", lambda a: sp.Max(0, a), "xp.maximum(a, 0)",
-       ("xp.where(a < 0, 0, 1)",), note="relu'(z) = 0 for z < 0, 1 otherwise (so relu'(0) = 1), as in the lecture",
+       ("xp.heaviside(a, 1)",), note="relu'(z) = step(z): 0 for z < 0, 1 otherwise (so relu'(0) = 1), as in the lecture",
        # a mask by multiplication (a boolean array keeps g's dtype; where(a < 0, 0, 1) is int64 and
        # would turn float32 into float64), several times faster than where(a < 0, 0, g)
        vjp=("g * (a >= 0)",)),
+    # relu's derivative as a function of its own, so that every form writes it the one way: step(z), [z ≥ 0]
+    Op("step", 1, "step", r"\left[{0} \geq 0\right]", lambda a: sp.Heaviside(a, 1), "xp.heaviside(a, 1)", ("0 * a",),
+       note="step(z) = 1 for z >= 0, else 0 (relu's derivative, the lecture's convention); step'(z) = 0 (z != 0)"),
     Op("softplus", 1, "softplus", r"\operatorname{{softplus}}\left({0}\right)", lambda a: sp.log(1 + sp.exp(a)),
        "xp.logaddexp(0, a)", ("xp.exp(-xp.logaddexp(0, -a))",)),
     Op("max", 2, "max", r"\max\left({0}, {1}\right)", sp.Max, "xp.maximum(a, b)",
@@ -268,6 +271,6 @@ def _sympy_where(cond, x, y):
 SYMPY_XP = types.SimpleNamespace(
     sin=sp.sin, cos=sp.cos, tan=sp.tan, arcsin=sp.asin, arccos=sp.acos, arctan=sp.atan,
     sinh=sp.sinh, cosh=sp.cosh, tanh=sp.tanh, exp=sp.exp, log=sp.log, sqrt=sp.sqrt,
-    abs=sp.Abs, sign=sp.sign, maximum=sp.Max, minimum=sp.Min, where=_sympy_where,
+    abs=sp.Abs, sign=sp.sign, maximum=sp.Max, minimum=sp.Min, where=_sympy_where, heaviside=sp.Heaviside,
     logaddexp=lambda x, y: sp.log(sp.exp(x) + sp.exp(y)),
 )
