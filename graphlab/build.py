@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
 import networkx as nx
@@ -171,11 +171,13 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def from_text(text: str, canonical: bool = False) -> nx.DiGraph:
-    """Parse ``text`` and build its graph. Raises :class:`ParseError` for bad input."""
+def from_text(text: str, canonical: bool = False, names: Collection[str] = ()) -> nx.DiGraph:
+    """Parse ``text`` and build its graph. Raises :class:`ParseError` for bad input.
+
+    ``names`` are plainly variables (see :func:`graphlab.parse.parse`)."""
     builder = GraphBuilder(text)
     with gc_paused():
-        parse(text, builder)
+        parse(text, builder, names)
         g = builder.graph()
     if canonical:
         return from_sympy(node_expr(g, g.graph["output"]), source=text)

@@ -17,17 +17,42 @@ Grammar (lowest precedence first)::
 
 So ``2^3^2`` is 512, ``-x^2`` is -(x^2), ``(x+y)z`` is (x+y)*z, and ``sin x cos x`` is
 sin(x)*cos(x): a function name without parentheses applies to one factor.
+
+A name followed by ``(``: there are no user-defined functions, so
+
+1. a known function (:data:`graphlab.ops.FUNCTIONS`: ``sin`` ... ``min``, ``σ``) is a call:
+   ``sin(x)``, ``σ(z)``;
+2. a name that resembles a function is refused, with a one-line error at its column that
+   says what to write: another spelling of a known function (``sigma``, ``sigm``,
+   ``logistic`` -> sigmoid or σ; ``ln`` -> log; ``arctan`` -> atan), a known name in other
+   capitals (``Sin``, ``ReLU``), a close misspelling by :mod:`difflib` (``sigmod``, ``sqr``,
+   ``tahn``), or a function graphlab does not have (``log10``, ``floor``, ``sign``);
+3. every other name is a variable, and the ``(`` multiplies, exactly as ``*`` would:
+   ``x(y+z)``, ``y(1 - y)``, ``h1(1 - h1)``, ``rate(1 - p)``. Rule 2 never applies to names
+   that are plainly variables: short variable-like ones (a letter, then optionally digits and
+   ``_`` digits: ``x``, ``h1``, ``w5``, ``x_2``), the constants ``e`` and ``pi``, names an
+   earlier statement assigns (``sigma = σ(z); sigma(1 - sigma)``) and the ``names`` the
+   caller declares (a claim may use its expression's names);
+4. whatever the name, ``name(a, b)`` is refused as an unknown function.
+
+A number followed by ``(`` is a product too: ``2(x+1)``. Such a product binds like any
+juxtaposition: ``y(1 - y)^2`` is y*(1-y)^2, and ``sin x(1 - x)`` is sin(x)*(1-x), as
+``sin x y`` is sin(x)*y.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Collection
+from functools import cache, lru_cache
 from typing import NamedTuple, Protocol
 
 from .errors import ParseError
 from .ops import FUNCTIONS, OPS
 
-__all__ = ["MAX_CHARS", "MAX_DEPTH", "CONSTANTS", "Token", "tokenize", "parse", "Emitter"]
+__all__ = ["MAX_CHARS", "MAX_DEPTH", "CONSTANTS", "Token", "tokenize", "parse", "Emitter", "function_like",
+           "known_functions"]
 
 MAX_CHARS = 200_000  # longer input is refused before tokenizing
 MAX_DEPTH = 100  # nesting of parentheses, calls, signs and powers
@@ -43,6 +68,70 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
+
+
+# A name followed by '(' (see the module docstring for the rule).
+_VARIABLE_LIKE = re.compile(r"[A-Za-z]\d*(?:_\d+)?")
+_SIGMOID = "sigmoid or σ"
+# Other spellings of a known function, lower case -> what to write.
+_SPELLINGS = {
+    "sigma": _SIGMOID, "sig": _SIGMOID, "sigm": _SIGMOID, "logistic": _SIGMOID, "expit": _SIGMOID,
+    "ln": "log (the natural log)", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
+    "sine": "sin", "sinus": "sin", "cosine": "cos", "cosinus": "cos", "tangent": "tan",
+    "exponential": "exp", "root": "sqrt", "fabs": "abs", "absolute": "abs", "rectifier": "relu",
+    "maximum": "max", "fmax": "max", "amax": "max", "minimum": "min", "fmin": "min", "amin": "min",
+}
+# Functions graphlab does not have, lower case -> how to write them (or None).
+_MISSING = {
+    "log10": "log(...)/log(10)", "log2": "log(...)/log(2)", "log1p": "log(1 + ...)",
+    "expm1": "exp(...) - 1", "exp2": "2^(...)", "pow": "a^b", "power": "a^b", "square": "(...)^2",
+    "cbrt": "(...)^(1/3)", "hypot": "sqrt(a^2 + b^2)", "sec": "1/cos(...)", "csc": "1/sin(...)",
+    "cosec": "1/sin(...)", "cot": "1/tan(...)", "cotan": "1/tan(...)",
+    "asinh": "log(x + sqrt(x^2 + 1))", "arsinh": "log(x + sqrt(x^2 + 1))", "arcsinh": "log(x + sqrt(x^2 + 1))",
+    "acosh": "log(x + sqrt(x^2 - 1))", "arcosh": "log(x + sqrt(x^2 - 1))", "arccosh": "log(x + sqrt(x^2 - 1))",
+    "atanh": "log((1 + x)/(1 - x))/2", "artanh": "log((1 + x)/(1 - x))/2", "arctanh": "log((1 + x)/(1 - x))/2",
+    "sign": "x/abs(x) (undefined at 0)", "sgn": "x/abs(x) (undefined at 0)", "logit": "log(p/(1 - p))",
+    "silu": "x σ(x)", "swish": "x σ(x)", "softsign": "x/(1 + abs(x))", "logsumexp": "log(exp(a) + exp(b))",
+    "atan2": None, "arctan2": None, "floor": None, "ceil": None, "round": None, "trunc": None, "mod": None,
+    "erf": None, "erfc": None, "heaviside": None, "clip": None, "clamp": None, "sinc": None, "softmax": None,
+    "elu": None, "selu": None, "gelu": None, "mish": None, "leaky_relu": None, "leakyrelu": None, "lrelu": None,
+    "prelu": None, "relu6": None, "hardtanh": None, "hardsigmoid": None, "logsigmoid": None,
+    "sum": None, "mean": None, "prod": None,
+}
+_KNOWN = tuple(sorted(FUNCTIONS))  # σ sorts last
+_LIKE = [name for name in _KNOWN if name != "σ"] + list(_SPELLINGS)
+
+
+def known_functions() -> str:
+    """The function names the input language knows, for messages: ``abs, acos, ..., σ``."""
+    return ", ".join(_KNOWN)
+
+
+@cache
+def _near(length: int) -> list[str]:
+    """The names in _LIKE that a name of ``length`` can be close to: a ratio of 0.75 needs
+    3/5 <= length/len(name) <= 5/3."""
+    return [c for c in _LIKE if 3 * len(c) <= 5 * length and 3 * length <= 5 * len(c)]
+
+
+@lru_cache(maxsize=4096)
+def function_like(name: str) -> tuple[str, str] | None:
+    """Whether ``name`` (not a known function) looks like a function someone meant:
+    ``("meant", "sigmoid or σ")``, ``("missing", how to write it or "")``, or None."""
+    if name in FUNCTIONS or _VARIABLE_LIKE.fullmatch(name) or name in CONSTANTS:
+        return None
+    lower = name.lower()
+    if lower in FUNCTIONS:
+        return "meant", lower
+    if lower in _SPELLINGS:
+        return "meant", _SPELLINGS[lower]
+    if lower in _MISSING:
+        return "missing", _MISSING[lower] or ""
+    close = difflib.get_close_matches(lower, _near(len(lower)), n=2, cutoff=0.75)  # tahn: tan or tanh
+    if not close or difflib.SequenceMatcher(None, lower, close[0]).ratio() < 0.8:
+        return None
+    meant = dict.fromkeys(part for c in close for part in _SPELLINGS.get(c, c).split(" or "))
+    return "meant", " or ".join(meant)
 
 
 class Token(NamedTuple):  # a NamedTuple: tokenizing 10,000 tokens must take milliseconds
@@ -86,8 +175,9 @@ _STARTS_FACTOR = ("number", "name")
 
 
 class _Parser:
-    def __init__(self, text: str, emit: Emitter):
+    def __init__(self, text: str, emit: Emitter, names: Collection[str] = ()):
         self.text = text
+        self.variables = set(names)  # names that are plainly variables: a '(' after them is a product
         self.tokens = tokenize(text)
         self.i = 0
         self.depth = 0
@@ -142,6 +232,7 @@ class _Parser:
             node = self.sum()
             if name is not None:
                 self.emit.assign(name.text, node, name.pos)
+                self.variables.add(name.text)
             last = (start, name, node)
             if self.at("="):
                 raise self.error("'=' must follow a single name at the start of a statement (q = x + y)")
@@ -156,6 +247,19 @@ class _Parser:
             raise self.error(f"cannot assign to the constant {name.text!r}", name)
         if name.text in FUNCTIONS:
             raise self.error(f"cannot assign to the function name {name.text!r}", name)
+
+    def check_not_function(self, name: Token) -> None:
+        """``name(`` where ``name`` is not a known function: a product, unless the name looks
+        like a function someone meant (rule 2 of the module docstring)."""
+        like = function_like(name.text)
+        if like is None:
+            return
+        kind, what = like
+        product = f"for a product write {name.text} * (...)"
+        if kind == "meant":
+            raise self.error(f"unknown function {name.text!r}: did you mean {what}? ({product})", name)
+        instead = f"; write {what} instead" if what else ""
+        raise self.error(f"unknown function {name.text!r} (known: {known_functions()}){instead}; {product}", name)
 
     def sum(self) -> str:
         left = self.product()
@@ -217,13 +321,16 @@ class _Parser:
                 return self.call(tok)
             if tok.text in CONSTANTS:
                 return self.emit.const(tok.text, tok.pos)
-            if self.at("("):
-                raise self.error(f"unknown function {tok.text!r} (known: {', '.join(sorted(set(FUNCTIONS) - {'σ'}))}); "
-                                 f"for a product write {tok.text} * (...)", tok)
-            return self.emit.var(tok.text, tok.pos)
+            if self.at("(") and tok.text not in self.variables:
+                self.check_not_function(tok)
+            return self.emit.var(tok.text, tok.pos)  # followed by '(': product() multiplies
         if self.at("("):
+            before = self.tokens[self.i - 1] if self.i else None
             self.advance()
             inner = self.sum()  # nesting is counted in unary(), which every operand passes
+            if self.at(",") and before is not None and before.kind == "name":  # x(a, b): a call, not a product
+                raise self.error(f"unknown function {before.text!r} (known: {known_functions()}): "
+                                 "graphlab has no user-defined functions", before)
             self.expect(")", opened=tok)
             return inner
         if self.at(")"):
@@ -244,13 +351,19 @@ class _Parser:
         elif self.tok.kind in _STARTS_FACTOR or self.at("-") or self.at("+"):
             args = [self.unary()]  # sin x cos x: the function takes one factor
         else:
-            raise self.error(f"function {fn.text!r} needs an argument: write {fn.text}(...)", fn)
+            hint = ""
+            if op.name == "sigmoid":  # the lecture's σ(1 − σ) means the sigmoid's output
+                hint = f"; for a product with its output, name it: s = {fn.text}(z); s (1 - s)"
+            raise self.error(f"function {fn.text!r} needs an argument: write {fn.text}(...){hint}", fn)
         if not op.check_arity(len(args)):
             want = "2 or more" if op.arity is None else str(op.arity)
             raise self.error(f"{fn.text} takes {want} argument{'s' * (want != '1')}, got {len(args)}", fn)
         return self.emit.apply(op.name, args, fn.pos)
 
 
-def parse(text: str, emit: Emitter) -> None:
-    """Parse ``text`` into ``emit``; raises :class:`ParseError` naming the column."""
-    _Parser(text, emit).program()
+def parse(text: str, emit: Emitter, names: Collection[str] = ()) -> None:
+    """Parse ``text`` into ``emit``; raises :class:`ParseError` naming the column.
+
+    ``names`` are plainly variables besides those the text assigns: ``name(...)`` is a product
+    for them even where the name looks like a function (``sigma(1 - sigma)``)."""
+    _Parser(text, emit, names).program()

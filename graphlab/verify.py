@@ -129,8 +129,9 @@ def parse_claim(graph: nx.DiGraph, text: str) -> Claim:
         of, wrt = graph.graph["output"], _resolve(graph, m.group(1), text)
     else:
         raise GraphlabError(f"claim {text!r}: the left side must be dA/dB (or ∂A/∂B) or a variable name")
-    try:
-        g = from_text(rhs.strip())
+    names = [n for n, d in graph.nodes(data=True) if d["kind"] == "var" or d.get("name")]
+    try:  # the expression's names are variables in the claim: sigma(1 - sigma) is a product there
+        g = from_text(rhs.strip(), names=[*names, *graph.graph.get("aliases", {})])
     except ParseError as e:  # the column counts in the whole claim, as the user wrote it
         start = len(lhs) + 1 + len(rhs) - len(rhs.lstrip())
         raise ParseError(f"claim {text!r}: {e.message}", start + e.pos, text) from None

@@ -76,7 +76,7 @@ def test_expression_starting_with_minus():
     (["grad", "x +"], "error: unexpected end of input: an operand is missing at column 4"),
     (["grad", "__import__('os')"], "error: unexpected character '_' at column 1"),
     (["grad", "(x"], "error: unbalanced parenthesis"),
-    (["grad", "foo(x)"], "error: unknown function 'foo'"),
+    (["grad", "sigma(x)"], "error: unknown function 'sigma': did you mean sigmoid or σ?"),
     (["grad", "x", "--at", "y=1"], "error: no variable named y"),
     (["grad", "x", "--at", "x=abc"], "error: --at x: the value 'abc' must be a number"),
     (["grad", "x", "--at", "nonsense"], "error: --at expects NAME=VALUE"),

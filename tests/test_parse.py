@@ -4,10 +4,13 @@ import math
 import time
 
 import pytest
+import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphlab as gl
+from graphlab.build import node_expr
+from graphlab.ops import FUNCTIONS
 from graphlab.parse import MAX_CHARS, MAX_DEPTH
 
 
@@ -126,7 +129,7 @@ def test_canonical_option():
         ("x +", "operand is missing", 4),
         ("(x + y", "never closed", 1),
         ("x + y)", "unexpected ')'", 6),
-        ("foo(x)", "unknown function 'foo'", 1),
+        ("foo(a, b)", "unknown function 'foo'", 1),  # foo(x) is now foo * (x): see below
         ("sin", "needs an argument", 1),
         ("max(a)", "takes 2 arguments", 1),
         ("sin(a, b)", "takes 1 argument", 1),
@@ -196,6 +199,177 @@ def test_function_like_names_are_not_calls():
     # 'import' and 'lambda' alone are just variable names: nothing is ever evaluated
     g = gl.graph("lambda import")
     assert g.graph["variables"] == ("lambda", "import")
+
+
+# --------------------------------------------------------------------------- a name or number before '('
+def expr_of(text, names=()):
+    g = gl.from_text(text, names=names)
+    return node_expr(g, g.graph["output"])
+
+
+def sig(z):
+    return 1 / (1 + math.exp(-z))
+
+
+PAREN_PRODUCTS = [
+    # (juxtaposed, the same with '*', a point, the value computed here in Python)
+    ("x(y+z)", "x * (y+z)", dict(x=2, y=3, z=5), lambda x, y, z: x * (y + z)),
+    ("x (y+z)", "x * (y+z)", dict(x=2, y=3, z=5), lambda x, y, z: x * (y + z)),
+    ("y(1 - y)", "y * (1 - y)", dict(y=0.3), lambda y: y * (1 - y)),
+    ("h1(1 - h1)", "h1 * (1 - h1)", dict(h1=0.6), lambda h1: h1 * (1 - h1)),
+    ("2(x+1)", "2 * (x+1)", dict(x=4), lambda x: 2 * (x + 1)),
+    ("-2(x+1)", "-2 * (x+1)", dict(x=4), lambda x: -2 * (x + 1)),
+    ("0.5(x+1)", "0.5 * (x+1)", dict(x=4), lambda x: 0.5 * (x + 1)),
+    ("x_2(a + b)", "x_2 * (a + b)", dict(x_2=3, a=1, b=2), lambda x_2, a, b: x_2 * (a + b)),
+    ("w5(x)(y)", "w5 * (x) * (y)", dict(w5=2, x=3, y=7), lambda w5, x, y: w5 * x * y),
+    ("rate(1 - p)", "rate * (1 - p)", dict(rate=0.1, p=0.25), lambda rate, p: rate * (1 - p)),
+    ("xy(x + y)", "xy * (x + y)", dict(xy=3, x=1, y=2), lambda xy, x, y: xy * (x + y)),
+    ("y(1 - y)^2", "y * (1 - y)^2", dict(y=0.3), lambda y: y * (1 - y) ** 2),
+    ("2^x(1 - x)", "2^x * (1 - x)", dict(x=3), lambda x: 2**x * (1 - x)),
+    ("a/b(c)", "a/b * (c)", dict(a=1, b=4, c=2), lambda a, b, c: a / b * c),
+    ("e(x+1)", "e * (x+1)", dict(x=1), lambda x: math.e * (x + 1)),
+    ("sin x(1 - x)", "sin(x) * (1 - x)", dict(x=0.3), lambda x: math.sin(x) * (1 - x)),
+    ("(y - t) y (1 - y) h1", "(y - t) * y * (1 - y) * h1", dict(y=0.6, t=0.5, h1=0.7),
+     lambda y, t, h1: (y - t) * y * (1 - y) * h1),
+    ("s = σ(z); s(1 - s)", "s = σ(z); s * (1 - s)", dict(z=0.4), lambda z: sig(z) * (1 - sig(z))),
+    # a name that looks like a function is a variable once a statement assigns it
+    ("sigma = σ(z); sigma(1 - sigma)", "sigma = σ(z); sigma * (1 - sigma)", dict(z=0.4),
+     lambda z: sig(z) * (1 - sig(z))),
+]
+
+
+@pytest.mark.parametrize("text, explicit, point, expected", PAREN_PRODUCTS, ids=[c[0] for c in PAREN_PRODUCTS])
+def test_name_or_number_before_paren_is_a_product(text, explicit, point, expected):
+    assert sp.simplify(expr_of(text) - expr_of(explicit)) == 0
+    assert structure(text) == structure(explicit)  # the same graph, not just the same value
+    assert value(text, **point) == pytest.approx(expected(**point), rel=1e-12)
+
+
+POINT = dict(x=0.3, y=-1.5, h1=2.0, w_2=0.7, rate=0.1)
+FACTORS = {  # factor -> its value at POINT, computed here
+    "x": 0.3, "y": -1.5, "h1": 2.0, "w_2": 0.7, "rate": 0.1, "2": 2.0, "0.5": 0.5,
+    "(x + 1)": 1.3, "(1 - y)": 2.5, "(h1 - rate)": 1.9,
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(sorted(FACTORS)), min_size=1, max_size=6), st.data())
+def test_fuzz_juxtaposition_equals_explicit_product(factors, data):
+    # "x(1 - y)h1 2(x + 1)" is x * (1 - y) * h1 * 2 * (x + 1)
+    text = factors[0]
+    for f in factors[1:]:
+        # a '(' may touch what comes before it; names and numbers need a space between them
+        text += data.draw(st.sampled_from(["", " "])) if f.startswith("(") else " "
+        text += f
+    used = {k: v for k, v in POINT.items() if k in gl.graph(text).graph["variables"]}
+    assert value(text, **used) == pytest.approx(math.prod(FACTORS[f] for f in factors), rel=1e-12)
+    assert sp.simplify(expr_of(text) - expr_of(" * ".join(factors))) == 0
+
+
+def known_in(message):
+    return set(message.split("(known: ", 1)[1].split(")", 1)[0].split(", "))
+
+
+@pytest.mark.parametrize(
+    "text, suggestion, column",
+    [
+        ("sigma(x)", "did you mean sigmoid or σ?", 1),
+        ("Sigma(x)", "did you mean sigmoid or σ?", 1),
+        ("logistic(x)", "did you mean sigmoid or σ?", 1),
+        ("sigm(x)", "did you mean sigmoid or σ?", 1),
+        ("ln(x)", "did you mean log", 1),
+        ("arctan(x)", "did you mean atan?", 1),
+        ("arcsin(x)", "did you mean asin?", 1),
+        ("relU(x)", "did you mean relu?", 1),
+        ("ReLU(x)", "did you mean relu?", 1),
+        ("Sin(x)", "did you mean sin?", 1),
+        ("LOG(x)", "did you mean log?", 1),
+        ("sigmod(x)", "did you mean sigmoid", 1),  # close misspellings, by difflib
+        ("sigmoud(x)", "did you mean sigmoid", 1),
+        ("tahn(x)", "did you mean tan or tanh?", 1),
+        ("sqr(x)", "did you mean sqrt?", 1),
+        ("softplu(x)", "did you mean softplus?", 1),
+        ("expp(x)", "did you mean exp?", 1),
+        ("x + sigma(z)", "did you mean sigmoid or σ?", 5),
+        ("w5 h1 Sin(x)", "did you mean sin?", 7),
+        ("q = 2; f = q ln(x)", "did you mean log", 14),
+    ],
+)
+def test_function_like_name_refused_with_suggestion(text, suggestion, column):
+    with pytest.raises(gl.ParseError) as err:
+        gl.graph(text)
+    message = str(err.value)
+    name = text[column - 1:].split("(")[0]
+    assert message.startswith(f"unknown function {name!r}: {suggestion}")
+    assert f"for a product write {name} * (...)" in message
+    assert err.value.column == column and message.endswith(f"at column {column}")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "text, hint",
+    [
+        ("log10(x)", "write log(...)/log(10) instead"),
+        ("log2(x)", "write log(...)/log(2) instead"),
+        ("sign(x)", "write x/abs(x)"),
+        ("floor(x)", ""),
+        ("atanh(x)", "write log((1 + x)/(1 - x))/2 instead"),
+    ],
+)
+def test_missing_function_refused_with_known_list(text, hint):
+    with pytest.raises(gl.ParseError) as err:
+        gl.graph(text)
+    message = str(err.value)
+    name = text.split("(")[0]
+    assert message.startswith(f"unknown function {name!r} (known: ")
+    assert known_in(message) == set(FUNCTIONS) and "σ" in known_in(message)
+    assert hint in message and f"for a product write {name} * (...)" in message
+    assert err.value.column == 1
+
+
+@pytest.mark.parametrize("text, name, column", [("foo(a, b)", "foo", 1), ("x(a, b)", "x", 1),
+                                                ("2 + rate(a, b)", "rate", 5)])
+def test_name_with_two_arguments_is_an_unknown_function(text, name, column):
+    with pytest.raises(gl.ParseError) as err:
+        gl.graph(text)
+    assert str(err.value).startswith(f"unknown function {name!r} (known: ")
+    assert known_in(str(err.value)) == set(FUNCTIONS)
+    assert err.value.column == column
+
+
+def test_function_like_name_on_a_later_line():
+    with pytest.raises(gl.ParseError) as err:
+        gl.graph("h = x\nf = h sigma(h)")
+    assert str(err.value).endswith("at line 2, column 7") and "did you mean sigmoid or σ?" in str(err.value)
+
+
+def test_function_like_names_stay_variables_without_paren():
+    # mu + sigma z: only a '(' right after a name makes it look like a call
+    assert value("mu + sigma z", mu=1, sigma=2, z=3) == 7
+    assert value("ln", ln=2) == 2
+
+
+def test_declared_names_make_a_product():
+    # a claim may use its expression's names: parse(..., names=) declares them
+    assert sp.simplify(expr_of("sigma(1 - sigma)", names={"sigma"}) - expr_of("sigma * (1 - sigma)")) == 0
+    with pytest.raises(gl.ParseError, match="did you mean sigmoid"):
+        gl.from_text("sigma(1 - sigma)")
+    with pytest.raises(gl.ParseError, match="did you mean sigmoid"):
+        gl.graph("sigma = sigma(z)")  # a name is not assigned before its own statement ends
+
+
+def test_sigmoid_without_argument_explains_the_lecture_notation():
+    with pytest.raises(gl.ParseError) as err:
+        gl.graph("σ(1 - σ)")
+    assert "needs an argument" in str(err.value) and "s = σ(z); s (1 - s)" in str(err.value)
+    assert err.value.column == 7
+
+
+def test_many_distinct_names_before_paren_are_fast():
+    start = time.perf_counter()
+    g = gl.graph(" + ".join(f"rate{i}(x + 1)" for i in range(2000)))
+    assert len(g.graph["variables"]) == 2001
+    assert time.perf_counter() - start < 2
 
 
 def test_size_limit_refused_fast():

@@ -4,6 +4,10 @@ diagnosis kind, and properties (the true gradient always verifies; a perturbed o
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import sympy as sp
@@ -14,8 +18,11 @@ from graphlab.build import from_text, node_expr, symbol
 from graphlab.cli import main
 from graphlab.errors import GraphlabError, ParseError
 from graphlab.point import parse_point
-from graphlab.verify import to_text, verify
+from graphlab.trace import trace
+from graphlab.verify import parse_claim, to_text, verify
 
+_BESIDE = Path(sys.executable).parent / "graphlab"  # the command of this environment
+GRAPHLAB = str(_BESIDE) if _BESIDE.exists() else shutil.which("graphlab")
 CIRCUIT = "q = x + y; f = q z"  # the lecture's f(x, y, z) = (x + y) z
 CIRCUIT_AT = parse_point("x=-2,y=5,z=-4")
 LOGSIN = "log(x1 x2) sin(x2)"  # x2 feeds two ops
@@ -167,6 +174,72 @@ def test_chain_of_numbers_on_the_lecture_network():
     report = verify(NET, claims, NET_AT)
     assert [c.ok for c in report.claims] == [True, True, False]
     assert report.claims[2].diagnosis.startswith("sign error")
+
+
+# --------------------------------------------------------------------------- products written y(1 - y)
+LECTURE = ("h1 = sigmoid(w1 x1 + w2 x2); h2 = sigmoid(w3 x1 + w4 x2); y = sigmoid(w5 h1 + w6 h2); "
+           "E = (y - t)^2 / 2")
+LECTURE_AT = "w1=0.1,w2=0.2,w3=0.3,w4=0.4,w5=0.5,w6=0.6,x1=0.35,x2=0.9,t=0.5"
+PAREN_CLAIMS = [  # as the lecture notes write them, and the same with every product written out
+    ("dE/dw5 = (y - t) y (1 - y) h1", "dE/dw5 = (y - t) * y * (1 - y) * h1"),
+    ("dE/dw5 = (y - t)y(1 - y)h1", "dE/dw5 = (y - t) * y * (1 - y) * h1"),
+    ("dE/dw1 = (y - t) y (1 - y) w5 h1 (1 - h1) x1", "dE/dw1 = (y - t) * y * (1 - y) * w5 * h1 * (1 - h1) * x1"),
+    ("dE/dw1 = (y - t) y(1 - y) w5 h1(1 - h1) x1", "dE/dw1 = (y - t) * y * (1 - y) * w5 * h1 * (1 - h1) * x1"),
+    ("dE/dw4 = (y - t) y(1 - y) w6 h2(1 - h2) x2", "dE/dw4 = (y - t) * y * (1 - y) * w6 * h2 * (1 - h2) * x2"),
+    ("dE/dh1 = (y - t) y(1 - y) w5", "dE/dh1 = (y - t) * y * (1 - y) * w5"),
+]
+
+
+@pytest.mark.parametrize("claim, explicit", PAREN_CLAIMS)
+def test_lecture_claims_with_products_before_parentheses(claim, explicit):
+    graph = from_text(LECTURE)
+    at = parse_point(LECTURE_AT)
+    written, spelled = parse_claim(graph, claim), parse_claim(graph, explicit)
+    assert sp.simplify(written.formula - spelled.formula) == 0
+    # the claim's value at the point against graphlab's own backward pass
+    point = {symbol(k): v for k, v in at.items()}
+    wrt = claim.split("/d")[1].split(" ")[0]
+    backprop = float(trace(graph, at).gradient[wrt]) if wrt in graph.graph["variables"] else None
+    if backprop is not None:
+        assert float(written.formula.xreplace(point)) == pytest.approx(backprop, rel=1e-12)
+    result = one(graph, claim, at)
+    assert result.ok and result.verdict == "right", result.diagnosis
+
+
+@pytest.mark.parametrize("claim", ["dE/dw5 = (y - t) y (1 - y) h2", "dE/dw1 = (y - t) y(1 - y) w5 h1(1 - h1) x2",
+                                   "dE/dw5 = (y - t) y (1 + y) h1"])
+def test_wrong_lecture_claims_with_products_stay_wrong(claim):
+    assert not one(LECTURE, claim, parse_point(LECTURE_AT)).ok
+
+
+def test_cli_verifies_the_lecture_claims_end_to_end():
+    r = subprocess.run([GRAPHLAB, "verify", LECTURE, "--at", LECTURE_AT,
+                        "--claim", "dE/dw5 = (y - t) y (1 - y) h1",
+                        "--claim", "dE/dw1 = (y - t) y (1 - y) w5 h1 (1 - h1) x1"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "✓ dE/dw5 = (y - t) y (1 - y) h1   right" in r.stdout
+    assert "✓ dE/dw1 = (y - t) y (1 - y) w5 h1 (1 - h1) x1   right" in r.stdout
+    assert "✗" not in r.stdout
+
+
+def test_function_like_name_in_a_claim_names_its_column():
+    claim = "dE/dw5 = (y - t) sigma(1 - sigma) h1"
+    with pytest.raises(ParseError) as e:
+        verify(LECTURE, [claim])
+    assert "unknown function 'sigma': did you mean sigmoid or σ? (for a product write sigma * (...))" in str(e.value)
+    assert e.value.column == claim.index("sigma") + 1
+    r = subprocess.run([GRAPHLAB, "verify", LECTURE, "--claim", claim], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert r.stderr.startswith("error: claim") and f"at column {claim.index('sigma') + 1}" in r.stderr
+
+
+def test_a_claim_may_use_a_function_like_name_the_expression_assigns():
+    # the lecture's σ(1 − σ), with the sigmoid's output named sigma in the expression
+    expr = "sigma = σ(w x); E = (sigma - t)^2 / 2"
+    result = one(expr, "dE/dw = (sigma - t) sigma(1 - sigma) x", parse_point("w=0.5,x=2,t=0.25"))
+    assert result.ok and result.verdict == "right", result.diagnosis
+    assert not one(expr, "dE/dw = (sigma - t) sigma(1 - sigma) w").ok
 
 
 # --------------------------------------------------------------------------- bad input
