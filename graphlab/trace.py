@@ -24,17 +24,17 @@ import numpy as np
 import sympy as sp
 
 from .arithmetic import Exact, Float, exact_number, symbol
-from .build import check_symbolic_size, gc_paused, node_expr
+from .build import gc_paused
 from .errors import EvaluationError, GraphlabError
 from .evaluate import BackwardStep, Edge, ForwardStep, Step, evaluate
+from .formulas import gradient_exprs
 from .ops import OPS, SYMPY_XP
 from .program import program
 
 __all__ = ["ForwardStep", "Edge", "BackwardStep", "Trace", "trace", "local_formula", "gradient_exprs",
-           "MAX_EXACT_NODES", "MAX_SYMBOLIC_WORK", "is_finite", "as_json_number"]
+           "MAX_EXACT_NODES", "is_finite", "as_json_number"]
 
 MAX_EXACT_NODES = 2_000  # exact (SymPy) arithmetic is slow: larger graphs use float mode
-MAX_SYMBOLIC_WORK = 1_200  # gradient_exprs: symbolic size x variables, beyond which it returns None
 
 
 
@@ -154,16 +154,3 @@ def local_formula(graph: nx.DiGraph, node: str, position: int) -> sp.Expr:
     slots = _placeholders(len(operands))
     formula = _local_formulas(data["op"], tuple(d.name for d in slots))[position]
     return formula.xreplace({symbol(d.name): symbol(o["label"]) for d, o in zip(slots, operands)})
-
-
-def gradient_exprs(graph: nx.DiGraph) -> dict[str, sp.Expr] | None:
-    """d out / d variable as SymPy expressions, or None when the graph is too large to say."""
-    try:
-        size = check_symbolic_size(graph)
-    except GraphlabError:
-        return None
-    if size * max(len(graph.graph["variables"]), 1) > MAX_SYMBOLIC_WORK:
-        return None  # each derivative costs about the expression's size: a product of 38 variables took 2 s
-    out = node_expr(graph, graph.graph["output"])
-    return {v: sp.diff(out, symbol(v)) for v in graph.graph["variables"]}
-

@@ -169,14 +169,13 @@ def derivative_in_names(graph: nx.DiGraph, of: str, wrt: str) -> sp.Expr:
 
 
 def total_derivative(graph: nx.DiGraph, of: str, wrt: str) -> sp.Expr:
-    """d of / d wrt over all paths, in the variables (``wrt`` may be an intermediate)."""
+    """d of / d wrt over all paths, in the variables (``wrt`` may be an intermediate), by the
+    backward pass itself, so the registry's conventions at kinks hold (relu'(0) = 1)."""
     if of == wrt:
         return sp.Integer(1)
     if wrt not in nx.ancestors(graph, of):
         return sp.Integer(0)
-    cut = sp.Dummy(wrt, real=True)
-    cut_loose = _node_exprs(graph, of, leaf=wrt, leaf_symbol=cut)[of]
-    return sp.diff(cut_loose, cut).xreplace({cut: node_expr(graph, wrt)})
+    return evaluate(program(graph), Symbolic(), output=of, wrt=[wrt]).grads[wrt]
 
 
 def _edge_local(graph: nx.DiGraph, node: str, operand: str) -> sp.Expr:
