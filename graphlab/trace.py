@@ -25,7 +25,7 @@ import sympy as sp
 
 from .build import MAX_EXACT_BITS, check_exact_pow, check_symbolic_size, forward_order, gc_paused, node_expr, symbol
 from .errors import EvaluationError, GraphlabError
-from .ops import OPS, SYMPY_XP
+from .ops import OPS, SYMPY_XP, Op
 
 __all__ = ["ForwardStep", "Edge", "BackwardStep", "Trace", "trace", "local_formula", "gradient_exprs",
            "MAX_EXACT_NODES", "MAX_SYMBOLIC_WORK", "is_finite", "as_json_number"]
@@ -267,9 +267,8 @@ def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, mode: str 
 
 
 @cache
-def _local_formulas(op_name: str, labels: tuple) -> tuple[sp.Expr, ...]:
+def _local_formulas(op: Op, labels: tuple) -> tuple[sp.Expr, ...]:
     """The op's local rules run on SymPy: operands are labels (symbols) or constant values."""
-    op = OPS[op_name]
     args = [symbol(a) if isinstance(a, str) else a for a in labels]
     out = (op.out_display or op.sym)(*args)
     rules = op.local_fns(len(args))
@@ -286,11 +285,11 @@ def local_formula(graph: nx.DiGraph, node: str, position: int) -> sp.Expr:
     data = graph.nodes[node]
     operands = [graph.nodes[a] for a in data["args"]]
     if any(o["kind"] == "const" for o in operands):  # constants simplify the formula: (x^2)' = 2x
-        return _local_formulas(data["op"], tuple(o["value"] if o["kind"] == "const" else o["label"]
-                                                 for o in operands))[position]
+        return _local_formulas(OPS[data["op"]], tuple(o["value"] if o["kind"] == "const" else o["label"]
+                                                      for o in operands))[position]
     # all operands named: one formula per op, its placeholders renamed (10,000 nodes in well under a second)
     slots = _placeholders(len(operands))
-    formula = _local_formulas(data["op"], tuple(d.name for d in slots))[position]
+    formula = _local_formulas(OPS[data["op"]], tuple(d.name for d in slots))[position]
     return formula.xreplace({symbol(d.name): symbol(o["label"]) for d, o in zip(slots, operands)})
 
 
