@@ -9,7 +9,6 @@ curves; the page's live fragment calls :meth:`Run.train_for` and redraws.
 
 from __future__ import annotations
 
-import math
 import tempfile
 import time
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import stepper_model
 
 from graphlab import data as datasets
 from graphlab.compile import compile_source
@@ -43,8 +43,8 @@ FEATURES: dict[str, tuple[str, str, Any]] = {
 }
 MAX_LAYERS, MAX_UNITS = 6, 16  # the TensorFlow Playground's 6 × 8, and wider layers
 MAX_POINTS = 2000  # generated sets: 2,000 points at most, so an epoch stays a few milliseconds
-STEPPER_DRAW_LIMIT = 60  # the stepper draws graphs up to this many nodes (stepper_model.MAX_DRAW_NODES)
 NEGATIVE, POSITIVE = "#f59322", "#0877bd"  # the Playground's orange (negative, class 0) and blue (positive, class 1)
+STEPPER_DRAW_LIMIT = stepper_model.MAX_DRAW_NODES  # "open this prediction" says whether the stepper draws it
 CLASS_COLOURS = ("#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
                  "#17becf")
 
@@ -161,26 +161,9 @@ def raw_data(config: Config, csv_bytes: bytes | None = None) -> Dataset:
             return datasets.from_csv(path, test_fraction=test, seed=config.seed)
     if config.dataset == "digits":
         return datasets.digits(test_fraction=test, seed=config.seed)
-    if config.dataset == "spiral" and config.classes == 3:
-        return three_spirals(config.points, config.noise, test, config.seed)
+    if config.dataset == "spiral":
+        return datasets.spiral(config.points, config.noise, test, config.seed, arms=config.classes)
     return datasets.load(config.dataset, noise=config.noise, n=config.points, test_fraction=test, seed=config.seed)
-
-
-def three_spirals(n: int, noise: float, test_fraction: float, seed: int) -> Dataset:
-    """The Playground's spiral with three arms, 120° apart: a three-class problem."""
-    rng = np.random.default_rng(seed)
-    per = n // 3
-    points, labels = [], []
-    for label in range(3):
-        i = np.arange(per)
-        r = i / per * 5
-        t = 1.75 * i / per * 2 * math.pi + label * 2 * math.pi / 3
-        x = r * np.sin(t) + rng.uniform(-1, 1, per) * noise
-        y = r * np.cos(t) + rng.uniform(-1, 1, per) * noise
-        points.append(np.column_stack([x, y]))
-        labels.append(np.full(per, label, dtype=np.int64))
-    return datasets.split("spiral", np.concatenate(points), np.concatenate(labels), ("0", "1", "2"), test_fraction,
-                          seed)
 
 
 def uses_features(data: Dataset) -> bool:

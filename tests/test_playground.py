@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from graphlab import data as datasets
 from graphlab import from_text, trace
 from graphlab.errors import GraphlabError
 from graphlab.train import Model
@@ -50,6 +51,20 @@ def test_three_spirals_and_bce_falling_back_to_ce():
     assert run.data.classes == ("0", "1", "2") and run.config.loss == "ce"
     assert run.model.graph.graph["sizes"] == (2, 4, 3)
     assert run.confusion("test").to_numpy().sum() == len(run.data.y_test)
+
+
+@pytest.mark.parametrize("arms", [2, 3])
+def test_spiral_arms_follow_the_playgrounds_formula(arms):
+    # point i of arm k: radius 5 i/per at angle 1.75 · 2π i/per + 2πk/arms, (x, y) = r (sin, cos); label arms-1-k
+    d = datasets.spiral(n=300, noise=0.0, test_fraction=0.0, seed=0, arms=arms)
+    assert d.classes == tuple(str(c) for c in range(arms)) and len(d.y_train) == 300 // arms * arms
+    per = 300 // arms
+    for (x, y), label in zip(d.X_train, d.y_train, strict=True):
+        r = np.hypot(x, y)
+        i = round(r / 5 * per)
+        k = arms - 1 - label
+        angle = 1.75 * i / per * 2 * np.pi + k * 2 * np.pi / arms
+        assert np.allclose([x, y], [r * np.sin(angle), r * np.cos(angle)], atol=1e-9)
 
 
 def test_a_run_trains_an_epoch_at_a_time_and_records_both_losses():
