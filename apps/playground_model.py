@@ -403,10 +403,10 @@ def colour_map(values: np.ndarray, low: float, high: float) -> np.ndarray:
 
 def neuron_image(values: np.ndarray, activation: str, scale: int = 3) -> np.ndarray:
     """A neuron's map as a small picture, top row = largest x₂ (so it reads like the boundary plot)."""
-    low, high = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(activation, (-1.0, 1.0))
-    if activation == "relu":
-        top = float(values.max())
-        low, high = -top, top  # zero is white, larger outputs bluer
+    low, high = OPS[activation].forward_fn(1)(np, np.array([-np.inf, np.inf]))  # its range: tanh's -1..1
+    if not np.isfinite(high):  # unbounded (relu): zero is white, larger outputs bluer
+        top = float(np.abs(values).max())
+        low, high = -top, top
     image = colour_map(values[::-1], low, high)
     return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
 
