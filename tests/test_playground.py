@@ -93,6 +93,15 @@ def test_the_boundary_and_neuron_maps_match_a_hand_forward_pass():
     np.testing.assert_allclose(maps[0][1].ravel(), h[:, 1], rtol=1e-9)
 
 
+def test_a_neuron_map_is_coloured_over_its_activations_range():
+    white, orange, blue = [255, 255, 255], [245, 147, 34], [8, 119, 189]  # the Playground's colours
+    for activation, values, colours in (("tanh", [-1.0, 0.0, 1.0], [orange, white, blue]),
+                                        ("sigmoid", [0.0, 0.5, 1.0], [orange, white, blue]),
+                                        ("relu", [0.0, 3.0], [white, blue])):  # unbounded: 0 white, the largest blue
+        image = m.neuron_image(np.array([values]), activation, scale=1)
+        assert image[0].tolist() == colours, activation
+
+
 def test_the_network_diagram_sizes_links_by_weight():
     run = m.Run.start(m.Config(points=200, layers=(3, 2), activations=("tanh", "relu")))
     nodes, links = m.network(run)
