@@ -9,7 +9,6 @@ curves; the page's live fragment calls :meth:`Run.train_for` and redraws.
 
 from __future__ import annotations
 
-import math
 import tempfile
 import time
 from collections.abc import Mapping
@@ -19,13 +18,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import stepper_model
 
 from graphlab import data as datasets
-from graphlab.build import from_text
 from graphlab.compile import compile_source
 from graphlab.data import Dataset
 from graphlab.errors import GraphlabError
-from graphlab.nn import ACTIVATIONS
+from graphlab.nn import ACTIVATIONS, neuron_graph, neuron_values
 from graphlab.ops import OPS
 from graphlab.train import OPTIMIZERS, Trainer, TrainingDiverged
 
@@ -44,9 +43,8 @@ FEATURES: dict[str, tuple[str, str, Any]] = {
 }
 MAX_LAYERS, MAX_UNITS = 6, 16  # the TensorFlow Playground's 6 × 8, and wider layers
 MAX_POINTS = 2000  # generated sets: 2,000 points at most, so an epoch stays a few milliseconds
-MAX_OPEN_WEIGHTS = 400  # "open this prediction": larger networks are refused (the stepper's table would crawl)
-STEPPER_DRAW_LIMIT = 60  # the stepper draws graphs up to this many nodes (stepper_model.MAX_DRAW_NODES)
 NEGATIVE, POSITIVE = "#f59322", "#0877bd"  # the Playground's orange (negative, class 0) and blue (positive, class 1)
+STEPPER_DRAW_LIMIT = stepper_model.MAX_DRAW_NODES  # "open this prediction" says whether the stepper draws it
 CLASS_COLOURS = ("#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
                  "#17becf")
 
@@ -163,26 +161,9 @@ def raw_data(config: Config, csv_bytes: bytes | None = None) -> Dataset:
             return datasets.from_csv(path, test_fraction=test, seed=config.seed)
     if config.dataset == "digits":
         return datasets.digits(test_fraction=test, seed=config.seed)
-    if config.dataset == "spiral" and config.classes == 3:
-        return three_spirals(config.points, config.noise, test, config.seed)
+    if config.dataset == "spiral":
+        return datasets.spiral(config.points, config.noise, test, config.seed, arms=config.classes)
     return datasets.load(config.dataset, noise=config.noise, n=config.points, test_fraction=test, seed=config.seed)
-
-
-def three_spirals(n: int, noise: float, test_fraction: float, seed: int) -> Dataset:
-    """The Playground's spiral with three arms, 120° apart: a three-class problem."""
-    rng = np.random.default_rng(seed)
-    per = n // 3
-    points, labels = [], []
-    for label in range(3):
-        i = np.arange(per)
-        r = i / per * 5
-        t = 1.75 * i / per * 2 * math.pi + label * 2 * math.pi / 3
-        x = r * np.sin(t) + rng.uniform(-1, 1, per) * noise
-        y = r * np.cos(t) + rng.uniform(-1, 1, per) * noise
-        points.append(np.column_stack([x, y]))
-        labels.append(np.full(per, label, dtype=np.int64))
-    return datasets.split("spiral", np.concatenate(points), np.concatenate(labels), ("0", "1", "2"), test_fraction,
-                          seed)
 
 
 def uses_features(data: Dataset) -> bool:
@@ -422,10 +403,10 @@ def colour_map(values: np.ndarray, low: float, high: float) -> np.ndarray:
 
 def neuron_image(values: np.ndarray, activation: str, scale: int = 3) -> np.ndarray:
     """A neuron's map as a small picture, top row = largest x₂ (so it reads like the boundary plot)."""
-    low, high = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(activation, (-1.0, 1.0))
-    if activation == "relu":
-        top = float(values.max())
-        low, high = -top, top  # zero is white, larger outputs bluer
+    low, high = OPS[activation].forward_fn(1)(np, np.array([-np.inf, np.inf]))  # its range: tanh's -1..1
+    if not np.isfinite(high):  # unbounded (relu): zero is white, larger outputs bluer
+        top = float(np.abs(values).max())
+        low, high = -top, top
     image = colour_map(values[::-1], low, high)
     return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
 
@@ -444,68 +425,32 @@ class Prediction:
 
 
 def _number(x: float) -> str:
-    return repr(float(x))  # full precision: the stepper's trace equals the model's numbers
+    text = repr(float(x))  # full precision: the stepper's trace equals the model's numbers
+    return text.removesuffix(".0")  # a target 1, not 1.0
 
 
 def prediction(run: Run, split: str, index: int) -> Prediction:
     """The expression of point ``index`` of the train or test set, at the network's current weights.
 
-    Inputs are the point's standardized features; one statement per neuron
-    (``h1_2 = tanh(w1_12*x1 + w1_22*x2 + b1_2)``), then the output and the point's loss:
-    ``E = softplus(z) - t*z`` (binary cross-entropy on the logit z, the stable form),
-    ``E = log(exp(z1) + ...) - z_c`` (softmax cross-entropy, true class c), or the mean
-    of the squared differences for mse.
+    :func:`graphlab.nn.neuron_graph` of the run's network, one statement per neuron
+    (``h1_2 = tanh(w1_12*x1 + w1_22*x2 + b1_2)``), then the logits and the point's loss, at
+    :func:`graphlab.nn.neuron_values`: the point's standardized features, the weights, its target.
     """
     m, d = run.model, run.inputs
     X, y = (d.X_test, d.y_test) if split == "test" else (d.X_train, d.y_train)
     if not 0 <= index < len(y):
         raise GraphlabError(f"the {split} set has {len(y)} points; no point {index}")
-    sizes = m.graph.graph["sizes"]
-    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
-    if weights > MAX_OPEN_WEIGHTS:
-        raise GraphlabError(f"this network has {weights:,} weights; a prediction opens at the neuron level for "
-                            f"up to {MAX_OPEN_WEIGHTS} (fewer inputs, layers or neurons)")
-    params = {k: np.asarray(v, dtype=np.float64) for k, v in m.params.items()}
+    sizes, loss = m.graph.graph["sizes"], run.config.loss
+    inputs = input_names(run.data, run.config.features)
+    g = neuron_graph(sizes, run.config.activations, bias=True, loss=loss, inputs=inputs)
+    label = int(y[index])
+    target = [label] if loss == "bce" else np.eye(sizes[-1])[label]  # one-hot for ce and mse
     x = (X[index] - m.mean) / m.std
-    wide = max(sizes) > 9
-    units = [input_names(run.data, run.config.features)]
-    values = {name: _number(v) for name, v in zip(units[0], x, strict=True)}
-    statements = []
-    depth = len(sizes) - 1
-    for layer in range(1, depth + 1):
-        out = sizes[layer]
-        last = layer == depth
-        names = ([f"z{k}" for k in range(1, out + 1)] if out > 1 else ["z"]) if last else \
-            [f"h{layer}_{j}" for j in range(1, out + 1)]
-        w, b = params[f"W{layer}"], params[f"b{layer}"]
-        for j, unit in enumerate(names):
-            terms = []
-            for i, below in enumerate(units[-1]):
-                weight = f"w{layer}_{i + 1}_{j + 1}" if wide else f"w{layer}_{i + 1}{j + 1}"
-                values[weight] = _number(w[i, j])
-                terms.append(f"{weight}*{below}")
-            values[f"b{layer}_{j + 1}"] = _number(b[j])
-            total = " + ".join([*terms, f"b{layer}_{j + 1}"])
-            statements.append(f"{unit} = {total}" if last else f"{unit} = {run.config.activations[layer - 1]}({total})")
-        units.append(names)
-    logits = units[-1]
-    loss = run.config.loss
-    if loss == "bce":
-        values["t"] = str(int(y[index]))
-        statements.append("E = softplus(z) - t*z")
-    elif loss == "ce":
-        statements.append(f"E = log({' + '.join(f'exp({z})' for z in logits)}) - {logits[int(y[index])]}")
-    else:
-        targets = [f"t{k}" for k in range(1, len(logits) + 1)]
-        for k, t in enumerate(targets):
-            values[t] = "1" if k == int(y[index]) else "0"
-        squares = " + ".join(f"({z} - {t})^2" for z, t in zip(logits, targets, strict=True))
-        statements.append(f"E = ({squares})/{len(logits)}")
-    expr = "; ".join(statements)
-    nodes = from_text(expr).number_of_nodes()
+    values = {k: _number(v) for k, v in neuron_values(g, m.params, x, target).items()}
     raw = (run.data.X_test if split == "test" else run.data.X_train)[index]
     point_loss = m.loss(X[index:index + 1], y[index:index + 1])
-    return Prediction(expr, values, point_loss, nodes, tuple(float(v) for v in raw), d.classes[int(y[index])])
+    return Prediction(g.graph["source"], values, point_loss, g.number_of_nodes(), tuple(float(v) for v in raw),
+                      d.classes[label])
 
 
 def stepper_query(p: Prediction) -> dict[str, str]:

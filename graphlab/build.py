@@ -29,6 +29,7 @@ import sympy as sp
 from .arithmetic import MAX_EXACT_BITS, Symbolic, check_exact_pow, symbol
 from .errors import GraphlabError, ParseError
 from .evaluate import evaluate
+from .ops import OPS, sympy_family, sympy_heads
 from .parse import parse
 from .program import program
 
@@ -184,16 +185,10 @@ def from_text(text: str, canonical: bool = False, names: Collection[str] = ()) -
     return g
 
 
-_SYMPY_OPS = {
-    sp.Add: "add", sp.Mul: "mul", sp.Pow: "pow", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan",
-    sp.asin: "asin", sp.acos: "acos", sp.atan: "atan", sp.sinh: "sinh", sp.cosh: "cosh", sp.tanh: "tanh",
-    sp.exp: "exp", sp.log: "log", sp.Abs: "abs", sp.Max: "max", sp.Min: "min",
-}
-
-
 def from_sympy(expr: sp.Expr, source: str = "") -> nx.DiGraph:
     """Build the graph of a SymPy expression in its canonical n-ary form (Add, Mul, Pow...)."""
     builder = GraphBuilder(source)
+    heads = sympy_heads()
     handle: dict[sp.Basic, str] = {}
     stack = [(expr, False)]
     while stack:  # iterative post-order: deep expressions must not hit the recursion limit
@@ -208,11 +203,11 @@ def from_sympy(expr: sp.Expr, source: str = "") -> nx.DiGraph:
             stack.append((e, True))
             stack.extend((a, False) for a in reversed(e.args))
         else:
-            op = _SYMPY_OPS.get(e.func)
+            op = heads.get(e.func)
             if op is None:
                 raise GraphlabError(f"no graphlab op for SymPy's {e.func.__name__}")
             args = [handle[a] for a in e.args]
-            if op in ("max", "min"):  # SymPy's Max/Min are n-ary; ours are binary
+            if OPS[op].arity == 2 and len(args) > 2:  # SymPy's Max/Min are n-ary; ours are binary
                 node = args[0]
                 for a in args[1:]:
                     node = builder.apply(op, [node, a], 0)
@@ -228,9 +223,6 @@ def forward_order(graph: nx.DiGraph) -> list[str]:
     return list(program(graph).order)
 
 
-_FLATTENS = {"add": "sum", "sub": "sum", "mul": "product", "div": "product"}
-
-
 def symbolic_shape(graph: nx.DiGraph) -> tuple[int, int]:
     """(depth, size) of the graph's SymPy form, the DAG unfolded into a tree.
 
@@ -239,11 +231,12 @@ def symbolic_shape(graph: nx.DiGraph) -> tuple[int, int]:
     that is what SymPy's printing and diff pay for."""
     depth: dict[str, int] = {}
     size: dict[str, int] = {}
+    family: dict[str, type | None] = {}  # sp.Add, sp.Mul or None, per node
     for node in forward_order(graph):
         data = graph.nodes[node]
-        family = _FLATTENS.get(data.get("op"))
+        family[node] = sympy_family(OPS[data["op"]]) if data.get("op") else None
         args = data.get("args", ())
-        depth[node] = max((depth[a] + (family is None or _FLATTENS.get(graph.nodes[a].get("op")) != family)
+        depth[node] = max((depth[a] + (family[node] is None or family[a] != family[node])
                            for a in args), default=0)
         size[node] = 1 + sum(size[a] for a in args)
     out = graph.graph["output"]

@@ -20,6 +20,7 @@ import sympy as sp
 from .build import from_text
 from .descend import descend, read_table
 from .errors import GraphlabError
+from .nn import ACTIVATIONS, LOSSES
 from .point import parse_point
 from .trace import Trace, as_json_number, gradient_exprs, local_formula, trace
 from .verify import Report, verify
@@ -414,8 +415,8 @@ def add_train(sub) -> None:
     p.add_argument("--dataset", required=True, metavar="NAME|FILE.csv",
                    help="circle, xor, gauss, spiral, moons, digits, or a CSV file (features..., label)")
     p.add_argument("--layers", default="16,16", help="hidden layer sizes, e.g. 16,16 (empty: none)")
-    p.add_argument("--activation", default="relu", choices=["relu", "tanh", "sigmoid"])
-    p.add_argument("--loss", default="ce", choices=["ce", "bce", "mse"])
+    p.add_argument("--activation", default="relu", choices=ACTIVATIONS)
+    p.add_argument("--loss", default="ce", choices=list(LOSSES))
     p.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam"])
     p.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
     p.add_argument("--epochs", type=int, default=100)
@@ -456,8 +457,8 @@ def cmd_mlp(args: argparse.Namespace) -> int:
 def add_mlp(sub) -> None:
     p = sub.add_parser("mlp", help="an MLP as a graph: parameter counts, layer diagram")
     p.add_argument("--layers", required=True, help="all layer sizes, input to output, e.g. 784,200,10")
-    p.add_argument("--activation", default="relu", choices=["relu", "tanh", "sigmoid"])
-    p.add_argument("--loss", default="ce", choices=["ce", "bce", "mse"])
+    p.add_argument("--activation", default="relu", choices=ACTIVATIONS)
+    p.add_argument("--loss", default="ce", choices=list(LOSSES))
     p.add_argument("--summary", action="store_true", help="print the layer table (the default without -o)")
     p.add_argument("--json", action="store_true", help='{"parameters", "layers": [...]} on stdout')
     p.add_argument("-o", "--output", metavar="diagram.svg", help="draw the layer-level diagram (svg, png, pdf)")

@@ -78,29 +78,31 @@ def _gauss(n: int, noise: float, rng: np.random.Generator):
     return points, label
 
 
-def _spiral(n: int, noise: float, rng: np.random.Generator):
-    half = n // 2
+def _spiral(n: int, noise: float, rng: np.random.Generator, arms: int = 2):
+    # arm k turns from angle 2πk/arms with label arms-1-k: two arms are the Playground's (1 at 0, 0 at π)
+    per = n // arms
     points, labels = [], []
-    for label, delta in ((1, 0.0), (0, math.pi)):
-        i = np.arange(half)
-        r = i / half * 5
-        t = 1.75 * i / half * 2 * math.pi + delta
-        x = r * np.sin(t) + _uniform(rng, -1, 1, half) * noise
-        y = r * np.cos(t) + _uniform(rng, -1, 1, half) * noise
+    for k in range(arms):
+        i = np.arange(per)
+        r = i / per * 5
+        t = 1.75 * i / per * 2 * math.pi + k * 2 * math.pi / arms
+        x = r * np.sin(t) + _uniform(rng, -1, 1, per) * noise
+        y = r * np.cos(t) + _uniform(rng, -1, 1, per) * noise
         points.append(np.column_stack([x, y]))
-        labels.append(np.full(half, label, dtype=np.int64))
+        labels.append(np.full(per, arms - 1 - k, dtype=np.int64))
     return np.concatenate(points), np.concatenate(labels)
 
 
 _PLAYGROUND = {"circle": _circle, "xor": _xor, "gauss": _gauss, "spiral": _spiral}
 
 
-def _playground(name: str, n: int, noise: float | None, test_fraction: float, seed: int) -> Dataset:
+def _playground(name: str, n: int, noise: float | None, test_fraction: float, seed: int, classes: int = 2,
+                **shape) -> Dataset:
     noise = 0.0 if noise is None else noise
     if not 0 <= noise <= 0.5:
         raise GraphlabError(f"noise must be in [0, 0.5] (the Playground's 0-50 %), got {noise}")
-    X, y = _PLAYGROUND[name](n, noise, np.random.default_rng(seed))
-    return split(name, X, y, ("0", "1"), test_fraction, seed)
+    X, y = _PLAYGROUND[name](n, noise, np.random.default_rng(seed), **shape)
+    return split(name, X, y, tuple(range(classes)), test_fraction, seed)
 
 
 def circle(n: int = 500, noise: float | None = None, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
@@ -115,8 +117,12 @@ def gauss(n: int = 500, noise: float | None = None, test_fraction: float = 0.2, 
     return _playground("gauss", n, noise, test_fraction, seed)
 
 
-def spiral(n: int = 500, noise: float | None = None, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
-    return _playground("spiral", n, noise, test_fraction, seed)
+def spiral(n: int = 500, noise: float | None = None, test_fraction: float = 0.2, seed: int = 0,
+           arms: int = 2) -> Dataset:
+    """The Playground's two interleaved spirals; ``arms=3`` (or more) is a problem with that many classes."""
+    if arms < 2:
+        raise GraphlabError(f"a spiral needs at least 2 arms, got {arms}")
+    return _playground("spiral", n, noise, test_fraction, seed, classes=arms, arms=arms)
 
 
 def moons(n: int = 500, noise: float | None = None, test_fraction: float = 0.2, seed: int = 0) -> Dataset:

@@ -70,8 +70,8 @@ class Notation:
         entry = OPS[op]
         if entry.infix:
             return f" {entry.infix} ".join(args)
-        if op == "neg":
-            return f"-{args[0]}"
+        if entry.prefix:
+            return f"{entry.prefix}{args[0]}"
         return f"{op}({', '.join(args)})"
 
 

@@ -19,6 +19,7 @@ from .build import symbol
 from .errors import GraphlabError
 from .frames import format_number
 from .graphviz_lib import pygraphviz
+from .ops import OPS
 from .render import PALETTES, Line, Writer, build, to_dot
 from .trace import Trace
 
@@ -56,11 +57,6 @@ def render_bytes(dot: graphviz.Digraph, fmt: str, dpi: float | None = None) -> b
 
 
 # --------------------------------------------------------------------------- TikZ
-_OP_LATEX = {"add": "+", "sub": "-", "neg": "-", "mul": r"\times", "div": r"\div", "sigmoid": r"\sigma",
-             "sqrt": r"\sqrt{\ }", "log": r"\log", "exp": r"\exp", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan",
-             "sinh": r"\sinh", "cosh": r"\cosh", "tanh": r"\tanh", "max": r"\max", "min": r"\min"}
-
-
 class _TikzWriter(Writer):
     """The same frame, written in LaTeX math: each span is the inside of ``$...$``."""
 
@@ -87,12 +83,10 @@ class _TikzWriter(Writer):
 
     def op_text(self, node: str) -> str:
         data = self.g.nodes[node]
-        text = super().op_text(node)
-        if text.startswith("^") and data["op"] == "pow":
+        op = OPS[data["op"]]
+        if super().op_text(node) != op.symbol:  # a constant exponent drawn inside the circle (^2)
             return f"{{}}^{{{sp.latex(self.g.nodes[data['args'][1]]['value'])}}}"
-        if data["op"] in _OP_LATEX:
-            return _OP_LATEX[data["op"]]
-        return rf"\mathrm{{{text}}}" if data["op"] != "pow" else r"\wedge"
+        return op.tikz
 
 
 def _tex_lines(lines: list[Line] | None, colours: dict[str, str], sep: str = r"\\") -> str:

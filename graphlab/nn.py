@@ -31,7 +31,7 @@ __all__ = ["ACTIVATIONS", "LOSSES", "mlp", "hidden_activations", "describe", "su
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 LOSSES = {"ce": "softmax_ce", "bce": "bce_logits", "mse": "mse"}  # CLI name -> registry op
-MAX_NEURON_WEIGHTS = 200  # a neuron-level graph is for looking at; larger nets stay layer-level
+MAX_NEURON_WEIGHTS = 400  # a neuron-level graph is for looking at; larger nets stay layer-level
 
 
 def parse_layers(text: str) -> list[int]:
@@ -185,12 +185,16 @@ def layer_dot(graph: nx.DiGraph) -> str:
 
 
 # ----------------------------------------------------------------------------- neuron level
-def _unit_names(sizes: Sequence[int]) -> list[list[str]]:
+def _unit_names(sizes: Sequence[int], loss: str | None, inputs: Sequence[str] | None) -> list[list[str]]:
     depth = len(sizes) - 1
-    names = [[f"x{j}" for j in range(1, sizes[0] + 1)]]
+    names = [list(inputs) if inputs is not None else [f"x{j}" for j in range(1, sizes[0] + 1)]]
+    if len(names[0]) != sizes[0]:
+        raise GraphlabError(f"{sizes[0]} inputs need {sizes[0]} names, got {len(names[0])}")
+    lecture = loss is None and depth == 2  # the lecture's h1, h2; otherwise a unit's layer is in its name
     for layer in range(1, depth):
-        names.append([f"h{j}" if depth == 2 else f"h{layer}_{j}" for j in range(1, sizes[layer] + 1)])
-    names.append(["y"] if sizes[-1] == 1 else [f"y{k}" for k in range(1, sizes[-1] + 1)])
+        names.append([f"h{j}" if lecture else f"h{layer}_{j}" for j in range(1, sizes[layer] + 1)])
+    out = "y" if loss is None else "z"  # z: an mlp's outputs are logits
+    names.append([out] if sizes[-1] == 1 else [f"{out}{k}" for k in range(1, sizes[-1] + 1)])
     return names
 
 
@@ -199,32 +203,60 @@ def _weight_name(layer: int, i: int, j: int, wide: bool) -> str:
     return f"w{layer}_{i}_{j}" if wide else f"w{layer}_{i}{j}"
 
 
-def neuron_graph(sizes: Sequence[int] = (2, 2, 1), activation: str = "sigmoid", bias: bool = False) -> nx.DiGraph:
-    """A small MLP at the neuron level: one scalar node per weight, loss ``E = Σ (y - t)² / 2``.
+def _loss_text(loss: str | None, outputs: Sequence[str], targets: Sequence[str]) -> str:
+    """The loss on one point, as text: the scalar form of the loss op (bce_logits, softmax_ce, mse)."""
+    pairs = list(zip(outputs, targets, strict=True))
+    squares = " + ".join(f"({y} - {t})^2" for y, t in pairs)
+    if loss is None:  # the lecture's E = Σ (y - t)² / 2
+        return f"({squares})/2" if len(pairs) > 1 else f"{squares}/2"
+    if loss == "bce":  # log(1 + e^z) - t z, the stable form on the logit
+        return f"softplus({outputs[0]}) - {targets[0]}*{outputs[0]}"
+    if loss == "ce":  # log Σ e^z_k - Σ t_k z_k, with one-hot targets
+        picked = " + ".join(f"{t}*{z}" for z, t in pairs)
+        return f"log({' + '.join(f'exp({z})' for z in outputs)}) - " + (f"({picked})" if len(pairs) > 1 else picked)
+    return f"({squares})/{len(pairs)}" if len(pairs) > 1 else squares  # mse: the mean over the outputs
 
-    Every layer, the output included, applies ``activation`` (the lecture's sigmoid network).
-    Weight ``w{l}_{ij}`` joins unit i of layer l-1 to unit j of layer l; targets are ``t``
-    (``t1``, ``t2``... for several outputs). Use :func:`neuron_values` for a point to trace at.
+
+def neuron_graph(sizes: Sequence[int] = (2, 2, 1), activation: str | Sequence[str] = "sigmoid", bias: bool = False,
+                 loss: str | None = None, inputs: Sequence[str] | None = None) -> nx.DiGraph:
+    """A small MLP at the neuron level: one scalar node per weight, for one point.
+
+    ``loss=None`` is the lecture's network: every layer, the output included, applies ``activation``,
+    the outputs are ``y`` (``y1``, ``y2``...) and ``E = Σ (y - t)² / 2``. With ``loss`` "bce", "ce" or
+    "mse" it is :func:`mlp`'s network (``bias=True`` for all of it): the hidden layers apply ``activation``
+    (one name, or one per hidden layer), the outputs are the logits ``z`` (``z1``...) and ``E`` is that
+    loss on the point: ``softplus(z) - t*z``, ``log(exp(z1) + ...) - (t1*z1 + ...)``, ``((z1 - t1)^2 + ...)/k``.
+
+    Weight ``w{l}_{ij}`` joins unit i of layer l-1 to unit j of layer l, bias ``b{l}_{j}`` is unit j's;
+    hidden units are ``h{l}_{j}`` (the lecture's network: ``h1``, ``h2``...); inputs are ``x1``, ``x2``...
+    or the names in ``inputs``; targets are ``t`` (``t1``, ``t2``..., one-hot for ce). Use
+    :func:`neuron_values` for a point to trace at; ``graph.graph["source"]`` is the text.
     """
     sizes = [int(n) for n in sizes]
-    _check(sizes, activation, "mse")
+    _check(sizes, activation, "mse" if loss is None else loss)
+    if loss is None and not isinstance(activation, str):
+        raise GraphlabError("the lecture's network (no loss named) applies one activation to every layer")
+    acts = hidden_activations(activation, len(sizes) - 2)
     weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
     if weights > MAX_NEURON_WEIGHTS:
-        raise GraphlabError(f"a neuron-level graph is limited to {MAX_NEURON_WEIGHTS} weights (this net has {weights})")
-    names = _unit_names(sizes)
+        raise GraphlabError(f"a neuron-level graph is limited to {MAX_NEURON_WEIGHTS} weights (this net has "
+                            f"{weights:,}): fewer inputs, layers or neurons")
+    names = _unit_names(sizes, loss, inputs)
     wide = max(sizes) > 9
     statements = []
     for layer in range(1, len(sizes)):
+        act = acts[layer - 1] if layer < len(sizes) - 1 else activation if loss is None else None
         for j, unit in enumerate(names[layer], 1):
             terms = [f"{_weight_name(layer, i, j, wide)}*{below}" for i, below in enumerate(names[layer - 1], 1)]
             if bias:
                 terms.append(f"b{layer}_{j}")
-            statements.append(f"{unit} = {activation}({' + '.join(terms)})")
+            total = " + ".join(terms)
+            statements.append(f"{unit} = {act}({total})" if act else f"{unit} = {total}")
     targets = ["t"] if sizes[-1] == 1 else [f"t{k}" for k in range(1, sizes[-1] + 1)]
-    errors = " + ".join(f"({y} - {t})^2" for y, t in zip(names[-1], targets, strict=True))
-    statements.append(f"E = ({errors})/2" if len(targets) > 1 else f"E = {errors}/2")
+    statements.append(f"E = {_loss_text(loss, names[-1], targets)}")
     g = from_text("; ".join(statements))
-    g.graph.update(sizes=tuple(sizes), activation=activation, bias=bias, units=names, targets=tuple(targets))
+    g.graph.update(sizes=tuple(sizes), activation=activation, bias=bias, loss=loss, units=names,
+                   targets=tuple(targets))
     return g
 
 
@@ -236,7 +268,7 @@ def neuron_values(graph: nx.DiGraph, params: Mapping[str, Any], x: Sequence[floa
     """
     sizes = graph.graph["sizes"]
     wide = max(sizes) > 9
-    values = {f"x{j}": float(v) for j, v in enumerate(x, 1)}
+    values = {name: float(v) for name, v in zip(graph.graph["units"][0], x, strict=True)}
     values.update({t: float(v) for t, v in zip(graph.graph["targets"], target, strict=True)})
     for layer in range(1, len(sizes)):
         w = np.asarray(params[f"W{layer}"], dtype=float)

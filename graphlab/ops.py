@@ -21,7 +21,8 @@ the other interpreters read the rules with them written out.
 check every ``local`` rule against ``sympy.diff`` of ``sym`` and against central
 finite differences of ``forward``.
 
-Adding an op means adding one entry to :data:`OPS`.
+Adding an op means adding one entry to :data:`OPS` (or calling :func:`register`): the
+parser, the drawings, the explanations, TikZ and :func:`graphlab.from_sympy` read it from there.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from functools import cache
 
 import sympy as sp
 
-__all__ = ["OPS", "FUNCTIONS", "Op", "SYMPY_XP", "get_op", "operand_names"]
+__all__ = ["OPS", "FUNCTIONS", "Op", "SYMPY_XP", "get_op", "operand_names", "register", "unregister", "sympy_heads"]
 
 
 def operand_names(arity: int) -> tuple[str, ...]:
@@ -57,6 +58,9 @@ class Op:
     local: tuple[str, ...] | Callable[[int], tuple[str, ...]]  # d out / d operand_i
     note: str = ""  # convention at non-smooth points, domain
     infix: str | None = None  # the operator the input language writes it with: "+" for add
+    prefix: str | None = None  # the sign the input language writes before its one operand: "-" for neg
+    aliases: tuple[str, ...] = ()  # more names the input language calls it by (sigmoid: "σ")
+    tikz: str | None = None  # the symbol in a TikZ diagram's circle, LaTeX math; default \mathrm{symbol}
     # How a local-gradient formula writes the op's output when a rule reuses it
     # (sigmoid's out * (1 - out) reads better as sigma(z) * (1 - sigma(z))); default: sym.
     out_display: Callable[..., sp.Expr] | None = None
@@ -71,6 +75,15 @@ class Op:
     # operand's shape and the compiler skips unbroadcast (unary ops never broadcast either).
     broadcast: bool = True
     _fns: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.tikz is None:
+            object.__setattr__(self, "tikz", rf"\mathrm{{{self.symbol}}}")
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The names the input language calls it by: none for an op written with a sign, or a tensor op."""
+        return () if self.infix or self.prefix or self.tensor else (self.name, *self.aliases)
 
     def local_rules(self, arity: int) -> tuple[str, ...]:
         if self.tensor:
@@ -155,38 +168,39 @@ def _sigmoid(a):
 # The order of this table is the order of the docs. Conventions at non-smooth points
 # follow the lecture: relu'(z) = 0 for z < 0, else 1.
 _TABLE = [
-    Op("add", None, "+", "{0} + {1}", sp.Add, _nary("+"), _nary_add_local, infix="+"),
-    Op("sub", 2, "−", "{0} - {1}", lambda a, b: a - b, "a - b", ("1", "-1"), infix="-"),
-    Op("mul", None, "*", r"{0} \cdot {1}", sp.Mul, _nary("*"), _nary_mul_local, infix="*"),
-    Op("div", 2, "/", r"\frac{{{0}}}{{{1}}}", lambda a, b: a / b, "a / b", ("1 / b", "-out / b"), infix="/",
+    Op("add", None, "+", "{0} + {1}", sp.Add, _nary("+"), _nary_add_local, infix="+", tikz="+"),
+    Op("sub", 2, "−", "{0} - {1}", lambda a, b: a - b, "a - b", ("1", "-1"), infix="-", tikz="-"),
+    Op("mul", None, "*", r"{0} \cdot {1}", sp.Mul, _nary("*"), _nary_mul_local, infix="*", tikz=r"\times"),
+    Op("div", 2, "/", r"\frac{{{0}}}{{{1}}}", lambda a, b: a / b, "a / b", ("1 / b", "-out / b"), infix="/", tikz=r"\div",
        vjp=("g / b", "g * (-out / b)")),  # g / b: one division, not g * (1 / b)
-    Op("neg", 1, "−", "-{0}", lambda a: -a, "-a", ("-1",)),
+    Op("neg", 1, "−", "-{0}", lambda a: -a, "-a", ("-1",), prefix="-", tikz="-"),
     Op(
         "pow", 2, "^", "{{{0}}}^{{{1}}}", lambda a, b: a**b, "a ** b", ("b * a ** (b - 1)", "out * xp.log(a)"),
         note="d/db needs a > 0; it is only computed when the exponent depends on a variable.",
-        infix="^",
+        infix="^", tikz=r"\wedge",
     ),
-    Op("sin", 1, "sin", r"\sin\left({0}\right)", sp.sin, "xp.sin(a)", ("xp.cos(a)",)),
-    Op("cos", 1, "cos", r"\cos\left({0}\right)", sp.cos, "xp.cos(a)", ("-xp.sin(a)",)),
-    Op("tan", 1, "tan", r"\tan\left({0}\right)", sp.tan, "xp.tan(a)", ("1 + out ** 2",)),
+    Op("sin", 1, "sin", r"\sin\left({0}\right)", sp.sin, "xp.sin(a)", ("xp.cos(a)",), tikz=r"\sin"),
+    Op("cos", 1, "cos", r"\cos\left({0}\right)", sp.cos, "xp.cos(a)", ("-xp.sin(a)",), tikz=r"\cos"),
+    Op("tan", 1, "tan", r"\tan\left({0}\right)", sp.tan, "xp.tan(a)", ("1 + out ** 2",), tikz=r"\tan"),
     Op("asin", 1, "asin", r"\arcsin\left({0}\right)", sp.asin, "xp.arcsin(a)", ("1 / xp.sqrt(1 - a ** 2)",),
        note="domain -1 <= a <= 1"),
     Op("acos", 1, "acos", r"\arccos\left({0}\right)", sp.acos, "xp.arccos(a)", ("-1 / xp.sqrt(1 - a ** 2)",),
        note="domain -1 <= a <= 1"),
     Op("atan", 1, "atan", r"\arctan\left({0}\right)", sp.atan, "xp.arctan(a)", ("1 / (1 + a ** 2)",)),
-    Op("sinh", 1, "sinh", r"\sinh\left({0}\right)", sp.sinh, "xp.sinh(a)", ("xp.cosh(a)",)),
-    Op("cosh", 1, "cosh", r"\cosh\left({0}\right)", sp.cosh, "xp.cosh(a)", ("xp.sinh(a)",)),
-    Op("tanh", 1, "tanh", r"\tanh\left({0}\right)", sp.tanh, "xp.tanh(a)", ("1 - out ** 2",)),
-    Op("exp", 1, "exp", r"e^{{{0}}}", sp.exp, "xp.exp(a)", ("out",)),
+    Op("sinh", 1, "sinh", r"\sinh\left({0}\right)", sp.sinh, "xp.sinh(a)", ("xp.cosh(a)",), tikz=r"\sinh"),
+    Op("cosh", 1, "cosh", r"\cosh\left({0}\right)", sp.cosh, "xp.cosh(a)", ("xp.sinh(a)",), tikz=r"\cosh"),
+    Op("tanh", 1, "tanh", r"\tanh\left({0}\right)", sp.tanh, "xp.tanh(a)", ("1 - out ** 2",), tikz=r"\tanh"),
+    Op("exp", 1, "exp", r"e^{{{0}}}", sp.exp, "xp.exp(a)", ("out",), tikz=r"\exp"),
     Op("log", 1, "log", r"\log\left({0}\right)", sp.log, "xp.log(a)", ("1 / a",),
-       note="natural logarithm, domain a > 0", vjp=("g / a",)),
+       note="natural logarithm, domain a > 0", vjp=("g / a",), tikz=r"\log"),
     Op("sqrt", 1, "√", r"\sqrt{{{0}}}", sp.sqrt, "xp.sqrt(a)", ("1 / (2 * out)",),
-       note="domain a >= 0; no derivative at 0"),
+       note="domain a >= 0; no derivative at 0", tikz=r"\sqrt{\ }"),
     Op("abs", 1, "abs", r"\left|{0}\right|", sp.Abs, "xp.abs(a)", ("xp.sign(a)",), note="abs'(0) = 0"),
     Op(
         "sigmoid", 1, "σ", r"\sigma\left({0}\right)", _sigmoid,
         # exp(-logaddexp(0, -a)) = 1 / (1 + e^-a) without overflow for large |a|
         "xp.exp(-xp.logaddexp(0, -a))", ("out * (1 - out)",), out_display=sp.Function("sigma"),
+        aliases=("σ",), tikz=r"\sigma",
     ),
     Op("relu", 1, "relu", r"\operatorname{{ReLU}}\left({0}\right)", lambda a: sp.Max(0, a), "xp.maximum(a, 0)",
        ("xp.heaviside(a, 1)",), note="relu'(z) = step(z): 0 for z < 0, 1 otherwise (so relu'(0) = 1), as in the lecture",
@@ -199,9 +213,11 @@ _TABLE = [
     Op("softplus", 1, "softplus", r"\operatorname{{softplus}}\left({0}\right)", lambda a: sp.log(1 + sp.exp(a)),
        "xp.logaddexp(0, a)", ("xp.exp(-xp.logaddexp(0, -a))",)),
     Op("max", 2, "max", r"\max\left({0}, {1}\right)", sp.Max, "xp.maximum(a, b)",
-       ("xp.where(a >= b, 1, 0)", "xp.where(a >= b, 0, 1)"), note="a tie sends the gradient to the first operand"),
+       ("xp.where(a >= b, 1, 0)", "xp.where(a >= b, 0, 1)"), note="a tie sends the gradient to the first operand",
+       tikz=r"\max"),
     Op("min", 2, "min", r"\min\left({0}, {1}\right)", sp.Min, "xp.minimum(a, b)",
-       ("xp.where(a <= b, 1, 0)", "xp.where(a <= b, 0, 1)"), note="a tie sends the gradient to the first operand"),
+       ("xp.where(a <= b, 1, 0)", "xp.where(a <= b, 0, 1)"), note="a tie sends the gradient to the first operand",
+       tikz=r"\min"),
 ]
 
 # Tensor ops, for MLPs on a batch: ``a`` is a (batch, features) array. They are not in the
@@ -241,13 +257,30 @@ _TABLE += [
             ("g * xp.ones_like(a) / a.size",)),
 ]
 
-OPS: dict[str, Op] = {op.name: op for op in _TABLE}
+OPS: dict[str, Op] = {}
+FUNCTIONS: dict[str, str] = {}  # every name the input language calls a function by -> its op (σ -> sigmoid)
 
-# Functions the input language accepts by name (sigmoid also as σ), and their arity.
-FUNCTIONS: dict[str, str] = {
-    name: name for name, op in OPS.items() if op.infix is None and name != "neg" and not op.tensor
-}
-FUNCTIONS["σ"] = "sigmoid"
+
+def register(op: Op) -> Op:
+    """Add ``op`` to :data:`OPS`, and its names (:attr:`Op.input_names`) to :data:`FUNCTIONS`."""
+    taken = [n for n in op.input_names if n in FUNCTIONS]
+    if op.name in OPS or taken:
+        raise ValueError(f"op {op.name!r}: the name {(taken or [op.name])[0]!r} is taken")
+    bad = [n for n in op.input_names if not n.isidentifier() or n.startswith("_")]
+    if bad:
+        raise ValueError(f"op {op.name!r}: {bad[0]!r} cannot be written in the input language")
+    OPS[op.name] = op
+    FUNCTIONS.update(dict.fromkeys(op.input_names, op.name))
+    return op
+
+
+def unregister(name: str) -> Op:
+    """Remove the op called ``name`` (and its names in the input language); returns it."""
+    op = get_op(name)
+    del OPS[name]
+    for n in op.input_names:
+        FUNCTIONS.pop(n, None)
+    return op
 
 
 def get_op(name: str) -> Op:
@@ -255,6 +288,40 @@ def get_op(name: str) -> Op:
         return OPS[name]
     except KeyError:
         raise KeyError(f"no op named {name!r} in the registry (known: {', '.join(OPS)})") from None
+
+
+for _op in _TABLE:
+    register(_op)
+
+
+@cache
+def _sympy_head(op: Op) -> tuple[type | None, bool]:
+    """The class of ``op``'s SymPy definition at fresh symbols, and whether the definition is exactly
+    that class applied to the operands in order (add: Add, True; sub, a - b: Add, False)."""
+    slots = [sp.Dummy(real=True) for _ in range(op.arity or 2)]
+    try:
+        expr = op.sym(*slots)
+        return expr.func, expr == expr.func(*slots)
+    except (TypeError, ValueError):
+        return None, False
+
+
+def sympy_heads() -> dict[type, str]:
+    """SymPy class -> the op that is exactly that class of its operands (sp.sin -> "sin", sp.Add -> "add"):
+    how :func:`graphlab.from_sympy` reads SymPy's tree. The first op in :data:`OPS` wins."""
+    heads: dict[type, str] = {}
+    for op in OPS.values():
+        head, exact = _sympy_head(op)
+        if exact and not op.tensor:
+            heads.setdefault(head, op.name)
+    return heads
+
+
+def sympy_family(op: Op) -> type | None:
+    """``sp.Add`` or ``sp.Mul`` when SymPy writes ``op`` as a sum or product that flattens into its
+    neighbours' (sub is a sum, div and neg are products); None otherwise."""
+    head = _sympy_head(op)[0]
+    return head if head in (sp.Add, sp.Mul) else None
 
 
 def _sympy_where(cond, x, y):

@@ -58,16 +58,20 @@ MAX_CHARS = 200_000  # longer input is refused before tokenizing
 MAX_DEPTH = 100  # nesting of parentheses, calls, signs and powers
 CONSTANTS = ("e", "pi")
 
-_TOKEN = re.compile(
-    r"""
+_TOKEN = r"""
     (?P<space>[ \t\r]+)
   | (?P<newline>\n)
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<name>[A-Za-z][A-Za-z0-9_]*|σ)
+  | (?P<name>{names}[A-Za-z][A-Za-z0-9_]*)
   | (?P<op>\*\*|[-+*/^(),=;])
-    """,
-    re.VERBOSE,
-)
+    """
+
+
+@cache
+def _token_regex(names: frozenset[str]) -> re.Pattern[str]:
+    # a function name outside ASCII (σ) is a name token; the registry is read at call time (ops.register)
+    return re.compile(_TOKEN.replace("{names}", "".join(re.escape(n) + "|" for n in sorted(names, key=len)[::-1])),
+                      re.VERBOSE)
 
 
 # A name followed by '(' (see the module docstring for the rule).
@@ -145,8 +149,9 @@ def tokenize(text: str) -> list[Token]:
         raise ParseError(f"input is {len(text):,} characters; the limit is {MAX_CHARS:,}", MAX_CHARS, text)
     tokens: list[Token] = []
     pos = 0
+    token = _token_regex(frozenset(n for n in FUNCTIONS if not n.isascii()))
     while pos < len(text):
-        m = _TOKEN.match(text, pos)
+        m = token.match(text, pos)
         if m is None:
             raise ParseError(f"unexpected character {text[pos]!r}", pos, text)
         kind = m.lastgroup

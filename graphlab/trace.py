@@ -28,7 +28,7 @@ from .build import gc_paused
 from .errors import EvaluationError, GraphlabError
 from .evaluate import BackwardStep, Edge, ForwardStep, Step, evaluate
 from .formulas import gradient_exprs
-from .ops import OPS, SYMPY_XP
+from .ops import OPS, SYMPY_XP, Op
 from .program import program
 
 __all__ = ["ForwardStep", "Edge", "BackwardStep", "Trace", "trace", "local_formula", "gradient_exprs",
@@ -129,9 +129,8 @@ def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, mode: str 
 
 
 @cache
-def _local_formulas(op_name: str, labels: tuple) -> tuple[sp.Expr, ...]:
+def _local_formulas(op: Op, labels: tuple) -> tuple[sp.Expr, ...]:
     """The op's local rules run on SymPy: operands are labels (symbols) or constant values."""
-    op = OPS[op_name]
     args = [symbol(a) if isinstance(a, str) else a for a in labels]
     out = (op.out_display or op.sym)(*args)
     rules = op.local_fns(len(args))
@@ -148,9 +147,9 @@ def local_formula(graph: nx.DiGraph, node: str, position: int) -> sp.Expr:
     data = graph.nodes[node]
     operands = [graph.nodes[a] for a in data["args"]]
     if any(o["kind"] == "const" for o in operands):  # constants simplify the formula: (x^2)' = 2x
-        return _local_formulas(data["op"], tuple(o["value"] if o["kind"] == "const" else o["label"]
-                                                 for o in operands))[position]
+        return _local_formulas(OPS[data["op"]], tuple(o["value"] if o["kind"] == "const" else o["label"]
+                                                      for o in operands))[position]
     # all operands named: one formula per op, its placeholders renamed (10,000 nodes in well under a second)
     slots = _placeholders(len(operands))
-    formula = _local_formulas(data["op"], tuple(d.name for d in slots))[position]
+    formula = _local_formulas(OPS[data["op"]], tuple(d.name for d in slots))[position]
     return formula.xreplace({symbol(d.name): symbol(o["label"]) for d, o in zip(slots, operands)})

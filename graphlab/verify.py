@@ -51,7 +51,7 @@ SAMPLES = 24  # sample points for a formula
 MAX_PATHS = 8  # beyond this many paths, subsets of them are not tried as explanations
 MAX_SIMPLIFY_OPS = 40  # larger differences are confirmed numerically only (simplify can take minutes)
 
-_NAME = r"([A-Za-z][A-Za-z0-9_]*|σ)"
+_NAME = r"([^\W\d_]\w*)"  # letters of any script: dσ/dx is then told that σ is not a node, by name
 _LONG = re.compile(rf"\s*[d∂]\s*{_NAME}\s*/\s*[d∂]\s*{_NAME}\s*")
 _SHORT = re.compile(rf"\s*{_NAME}\s*")
 _LITERAL = re.compile(r"-?(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?")
@@ -68,8 +68,9 @@ class _Printer(sp.StrPrinter):
         return f"abs({self._print(expr.args[0])})"
 
     def _print_Function(self, expr):
-        if expr.func.__name__ == "sigma":
-            return f"σ({self._print(expr.args[0])})"
+        for op in OPS.values():  # an op's output as a local formula shows it (sigmoid's sigma): its shortest name
+            if op.out_display is not None and op.out_display == expr.func and op.input_names:
+                return f"{min(op.input_names, key=len)}({', '.join(map(self._print, expr.args))})"
         return super()._print_Function(expr)
 
 

@@ -82,6 +82,39 @@ def test_neuron_graph_agrees_with_the_tensor_forward():
     assert t.output == pytest.approx(((out - [1.0, 0.0]) ** 2).sum() / 2)
 
 
+def _hand_loss(params: dict, x: np.ndarray, label: int, loss: str) -> float:
+    """One point through a tanh-then-relu MLP with NumPy, and its loss: written here, not read from graphlab."""
+    h = np.maximum(np.tanh(x @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"], 0)
+    z = h @ params["W3"] + params["b3"]
+    if loss == "bce":
+        return float(np.log1p(np.exp(z[0])) - label * z[0])
+    if loss == "ce":
+        return float(np.log(np.exp(z).sum()) - z[label])
+    return float(((z - np.eye(len(z))[label]) ** 2).mean())
+
+
+@pytest.mark.parametrize("loss,outputs", [("bce", 1), ("ce", 3), ("mse", 2)])
+def test_neuron_graph_of_an_mlp_gives_the_points_loss_and_its_gradient(loss, outputs):
+    rng = np.random.default_rng(1)
+    sizes = (3, 4, 2, outputs)
+    params = {f"{kind}{layer}": rng.normal(size=(sizes[layer - 1], sizes[layer]) if kind == "W" else sizes[layer])
+              for layer in (1, 2, 3) for kind in "Wb"}
+    g = neuron_graph(sizes, ("tanh", "relu"), bias=True, loss=loss, inputs=("a", "b", "c"))
+    assert g.graph["units"][1][0] == "h1_1" and g.graph["units"][-1][0] == ("z" if outputs == 1 else "z1")
+    x, label = np.array([0.3, -1.1, 0.8]), outputs - 1
+    target = [label] if loss == "bce" else np.eye(outputs)[label]
+    values = neuron_values(g, params, x, target)
+    t = trace(g, values)
+    assert t.output == pytest.approx(_hand_loss(params, x, label, loss), rel=1e-12)
+    h = 1e-6
+    for name, (key, index) in {"w1_23": ("W1", (1, 2)), "b2_1": ("b2", (0,)), "w3_11": ("W3", (0, 0))}.items():
+        up, down = {k: v.copy() for k, v in params.items()}, {k: v.copy() for k, v in params.items()}
+        up[key][index] += h
+        down[key][index] -= h
+        central = (_hand_loss(up, x, label, loss) - _hand_loss(down, x, label, loss)) / (2 * h)
+        assert t.gradient[name] == pytest.approx(central, rel=1e-6, abs=1e-9)
+
+
 def test_bad_networks_are_clear_errors():
     with pytest.raises(GraphlabError, match="activation"):
         mlp([2, 2], activation="swish")
@@ -89,6 +122,10 @@ def test_bad_networks_are_clear_errors():
         mlp([2, 3], loss="bce")
     with pytest.raises(GraphlabError, match="limited to"):
         neuron_graph((784, 200, 10))
+    with pytest.raises(GraphlabError, match="one activation"):
+        neuron_graph((2, 2, 1), activation=("tanh",))
+    with pytest.raises(GraphlabError, match="3 inputs need 3 names"):
+        neuron_graph((3, 1), loss="bce", inputs=("a", "b"))
 
 
 def test_cli_mlp_json_and_diagram(tmp_path, capsys):

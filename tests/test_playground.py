@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from graphlab import data as datasets
 from graphlab import from_text, trace
 from graphlab.errors import GraphlabError
 from graphlab.train import Model
@@ -52,6 +53,20 @@ def test_three_spirals_and_bce_falling_back_to_ce():
     assert run.confusion("test").to_numpy().sum() == len(run.data.y_test)
 
 
+@pytest.mark.parametrize("arms", [2, 3])
+def test_spiral_arms_follow_the_playgrounds_formula(arms):
+    # point i of arm k: radius 5 i/per at angle 1.75 · 2π i/per + 2πk/arms, (x, y) = r (sin, cos); label arms-1-k
+    d = datasets.spiral(n=300, noise=0.0, test_fraction=0.0, seed=0, arms=arms)
+    assert d.classes == tuple(str(c) for c in range(arms)) and len(d.y_train) == 300 // arms * arms
+    per = 300 // arms
+    for (x, y), label in zip(d.X_train, d.y_train, strict=True):
+        r = np.hypot(x, y)
+        i = round(r / 5 * per)
+        k = arms - 1 - label
+        angle = 1.75 * i / per * 2 * np.pi + k * 2 * np.pi / arms
+        assert np.allclose([x, y], [r * np.sin(angle), r * np.cos(angle)], atol=1e-9)
+
+
 def test_a_run_trains_an_epoch_at_a_time_and_records_both_losses():
     run = m.Run.start(SMALL)
     assert run.epoch == 0 and len(run.train_loss) == 1
@@ -76,6 +91,15 @@ def test_the_boundary_and_neuron_maps_match_a_hand_forward_pass():
     maps = run.neuron_maps(n=10)
     assert len(maps) == 1 and len(maps[0]) == 3
     np.testing.assert_allclose(maps[0][1].ravel(), h[:, 1], rtol=1e-9)
+
+
+def test_a_neuron_map_is_coloured_over_its_activations_range():
+    white, orange, blue = [255, 255, 255], [245, 147, 34], [8, 119, 189]  # the Playground's colours
+    for activation, values, colours in (("tanh", [-1.0, 0.0, 1.0], [orange, white, blue]),
+                                        ("sigmoid", [0.0, 0.5, 1.0], [orange, white, blue]),
+                                        ("relu", [0.0, 3.0], [white, blue])):  # unbounded: 0 white, the largest blue
+        image = m.neuron_image(np.array([values]), activation, scale=1)
+        assert image[0].tolist() == colours, activation
 
 
 def test_the_network_diagram_sizes_links_by_weight():

@@ -122,7 +122,8 @@ def test_only_the_arithmetics_apply_rules_to_a_graph():
         if rel in _ALLOWED:
             continue
         for n, line in enumerate(text.splitlines(), 1):
-            if _RULE_CALLS.search(line) and "registry's overflow-safe sigmoid" not in line:
+            # one op applied to an array (the Playground's sigmoid, an activation's range) walks no graph
+            if _RULE_CALLS.search(line) and not re.search(r"OPS\[\w+\]\.forward_fn|OPS\[\"\w+\"\]", line):
                 offenders.append(f"{rel}:{n}: {line.strip()}")
     assert offenders == []
     for rel in ("graphlab/trace.py", "graphlab/verify.py", "graphlab/compile.py", "graphlab/explain.py"):

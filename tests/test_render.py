@@ -251,6 +251,13 @@ def test_tikz_standalone_and_bare(fanout, tmp_path):
     _balanced(path.read_text())
 
 
+def test_tikz_powers_a_variable_exponent_and_a_folded_constant():
+    g = from_text("x^y + x^2")
+    doc = to_tikz(g, trace(g, {"x": 2, "y": 3}))
+    _balanced(doc)
+    assert r"{$\wedge$}" in doc and r"{${}^{2}$}" in doc  # x^y draws a ∧ circle; ^2 folds into its circle
+
+
 def test_tikz_uses_graphviz_coordinates(lecture):
     g, t = lecture
     a = pygraphviz.AGraph(string=to_dot(g, t).source)
