@@ -24,6 +24,7 @@ User text reaches SymPy only through graphlab's own parser (``from_text``).
 
 from __future__ import annotations
 
+import enum
 import itertools
 import random
 import re
@@ -43,7 +44,7 @@ from .ops import OPS
 from .program import program
 from .trace import as_json_number, local_formula
 
-__all__ = ["Claim", "ClaimResult", "Report", "parse_claim", "verify", "total_derivative", "paths",
+__all__ = ["Claim", "ClaimResult", "Finding", "Report", "parse_claim", "verify", "total_derivative", "paths",
            "rounding_spread", "to_text", "ROUNDING_DECIMALS"]
 
 ROUNDING_DECIMALS = (2, 3, 4)
@@ -293,6 +294,21 @@ def _sample_points(variables: Sequence[str], at: Mapping[str, sp.Expr], seed: in
 
 
 # --------------------------------------------------------------------------- results
+class Finding(enum.Enum):
+    """What verify found about a claim; the diagnosis text says it to a person."""
+
+    SAMPLED = "sampled"  # right: checked at sample points, SymPy did not simplify the difference to 0
+    ROUNDING = "rounding"  # right up to rounding the intermediates
+    SIGN = "sign"  # minus the right derivative
+    SIGN_IN_TERM = "sign_in_term"  # one path's term with its sign flipped
+    MISSING_TERM = "missing_term"  # some of the paths only (the local derivative, one consumer...)
+    WRONG_LOCAL = "wrong_local"  # the upstream gradient is right, the local derivative is not
+    CARRIED_FORWARD = "carried_forward"  # right given an earlier wrong claim
+    PART_OF_DOMAIN = "part_of_domain"  # wrong, but right at some points
+    UNCHECKABLE = "uncheckable"  # nowhere both defined at the samples
+    WRONG = "wrong"  # wrong, and no explanation found
+
+
 @dataclass
 class ClaimResult:
     claim: str
@@ -304,6 +320,7 @@ class ClaimResult:
     expected_value: Any = None  # at the `at` point, where every variable it needs has a value
     counterexample: dict[str, Any] | None = None  # {"point", "claimed", "expected"}
     diagnosis: str | None = None  # why it is wrong (or the note for a right one)
+    finding: Finding | None = None  # the same, as a kind to decide on
     spread: dict[int, float] | None = None  # rounded-intermediates values, number claims only
     step: tuple[int, int] = (0, 0)  # position in backward order
     node: str = ""  # the node to highlight for this claim
@@ -312,6 +329,7 @@ class ClaimResult:
         return {"claim": self.claim, "ok": self.ok, "verdict": self.verdict, "of": self.of, "wrt": self.wrt,
                 "expected": self.expected, "expected_value": as_json_number(self.expected_value),
                 "counterexample": self.counterexample, "diagnosis": self.diagnosis, "node": self.node,
+                "finding": None if self.finding is None else self.finding.value,
                 "spread": None if self.spread is None else {str(k): v for k, v in self.spread.items()}}
 
 
@@ -337,12 +355,12 @@ class Report:
 
 
 # --------------------------------------------------------------------------- explanations
-def _explanations(graph: nx.DiGraph, claim: Claim, true: sp.Expr) -> list[tuple[sp.Expr, str]]:
+def _explanations(graph: nx.DiGraph, claim: Claim, true: sp.Expr) -> list[tuple[sp.Expr, Finding, str]]:
     """Candidate wrong answers and what each one means, most telling first."""
     of, wrt = claim.of, claim.wrt
-    out: list[tuple[sp.Expr, str]] = []
+    out: list[tuple[sp.Expr, Finding, str]] = []
     if true != 0:
-        out.append((-true, "sign error: this is minus the right derivative"))
+        out.append((-true, Finding.SIGN, "sign error: this is minus the right derivative"))
     found = paths(graph, of, wrt, limit=MAX_PATHS + 1)
     if 1 < len(found) <= MAX_PATHS:
         consumers = list(dict.fromkeys(p.nodes[1] for p in found))
@@ -363,9 +381,10 @@ def _explanations(graph: nx.DiGraph, claim: Claim, true: sp.Expr) -> list[tuple[
                 else:
                     msg = (f"missing term: this is the path through {' + '.join(_through(graph, p) for p in chosen)} "
                            f"only; {wrt} also reaches {of} through {'; '.join(_through(graph, p) for p in rest)}")
-                out.append((value, msg))
+                out.append((value, Finding.MISSING_TERM, msg))
         for p in found:  # one term with its sign flipped
-            out.append((true - 2 * p.term, f"sign error in the term through {_through(graph, p)}"))
+            msg = f"sign error in the term through {_through(graph, p)}"
+            out.append((true - 2 * p.term, Finding.SIGN_IN_TERM, msg))
     return out
 
 
@@ -375,8 +394,17 @@ def _consumers(graph: nx.DiGraph, node: str, of: str) -> list[str]:
     return [c for c in graph.successors(node) if c in reach]
 
 
+def _explain(graph: nx.DiGraph, claim: Claim, true: sp.Expr, judge: _Judge, result: ClaimResult) -> bool:
+    """Name the wrong answer the claim equals, if any (sign error, missing term...)."""
+    for candidate, finding, msg in _explanations(graph, claim, true):
+        if judge.same(claim.formula, candidate):
+            result.finding, result.diagnosis = finding, msg
+            return True
+    return False
+
+
 def _chain_diagnosis(graph: nx.DiGraph, claim: Claim, earlier: Mapping[tuple[str, str], tuple[Claim, ClaimResult]],
-                     judge: _Judge, at: Mapping[str, Any]) -> str | None:
+                     judge: _Judge, at: Mapping[str, Any]) -> tuple[Finding, str] | None:
     """Read a wrong claim as one backward step, d of/d wrt = Σ_c (d of/d c)(∂c/∂wrt) over the
     consumers c of wrt, given the claims made before it in backward order (``earlier``, keyed
     by (of, wrt)): upstream gradients d of/d c and local gradients ∂c/∂wrt."""
@@ -389,8 +417,8 @@ def _chain_diagnosis(graph: nx.DiGraph, claim: Claim, earlier: Mapping[tuple[str
                            * (local[c][0].formula if local[c] else _edge_local(graph, c, claim.wrt))
                            for c in consumers))
         if judge.same(claim.formula, carried):
-            return (f"carried forward: with your {', '.join(wrong)} (wrong) this step is right; "
-                    f"the first wrong step is earlier")
+            return Finding.CARRIED_FORWARD, (f"carried forward: with your {', '.join(wrong)} (wrong) this step is "
+                                             f"right; the first wrong step is earlier")
         return None
     if len(consumers) != 1:
         return None
@@ -410,7 +438,8 @@ def _chain_diagnosis(graph: nx.DiGraph, claim: Claim, earlier: Mapping[tuple[str
     rule = local_formula(graph, c, graph.nodes[c]["args"].index(claim.wrt))
     name = _describe(graph, c)
     shown = f"{rule} = {right}" if str(rule) != right else right
-    return f"wrong local derivative ∂{name}/∂{claim.wrt}: your answer implies it is {implied}, but it is {shown}"
+    return Finding.WRONG_LOCAL, (f"wrong local derivative ∂{name}/∂{claim.wrt}: your answer implies it is {implied}, "
+                                 f"but it is {shown}")
 
 
 # --------------------------------------------------------------------------- verify
@@ -471,11 +500,11 @@ def verify(expr: str | nx.DiGraph, claims: Sequence[str], at: Mapping[str, Any] 
         judge = _number_judge(claim, at) if _pointwise(claim, result) else formula_judge
         earlier = {(parsed[j].of, parsed[j].wrt): (parsed[j], results[j]) for j in order[:n]}
         chain = _chain_diagnosis(graph, claim, earlier, judge, at)
-        generic = (result.diagnosis or "wrong:").startswith("wrong:")
-        if chain and (generic or chain.startswith("carried forward")):
-            result.diagnosis = chain
+        generic = result.finding in (None, Finding.WRONG, Finding.PART_OF_DOMAIN)
+        if chain and (generic or chain[0] is Finding.CARRIED_FORWARD):
+            result.finding, result.diagnosis = chain
     first_wrong = next((i for i in order if not results[i].ok
-                        and not (results[i].diagnosis or "").startswith("carried forward")), None)
+                        and results[i].finding is not Finding.CARRIED_FORWARD), None)
     return Report(graph.graph["source"], graph.graph["output"], results, first_wrong, at)
 
 
@@ -497,26 +526,27 @@ def _judge_formula(graph: nx.DiGraph, claim: Claim, true: sp.Expr, judge: _Judge
     # Numbers first: a difference at a sample point settles it, and simplify can take seconds.
     differ = judge.differ(claim.formula, true)
     if differ is None:
+        result.finding = Finding.UNCHECKABLE
         result.diagnosis = "cannot be checked: the claim and the derivative are nowhere both defined at the samples"
         return
     if not differ.any():
         result.ok, result.verdict = True, "right"
         difference = claim.formula - true
         if sp.count_ops(difference) > MAX_SIMPLIFY_OPS or sp.simplify(difference) != 0:
+            result.finding = Finding.SAMPLED
             result.diagnosis = f"checked at {len(judge.points)} sample points (SymPy did not simplify it to 0)"
         return
     k = int(np.argmax(differ))
     point = judge.points[k]
     result.counterexample = {"point": {v: as_json_number(x) for v, x in point.items()},
                              "claimed": float(judge.values(claim.formula)[k]), "expected": float(judge.values(true)[k])}
-    for candidate, msg in _explanations(graph, claim, true):
-        if judge.same(claim.formula, candidate):
-            result.diagnosis = msg
-            return
-    result.diagnosis = "wrong: it differs from the derivative"
+    if _explain(graph, claim, true, judge, result):
+        return
+    result.finding, result.diagnosis = Finding.WRONG, "wrong: it differs from the derivative"
     agree = ~differ & np.isfinite(judge.values(claim.formula)) & np.isfinite(judge.values(true))
     if agree.any():
         some = "the given point" if agree[0] and at and len(at) >= len(graph.graph["variables"]) else "some points"
+        result.finding = Finding.PART_OF_DOMAIN
         result.diagnosis += f" (it agrees at {some}: right on part of the domain only)"
 
 
@@ -539,12 +569,11 @@ def _judge_number(graph: nx.DiGraph, claim: Claim, true: sp.Expr, at: Mapping[st
         if low <= claimed <= high:
             result.ok, result.verdict = True, "right up to rounding"
             shown = ", ".join(f"{_fmt(v)} ({d} decimals)" for d, v in result.spread.items())
+            result.finding = Finding.ROUNDING
             result.diagnosis = (f"full precision gives {expected:.6g}; rounding the intermediate values gives "
                                 f"{shown}, and {claimed:g} lies in that spread")
             return
     judge = _number_judge(claim, at)
-    for candidate, msg in _explanations(graph, claim, true):
-        if judge.same(claim.formula, candidate):
-            result.diagnosis = msg
-            return
-    result.diagnosis = f"wrong: the derivative at this point is {expected:.6g}"
+    if _explain(graph, claim, true, judge, result):
+        return
+    result.finding, result.diagnosis = Finding.WRONG, f"wrong: the derivative at this point is {expected:.6g}"

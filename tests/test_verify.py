@@ -19,7 +19,7 @@ from graphlab.cli import main
 from graphlab.errors import GraphlabError, ParseError
 from graphlab.point import parse_point
 from graphlab.trace import trace
-from graphlab.verify import parse_claim, to_text, verify
+from graphlab.verify import Finding, parse_claim, to_text, verify
 
 _BESIDE = Path(sys.executable).parent / "graphlab"  # the command of this environment
 GRAPHLAB = str(_BESIDE) if _BESIDE.exists() else shutil.which("graphlab")
@@ -159,6 +159,26 @@ def test_first_wrong_step_in_backward_order():
     assert report.first_wrong == 2 and report.claims[2].node == "q"
     assert report.claims[0].diagnosis.startswith("carried forward: with your df/dq")
     assert report.claims[3].diagnosis.startswith("carried forward")
+
+
+@pytest.mark.parametrize(("expr", "claim", "finding"), [
+    ("log(x1 x2) sin(x2)", "df/dx2 = log(x1 x2) cos(x2)", Finding.MISSING_TERM),
+    (CIRCUIT, "df/dx = -z", Finding.SIGN),
+    ("q = x + y; r = x y; f = q r", "df/dx = r - q y", Finding.SIGN_IN_TERM),
+    ("abs(x)", "df/dx = 1", Finding.WRONG_LOCAL),
+    ("x abs(x)", "df/dx = 2 x", Finding.PART_OF_DOMAIN),
+    ("x^2 + sin(x)", "df/dx = 7 x^5", Finding.WRONG),
+])
+def test_a_diagnosis_has_a_kind_to_decide_on(expr, claim, finding):
+    result = one(expr, claim)
+    assert not result.ok and result.finding is finding
+    assert json.loads(json.dumps(verify(expr, [claim]).to_json()))["claims"][0]["finding"] == finding.value
+
+
+def test_carried_forward_is_a_kind_not_a_prefix():
+    report = verify(CIRCUIT, ["df/dx = -z", "df/dz = q", "df/dq = -z", "df/dy = -z"])
+    assert [c.finding for c in report.claims] == [Finding.CARRIED_FORWARD, None, Finding.SIGN,
+                                                  Finding.CARRIED_FORWARD]
 
 
 def test_first_wrong_step_is_a_local_gradient():
