@@ -10,17 +10,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import sympy as sp
-
 from .build import from_text
 from .descend import descend, read_table
 from .errors import GraphlabError
 from .point import parse_point
+from .present import equation, formula
+from .present import number as fmt
 from .trace import Trace, as_json_number, gradient_exprs, local_formula, trace
 from .verify import Report, verify
 
@@ -54,11 +55,25 @@ def _protect_expressions(argv: list[str], parser: argparse.ArgumentParser) -> li
     return out
 
 
+def _at_hint(message: str, argv: list[str]) -> str:
+    """``--at x=1 y=2`` leaves ``y=2`` unrecognized: say that values are comma-separated."""
+    if not message.startswith("unrecognized arguments:"):
+        return ""
+    strays = [a for a in message.split(":", 1)[1].split() if re.fullmatch(r"[^\W\d]\w*=\S*", a)]
+    if not strays:
+        return ""
+    given = next((argv[i + 1] for i in range(len(argv) - 1, -1, -1)
+                  if argv[i] == "--at" and i + 1 < len(argv) and argv[i + 1] not in strays), None)
+    together = ",".join([*([given] if given else []), *strays])
+    return f" (values are comma-separated: --at {together}; or repeat --at for each)"
+
+
 # --------------------------------------------------------------------------- shared pieces
 def add_expression_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("expr", help="expression, e.g. '(x+y)z' or 'q = x + y; f = q z'")
     p.add_argument("--at", action="append", default=[], metavar="NAME=VALUE,...",
-                   help="values of the variables, e.g. x=-2,y=5,z=-4 (values may be 1/3 or pi/2)")
+                   help="values of the variables, comma-separated, e.g. x=-2,y=5,z=-4 (repeatable; values may be "
+                        "1/3 or pi/2)")
     p.add_argument("--exact", action="store_true", help="exact arithmetic (SymPy) instead of float64")
     p.add_argument("--canonical", action="store_true", help="SymPy's canonical n-ary form instead of your grouping")
 
@@ -66,19 +81,6 @@ def add_expression_args(p: argparse.ArgumentParser) -> None:
 def trace_from_args(args: argparse.Namespace) -> Trace:
     graph = from_text(args.expr.strip(), canonical=args.canonical)
     return trace(graph, parse_point(*args.at), mode="exact" if args.exact else "float")
-
-
-def fmt(value: Any, exact: bool = False, digits: int = 6) -> str:
-    """A number for people: 6 significant digits; exact values also show their exact form."""
-    if value is None:
-        return "?"
-    if isinstance(value, sp.Basic) and not value.is_number:
-        return str(value)
-    number = as_json_number(value)
-    text = number if isinstance(number, str) else f"{number:.{digits}g}"
-    if exact and isinstance(value, sp.Basic) and str(value) != text and not value.is_Integer:
-        return f"{value} ≈ {text}"
-    return text
 
 
 def warn_nonfinite(t: Trace) -> None:
@@ -145,6 +147,15 @@ def print_table(rows: list[tuple[str, ...]]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
+def missing_sentence(missing: tuple[str, ...]) -> str:
+    """``y has no value, so ...``: what a variable without a value means for the table below."""
+    names = ", ".join(missing)
+    verb, pronoun = ("has no value", "it") if len(missing) == 1 else ("have no values", "them")
+    example = ",".join(f"{v}=..." for v in missing)
+    return (f"{names} {verb}, so the gradients that depend on {pronoun} stay symbolic; "
+            f"give {pronoun} with --at {example}")
+
+
 def print_trace_table(t: Trace) -> None:
     g = t.graph
     exact = t.mode == "exact"
@@ -152,7 +163,7 @@ def print_trace_table(t: Trace) -> None:
     point = ", ".join(f"{v} = {fmt(x, exact)}" for v, x in t.inputs.items() if v not in t.missing)
     print(f"{g.graph['source'].strip()}" + (f"   at {point}" if point else ""))
     if t.missing:
-        print(f"no value for {', '.join(t.missing)}: their gradients are given symbolically")
+        print(missing_sentence(t.missing))
     print()
     rows = [("node", "op", "inputs", "value", f"∂{out}/∂node")]
     for n, d in g.nodes(data=True):
@@ -163,9 +174,8 @@ def print_trace_table(t: Trace) -> None:
     print(f"{out} = {fmt(t.output, exact)}")
     exprs = gradient_exprs(g) or {}
     for v, x in t.gradient.items():
-        formula = f" = {exprs[v]}" if v in exprs else ""
-        value = f" = {fmt(x, exact)}" if v not in t.missing and x is not None else ""
-        print(f"∂{out}/∂{v}{formula}{value}")
+        print(equation(f"∂{out}/∂{v}", formula(exprs[v]) if v in exprs else "",
+                       fmt(x, exact) if v not in t.missing and x is not None else ""))
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
@@ -263,8 +273,8 @@ def print_report(report: Report, exact: bool) -> None:
         mark = "✓" if c.ok else "✗"
         print(f"\n{mark} {c.claim}   {c.verdict}")
         if not c.ok or c.verdict != "right":
-            value = f" = {fmt(c.expected_value, exact)}" if c.expected_value is not None else ""
-            print(f"  d{c.of}/d{c.wrt} = {c.expected}{value}")
+            value = fmt(c.expected_value, exact) if c.expected_value is not None else ""
+            print("  " + equation(f"d{c.of}/d{c.wrt}", c.expected, value))
         if c.counterexample and not c.ok:
             at = ", ".join(f"{v} = {fmt(x)}" for v, x in c.counterexample["point"].items())
             print(f"  {'at ' + at + ': ' if at else ''}yours gives {fmt(c.counterexample['claimed'])}, "
@@ -499,8 +509,19 @@ COMMANDS: list[Callable] = [add_grad, add_draw, add_explain, add_verify, add_des
                             add_app]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("graphlab")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="graphlab", description="See backpropagation: expression -> graph -> every step.")
+    parser.add_argument("--version", action="version", version=f"graphlab {_version()}",
+                        help="print graphlab's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in COMMANDS:
         add(sub)
@@ -511,7 +532,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
-        args = parser.parse_args(_protect_expressions(argv, parser))
+        try:
+            args = parser.parse_args(_protect_expressions(argv, parser))
+        except UsageError as e:
+            raise UsageError(f"{e}{_at_hint(str(e), argv)}") from None
         if not getattr(args, "run", None):
             parser.print_help()
             return EXIT_BAD_INPUT

@@ -39,6 +39,7 @@ import sympy as sp
 from .build import forward_order, from_text, node_expr, symbol
 from .errors import GraphlabError, ParseError
 from .ops import OPS, SYMPY_XP
+from .present import equation, formula
 from .trace import as_json_number, local_formula, trace
 
 __all__ = ["Claim", "ClaimResult", "Report", "parse_claim", "verify", "total_derivative", "paths",
@@ -56,24 +57,9 @@ _LITERAL = re.compile(r"-?(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?")
 
 
 # --------------------------------------------------------------------------- printing
-class _Printer(sp.StrPrinter):
-    """SymPy's str, but in graphlab's input language where they differ (e, abs, σ)."""
-
-    def _print_Exp1(self, expr):
-        return "e"
-
-    def _print_Abs(self, expr):
-        return f"abs({self._print(expr.args[0])})"
-
-    def _print_Function(self, expr):
-        if expr.func.__name__ == "sigma":
-            return f"σ({self._print(expr.args[0])})"
-        return super()._print_Function(expr)
-
-
 def to_text(expr: sp.Expr) -> str:
-    """A SymPy expression as text, in the input language where possible."""
-    return _Printer().doprint(expr)
+    """A SymPy expression as text, in the input language (graphlab.present.formula)."""
+    return formula(expr)
 
 
 def _fmt(value: Any) -> str:
@@ -459,7 +445,7 @@ def _chain_diagnosis(graph: nx.DiGraph, claim: Claim, earlier: Mapping[tuple[str
         right = to_text(derivative_in_names(graph, c, claim.wrt))
     rule = local_formula(graph, c, graph.nodes[c]["args"].index(claim.wrt))
     name = _describe(graph, c)
-    shown = f"{rule} = {right}" if str(rule) != right else right
+    shown = equation(formula(rule), right)
     return f"wrong local derivative ∂{name}/∂{claim.wrt}: your answer implies it is {implied}, but it is {shown}"
 
 

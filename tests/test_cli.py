@@ -106,3 +106,39 @@ def test_drawing_prints_nothing_on_stderr(tmp_path):
     r = run("draw", "log(x1 x2) sin(x2)", "--at", "x1=2,x2=3", "-o", str(tmp_path / "f.png"))
     assert r.returncode == 0 and r.stderr == ""
     assert (tmp_path / "f.png").read_bytes().startswith(b"\x89PNG")
+
+
+# --------------------------------------------------------------------------- newcomer papercuts (issue 11)
+def test_version_comes_from_the_package_metadata():
+    from importlib.metadata import version
+
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout == f"graphlab {version('graphlab')}\n"
+
+
+def test_values_after_at_separated_by_spaces_get_a_hint():
+    r = run("grad", "x y", "--at", "x=1", "y=2")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert r.stderr.startswith("error: unrecognized arguments: y=2")
+    assert "comma-separated: --at x=1,y=2" in r.stderr and "repeat --at" in r.stderr
+    assert run("grad", "x y", "--at", "x=1,y=2").returncode == 0 and run("grad", "x y", "--at", "x=1", "--at",
+                                                                           "y=2").returncode == 0
+
+
+def test_a_variable_without_a_value_is_said_in_a_sentence():
+    r = run("grad", "x y", "--at", "x=1")
+    assert r.returncode == 0
+    assert "y has no value, so the gradients that depend on it stay symbolic; give it with --at y=..." in r.stdout
+    assert "∂f/∂x = y\n" in r.stdout
+
+
+def test_printed_formulas_use_the_input_language_and_say_each_side_once():
+    # d/dx (x^3 + 0 y) = 3x^2 = 12 at x = 2; d/dy = 0 (hand-worked)
+    r = run("grad", "x^3 + 0 y", "--at", "x=2,y=1")
+    lines = r.stdout.splitlines()
+    assert "∂f/∂x = 3*x^2 = 12" in lines and "∂f/∂y = 0" in lines
+    assert "**" not in r.stdout
+    r = run("verify", "x^3", "--claim", "df/dx = 3x")
+    assert r.returncode == 1 and "  df/dx = 3*x^2" in r.stdout.splitlines() and "**" not in r.stdout
+    r = run("explain", "x^3", "--at", "x=2")
+    assert "∂f/∂x = ∂f/∂f · ∂f/∂x = (1)(3*x^2) = (1)(12) = 12" in r.stdout and "**" not in r.stdout
