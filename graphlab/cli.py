@@ -232,13 +232,18 @@ def add_draw(sub) -> None:
     when.add_argument("--final", action="store_true", help="every value and gradient (the default)")
     p.add_argument("-o", "--output", metavar="FILE", help="output file; the format comes from the suffix")
     p.add_argument("--frames", metavar="DIR", help="one file per step in DIR, and DIR/index.md")
-    p.add_argument("--format", choices=[f for f in FORMATS if f != "gv"], default="svg", help="format of --frames")
-    p.add_argument("--style", choices=STYLES, default="lecture")
-    p.add_argument("--direction", choices=("LR", "TB"), default="LR")
+    p.add_argument("--format", choices=[f for f in FORMATS if f != "gv"], default="svg",
+                   help="file format of --frames (default svg)")
+    p.add_argument("--style", choices=STYLES, default="lecture",
+                   help="lecture: values and gradients on the edges (default); record: a label | data | grad box "
+                        "per node, as micrograd draws; plain: the structure only")
+    p.add_argument("--direction", choices=("LR", "TB"), default="LR",
+                   help="LR: inputs on the left (default); TB: inputs at the top")
     p.add_argument("--precision", type=int, default=4, help="significant digits (default 4)")
     p.add_argument("--symbolic", action="store_true", help="also write local gradients as formulas")
-    p.add_argument("--palette", choices=tuple(PALETTES), default="default")
-    p.add_argument("--font", default="Helvetica")
+    p.add_argument("--palette", choices=tuple(PALETTES), default="default",
+                   help="colours of values and gradients (colorblind: safe for colour blindness)")
+    p.add_argument("--font", default="Helvetica", help="font of the labels (default Helvetica)")
     p.add_argument("--dpi", type=float, help="resolution of .png files (default 96)")
     p.add_argument("--bare", action="store_true", help=".tex: the tikzpicture only, not a standalone document")
     p.set_defaults(run=cmd_draw)
@@ -260,7 +265,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def add_explain(sub) -> None:
     p = sub.add_parser("explain", help="the chain rule at every step, in words")
     add_expression_args(p)
-    p.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
+    p.add_argument("--format", choices=("text", "markdown", "latex"), default="text",
+                   help="text (default); markdown: one paragraph per step, math in $...$; latex: one \\\\ line "
+                        "per sentence")
     p.add_argument("--precision", type=int, default=4, help="significant digits (default 4)")
     p.set_defaults(run=cmd_explain)
 
@@ -376,6 +383,9 @@ def add_compile(sub) -> None:
 
 
 # --------------------------------------------------------------------------- train
+LOSS_HELP = "ce: softmax cross-entropy (default); bce: binary cross-entropy, one output; mse: mean squared error"
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -424,20 +434,25 @@ def add_train(sub) -> None:
     p.add_argument("--dataset", required=True, metavar="NAME|FILE.csv",
                    help="circle, xor, gauss, spiral, moons, digits, or a CSV file (features..., label)")
     p.add_argument("--layers", default="16,16", help="hidden layer sizes, e.g. 16,16 (empty: none)")
-    p.add_argument("--activation", default="relu", choices=["relu", "tanh", "sigmoid"])
-    p.add_argument("--loss", default="ce", choices=["ce", "bce", "mse"])
-    p.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam"])
+    p.add_argument("--activation", default="relu", choices=["relu", "tanh", "sigmoid"],
+                   help="activation of the hidden layers (default relu)")
+    p.add_argument("--loss", default="ce", choices=["ce", "bce", "mse"], help=LOSS_HELP)
+    p.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam"],
+                   help="sgd, momentum (0.9) or adam (default)")
     p.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--l2", type=float, default=0.0, help="L2 penalty coefficient on the weights")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--epochs", type=int, default=100, help="passes over the training set (default 100)")
+    p.add_argument("--batch-size", type=int, default=32, help="examples per mini-batch (default 32)")
+    p.add_argument("--l2", type=float, default=0.0, help="L2 penalty coefficient on the weights (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the data, the split, the initial weights and the batches (default 0)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "gpu"],
+                   help="cpu: NumPy (default); gpu: CuPy (pip install 'graphlab[gpu]')")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                   help="floating-point type of the weights and data (default float32)")
     p.add_argument("--noise", type=float, help="dataset noise (Playground sets: 0..0.5, default 0; moons 0.1)")
     p.add_argument("--test-fraction", type=float, default=0.2, help="held-out share of the data (default 0.2)")
     p.add_argument("--label", default="-1", help="CSV label column: name or index (default: the last)")
-    p.add_argument("--save", metavar="W.npz", help="save the trained weights")
+    p.add_argument("--save", metavar="W.npz", help="save the trained weights (and the standardization) to W.npz")
     p.add_argument("--json", action="store_true",
                    help="one JSON line per epoch, then {train_loss, train_accuracy, test_accuracy, epochs, seconds}")
     p.set_defaults(run=cmd_train)
@@ -466,8 +481,9 @@ def cmd_mlp(args: argparse.Namespace) -> int:
 def add_mlp(sub) -> None:
     p = sub.add_parser("mlp", help="an MLP as a graph: parameter counts, layer diagram")
     p.add_argument("--layers", required=True, help="all layer sizes, input to output, e.g. 784,200,10")
-    p.add_argument("--activation", default="relu", choices=["relu", "tanh", "sigmoid"])
-    p.add_argument("--loss", default="ce", choices=["ce", "bce", "mse"])
+    p.add_argument("--activation", default="relu", choices=["relu", "tanh", "sigmoid"],
+                   help="activation of the hidden layers (default relu)")
+    p.add_argument("--loss", default="ce", choices=["ce", "bce", "mse"], help=LOSS_HELP)
     p.add_argument("--summary", action="store_true", help="print the layer table (the default without -o)")
     p.add_argument("--json", action="store_true", help='{"parameters", "layers": [...]} on stdout')
     p.add_argument("-o", "--output", metavar="diagram.svg", help="draw the layer-level diagram (svg, png, pdf)")
@@ -522,7 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="graphlab", description="See backpropagation: expression -> graph -> every step.")
     parser.add_argument("--version", action="version", version=f"graphlab {_version()}",
                         help="print graphlab's version and exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser,
+                                help="what to do; `graphlab COMMAND --help` lists its options")
     for add in COMMANDS:
         add(sub)
     return parser

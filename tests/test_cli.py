@@ -142,3 +142,18 @@ def test_printed_formulas_use_the_input_language_and_say_each_side_once():
     assert r.returncode == 1 and "  df/dx = 3*x^2" in r.stdout.splitlines() and "**" not in r.stdout
     r = run("explain", "x^3", "--at", "x=2")
     assert "∂f/∂x = ∂f/∂f · ∂f/∂x = (1)(3*x^2) = (1)(12) = 12" in r.stdout and "**" not in r.stdout
+
+
+def test_every_option_of_every_command_has_help():
+    import argparse
+
+    from graphlab.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands = {"graphlab": parser, **sub.choices}
+    assert {"grad", "draw", "explain", "verify", "descend", "compile", "train", "mlp", "app"} <= set(commands)
+    missing = [f"{name} {'/'.join(a.option_strings) or a.dest}" for name, p in commands.items() for a in p._actions
+               if a.help != argparse.SUPPRESS and not (a.help or "").strip()]
+    assert missing == []
+    assert all((c.help or "").strip() for c in sub._choices_actions)  # each command's line in `graphlab --help`
