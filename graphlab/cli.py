@@ -112,14 +112,15 @@ def trace_to_json(t: Trace) -> dict[str, Any]:
     steps = []
     for s in t.steps:
         if s.phase == "forward":
-            steps.append({"phase": "forward", "index": s.index, "node": s.node, **with_exact("value", s.value)})
+            steps.append({"phase": "forward", "index": s.index, "number": s.index + 1, "node": s.node,
+                          **with_exact("value", s.value)})
             continue
         edges = [{"input": e.input, "formula": str(local_formula(g, s.node, e.position)),
                   **with_exact("local", e.local), **with_exact("contribution", e.contribution),
                   **with_exact("accumulated", e.accumulated), "term": e.term, "consumers": e.consumers}
                  for e in s.edges]
-        steps.append({"phase": "backward", "index": s.index, "node": s.node, **with_exact("upstream", s.upstream),
-                      "local": edges})
+        steps.append({"phase": "backward", "index": s.index, "number": s.index + 1, "node": s.node,
+                      **with_exact("upstream", s.upstream), "local": edges})
     result = {
         "expression": g.graph["source"],
         "mode": t.mode,
@@ -211,12 +212,17 @@ def cmd_draw(args: argparse.Namespace) -> int:
         if args.at or args.frames or args.step is not None else None
     if t is not None:
         warn_nonfinite(t)
+    index = None
+    if args.step is not None:  # people count steps from 1, as the app, its URL and the frame files do
+        if not 1 <= args.step <= len(t.steps):
+            raise UsageError(f"--step {args.step} is out of range: this trace has steps 1 to {len(t.steps)}")
+        index = args.step - 1
     options = _drawing_options(args)
     if args.frames:
         paths = save_frames(args.frames, t, args.format, args.style, args.dpi, args.bare, **options)
         print(f"wrote {len(paths)} frames and index.md to {args.frames}")
     if args.output:
-        save(args.output, graph, t, args.step, args.style, dpi=args.dpi, bare=args.bare, **options)
+        save(args.output, graph, t, index, args.style, dpi=args.dpi, bare=args.bare, **options)
         print(f"wrote {args.output}")
     return EXIT_OK
 
@@ -228,7 +234,8 @@ def add_draw(sub) -> None:
     p = sub.add_parser("draw", help="draw the graph (at a step of the trace) to .svg .png .pdf .dot or .tex")
     add_expression_args(p)
     when = p.add_mutually_exclusive_group()
-    when.add_argument("--step", type=int, metavar="K", help="the frame of step K (0-based; forward, then backward)")
+    when.add_argument("--step", type=int, metavar="K",
+                      help="the frame of step K, counted from 1 (forward steps, then backward), as in the app")
     when.add_argument("--final", action="store_true", help="every value and gradient (the default)")
     p.add_argument("-o", "--output", metavar="FILE", help="output file; the format comes from the suffix")
     p.add_argument("--frames", metavar="DIR", help="one file per step in DIR, and DIR/index.md")
@@ -254,9 +261,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     t = trace_from_args(args)
     warn_nonfinite(t)
-    for e in explain(t, args.precision):
+    explained = explain(t, args.precision)
+    width = len(str(len(explained)))
+    for e in explained:
         if args.format == "text":
-            print(f"[{e.step}] {e.phase:8} {e.node}: " + e.text.replace("\n", "\n" + " " * 13))
+            prefix = f"[{e.step + 1:>{width}}] {e.phase:8} {e.node}: "  # steps counted from 1, as --step counts
+            print(prefix + e.text.replace("\n", "\n" + " " * len(prefix)))
         else:
             print(e.markdown if args.format == "markdown" else e.latex + r" \\")
     return EXIT_OK

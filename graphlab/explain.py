@@ -25,7 +25,7 @@ __all__ = ["Explanation", "explain", "explain_step"]
 
 @dataclass(frozen=True)
 class Explanation:
-    step: int
+    step: int  # index into Trace.steps, from 0; the texts number steps from 1
     phase: str  # forward or backward
     node: str
     text: str  # plain text, one line per sentence
@@ -174,7 +174,7 @@ def explain_step(trace: Trace, step: int, precision: int = 4) -> Explanation:
             sentences[kind] = _forward(trace, s.node, s.value, notation)
         else:
             sentences[kind] = _backward(trace, s, notation)
-    header = f"Step {s.index} ({s.phase}, node {s.node})"
+    header = f"Step {s.index + 1} ({s.phase}, node {s.node})"  # people count steps from 1, as the app does
     return Explanation(
         step=s.index, phase=s.phase, node=s.node,
         text="\n".join(sentences["text"]),

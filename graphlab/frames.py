@@ -87,7 +87,7 @@ def check_step(trace: Trace, step: int | None) -> int | None:
         return None
     n = len(trace.steps)
     if not -n <= step < n:
-        raise GraphlabError(f"step {step} is out of range: this trace has steps 0 to {n - 1}")
+        raise GraphlabError(f"step index {step} is out of range: trace.steps has indices 0 to {n - 1}")
     return step % n
 
 

@@ -157,3 +157,8 @@ def test_every_option_of_every_command_has_help():
                if a.help != argparse.SUPPRESS and not (a.help or "").strip()]
     assert missing == []
     assert all((c.help or "").strip() for c in sub._choices_actions)  # each command's line in `graphlab --help`
+
+
+def test_grad_json_steps_carry_the_index_and_the_number_people_count():
+    out = json.loads(run("grad", "(x+y)z", "--at", "x=-2,y=5,z=-4", "--json").stdout)
+    assert [(s["index"], s["number"]) for s in out["steps"]] == [(k, k + 1) for k in range(10)]
