@@ -267,8 +267,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
         if args.format == "text":
             prefix = f"[{e.step + 1:>{width}}] {e.phase:8} {e.node}: "  # steps counted from 1, as --step counts
             print(prefix + e.text.replace("\n", "\n" + " " * len(prefix)))
+        elif args.format == "markdown":
+            print(e.markdown, end="\n\n" if e is not explained[-1] else "\n")  # a blank line: one paragraph each
         else:
-            print(e.markdown if args.format == "markdown" else e.latex + r" \\")
+            print(e.latex + r" \\")
     return EXIT_OK
 
 

@@ -85,3 +85,14 @@ def test_explain_text_numbers_steps_from_1(capsys):
     steps = [line for line in out.splitlines() if line.startswith("[")]
     assert len(steps) == 10 and steps[0].startswith("[ 1] forward  x:") and steps[-1].startswith("[10] backward x:")
     assert "[ 8] backward q: ∂f/∂x = ∂f/∂q · ∂q/∂x = (-4)(1) = -4" in out  # as `draw --step 8` draws it
+
+
+def test_explain_markdown_gives_each_step_its_own_paragraph(capsys):
+    """CommonMark joins consecutive lines into one paragraph; a blank line ends it. So each step
+    must be one block of lines (here one line) with a blank line before the next."""
+    code, out, _ = run(capsys, "explain", "log(x1 x2) sin(x2)", "--at", "x1=2,x2=3", "--format", "markdown")
+    assert code == 0 and out.endswith("\n") and not out.endswith("\n\n")
+    paragraphs = out.strip("\n").split("\n\n")
+    assert len(paragraphs) == 12  # one per step
+    for k, paragraph in enumerate(paragraphs, start=1):
+        assert "\n" not in paragraph and paragraph.startswith(f"**Step {k} (")
