@@ -68,6 +68,11 @@ def _at_hint(message: str, argv: list[str]) -> str:
     return f" (values are comma-separated: --at {together}; or repeat --at for each)"
 
 
+def written(path: str | Path, to_stderr: bool = False) -> None:
+    """``wrote FILE``, for every file a command writes; on stderr when stdout carries JSON."""
+    print(f"wrote {path}", file=sys.stderr if to_stderr else sys.stdout)
+
+
 # --------------------------------------------------------------------------- shared pieces
 def add_expression_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("expr", help="expression, e.g. '(x+y)z' or 'q = x + y; f = q z'")
@@ -220,10 +225,9 @@ def cmd_draw(args: argparse.Namespace) -> int:
     options = _drawing_options(args)
     if args.frames:
         paths = save_frames(args.frames, t, args.format, args.style, args.dpi, args.bare, **options)
-        print(f"wrote {len(paths)} frames and index.md to {args.frames}")
+        print(f"wrote {len(paths) + 1} files to {args.frames}")  # the frames and index.md
     if args.output:
-        save(args.output, graph, t, index, args.style, dpi=args.dpi, bare=args.bare, **options)
-        print(f"wrote {args.output}")
+        written(save(args.output, graph, t, index, args.style, dpi=args.dpi, bare=args.bare, **options))
     return EXIT_OK
 
 
@@ -423,11 +427,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                        dtype=args.dtype, on_epoch=on_epoch)
     finally:
         bar.close()
-    if args.save:
-        result.model.save(args.save)
+    saved = result.model.save(args.save) if args.save else None
     summary = result.as_json()
     if args.json:
         print(json.dumps(summary))
+        if saved:
+            written(saved, to_stderr=True)  # stdout stays JSON lines, the summary last
         return EXIT_OK
     g = result.model.graph.graph
     print(f"{data.name}: {len(data.y_train)} train / {len(data.y_test)} test, MLP {'-'.join(map(str, g['sizes']))} "
@@ -436,8 +441,8 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"train accuracy {summary['train_accuracy']:.4f}  test accuracy "
           + ("n/a" if summary["test_accuracy"] is None else f"{summary['test_accuracy']:.4f}")
           + f"  ({summary['seconds']:.2f} s)")
-    if args.save:
-        print(f"weights saved to {args.save}")
+    if saved:
+        written(saved)
     return EXIT_OK
 
 
@@ -483,6 +488,7 @@ def cmd_mlp(args: argparse.Namespace) -> int:
             pygraphviz().AGraph(string=layer_dot(graph)).draw(args.output, format=fmt_, prog="dot")
         except (OSError, ValueError) as e:
             raise GraphlabError(f"cannot write {args.output}: {e}") from None
+        written(args.output, to_stderr=args.json)
     if args.json:
         emit_json(describe(graph))
     elif args.summary or not args.output:

@@ -144,6 +144,28 @@ def test_printed_formulas_use_the_input_language_and_say_each_side_once():
     assert "∂f/∂x = ∂f/∂f · ∂f/∂x = (1)(3*x^2) = (1)(12) = 12" in r.stdout and "**" not in r.stdout
 
 
+def test_grad_json_steps_carry_the_index_and_the_number_people_count():
+    out = json.loads(run("grad", "(x+y)z", "--at", "x=-2,y=5,z=-4", "--json").stdout)
+    assert [(s["index"], s["number"]) for s in out["steps"]] == [(k, k + 1) for k in range(10)]
+
+
+def test_every_command_that_writes_a_file_says_so(tmp_path):
+    svg = tmp_path / "mlp.svg"
+    r = run("mlp", "--layers", "2,3,2", "-o", str(svg))
+    assert r.returncode == 0 and r.stdout == f"wrote {svg}\n" and svg.read_bytes().startswith(b"<?xml")
+    r = run("mlp", "--layers", "2,3,2", "-o", str(svg), "--json")  # stdout stays one JSON object
+    assert json.loads(r.stdout)["parameters"] == 2 * 3 + 3 + 3 * 2 + 2 and r.stderr == f"wrote {svg}\n"
+    args = ["train", "--dataset", "gauss", "--layers", "2", "--epochs", "1"]
+    r = run(*args, "--save", str(tmp_path / "w.npz"))
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == f"wrote {tmp_path / 'w.npz'}"
+    r = run(*args, "--save", str(tmp_path / "w2"), "--json")  # NumPy adds .npz: the name said is the file's
+    assert json.loads(r.stdout.splitlines()[-1])["epochs"] == 1
+    assert f"wrote {tmp_path / 'w2.npz'}" in r.stderr.splitlines() and (tmp_path / "w2.npz").is_file()
+    dot = tmp_path / "g.dot"
+    r = run("draw", "(x+y)z", "-o", str(dot))
+    assert r.stdout == f"wrote {dot}\n"
+
+
 def test_every_option_of_every_command_has_help():
     import argparse
 
@@ -157,8 +179,3 @@ def test_every_option_of_every_command_has_help():
                if a.help != argparse.SUPPRESS and not (a.help or "").strip()]
     assert missing == []
     assert all((c.help or "").strip() for c in sub._choices_actions)  # each command's line in `graphlab --help`
-
-
-def test_grad_json_steps_carry_the_index_and_the_number_people_count():
-    out = json.loads(run("grad", "(x+y)z", "--at", "x=-2,y=5,z=-4", "--json").stdout)
-    assert [(s["index"], s["number"]) for s in out["steps"]] == [(k, k + 1) for k in range(10)]
