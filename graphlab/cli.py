@@ -10,18 +10,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import sympy as sp
 
 from .build import from_text
 from .descend import descend, read_table
 from .errors import GraphlabError
 from .nn import ACTIVATIONS, LOSSES
 from .point import parse_point
+from .present import equation, formula
+from .present import number as fmt
 from .trace import Trace, as_json_number, gradient_exprs, local_formula, trace
 from .verify import Report, verify
 
@@ -55,11 +56,30 @@ def _protect_expressions(argv: list[str], parser: argparse.ArgumentParser) -> li
     return out
 
 
+def _at_hint(message: str, argv: list[str]) -> str:
+    """``--at x=1 y=2`` leaves ``y=2`` unrecognized: say that values are comma-separated."""
+    if not message.startswith("unrecognized arguments:"):
+        return ""
+    strays = [a for a in message.split(":", 1)[1].split() if re.fullmatch(r"[^\W\d]\w*=\S*", a)]
+    if not strays:
+        return ""
+    given = next((argv[i + 1] for i in range(len(argv) - 1, -1, -1)
+                  if argv[i] == "--at" and i + 1 < len(argv) and argv[i + 1] not in strays), None)
+    together = ",".join([*([given] if given else []), *strays])
+    return f" (values are comma-separated: --at {together}; or repeat --at for each)"
+
+
+def written(path: str | Path, to_stderr: bool = False) -> None:
+    """``wrote FILE``, for every file a command writes; on stderr when stdout carries JSON."""
+    print(f"wrote {path}", file=sys.stderr if to_stderr else sys.stdout)
+
+
 # --------------------------------------------------------------------------- shared pieces
 def add_expression_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("expr", help="expression, e.g. '(x+y)z' or 'q = x + y; f = q z'")
     p.add_argument("--at", action="append", default=[], metavar="NAME=VALUE,...",
-                   help="values of the variables, e.g. x=-2,y=5,z=-4 (values may be 1/3 or pi/2)")
+                   help="values of the variables, comma-separated, e.g. x=-2,y=5,z=-4 (repeatable; values may be "
+                        "1/3 or pi/2)")
     p.add_argument("--exact", action="store_true", help="exact arithmetic (SymPy) instead of float64")
     p.add_argument("--canonical", action="store_true", help="SymPy's canonical n-ary form instead of your grouping")
 
@@ -67,19 +87,6 @@ def add_expression_args(p: argparse.ArgumentParser) -> None:
 def trace_from_args(args: argparse.Namespace) -> Trace:
     graph = from_text(args.expr.strip(), canonical=args.canonical)
     return trace(graph, parse_point(*args.at), mode="exact" if args.exact else "float")
-
-
-def fmt(value: Any, exact: bool = False, digits: int = 6) -> str:
-    """A number for people: 6 significant digits; exact values also show their exact form."""
-    if value is None:
-        return "?"
-    if isinstance(value, sp.Basic) and not value.is_number:
-        return str(value)
-    number = as_json_number(value)
-    text = number if isinstance(number, str) else f"{number:.{digits}g}"
-    if exact and isinstance(value, sp.Basic) and str(value) != text and not value.is_Integer:
-        return f"{value} ≈ {text}"
-    return text
 
 
 def warn_nonfinite(t: Trace) -> None:
@@ -111,14 +118,15 @@ def trace_to_json(t: Trace) -> dict[str, Any]:
     steps = []
     for s in t.steps:
         if s.phase == "forward":
-            steps.append({"phase": "forward", "index": s.index, "node": s.node, **with_exact("value", s.value)})
+            steps.append({"phase": "forward", "index": s.index, "number": s.index + 1, "node": s.node,
+                          **with_exact("value", s.value)})
             continue
         edges = [{"input": e.input, "formula": str(local_formula(g, s.node, e.position)),
                   **with_exact("local", e.local), **with_exact("contribution", e.contribution),
                   **with_exact("accumulated", e.accumulated), "term": e.term, "consumers": e.consumers}
                  for e in s.edges]
-        steps.append({"phase": "backward", "index": s.index, "node": s.node, **with_exact("upstream", s.upstream),
-                      "local": edges})
+        steps.append({"phase": "backward", "index": s.index, "number": s.index + 1, "node": s.node,
+                      **with_exact("upstream", s.upstream), "local": edges})
     result = {
         "expression": g.graph["source"],
         "mode": t.mode,
@@ -146,6 +154,15 @@ def print_table(rows: list[tuple[str, ...]]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
+def missing_sentence(missing: tuple[str, ...]) -> str:
+    """``y has no value, so ...``: what a variable without a value means for the table below."""
+    names = ", ".join(missing)
+    verb, pronoun = ("has no value", "it") if len(missing) == 1 else ("have no values", "them")
+    example = ",".join(f"{v}=..." for v in missing)
+    return (f"{names} {verb}, so the gradients that depend on {pronoun} stay symbolic; "
+            f"give {pronoun} with --at {example}")
+
+
 def print_trace_table(t: Trace) -> None:
     g = t.graph
     exact = t.mode == "exact"
@@ -153,7 +170,7 @@ def print_trace_table(t: Trace) -> None:
     point = ", ".join(f"{v} = {fmt(x, exact)}" for v, x in t.inputs.items() if v not in t.missing)
     print(f"{g.graph['source'].strip()}" + (f"   at {point}" if point else ""))
     if t.missing:
-        print(f"no value for {', '.join(t.missing)}: their gradients are given symbolically")
+        print(missing_sentence(t.missing))
     print()
     rows = [("node", "op", "inputs", "value", f"∂{out}/∂node")]
     for n, d in g.nodes(data=True):
@@ -164,9 +181,8 @@ def print_trace_table(t: Trace) -> None:
     print(f"{out} = {fmt(t.output, exact)}")
     exprs = gradient_exprs(g) or {}
     for v, x in t.gradient.items():
-        formula = f" = {exprs[v]}" if v in exprs else ""
-        value = f" = {fmt(x, exact)}" if v not in t.missing and x is not None else ""
-        print(f"∂{out}/∂{v}{formula}{value}")
+        print(equation(f"∂{out}/∂{v}", formula(exprs[v]) if v in exprs else "",
+                       fmt(x, exact) if v not in t.missing and x is not None else ""))
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
@@ -202,13 +218,17 @@ def cmd_draw(args: argparse.Namespace) -> int:
         if args.at or args.frames or args.step is not None else None
     if t is not None:
         warn_nonfinite(t)
+    index = None
+    if args.step is not None:  # people count steps from 1, as the app, its URL and the frame files do
+        if not 1 <= args.step <= len(t.steps):
+            raise UsageError(f"--step {args.step} is out of range: this trace has steps 1 to {len(t.steps)}")
+        index = args.step - 1
     options = _drawing_options(args)
     if args.frames:
         paths = save_frames(args.frames, t, args.format, args.style, args.dpi, args.bare, **options)
-        print(f"wrote {len(paths)} frames and index.md to {args.frames}")
+        print(f"wrote {len(paths) + 1} files to {args.frames}")  # the frames and index.md
     if args.output:
-        save(args.output, graph, t, args.step, args.style, dpi=args.dpi, bare=args.bare, **options)
-        print(f"wrote {args.output}")
+        written(save(args.output, graph, t, index, args.style, dpi=args.dpi, bare=args.bare, **options))
     return EXIT_OK
 
 
@@ -219,17 +239,23 @@ def add_draw(sub) -> None:
     p = sub.add_parser("draw", help="draw the graph (at a step of the trace) to .svg .png .pdf .dot or .tex")
     add_expression_args(p)
     when = p.add_mutually_exclusive_group()
-    when.add_argument("--step", type=int, metavar="K", help="the frame of step K (0-based; forward, then backward)")
+    when.add_argument("--step", type=int, metavar="K",
+                      help="the frame of step K, counted from 1 (forward steps, then backward), as in the app")
     when.add_argument("--final", action="store_true", help="every value and gradient (the default)")
     p.add_argument("-o", "--output", metavar="FILE", help="output file; the format comes from the suffix")
     p.add_argument("--frames", metavar="DIR", help="one file per step in DIR, and DIR/index.md")
-    p.add_argument("--format", choices=[f for f in FORMATS if f != "gv"], default="svg", help="format of --frames")
-    p.add_argument("--style", choices=STYLES, default="lecture")
-    p.add_argument("--direction", choices=("LR", "TB"), default="LR")
+    p.add_argument("--format", choices=[f for f in FORMATS if f != "gv"], default="svg",
+                   help="file format of --frames (default svg)")
+    p.add_argument("--style", choices=STYLES, default="lecture",
+                   help="lecture: values and gradients on the edges (default); record: a label | data | grad box "
+                        "per node, as micrograd draws; plain: the structure only")
+    p.add_argument("--direction", choices=("LR", "TB"), default="LR",
+                   help="LR: inputs on the left (default); TB: inputs at the top")
     p.add_argument("--precision", type=int, default=4, help="significant digits (default 4)")
     p.add_argument("--symbolic", action="store_true", help="also write local gradients as formulas")
-    p.add_argument("--palette", choices=tuple(PALETTES), default="default")
-    p.add_argument("--font", default="Helvetica")
+    p.add_argument("--palette", choices=tuple(PALETTES), default="default",
+                   help="colours of values and gradients (colorblind: safe for colour blindness)")
+    p.add_argument("--font", default="Helvetica", help="font of the labels (default Helvetica)")
     p.add_argument("--dpi", type=float, help="resolution of .png files (default 96)")
     p.add_argument("--bare", action="store_true", help=".tex: the tikzpicture only, not a standalone document")
     p.set_defaults(run=cmd_draw)
@@ -240,18 +266,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     t = trace_from_args(args)
     warn_nonfinite(t)
-    for e in explain(t, args.precision):
+    explained = explain(t, args.precision)
+    width = len(str(len(explained)))
+    for e in explained:
         if args.format == "text":
-            print(f"[{e.step}] {e.phase:8} {e.node}: " + e.text.replace("\n", "\n" + " " * 13))
+            prefix = f"[{e.step + 1:>{width}}] {e.phase:8} {e.node}: "  # steps counted from 1, as --step counts
+            print(prefix + e.text.replace("\n", "\n" + " " * len(prefix)))
+        elif args.format == "markdown":
+            print(e.markdown, end="\n\n" if e is not explained[-1] else "\n")  # a blank line: one paragraph each
         else:
-            print(e.markdown if args.format == "markdown" else e.latex + r" \\")
+            print(e.latex + r" \\")
     return EXIT_OK
 
 
 def add_explain(sub) -> None:
     p = sub.add_parser("explain", help="the chain rule at every step, in words")
     add_expression_args(p)
-    p.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
+    p.add_argument("--format", choices=("text", "markdown", "latex"), default="text",
+                   help="text (default); markdown: one paragraph per step, math in $...$; latex: one \\\\ line "
+                        "per sentence")
     p.add_argument("--precision", type=int, default=4, help="significant digits (default 4)")
     p.set_defaults(run=cmd_explain)
 
@@ -264,8 +297,8 @@ def print_report(report: Report, exact: bool) -> None:
         mark = "✓" if c.ok else "✗"
         print(f"\n{mark} {c.claim}   {c.verdict}")
         if not c.ok or c.verdict != "right":
-            value = f" = {fmt(c.expected_value, exact)}" if c.expected_value is not None else ""
-            print(f"  d{c.of}/d{c.wrt} = {c.expected}{value}")
+            value = fmt(c.expected_value, exact) if c.expected_value is not None else ""
+            print("  " + equation(f"d{c.of}/d{c.wrt}", c.expected, value))
         if c.counterexample and not c.ok:
             at = ", ".join(f"{v} = {fmt(x)}" for v, x in c.counterexample["point"].items())
             print(f"  {'at ' + at + ': ' if at else ''}yours gives {fmt(c.counterexample['claimed'])}, "
@@ -367,6 +400,9 @@ def add_compile(sub) -> None:
 
 
 # --------------------------------------------------------------------------- train
+LOSS_HELP = "ce: softmax cross-entropy (default); bce: binary cross-entropy, one output; mse: mean squared error"
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -392,11 +428,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                        dtype=args.dtype, on_epoch=on_epoch)
     finally:
         bar.close()
-    if args.save:
-        result.model.save(args.save)
+    saved = result.model.save(args.save) if args.save else None
     summary = result.as_json()
     if args.json:
         print(json.dumps(summary))
+        if saved:
+            written(saved, to_stderr=True)  # stdout stays JSON lines, the summary last
         return EXIT_OK
     g = result.model.graph.graph
     print(f"{data.name}: {len(data.y_train)} train / {len(data.y_test)} test, MLP {'-'.join(map(str, g['sizes']))} "
@@ -405,8 +442,8 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"train accuracy {summary['train_accuracy']:.4f}  test accuracy "
           + ("n/a" if summary["test_accuracy"] is None else f"{summary['test_accuracy']:.4f}")
           + f"  ({summary['seconds']:.2f} s)")
-    if args.save:
-        print(f"weights saved to {args.save}")
+    if saved:
+        written(saved)
     return EXIT_OK
 
 
@@ -415,20 +452,25 @@ def add_train(sub) -> None:
     p.add_argument("--dataset", required=True, metavar="NAME|FILE.csv",
                    help="circle, xor, gauss, spiral, moons, digits, or a CSV file (features..., label)")
     p.add_argument("--layers", default="16,16", help="hidden layer sizes, e.g. 16,16 (empty: none)")
-    p.add_argument("--activation", default="relu", choices=ACTIVATIONS)
-    p.add_argument("--loss", default="ce", choices=list(LOSSES))
-    p.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam"])
+    p.add_argument("--activation", default="relu", choices=ACTIVATIONS,
+                   help="activation of the hidden layers (default relu)")
+    p.add_argument("--loss", default="ce", choices=list(LOSSES), help=LOSS_HELP)
+    p.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam"],
+                   help="sgd, momentum (0.9) or adam (default)")
     p.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--l2", type=float, default=0.0, help="L2 penalty coefficient on the weights")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--epochs", type=int, default=100, help="passes over the training set (default 100)")
+    p.add_argument("--batch-size", type=int, default=32, help="examples per mini-batch (default 32)")
+    p.add_argument("--l2", type=float, default=0.0, help="L2 penalty coefficient on the weights (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the data, the split, the initial weights and the batches (default 0)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "gpu"],
+                   help="cpu: NumPy (default); gpu: CuPy (pip install 'graphlab[gpu]')")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                   help="floating-point type of the weights and data (default float32)")
     p.add_argument("--noise", type=float, help="dataset noise (Playground sets: 0..0.5, default 0; moons 0.1)")
     p.add_argument("--test-fraction", type=float, default=0.2, help="held-out share of the data (default 0.2)")
     p.add_argument("--label", default="-1", help="CSV label column: name or index (default: the last)")
-    p.add_argument("--save", metavar="W.npz", help="save the trained weights")
+    p.add_argument("--save", metavar="W.npz", help="save the trained weights (and the standardization) to W.npz")
     p.add_argument("--json", action="store_true",
                    help="one JSON line per epoch, then {train_loss, train_accuracy, test_accuracy, epochs, seconds}")
     p.set_defaults(run=cmd_train)
@@ -447,6 +489,7 @@ def cmd_mlp(args: argparse.Namespace) -> int:
             pygraphviz().AGraph(string=layer_dot(graph)).draw(args.output, format=fmt_, prog="dot")
         except (OSError, ValueError) as e:
             raise GraphlabError(f"cannot write {args.output}: {e}") from None
+        written(args.output, to_stderr=args.json)
     if args.json:
         emit_json(describe(graph))
     elif args.summary or not args.output:
@@ -457,8 +500,9 @@ def cmd_mlp(args: argparse.Namespace) -> int:
 def add_mlp(sub) -> None:
     p = sub.add_parser("mlp", help="an MLP as a graph: parameter counts, layer diagram")
     p.add_argument("--layers", required=True, help="all layer sizes, input to output, e.g. 784,200,10")
-    p.add_argument("--activation", default="relu", choices=ACTIVATIONS)
-    p.add_argument("--loss", default="ce", choices=list(LOSSES))
+    p.add_argument("--activation", default="relu", choices=ACTIVATIONS,
+                   help="activation of the hidden layers (default relu)")
+    p.add_argument("--loss", default="ce", choices=list(LOSSES), help=LOSS_HELP)
     p.add_argument("--summary", action="store_true", help="print the layer table (the default without -o)")
     p.add_argument("--json", action="store_true", help='{"parameters", "layers": [...]} on stdout')
     p.add_argument("-o", "--output", metavar="diagram.svg", help="draw the layer-level diagram (svg, png, pdf)")
@@ -500,9 +544,21 @@ COMMANDS: list[Callable] = [add_grad, add_draw, add_explain, add_verify, add_des
                             add_app]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("graphlab")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="graphlab", description="See backpropagation: expression -> graph -> every step.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser.add_argument("--version", action="version", version=f"graphlab {_version()}",
+                        help="print graphlab's version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser,
+                                help="what to do; `graphlab COMMAND --help` lists its options")
     for add in COMMANDS:
         add(sub)
     return parser
@@ -512,7 +568,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
-        args = parser.parse_args(_protect_expressions(argv, parser))
+        try:
+            args = parser.parse_args(_protect_expressions(argv, parser))
+        except UsageError as e:
+            raise UsageError(f"{e}{_at_hint(str(e), argv)}") from None
         if not getattr(args, "run", None):
             parser.print_help()
             return EXIT_BAD_INPUT

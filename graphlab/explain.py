@@ -17,6 +17,7 @@ import sympy as sp
 from .build import symbol
 from .frames import check_step, format_number
 from .ops import OPS
+from .present import formula
 from .trace import BackwardStep, Trace, local_formula
 
 __all__ = ["Explanation", "explain", "explain_step"]
@@ -24,7 +25,7 @@ __all__ = ["Explanation", "explain", "explain_step"]
 
 @dataclass(frozen=True)
 class Explanation:
-    step: int
+    step: int  # index into Trace.steps, from 0; the texts number steps from 1
     phase: str  # forward or backward
     node: str
     text: str  # plain text, one line per sentence
@@ -64,7 +65,7 @@ class Notation:
         return f" [{text}]"
 
     def formula(self, expr: sp.Expr) -> str:
-        return str(expr)
+        return formula(expr)
 
     def apply(self, op: str, args: list[str]) -> str:
         entry = OPS[op]
@@ -146,9 +147,8 @@ def _backward(trace: Trace, step: BackwardStep, n: Notation) -> list[str]:
         lines.append(f"{n.d(f, node_name)} = {n.num(step.upstream)}")
     for e in step.edges:
         arg = _label(trace, e.input, n)
-        formula = local_formula(g, step.node, e.position)
         local = n.num(e.local)
-        shown = n.formula(formula)
+        shown = n.formula(local_formula(g, step.node, e.position))
         factors = f"{n.paren(step.upstream)}{n.paren(e.local)}"
         if shown != local:  # the local gradient's formula, then its value
             factors = f"{n.paren(step.upstream)}{n.group(shown)} = {factors}"
@@ -174,7 +174,7 @@ def explain_step(trace: Trace, step: int, precision: int = 4) -> Explanation:
             sentences[kind] = _forward(trace, s.node, s.value, notation)
         else:
             sentences[kind] = _backward(trace, s, notation)
-    header = f"Step {s.index} ({s.phase}, node {s.node})"
+    header = f"Step {s.index + 1} ({s.phase}, node {s.node})"  # people count steps from 1, as the app does
     return Explanation(
         step=s.index, phase=s.phase, node=s.node,
         text="\n".join(sentences["text"]),

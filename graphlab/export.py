@@ -200,8 +200,9 @@ def save(path: str | Path, graph: nx.DiGraph, trace: Trace | None = None, step: 
 
 def save_frames(directory: str | Path, trace: Trace, fmt: str = "svg", style: str = "lecture",
                 dpi: float | None = None, bare: bool = False, **options: Any) -> list[Path]:
-    """One file per step (``step-000.svg``...), all with the same layout, and ``index.md`` listing
-    each frame with its explanation."""
+    """One file per step (``step-01.svg``...), all with the same layout, and ``index.md`` listing
+    each frame with its explanation. File names and the index count steps from 1, as the app and
+    ``graphlab draw --step`` do: ``step-08.svg`` is ``trace.steps[7]``."""
     from .explain import explain  # the index only
 
     directory = Path(directory)
@@ -210,14 +211,15 @@ def save_frames(directory: str | Path, trace: Trace, fmt: str = "svg", style: st
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise GraphlabError(f"cannot create {directory}: {e.strerror or e}") from None
-    width = len(str(len(trace.steps) - 1))
+    width = max(2, len(str(len(trace.steps))))
     paths, rows = [], []
     for explanation in explain(trace, options.get("precision", 4)):
-        k = explanation.step
-        path = save(directory / f"step-{k:0{width}d}.{fmt}", trace.graph, trace, k, style, dpi, bare, **options)
+        index, number = explanation.step, explanation.step + 1
+        path = save(directory / f"step-{number:0{width}d}.{fmt}", trace.graph, trace, index, style, dpi, bare,
+                    **options)
         paths.append(path)
         text = explanation.text.replace("\n", "<br>").replace("|", "\\|")
-        rows.append(f"| {k} | {explanation.phase} | `{explanation.node}` | [{path.name}]({path.name}) | {text} |")
+        rows.append(f"| {number} | {explanation.phase} | `{explanation.node}` | [{path.name}]({path.name}) | {text} |")
     source = trace.graph.graph["source"].strip()
     index = [f"# {source}", "", "| step | phase | node | frame | explanation |", "| --- | --- | --- | --- | --- |",
              *rows, ""]

@@ -20,6 +20,7 @@ import networkx as nx
 import sympy as sp
 
 from .errors import GraphlabError
+from .present import formula
 from .trace import BackwardStep, Edge, Trace, as_json_number
 
 __all__ = ["Frame", "frame", "operand_edges", "folded_constants", "check_step", "format_number"]
@@ -66,7 +67,7 @@ def format_number(value: Any, precision: int = 4) -> str:
         return ""
     if isinstance(value, sp.Basic):
         if not value.is_number:  # a variable without a value: the expression itself
-            return str(value)
+            return formula(value)
         if value.is_Rational and len(str(value)) <= precision + 3:
             return str(value)
         number = as_json_number(value)
@@ -86,7 +87,7 @@ def check_step(trace: Trace, step: int | None) -> int | None:
         return None
     n = len(trace.steps)
     if not -n <= step < n:
-        raise GraphlabError(f"step {step} is out of range: this trace has steps 0 to {n - 1}")
+        raise GraphlabError(f"step index {step} is out of range: trace.steps has indices 0 to {n - 1}")
     return step % n
 
 

@@ -120,15 +120,22 @@ class Model:
             return float("nan")
         return float(np.mean(self.predict(X, standardized) == to_numpy(y)))
 
-    def save(self, path: str | Path) -> None:
-        """Parameters and everything needed to rebuild the model, in one ``.npz`` (no pickles)."""
+    def save(self, path: str | Path) -> Path:
+        """Parameters and everything needed to rebuild the model, in one ``.npz`` (no pickles).
+        Returns the path written: NumPy adds ``.npz`` to a name without it."""
         g = self.graph.graph
         meta = {"sizes": list(g["sizes"]), "activation": g["activation"], "loss": g["loss"], "l2": g["l2"],
                 "classes": list(self.classes)}
         arrays = {name: to_numpy(p) for name, p in self.params.items()}
         if self.mean is not None:
             arrays.update(_mean=self.mean, _std=self.std)
-        np.savez(Path(path), _meta=np.array(json.dumps(meta)), **arrays)
+        path = Path(path)
+        path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+        try:
+            np.savez(path, _meta=np.array(json.dumps(meta)), **arrays)
+        except OSError as e:
+            raise GraphlabError(f"cannot write {path}: {e.strerror or e}") from None
+        return path
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> Model:

@@ -41,6 +41,7 @@ from .build import from_text, node_expr
 from .errors import GraphlabError, ParseError
 from .evaluate import evaluate
 from .ops import OPS
+from .present import equation, formula
 from .program import program
 from .trace import as_json_number, local_formula
 
@@ -59,25 +60,9 @@ _LITERAL = re.compile(r"-?(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?")
 
 
 # --------------------------------------------------------------------------- printing
-class _Printer(sp.StrPrinter):
-    """SymPy's str, but in graphlab's input language where they differ (e, abs, σ)."""
-
-    def _print_Exp1(self, expr):
-        return "e"
-
-    def _print_Abs(self, expr):
-        return f"abs({self._print(expr.args[0])})"
-
-    def _print_Function(self, expr):
-        for op in OPS.values():  # an op's output as a local formula shows it (sigmoid's sigma): its shortest name
-            if op.out_display is not None and op.out_display == expr.func and op.input_names:
-                return f"{min(op.input_names, key=len)}({', '.join(map(self._print, expr.args))})"
-        return super()._print_Function(expr)
-
-
 def to_text(expr: sp.Expr) -> str:
-    """A SymPy expression as text, in the input language where possible."""
-    return _Printer().doprint(expr)
+    """A SymPy expression as text, in the input language (graphlab.present.formula)."""
+    return formula(expr)
 
 
 def _fmt(value: Any) -> str:
@@ -437,7 +422,7 @@ def _chain_diagnosis(graph: nx.DiGraph, claim: Claim, earlier: Mapping[tuple[str
         right = to_text(derivative_in_names(graph, c, claim.wrt))
     rule = local_formula(graph, c, graph.nodes[c]["args"].index(claim.wrt))
     name = _describe(graph, c)
-    shown = f"{rule} = {right}" if str(rule) != right else right
+    shown = equation(formula(rule), right)
     return Finding.WRONG_LOCAL, (f"wrong local derivative ∂{name}/∂{claim.wrt}: your answer implies it is {implied}, "
                                  f"but it is {shown}")
 

@@ -239,3 +239,22 @@ def test_graphlab_app_runs_streamlit_on_the_app(monkeypatch):
     assert command[1:4] == ["-m", "streamlit", "run"] and command[4] == APP
     assert command[command.index("--server.port") + 1] == "8765"
     assert command[-2:] == ["--server.address", "127.0.0.1"]
+
+
+LECTURE_Q = "q = x + y; f = q z"  # steps: forward x y q z f, then backward f z q y x
+
+
+@pytest.mark.parametrize("k, node", [(1, "x"), (5, "f"), (8, "q"), (10, "x")])
+def test_a_step_number_is_the_same_step_in_the_app_url_the_cli_and_the_frame_files(k, node, tmp_path, capsys):
+    from graphlab import cli
+
+    at = open_app(expr=LECTURE_Q, at="x=-2,y=5,z=-4", step=str(k))
+    assert current(chart(at)) == [node]  # the hand-counted order above
+    argv = ["draw", LECTURE_Q, "--at", "x=-2,y=5,z=-4"]
+    assert cli.main([*argv, "--step", str(k), "-o", str(tmp_path / "step.dot")]) == 0
+    assert current(pygraphviz.AGraph(str(tmp_path / "step.dot"))) == [node]
+    assert cli.main([*argv, "--frames", str(tmp_path / "frames"), "--format", "dot"]) == 0
+    assert current(pygraphviz.AGraph(str(tmp_path / "frames" / f"step-{k:02d}.dot"))) == [node]
+    key = stepper_model.Key(LECTURE_Q, tuple(LECTURE.items()), "float")
+    assert stepper_model.file_name(key, k - 1, "dot").startswith(f"graphlab-step-{k:02d}-")  # the app's download
+    capsys.readouterr()

@@ -106,3 +106,76 @@ def test_drawing_prints_nothing_on_stderr(tmp_path):
     r = run("draw", "log(x1 x2) sin(x2)", "--at", "x1=2,x2=3", "-o", str(tmp_path / "f.png"))
     assert r.returncode == 0 and r.stderr == ""
     assert (tmp_path / "f.png").read_bytes().startswith(b"\x89PNG")
+
+
+# --------------------------------------------------------------------------- newcomer papercuts (issue 11)
+def test_version_comes_from_the_package_metadata():
+    from importlib.metadata import version
+
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout == f"graphlab {version('graphlab')}\n"
+
+
+def test_values_after_at_separated_by_spaces_get_a_hint():
+    r = run("grad", "x y", "--at", "x=1", "y=2")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert r.stderr.startswith("error: unrecognized arguments: y=2")
+    assert "comma-separated: --at x=1,y=2" in r.stderr and "repeat --at" in r.stderr
+    assert run("grad", "x y", "--at", "x=1,y=2").returncode == 0 and run("grad", "x y", "--at", "x=1", "--at",
+                                                                           "y=2").returncode == 0
+
+
+def test_a_variable_without_a_value_is_said_in_a_sentence():
+    r = run("grad", "x y", "--at", "x=1")
+    assert r.returncode == 0
+    assert "y has no value, so the gradients that depend on it stay symbolic; give it with --at y=..." in r.stdout
+    assert "∂f/∂x = y\n" in r.stdout
+
+
+def test_printed_formulas_use_the_input_language_and_say_each_side_once():
+    # d/dx (x^3 + 0 y) = 3x^2 = 12 at x = 2; d/dy = 0 (hand-worked)
+    r = run("grad", "x^3 + 0 y", "--at", "x=2,y=1")
+    lines = r.stdout.splitlines()
+    assert "∂f/∂x = 3*x^2 = 12" in lines and "∂f/∂y = 0" in lines
+    assert "**" not in r.stdout
+    r = run("verify", "x^3", "--claim", "df/dx = 3x")
+    assert r.returncode == 1 and "  df/dx = 3*x^2" in r.stdout.splitlines() and "**" not in r.stdout
+    r = run("explain", "x^3", "--at", "x=2")
+    assert "∂f/∂x = ∂f/∂f · ∂f/∂x = (1)(3*x^2) = (1)(12) = 12" in r.stdout and "**" not in r.stdout
+
+
+def test_grad_json_steps_carry_the_index_and_the_number_people_count():
+    out = json.loads(run("grad", "(x+y)z", "--at", "x=-2,y=5,z=-4", "--json").stdout)
+    assert [(s["index"], s["number"]) for s in out["steps"]] == [(k, k + 1) for k in range(10)]
+
+
+def test_every_command_that_writes_a_file_says_so(tmp_path):
+    svg = tmp_path / "mlp.svg"
+    r = run("mlp", "--layers", "2,3,2", "-o", str(svg))
+    assert r.returncode == 0 and r.stdout == f"wrote {svg}\n" and svg.read_bytes().startswith(b"<?xml")
+    r = run("mlp", "--layers", "2,3,2", "-o", str(svg), "--json")  # stdout stays one JSON object
+    assert json.loads(r.stdout)["parameters"] == 2 * 3 + 3 + 3 * 2 + 2 and r.stderr == f"wrote {svg}\n"
+    args = ["train", "--dataset", "gauss", "--layers", "2", "--epochs", "1"]
+    r = run(*args, "--save", str(tmp_path / "w.npz"))
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == f"wrote {tmp_path / 'w.npz'}"
+    r = run(*args, "--save", str(tmp_path / "w2"), "--json")  # NumPy adds .npz: the name said is the file's
+    assert json.loads(r.stdout.splitlines()[-1])["epochs"] == 1
+    assert f"wrote {tmp_path / 'w2.npz'}" in r.stderr.splitlines() and (tmp_path / "w2.npz").is_file()
+    dot = tmp_path / "g.dot"
+    r = run("draw", "(x+y)z", "-o", str(dot))
+    assert r.stdout == f"wrote {dot}\n"
+
+
+def test_every_option_of_every_command_has_help():
+    import argparse
+
+    from graphlab.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands = {"graphlab": parser, **sub.choices}
+    assert {"grad", "draw", "explain", "verify", "descend", "compile", "train", "mlp", "app"} <= set(commands)
+    missing = [f"{name} {'/'.join(a.option_strings) or a.dest}" for name, p in commands.items() for a in p._actions
+               if a.help != argparse.SUPPRESS and not (a.help or "").strip()]
+    assert missing == []
+    assert all((c.help or "").strip() for c in sub._choices_actions)  # each command's line in `graphlab --help`

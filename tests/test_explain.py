@@ -14,7 +14,7 @@ def test_lecture_chain_rule_sentence(lecture):
     assert e.text.splitlines() == ["∂f/∂x = ∂f/∂q · ∂q/∂x = (-4)(1) = -4", "∂f/∂y = ∂f/∂q · ∂q/∂y = (-4)(1) = -4"]
     chain = r"\frac{\partial f}{\partial x} = \frac{\partial f}{\partial q} \cdot \frac{\partial q}{\partial x}"
     assert chain in e.latex
-    assert e.markdown.startswith("**Step 7 (backward, node q)**") and "$" in e.markdown
+    assert e.markdown.startswith("**Step 8 (backward, node q)**") and "$" in e.markdown  # people count from 1
 
 
 def test_forward_sentences(lecture):
