@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import formulas
 from .build import from_text
 from .descend import descend, read_table
 from .errors import GraphlabError
@@ -115,6 +116,7 @@ def trace_to_json(t: Trace) -> dict[str, Any]:
         return out
 
     exprs = gradient_exprs(g)
+    forms = _forms(g)
     steps = []
     for s in t.steps:
         if s.phase == "forward":
@@ -135,6 +137,8 @@ def trace_to_json(t: Trace) -> dict[str, Any]:
         "inputs": {v: num(x) for v, x in t.inputs.items()},
         "gradient": {v: num(x) for v, x in t.gradient.items()},
         "gradient_expr": None if exprs is None else {v: str(e) for v, e in exprs.items()},
+        "gradient_names": None if forms is None else {v: formulas.text(f) for v, f in forms.names.items()},
+        "deltas": None if forms is None else {n: formulas.text(f) for n, f in forms.deltas.items()},
         "nodes": [{"id": n, "op": d.get("op", d["kind"]), "label": d["label"], "inputs": list(d.get("args", ())),
                    **with_exact("value", t.values[n]), **with_exact("grad", t.grads[n])}
                   for n, d in g.nodes(data=True)],
@@ -163,7 +167,45 @@ def missing_sentence(missing: tuple[str, ...]) -> str:
             f"give {pronoun} with --at {example}")
 
 
-def print_trace_table(t: Trace) -> None:
+def _forms(g) -> formulas.Forms | None:
+    try:
+        return formulas.gradient_forms(g)
+    except GraphlabError:  # too large a graph for formulas: the numbers are still there
+        return None
+
+
+def gradient_lines(t: Trace, form: str = "names") -> list[str]:
+    """``∂f/∂x = <formula in the form> = <value>`` per variable; the δ form first defines each δ."""
+    g = t.graph
+    exact = t.mode == "exact"
+    out = g.graph["output"]
+    forms = _forms(g) if form != "expanded" else None
+    expanded = gradient_exprs(g) or {}
+
+    def value(x: Any, known: bool = True) -> str:
+        return fmt(x, exact) if known and x is not None else ""
+
+    def shown(products, v: str) -> str:
+        written = formulas.text(products, greek=True)
+        if written is not None:
+            return written
+        return formula(expanded[v]) if v in expanded else ""  # too many paths to write out
+
+    lines = []
+    if form == "delta" and forms is not None:
+        for n, products in forms.deltas.items():
+            lines.append(equation(f"δ_{n} = ∂{out}/∂{n}", formulas.text(products, greek=True), value(t.grads[n])))
+    for v, x in t.gradient.items():
+        known = v not in t.missing
+        if forms is None:
+            written = formula(expanded[v]) if v in expanded else ""
+        else:
+            written = shown(forms.in_deltas[v] if form == "delta" else forms.names[v], v)
+        lines.append(equation(f"∂{out}/∂{v}", written, value(x, known)))
+    return lines
+
+
+def print_trace_table(t: Trace, form: str = "names") -> None:
     g = t.graph
     exact = t.mode == "exact"
     out = g.graph["output"]
@@ -179,10 +221,8 @@ def print_trace_table(t: Trace) -> None:
     print_table(rows)
     print()
     print(f"{out} = {fmt(t.output, exact)}")
-    exprs = gradient_exprs(g) or {}
-    for v, x in t.gradient.items():
-        print(equation(f"∂{out}/∂{v}", formula(exprs[v]) if v in exprs else "",
-                       fmt(x, exact) if v not in t.missing and x is not None else ""))
+    for line in gradient_lines(t, form):
+        print(line)
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
@@ -191,13 +231,16 @@ def cmd_grad(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(trace_to_json(t))
     else:
-        print_trace_table(t)
+        print_trace_table(t, args.form)
     return EXIT_OK
 
 
 def add_grad(sub) -> None:
     p = sub.add_parser("grad", help="values and gradients of every node, step by step")
     add_expression_args(p)
+    p.add_argument("--form", choices=formulas.FORMS, default="names",
+                   help="how gradients are written: names (default: the lecture's products of local factors "
+                        "over your named intermediates), expanded (in the variables only), delta (δ per named node)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(run=cmd_grad)
 

@@ -31,7 +31,7 @@ from .ops import Op
 from .program import Program, program
 
 __all__ = ["FORMS", "MAX_TERMS", "MAX_SYMBOLIC_WORK", "Product", "Formula", "Forms", "gradient_forms",
-           "gradient_exprs", "delta_symbol"]
+           "gradient_exprs", "names_form", "delta_symbol", "names_to_variables", "text", "latex", "as_expr"]
 
 FORMS = ("names", "expanded", "delta")
 MAX_TERMS = 64  # a names-form gradient with more paths than this is not written out (the δ form still is)
@@ -137,6 +137,14 @@ def gradient_forms(graph: nx.DiGraph) -> Forms:
     return prog.cache["forms"]
 
 
+def names_form(graph: nx.DiGraph, of: str, wrt: str) -> Formula | None:
+    """d of/d wrt in the names form, for any two nodes (``of`` need not be the output)."""
+    prog = program(graph)
+    if wrt not in prog.cone(of):
+        return ()
+    return _formula(evaluate(prog, Paths(prog), output=of, wrt=[wrt]).grads[wrt])
+
+
 def _tidy(expr: sp.Expr) -> sp.Expr:
     """Common factors out and powers combined (x x^(x-1) + x^x log(x) reads x^x log(x) + x^x)."""
     return sp.powsimp(sp.factor_terms(expr))
@@ -164,7 +172,64 @@ def names_to_variables(graph: nx.DiGraph, expr: sp.Expr) -> sp.Expr:
 
     forms = gradient_forms(graph)
     defs = {symbol(n): node_expr(graph, n) for n in program(graph).names}
-    deltas = {delta_symbol(n): sp.Add(*(p.expr() for p in f)) for n, f in forms.deltas.items()}
+    deltas = {delta_symbol(n): as_expr(f) for n, f in forms.deltas.items()}
     for _ in range(len(deltas) + 1):  # each δ is defined from later ones
         expr = expr.xreplace(deltas)
     return expr.xreplace(defs)
+
+
+# --------------------------------------------------------------------------- writing them
+def _needs_group(factor: sp.Expr, alone: bool) -> bool:
+    """A sum, or a quotient among other factors, is put in parentheses."""
+    if isinstance(factor, sp.Add):
+        return not alone
+    return not alone and any(isinstance(p, sp.Pow) and p.exp.is_negative for p in sp.Mul.make_args(factor))
+
+
+def _write(products: Formula | None, factor, group, number) -> str | None:
+    if products is None:
+        return None
+    if not products:
+        return "0"
+    terms = []
+    for p in products:
+        alone = len(p.factors) == 1 and p.coefficient == 1
+        parts = [group(factor(f)) if _needs_group(f, alone) else factor(f) for f in p.factors]
+        c = p.coefficient
+        if c not in (1, -1) or not parts:
+            parts.insert(0, number(abs(c)) if c.is_Integer or not parts else group(number(abs(c))))
+        terms.append(("-" if c < 0 else "") + " ".join(parts))
+    text = terms[0]
+    for t in terms[1:]:
+        text += f" - {t[1:]}" if t.startswith("-") else f" + {t}"
+    return text
+
+
+def _greek(products: Formula | None) -> Formula | None:
+    """δ written δ_y instead of delta_y (for people, not for parsing back)."""
+    if not products:
+        return products
+    names = {s: sp.Symbol("δ_" + s.name[len("delta_"):], real=True) for p in products for f in p.factors
+             for s in f.free_symbols if s.name.startswith("delta_")}
+    return tuple(Product(p.coefficient, tuple(f.xreplace(names) for f in p.factors)) for p in products)
+
+
+def text(products: Formula | None, greek: bool = False) -> str | None:
+    """A form in the input language, products side by side: ``(y - t) y (1 - y) h1``. It parses back
+    (``greek``: δ_y for delta_y, which reads better and does not)."""
+    from .present import formula
+
+    return _write(_greek(products) if greek else products, lambda f: formula(f, juxtapose=True),
+                  lambda t: f"({t})", formula)
+
+
+def latex(products: Formula | None) -> str | None:
+    """A form in LaTeX: ``\\left(y - t\\right) y \\left(1 - y\\right) h_{1}``."""
+    from .present import latex as to_latex
+
+    return _write(products, to_latex, lambda t: rf"\left({t}\right)", to_latex)
+
+
+def as_expr(products: Formula) -> sp.Expr:
+    """A form as one SymPy expression (δ and named intermediates kept as symbols)."""
+    return sp.Add(*(p.expr() for p in products))

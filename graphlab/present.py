@@ -11,19 +11,46 @@ from __future__ import annotations
 from typing import Any
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import precedence
 from sympy.printing.str import StrPrinter
 
 from .trace import as_json_number
 
-__all__ = ["formula", "number", "equation"]
+__all__ = ["formula", "latex", "number", "equation"]
 
-# SymPy's names for functions the input language spells differently
-_FUNCTION_NAMES = {"sigma": "σ", "Max": "max", "Min": "min", "Abs": "abs"}
+def _language_name(func: Any) -> str | None:
+    """What the input language calls a SymPy function: from the registry (Max -> max, sigma -> σ)."""
+    from .ops import OPS, sympy_heads
+
+    name = sympy_heads().get(func)
+    if name is not None:
+        return min(OPS[name].input_names, key=len) if OPS[name].input_names else name
+    for op in OPS.values():  # an op's output as a local formula shows it (sigmoid's sigma)
+        if op.out_display is not None and op.out_display == func and op.input_names:
+            return min(op.input_names, key=len)
+    return None
+
+
+def _natural_terms(expr: sp.Add, ordered: list) -> list:
+    """A sum's terms with the positive ones first, as people write them: y - t, not -t + y."""
+    return [t for t in ordered if not t.could_extract_minus_sign()] + \
+        [t for t in ordered if t.could_extract_minus_sign()]
+
+
+def _join_terms(texts: list[str]) -> str:
+    text = ""
+    for i, t in enumerate(texts):
+        if t.startswith("-"):
+            text += (" - " if i else "-") + t[1:].lstrip()
+        else:
+            text += (" + " if i else "") + t
+    return text
 
 
 class _InputLanguagePrinter(StrPrinter):
-    """SymPy's ``str``, but in graphlab's input language where they differ: ``^``, ``e``, ``abs``, ``σ``."""
+    """SymPy's ``str``, but in graphlab's input language where they differ: ``^``, ``e``, ``abs``, ``σ``,
+    ``step``, and sums with their positive terms first."""
 
     def _print_Pow(self, expr, rational=False):
         text = super()._print_Pow(expr, rational)
@@ -35,18 +62,26 @@ class _InputLanguagePrinter(StrPrinter):
     def _print_Exp1(self, expr):
         return "e"
 
-    def _print_Abs(self, expr):
-        return f"abs({self._print(expr.args[0])})"
+    def _print_Add(self, expr, order=None):
+        terms = _natural_terms(expr, self._as_ordered_terms(expr, order=order))
+        return _join_terms([self._print(term) for term in terms])
 
     def _print_Function(self, expr):
-        name = _FUNCTION_NAMES.get(expr.func.__name__)
+        name = _language_name(expr.func)
         if name is not None:
             return f"{name}({self.stringify(expr.args, ', ')})"
         return super()._print_Function(expr)
 
+    _print_Abs = _print_Function
+
+    def _print_Heaviside(self, expr):
+        if expr.args[1:] == (sp.Integer(1),):  # the lecture's step: 1 at 0 (relu'(0) = 1)
+            return f"step({self._print(expr.args[0])})"
+        return super()._print_Function(expr)
+
     def _print_MinMaxBase(self, expr):
         # SymPy's Max/Min are n-ary, the language's max/min binary: nest them
-        name = _FUNCTION_NAMES[expr.func.__name__]
+        name = _language_name(expr.func)
         args = [self._print(a) for a in expr.args]
         text = args[0]
         for a in args[1:]:
@@ -56,15 +91,44 @@ class _InputLanguagePrinter(StrPrinter):
     _print_Max = _print_Min = _print_MinMaxBase
 
 
+class _JuxtaposingPrinter(_InputLanguagePrinter):
+    """Products as the lecture writes them, side by side: ``y (1 - y)``, ``log(x1 x2) cos(x2)``."""
+
+    def _print_Mul(self, expr):
+        return super()._print_Mul(expr).replace("*", " ")
+
+
+class _LatexPrinter(LatexPrinter):
+    """SymPy's LaTeX, with relu's step as an Iverson bracket, [z ≥ 0], and sums positive terms first."""
+
+    def _print_Heaviside(self, expr, exp=None):
+        if expr.args[1:] == (sp.Integer(1),):
+            text = rf"\left[{self._print(expr.args[0])} \geq 0\right]"
+            return f"{text}^{{{exp}}}" if exp else text
+        return super()._print_Heaviside(expr, exp)
+
+    def _print_Add(self, expr, order=None):
+        terms = _natural_terms(expr, self._as_ordered_terms(expr, order=order))
+        return _join_terms([self._print(term) for term in terms])
+
+
 _PRINTER = _InputLanguagePrinter()
+_JUXTAPOSING = _JuxtaposingPrinter()
+_LATEX = _LatexPrinter()
 
 
-def formula(expr: Any) -> str:
-    """``expr`` written in the input language: ``2*x^3``, ``σ(z)*(1 - σ(z))``, ``log(x1*x2)``.
+def formula(expr: Any, juxtapose: bool = False) -> str:
+    """``expr`` written in the input language: ``2*x^3``, ``σ(z)*(1 - σ(z))``, ``log(x1*x2)``, ``step(z)``
+    (relu′); ``juxtapose``: products side by side, as the lecture writes them (``y (1 - y)``).
+    The text parses back. Functions the language lacks (``sign``, from abs′) keep SymPy's names."""
+    if not isinstance(expr, sp.Basic):
+        return str(expr)
+    return (_JUXTAPOSING if juxtapose else _PRINTER).doprint(expr)
 
-    Functions the language lacks (``sign``, ``Heaviside``, from the derivatives of ``abs``,
-    ``relu``, ``max``) keep SymPy's names."""
-    return _PRINTER.doprint(expr) if isinstance(expr, sp.Basic) else str(expr)
+
+def latex(expr: Any) -> str:
+    """``expr`` in LaTeX, with relu′ written [z ≥ 0]."""
+    return _LATEX.doprint(expr) if isinstance(expr, sp.Basic) else str(expr)
 
 
 def number(value: Any, exact: bool = False, digits: int = 6) -> str:

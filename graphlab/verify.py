@@ -36,6 +36,7 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
+from . import formulas
 from .arithmetic import Exact, Names, Rounded, Symbolic, symbol
 from .build import from_text, node_expr
 from .errors import GraphlabError, ParseError
@@ -466,8 +467,7 @@ def verify(expr: str | nx.DiGraph, claims: Sequence[str], at: Mapping[str, Any] 
         trues.append(true)
         needed = {s.name for s in true.free_symbols}
         value = _true_value(graph, claim.of, claim.wrt, at) if needed <= set(at) else None
-        shown = derivative_in_names(graph, claim.of, claim.wrt)
-        result = ClaimResult(claim.text, claim.of, claim.wrt, False, "wrong", to_text(shown), value,
+        result = ClaimResult(claim.text, claim.of, claim.wrt, False, "wrong", _expected_text(graph, claim, true), value,
                              step=_step(backward, graph, claim),
                              node=claim.wrt if claim.of == graph.graph["output"] else claim.of)
         if claim.is_number and value is not None:
@@ -491,6 +491,16 @@ def verify(expr: str | nx.DiGraph, claims: Sequence[str], at: Mapping[str, Any] 
     first_wrong = next((i for i in order if not results[i].ok
                         and results[i].finding is not Finding.CARRIED_FORWARD), None)
     return Report(graph.graph["source"], graph.graph["output"], results, first_wrong, at)
+
+
+def _expected_text(graph: nx.DiGraph, claim: Claim, true: sp.Expr) -> str:
+    """The right derivative, written the way the claim is: in the variables only where the claim
+    is, otherwise (names, or a number) in the lecture's names form."""
+    names = {s.name for s in claim.written.free_symbols}
+    if names and names <= set(graph.graph["variables"]):
+        return to_text(true)
+    products = formulas.names_form(graph, claim.of, claim.wrt)
+    return formulas.text(products) if products is not None else to_text(true)
 
 
 def _pointwise(claim: Claim, result: ClaimResult) -> bool:

@@ -83,7 +83,7 @@ def test_lecture_sigmoid_network_right_up_to_rounding():
 
 
 def test_expected_is_written_in_the_users_names():
-    assert one(NET, "dE/dw1 = 0").expected == "h1*y*(1 - y)*(-t + y)"
+    assert one(NET, "dE/dw1 = 0").expected == "(y - t) y (1 - y) h1"  # seed 004: (y - d) y (1 - y) h
 
 
 # --------------------------------------------------------------------------- diagnosis kinds
