@@ -129,10 +129,11 @@ def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, mode: str 
 
 
 @cache
-def _local_formulas(op: Op, labels: tuple) -> tuple[sp.Expr, ...]:
-    """The op's local rules run on SymPy: operands are labels (symbols) or constant values."""
+def _local_formulas(op: Op, labels: tuple, name: str | None) -> tuple[sp.Expr, ...]:
+    """The op's local rules run on SymPy: operands are labels (symbols) or constant values; the op's
+    output, where a rule reuses it (σ′ = out (1 - out)), is the node's ``name`` if it has one."""
     args = [symbol(a) if isinstance(a, str) else a for a in labels]
-    out = (op.out_display or op.sym)(*args)
+    out = symbol(name) if name is not None else (op.out_display or op.sym)(*args)
     rules = op.local_fns(len(args))
     return tuple(exact_number(rule(SYMPY_XP, out, *args)) for rule in rules)
 
@@ -143,13 +144,15 @@ def _placeholders(arity: int) -> tuple[sp.Dummy, ...]:
 
 
 def local_formula(graph: nx.DiGraph, node: str, position: int) -> sp.Expr:
-    """d node / d operand ``position``, written in the operands' labels (∂f/∂q = z)."""
+    """d node / d operand ``position``, written in the operands' labels (∂f/∂q = z), and through the
+    node's own name where a rule reuses its output and the user named it (∂y/∂z = y (1 - y))."""
     data = graph.nodes[node]
     operands = [graph.nodes[a] for a in data["args"]]
+    name = data["label"] if data.get("name") else None
     if any(o["kind"] == "const" for o in operands):  # constants simplify the formula: (x^2)' = 2x
         return _local_formulas(OPS[data["op"]], tuple(o["value"] if o["kind"] == "const" else o["label"]
-                                                      for o in operands))[position]
+                                                      for o in operands), name)[position]
     # all operands named: one formula per op, its placeholders renamed (10,000 nodes in well under a second)
     slots = _placeholders(len(operands))
-    formula = _local_formulas(OPS[data["op"]], tuple(d.name for d in slots))[position]
+    formula = _local_formulas(OPS[data["op"]], tuple(d.name for d in slots), name)[position]
     return formula.xreplace({symbol(d.name): symbol(o["label"]) for d, o in zip(slots, operands)})
