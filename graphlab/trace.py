@@ -128,21 +128,24 @@ def as_json_number(value: Any) -> float | str | None:
 
 
 class _Float:
-    """float64 arithmetic through NumPy: 1/0 is inf, log(-1) is nan, nothing raises."""
+    """float64 arithmetic through NumPy: 1/0 is inf, log(-1) is nan, nothing raises.
+
+    Rules run on NumPy scalars (so nothing raises); what is recorded is a plain Python float,
+    which prints as ``-12.0``, not ``np.float64(-12.0)``."""
 
     xp = np
 
     @staticmethod
-    def number(v: Any) -> np.float64:
-        return np.float64(v)
+    def number(v: Any) -> float:
+        return float(np.float64(v))
 
     @staticmethod
     def forward(op, args):
-        return np.float64(op.forward_fn(len(args))(np, *args))
+        return float(op.forward_fn(len(args))(np, *map(np.float64, args)))
 
     @staticmethod
     def local(op, out, args, i):
-        return np.float64(op.local_fns(len(args))[i](np, out, *args))
+        return float(op.local_fns(len(args))[i](np, np.float64(out), *map(np.float64, args)))
 
 
 def _exact_size_check(node: str, value: sp.Expr) -> None:
@@ -219,7 +222,7 @@ def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, mode: str 
                 else:
                     value = arith.number(given)
             elif kind == "const":
-                value = data["value"] if mode == "exact" else np.float64(float(data["value"]))
+                value = data["value"] if mode == "exact" else float(data["value"])
             else:
                 args = [vals[a] for a in data["args"]]
                 value = None if any(a is None for a in args) else arith.forward(OPS[data["op"]], args)
@@ -234,11 +237,11 @@ def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, mode: str 
         consumers = {n: sum(1 for s in graph.successors(n) for a in graph.nodes[s]["args"] if a == n)
                      for n in needs}
         terms_seen = dict.fromkeys(needs, 0)
-        zero = sp.Integer(0) if mode == "exact" else np.float64(0.0)
+        zero = sp.Integer(0) if mode == "exact" else 0.0
         output = graph.graph["output"]
         grads: dict[str, Any] = {n: (None if n not in needs else zero) for n in order}
         if output in needs:
-            grads[output] = sp.Integer(1) if mode == "exact" else np.float64(1.0)
+            grads[output] = sp.Integer(1) if mode == "exact" else 1.0
         for node in reversed(order):
             upstream = grads[node]
             data = graph.nodes[node]

@@ -1,5 +1,9 @@
 """Every command the README shows works as written, and prints what the README says it prints."""
 
+import ast
+import contextlib
+import io
+import os
 import re
 import shlex
 import shutil
@@ -70,3 +74,48 @@ def test_readme_command(command, expected, workdir):
     for line in expected:
         if line.strip() and line.strip() != "...":
             assert line.rstrip() in r.stdout, f"README shows {line!r}; the command printed:\n{r.stdout}"
+
+
+# --------------------------------------------------------------------------- the Python examples
+def python_blocks():
+    return re.findall(r"^```python\n(.*?)^```", README, flags=re.M | re.S)
+
+
+SHOWN = re.compile(r"""\s#\s+(['"(<\[{\-\d].*)$""")  # `expr  # <what a REPL shows>`: a repr, not a remark
+
+
+def shown_repr(line: str) -> str | None:
+    """What the README says ``line`` shows in a REPL, or None when its comment is a remark in words."""
+    m = SHOWN.search(line)
+    return m.group(1).strip() if m else None
+
+
+def test_readme_python_blocks_show_what_a_repl_shows():
+    assert len(python_blocks()) >= 2
+    assert sum(shown_repr(line) is not None for block in python_blocks() for line in block.splitlines()) >= 2
+
+
+@pytest.mark.parametrize("block", python_blocks(), ids=lambda b: b.splitlines()[0])
+def test_readme_python_block(block, workdir):
+    """Run each statement; where the README shows what an expression echoes, repr must match it
+    (``...`` in the README stands for text left out)."""
+    namespace: dict = {}
+    checked = 0
+    lines = block.splitlines()
+    cwd = os.getcwd()
+    os.chdir(workdir)  # files the example writes land in the scratch copy
+    try:
+        for statement in ast.parse(block).body:
+            code = compile(ast.Module([statement], []), "README.md", "exec")
+            shown = shown_repr(lines[statement.end_lineno - 1])
+            if isinstance(statement, ast.Expr) and shown is not None:
+                value = eval(compile(ast.Expression(statement.value), "README.md", "eval"), namespace)
+                pattern = ".*".join(re.escape(part) for part in shown.split("..."))
+                assert re.fullmatch(pattern, repr(value), flags=re.S), f"README shows {shown}; Python gives {value!r}"
+                checked += 1
+            else:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    exec(code, namespace)
+    finally:
+        os.chdir(cwd)
+    assert checked or not any(shown_repr(line) for line in lines)
