@@ -226,6 +226,18 @@ def test_float_mode_still_never_raises_and_exact_mode_keeps_sympy_numbers():
     assert e.output == sp.Rational(1, 3) and isinstance(e.gradient["x"], sp.Basic)
 
 
+def test_values_may_be_keywords():
+    g = gl.graph("(x+y)z")
+    by_keyword = gl.trace(g, x=-2, y=5, z=-4)
+    assert (by_keyword.output, by_keyword.gradient) == (-12.0, {"x": -4.0, "y": -4.0, "z": 3.0})
+    mixed = gl.trace(g, {"x": -2}, y=5, z=-4, mode="exact")
+    assert mixed.output == -12 and mixed.mode == "exact"
+    with pytest.raises(gl.GraphlabError, match="x given twice"):
+        gl.trace(g, {"x": 1}, x=2)
+    with pytest.raises(gl.GraphlabError, match="no variable named w"):
+        gl.trace(g, w=1)
+
+
 @pytest.mark.parametrize("text, expr_too", [
     (" ".join(f"x{i}" for i in range(130)), False),  # 130 derivatives of a long product: minutes in SymPy
     ("; ".join(["q0 = x"] + [f"q{i} = sigmoid(q{i - 1}) * y + tanh(q{i - 1})" for i in range(1, 12)]), True),  # swell
