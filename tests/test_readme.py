@@ -3,6 +3,7 @@
 import ast
 import contextlib
 import io
+import json
 import os
 import re
 import shlex
@@ -54,6 +55,17 @@ def commands():
     return found
 
 
+# README's training table: command -> (train accuracy, test accuracy) as shown
+TRAINING_TABLE = {m[0]: m[1:] for m in re.findall(r"^\| `(graphlab train [^`]+)` \| ([\d.]+) \| ([\d.]+) \|", README,
+                                                   flags=re.M)}
+
+
+def matches_shown(shown: str, value: float) -> bool:
+    """``0.9749`` shows 0.974930...: equal once rounded to the digits shown."""
+    decimals = len(shown.partition(".")[2])
+    return round(value, decimals) == float(shown)
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     d = tmp_path_factory.mktemp("readme")
@@ -64,6 +76,7 @@ def workdir(tmp_path_factory):
 
 def test_readme_has_commands():
     assert len(commands()) >= 15
+    assert len(TRAINING_TABLE) == 8
 
 
 @pytest.mark.parametrize("command, expected", commands(), ids=lambda c: c if isinstance(c, str) else "")
@@ -71,6 +84,10 @@ def test_readme_command(command, expected, workdir):
     args = shlex.split(command)
     r = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=workdir, capture_output=True, text=True, timeout=300)
     assert r.returncode in ((0, 1) if args[1] == "verify" else (0,)), r.stderr
+    if command in TRAINING_TABLE:  # the accuracies the table quotes are the ones this command prints
+        last = json.loads(r.stdout.splitlines()[-1])
+        for shown, key in zip(TRAINING_TABLE[command], ("train_accuracy", "test_accuracy")):
+            assert matches_shown(shown, last[key]), f"README shows {key} {shown}; the command gave {last[key]}"
     for line in expected:
         if line.strip() and line.strip() != "...":
             assert line.rstrip() in r.stdout, f"README shows {line!r}; the command printed:\n{r.stdout}"
