@@ -19,6 +19,7 @@ import streamlit as st
 
 from graphlab.errors import GraphlabError, ParseError
 from graphlab.frames import format_number
+from graphlab.present import equation
 from graphlab.render import to_dot
 from graphlab.verify import ClaimResult, Report, parse_claim, verify
 
@@ -67,8 +68,8 @@ def plain(text: str) -> str:
 def describe(c: ClaimResult, precision: int) -> str:
     """The Markdown for one claim: mark, claim and verdict; the right derivative; why."""
     lines = [f"{'✓' if c.ok else '✗'} **{plain(c.claim)}** — {c.verdict}"]
-    value = "" if c.expected_value is None else f" = {format_number(c.expected_value, precision)}"
-    lines.append(f"right derivative: {plain(f'd{c.of}/d{c.wrt} = {c.expected}{value}')}")
+    value = "" if c.expected_value is None else format_number(c.expected_value, precision)
+    lines.append(f"right derivative: {plain(equation(f'd{c.of}/d{c.wrt}', c.expected, value))}")
     if c.counterexample and not c.ok:
         point = ", ".join(f"{v} = {format_number(x, precision)}" for v, x in c.counterexample["point"].items())
         lines.append(plain(f"{'at ' + point + ': ' if point else ''}yours gives "

@@ -23,6 +23,7 @@ from graphlab.explain import Explanation, explain_step
 from graphlab.export import render_bytes, to_tikz
 from graphlab.frames import format_number, frame
 from graphlab.point import parse_value, split_point
+from graphlab.present import formula
 from graphlab.render import PALETTES, STYLES, to_dot
 from graphlab.trace import Trace, local_formula, trace
 
@@ -249,7 +250,7 @@ def node_table(key: Key, index: int, precision: int) -> dict[str, list[str]]:
         visited = backward[node].index <= index
         locals_ = []
         for e in backward[node].edges:
-            text = f"∂{node}/∂{e.input} = {local_formula(g, node, e.position)}"
+            text = f"∂{node}/∂{e.input} = {formula(local_formula(g, node, e.position))}"
             locals_.append(f"{text} = {num(e.local)}" if visited else text)
         table[""].append("▶" if node == fr.current else "")
         table["node"].append(node)

@@ -112,11 +112,15 @@ def _label(trace: Trace, node: str, n: Notation) -> str:
 def _forward(trace: Trace, node: str, value: Any, n: Notation) -> list[str]:
     data = trace.graph.nodes[node]
     if data["kind"] == "var":
+        if value is None or not getattr(value, "is_number", True):  # no value given
+            return [f"{n.name(data['label'])}{n.note('no value')}"]
         return [f"{n.name(data['label'])} = {n.num(value)}"]
     if data["kind"] == "const":
         return [f"{n.num(value)}{n.note('constant')}"]
     args = data["args"]
     symbols = n.apply(data["op"], [_label(trace, a, n) for a in args])
+    if value is None:  # an operand has no value (float mode)
+        return [f"{n.name(data['label'])} = {symbols}"]
     numbers = n.apply(data["op"], [n.operand(trace.values[a]) for a in args])
     return [f"{n.name(data['label'])} = {symbols} = {numbers} = {n.num(value)}"]
 
@@ -137,7 +141,9 @@ def _backward(trace: Trace, step: BackwardStep, n: Notation) -> list[str]:
     if step.node == out:
         lines.append(f"{n.d(f, f)} = {n.num(step.upstream)}")
     terms = _terms(trace, step.node)
-    if len(terms) > 1:  # the node is complete now: its gradient is the sum over its consumers
+    if terms and step.upstream is None:  # float mode, a value is missing: no number to show
+        lines.append(f"{n.d(f, node_name)}{n.note('no number: a value is missing')}")
+    elif len(terms) > 1:  # the node is complete now: its gradient is the sum over its consumers
         chains = " + ".join(f"{n.d(f, _label(trace, c, n))}{n.times}{n.d(_label(trace, c, n), node_name)}"
                             for c, _ in terms)
         parts = " + ".join(n.paren(e.contribution) if _negative(e.contribution) and i else n.num(e.contribution)
@@ -153,8 +159,12 @@ def _backward(trace: Trace, step: BackwardStep, n: Notation) -> list[str]:
         if shown != local:  # the local gradient's formula, then its value
             factors = f"{n.paren(step.upstream)}{n.group(shown)} = {factors}"
         note = n.note(f"term {e.term} of {e.consumers}") if e.consumers > 1 else ""
-        lines.append(f"{n.d(f, arg)} = {n.d(f, node_name)}{n.times}{n.d(node_name, arg)} = {factors} = "
-                     f"{n.num(e.contribution)}{note}")
+        chain = f"{n.d(f, arg)} = {n.d(f, node_name)}{n.times}{n.d(node_name, arg)}"
+        if e.contribution is None:  # float mode, a value is missing: the rule, without numbers
+            upstream = n.group(n.d(f, node_name)) if step.upstream is None else n.paren(step.upstream)
+            lines.append(f"{chain} = {upstream}{n.group(shown)}{note}")
+            continue
+        lines.append(f"{chain} = {factors} = {n.num(e.contribution)}{note}")
     if not lines:
         lines.append(f"{node_name}{n.note('no variable reaches it: no gradient')}")
     return lines

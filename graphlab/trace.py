@@ -39,7 +39,7 @@ MAX_EXACT_NODES = 2_000  # exact (SymPy) arithmetic is slow: larger graphs use f
 
 
 
-@dataclass
+@dataclass(repr=False)
 class Trace:
     graph: nx.DiGraph
     mode: str
@@ -66,6 +66,17 @@ class Trace:
     @property
     def backward_steps(self) -> list[BackwardStep]:
         return [s for s in self.steps if s.phase == "backward"]
+
+    def __repr__(self) -> str:  # a REPL shows the result, not every record
+        from .present import trace_summary
+
+        return trace_summary(self)
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows the final frame (values and gradients); graphlab.show(trace, step=k) shows a step."""
+        from .present import diagram_svg
+
+        return diagram_svg(self)
 
 
 def is_finite(value: Any) -> bool:
@@ -99,12 +110,19 @@ def as_json_number(value: Any) -> float | str | None:
     return value
 
 
-def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, mode: str = "float", **named: Any) -> Trace:
-    """Run ``graph`` forward at ``values`` (variable -> number; or as keywords: ``trace(g, x=-2, y=5)``)
-    and backward from the output."""
+def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, /, mode: str = "float",
+          **named: Any) -> Trace:
+    """Run ``graph`` forward at ``values`` (variable -> number) and backward from the output.
+
+    Values may also be keywords: ``trace(g, x=-2, y=5, z=-4)``; a variable called ``mode``
+    goes in the mapping."""
     if mode not in ("float", "exact"):
         raise GraphlabError(f"unknown mode {mode!r}: use 'float' or 'exact'")
-    values = {**(values or {}), **named}
+    values = dict(values or {})
+    twice = sorted(set(values) & set(named))
+    if twice:
+        raise GraphlabError(f"{', '.join(twice)} given twice: in the mapping and as a keyword")
+    values.update(named)
     prog = program(graph)
     variables = prog.variables
     unknown = sorted(set(values) - set(variables) - set(graph.graph.get("aliases", {})))

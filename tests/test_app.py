@@ -258,3 +258,11 @@ def test_a_step_number_is_the_same_step_in_the_app_url_the_cli_and_the_frame_fil
     key = stepper_model.Key(LECTURE_Q, tuple(LECTURE.items()), "float")
     assert stepper_model.file_name(key, k - 1, "dot").startswith(f"graphlab-step-{k:02d}-")  # the app's download
     capsys.readouterr()
+
+
+def test_the_node_table_writes_local_gradients_in_the_input_language():
+    key = stepper_model.Key("x^3", (("x", "2"),), "float")
+    last = len(stepper_model.compute(key).steps) - 1
+    rows = dict(zip(stepper_model.node_table(key, last, 4)["node"], stepper_model.node_table(key, last, 4)[
+        "local gradients"], strict=True))
+    assert rows["f"] == "∂f/∂x = 3*x^2 = 12"  # d(x^3)/dx = 3x^2 = 12 at x = 2, written as typed

@@ -160,6 +160,15 @@ def test_describe_escapes_markdown():
     assert check_tab.plain("log(x1*x2)*cos(x2) w_0") == r"log(x1\*x2)\*cos(x2) w\_0"
 
 
+def test_describe_says_a_derivative_once_in_the_input_language():
+    from graphlab.verify import verify
+
+    report = verify("x^3 + 0 y", ["df/dy = 1", "df/dx = 3x"], at={"x": 2, "y": 1})
+    dy, dx = (check_tab.describe(c, 4) for c in report.claims)
+    assert "right derivative: df/dy = 0  \n" in dy  # not "df/dy = 0 = 0"
+    assert r"right derivative: df/dx = 3\*x^2 = 12" in dx  # ^, as typed; 3 x^2 = 12 at x = 2
+
+
 # --------------------------------------------------------------------------- gradient descent
 def vega_data(at: AppTest):
     chart = at.get("vega_lite_chart")

@@ -61,3 +61,13 @@ def test_precision(lecture):
     forward = explain_step(t, step_at(t, "forward", "f"), precision=2).text
     assert forward == "f = x / 3 = 1 / 3 = 0.33"
     assert explain_step(t, step_at(t, "forward", "f"), precision=6).text.endswith("= 0.333333")
+
+
+def test_a_missing_value_is_said_not_printed_as_blanks():
+    t = trace(from_text("x^2 y"), {"x": 3})  # float mode: y has no value, so f and every gradient have none
+    texts = [e.text for e in explain(t)]
+    assert "y [no value]" in texts and "f = v1 * y" in texts
+    assert "∂f/∂v1 = ∂f/∂f · ∂f/∂v1 = (1)(y)" in texts[5].splitlines()
+    assert all("()" not in line and not line.endswith("= ") for text in texts for line in text.splitlines())
+    exact = [e.text for e in explain(trace(from_text("x^2 y"), {"x": 3}, mode="exact"))]
+    assert "y [no value]" in exact and "f = v1 * y = 9 * y = 9*y" in exact

@@ -203,9 +203,39 @@ def test_float_mode_equals_exact_mode(text, point):
         assert float(t.gradient[v]) == pytest.approx(complex(e.gradient[v].evalf(30)).real, rel=1e-7, abs=1e-9)
 
 
-def test_float_mode_uses_float64():
-    t = gl.trace(gl.graph("x / 3"), {"x": 1})
-    assert isinstance(t.output, np.float64)
+def test_float_mode_records_plain_python_floats():
+    # float64 arithmetic, recorded as plain floats: a REPL prints -12.0, not np.float64(-12.0)
+    g = gl.graph("q = x + y; f = q z")
+    t = gl.trace(g, {"x": -2, "y": 5, "z": -4})
+    assert repr((t.output, t.gradient)) == "(-12.0, {'x': -4.0, 'y': -4.0, 'z': 3.0})"
+    numbers = [t.output, *t.gradient.values(), *t.values.values(), *t.inputs.values(),
+               *(g for g in t.grads.values() if g is not None)]
+    for s in t.steps:
+        if s.phase == "forward":
+            numbers.append(s.value)
+        else:
+            numbers += [s.upstream, *(x for e in s.edges for x in (e.local, e.contribution, e.accumulated))]
+    assert numbers and all(type(x) is float for x in numbers)
+    assert gl.trace(gl.graph("x / 3"), {"x": 1}).output == float(np.float64(1) / np.float64(3))
+
+
+def test_float_mode_still_never_raises_and_exact_mode_keeps_sympy_numbers():
+    t = gl.trace(gl.graph("1/x + log(y) + x^-1"), {"x": 0, "y": -1})  # plain floats would raise ZeroDivisionError
+    assert math.isinf(t.values["v1"]) and math.isnan(t.output) and type(t.output) is float
+    e = gl.trace(gl.graph("x / 3"), {"x": 1}, mode="exact")
+    assert e.output == sp.Rational(1, 3) and isinstance(e.gradient["x"], sp.Basic)
+
+
+def test_values_may_be_keywords():
+    g = gl.graph("(x+y)z")
+    by_keyword = gl.trace(g, x=-2, y=5, z=-4)
+    assert (by_keyword.output, by_keyword.gradient) == (-12.0, {"x": -4.0, "y": -4.0, "z": 3.0})
+    mixed = gl.trace(g, {"x": -2}, y=5, z=-4, mode="exact")
+    assert mixed.output == -12 and mixed.mode == "exact"
+    with pytest.raises(gl.GraphlabError, match="x given twice"):
+        gl.trace(g, {"x": 1}, x=2)
+    with pytest.raises(gl.GraphlabError, match="no variable named w"):
+        gl.trace(g, w=1)
 
 
 @pytest.mark.parametrize("text, expr_too", [
