@@ -349,7 +349,7 @@ def test_playground_trains_xor_and_opens_a_prediction_in_the_stepper(page, serve
     page.screenshot(path=str(SHOTS / "playground.png"))
 
     page.get_by_role("button", name="Open in the stepper").click()
-    page.wait_for_url("**/?expr=*")
+    page.wait_for_url("**/?expr=*", timeout=LOAD_TIMEOUT_MS)  # the Playground's run, then the stepper's
     page.wait_for_selector('[data-testid="stGraphVizChart"] svg g.node > title:text-is("E")', state="attached",
                            timeout=LOAD_TIMEOUT_MS)
     wait_idle(page)
