@@ -165,8 +165,9 @@ def expect_titles(page, selector: str, expected: set[str], *, at_least: bool = F
               return want.every(w => got.has(w)) && (atLeast || got.size === want.length);
             }""", arg=[f'[data-testid="stGraphVizChart"] svg {selector} > title', sorted(expected), at_least])
     except PlaywrightTimeoutError:
-        pytest.fail(f"the diagram's {selector} are {sorted(set(_titles(page, selector)))}, expected "
-                    f"{'at least ' if at_least else ''}{sorted(expected)}", pytrace=False)
+        raise AssertionError(f"the diagram's {selector} are {sorted(set(_titles(page, selector)))} after "
+                             f"{TIMEOUT_MS / 1000:.0f} s, expected {'at least ' if at_least else ''}{sorted(expected)}"
+                             ) from None
 
 
 def highlighted(page):
