@@ -7,6 +7,7 @@
 | :class:`Symbolic` | SymPy expression in the variables | ``node_expr``, verify |
 | :class:`Names` | SymPy expression in the user's named intermediates | lecture-form formulas |
 | :class:`Rounded` | float rounded to d decimals at every step | verify's "right up to rounding" |
+| :class:`Tangent` | a :class:`Dual`: (value, ∂node/∂x) for one input x | forward mode |
 | ``compile.Emit`` | a name in generated source; rules become lines | compile |
 
 Each one runs the very same rule text from :mod:`graphlab.ops`: over NumPy, or over
@@ -15,6 +16,7 @@ Each one runs the very same rule text from :mod:`graphlab.ops`: over NumPy, or o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -25,7 +27,8 @@ from .errors import EvaluationError
 from .ops import SYMPY_XP, Op
 
 __all__ = ["MAX_EXACT_BITS", "symbol", "exact_number", "check_exact_pow", "Float", "Exact", "Symbolic", "Names",
-           "Rounded"]
+           "Rounded",
+           "Dual", "Tangent"]
 
 MAX_EXACT_BITS = 100_000  # an exact integer or rational larger than this is refused
 
@@ -172,3 +175,63 @@ class Names(Symbolic):
         if node in self.named:
             return symbol(self.labels.get(node, node))
         return (op.out_display or op.sym)(*args)
+
+
+@dataclass(frozen=True, slots=True)
+class Dual:
+    """A value in forward mode: the node's value and its tangent ∂node/∂x for the one input x.
+
+    ``terms`` holds, for each operand that depends on x, (position, local, product): the local
+    gradient ∂node/∂operand and the product local × the operand's tangent; the tangent is their sum.
+    ``depends`` is False where x does not reach the node: its tangent is 0 without a multiplication."""
+
+    value: Any
+    tangent: Any
+    depends: bool = False
+    terms: tuple[tuple[int, Any, Any], ...] = ()
+
+
+class Tangent:
+    """Forward mode over another arithmetic (:class:`Float` or :class:`Exact`): the forward walk
+    carries each node's tangent ∂node/∂x. At an op, the value comes from the op's forward rule and
+    the tangent is Σ local_i · tangent_i over the operands x reaches, each local_i by the registry's
+    rule: the chain rule, applied from the inputs towards the output. There is no backward walk."""
+
+    def __init__(self, wrt: str, base: Float | Exact | None = None):
+        self.wrt = wrt
+        self.base = base if base is not None else Float()
+
+    def variable(self, node: str, given: Any) -> Dual | None:
+        value = self.base.variable(node, given)
+        if value is None:
+            return None
+        seed = node == self.wrt
+        return Dual(value, self.base.one() if seed else self.base.zero(), seed)
+
+    def constant(self, value: Any) -> Dual:
+        return Dual(self.base.constant(value), self.base.zero())
+
+    def apply(self, op: Op, node: str, args: list[Dual]) -> Dual:
+        values = [a.value for a in args]
+        value = self.base.apply(op, node, values)
+        terms = []
+        for i, a in enumerate(args):
+            if a.depends:  # an operand x does not reach adds nothing: no multiplication for it
+                local = self.base.local(op, value, values, i)
+                terms.append((i, local, local * a.tangent))
+        tangent = self.base.zero()
+        for k, (_, _, product) in enumerate(terms):
+            tangent = product if k == 0 else tangent + product
+        return Dual(value, tangent, bool(terms), tuple(terms))
+
+    def zero(self) -> Any:
+        return self.base.zero()
+
+    def one(self) -> Any:
+        return self.base.one()
+
+    def edge(self, op: Op, node: str, out: Any, args: list[Any], i: int, upstream: Any) -> tuple[Any, Any]:
+        raise NotImplementedError("forward mode walks forward only: evaluate(..., backward=False)")
+
+    def accumulate(self, node: str, before: Any, contribution: Any) -> Any:
+        raise NotImplementedError("forward mode walks forward only: evaluate(..., backward=False)")

@@ -18,8 +18,11 @@ from typing import Any
 
 from . import formulas
 from .build import from_text
+from .cost import cost, count_text
 from .descend import descend, read_table
 from .errors import GraphlabError
+from .forward import ForwardTrace, forward_trace
+from .gradcheck import DEFAULT_ATOL, DEFAULT_H, DEFAULT_RTOL, GradCheck, gradcheck
 from .nn import ACTIVATIONS, LOSSES
 from .point import parse_point
 from .present import equation, formula
@@ -232,12 +235,23 @@ def add_form_arg(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
-    t = trace_from_args(args)
+    t = traced(args)
     warn_nonfinite(t)
+    if isinstance(t, ForwardTrace):
+        if args.form == "delta":
+            raise UsageError("--form delta writes reverse mode's δ of each named node; in forward mode use "
+                             "--form names or --form expanded")
+        if args.json:
+            emit_json({**forward_to_json(t), "cost": cost(t.graph).to_json()})
+        else:
+            print_forward_table(t, args.form)
+            print_cost(t.graph)
+        return EXIT_OK
     if args.json:
-        emit_json(trace_to_json(t))
+        emit_json({**trace_to_json(t), "cost": cost(t.graph).to_json()})
     else:
         print_trace_table(t, args.form)
+        print_cost(t.graph)
     return EXIT_OK
 
 
@@ -245,8 +259,101 @@ def add_grad(sub) -> None:
     p = sub.add_parser("grad", help="values and gradients of every node, step by step")
     add_expression_args(p)
     add_form_arg(p)
+    add_mode_args(p)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(run=cmd_grad)
+
+
+# --------------------------------------------------------------------------- forward mode, cost
+def add_mode_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mode", choices=("reverse", "forward"), default="reverse",
+                   help="reverse: one backward pass gives every gradient (default); forward: each node carries its "
+                        "tangent ∂node/∂NAME of the one input --wrt NAME")
+    p.add_argument("--wrt", metavar="NAME", help="with --mode forward: the input to differentiate with respect to")
+
+
+def traced(args: argparse.Namespace) -> Trace:
+    """The trace the options ask for: reverse mode, or forward mode with respect to ``--wrt``."""
+    if args.mode == "reverse":
+        if args.wrt is not None:
+            raise UsageError("--wrt is for --mode forward (one reverse pass gives every gradient)")
+        return trace_from_args(args)
+    if not args.wrt or not args.wrt.strip():
+        raise UsageError("--mode forward needs --wrt NAME, the input whose tangent every node carries")
+    graph = from_text(args.expr.strip(), canonical=args.canonical)
+    return forward_trace(graph, parse_point(*args.at), args.wrt.strip(), mode="exact" if args.exact else "float")
+
+
+def forward_to_json(t: ForwardTrace) -> dict[str, Any]:
+    g = t.graph
+    exact = t.mode == "exact"
+
+    def with_exact(key: str, v: Any) -> dict[str, Any]:
+        out = {key: as_json_number(v)}
+        if exact and v is not None:
+            out[f"{key}_exact"] = str(v)
+        return out
+
+    steps = []
+    for s in t.steps:
+        terms = [{"input": e.input, "formula": str(local_formula(g, s.node, e.position)),
+                  **with_exact("local", e.local), **with_exact("tangent", e.tangent),
+                  **with_exact("product", e.product)} for e in s.terms]
+        steps.append({"phase": "forward", "index": s.index, "number": s.index + 1, "node": s.node,
+                      **with_exact("value", s.value), **with_exact("tangent", s.tangent), "terms": terms})
+    out = g.graph["output"]
+    result = {
+        "expression": g.graph["source"],
+        "mode": t.mode,
+        "differentiation": "forward",
+        "wrt": t.wrt,
+        "output_node": out,
+        **with_exact("output", t.output),
+        "inputs": {v: as_json_number(x) for v, x in t.inputs.items()},
+        "gradient": {t.wrt: as_json_number(t.tangents[out])},
+        "tangents": {n: as_json_number(x) for n, x in t.tangents.items()},
+        "nodes": [{"id": n, "op": d.get("op", d["kind"]), "label": d["label"], "inputs": list(d.get("args", ())),
+                   **with_exact("value", t.values[n]), **with_exact("tangent", t.tangents[n])}
+                  for n, d in g.nodes(data=True)],
+        "steps": steps,
+        "nonfinite": t.nonfinite,
+        "missing": list(t.missing),
+    }
+    if exact:
+        result["tangents_exact"] = {n: str(x) for n, x in t.tangents.items()}
+    return result
+
+
+def print_forward_table(t: ForwardTrace, form: str = "names") -> None:
+    g = t.graph
+    exact = t.mode == "exact"
+    out, x = g.graph["output"], t.wrt
+    point = ", ".join(f"{v} = {fmt(value, exact)}" for v, value in t.inputs.items() if v not in t.missing)
+    print(f"{g.graph['source'].strip()}" + (f"   at {point}" if point else ""))
+    if t.missing:
+        print(missing_sentence(t.missing))
+    print(f"forward mode: each node carries its tangent ∂node/∂{x}, from ∂{x}/∂{x} = 1 (the other inputs 0)")
+    print()
+    rows = [("node", "op", "inputs", "value", f"∂node/∂{x}")]
+    for n, d in g.nodes(data=True):
+        rows.append((n, d.get("op", d["kind"]), " ".join(d.get("args", ())), fmt(t.values[n], exact),
+                     fmt(t.tangents[n], exact)))
+    print_table(rows)
+    print()
+    print(f"{out} = {fmt(t.output, exact)}")
+    for line in gradient_lines(t, form):
+        print(line)
+
+
+def print_cost(graph) -> None:
+    c = cost(graph)
+    n = len(c.inputs)
+    print()
+    print(f"multiplications for all {n} gradient{'s' if n != 1 else ''} (a product of k local gradients costs k - 1):")
+    rows = [(label, count_text(count)) for label, count in c.rows()]
+    width = max(len(label) for label, _ in rows)
+    for label, count in rows:
+        print(f"  {label.ljust(width)}  {count}")
 
 
 # --------------------------------------------------------------------------- draw, explain
@@ -263,6 +370,9 @@ def cmd_draw(args: argparse.Namespace) -> int:
     graph = from_text(args.expr.strip(), canonical=args.canonical)
     t = trace(graph, parse_point(*args.at), mode="exact" if args.exact else "float") \
         if args.at or args.frames or args.step is not None else None
+    if args.mode == "forward" or args.wrt is not None:  # forward mode: the tangents on the edges
+        t = traced(args)
+        graph = t.graph
     if t is not None:
         warn_nonfinite(t)
     index = None
@@ -305,13 +415,14 @@ def add_draw(sub) -> None:
     p.add_argument("--font", default="Helvetica", help="font of the labels (default Helvetica)")
     p.add_argument("--dpi", type=float, help="resolution of .png files (default 96)")
     p.add_argument("--bare", action="store_true", help=".tex: the tikzpicture only, not a standalone document")
+    add_mode_args(p)
     p.set_defaults(run=cmd_draw)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from .explain import explain
 
-    t = trace_from_args(args)
+    t = traced(args)
     warn_nonfinite(t)
     explained = explain(t, args.precision, args.form)
     width = len(str(len(explained)))
@@ -334,6 +445,7 @@ def add_explain(sub) -> None:
                         "per sentence")
     p.add_argument("--precision", type=int, default=4, help="significant digits (default 4)")
     add_form_arg(p)
+    add_mode_args(p)
     p.set_defaults(run=cmd_explain)
 
 
@@ -381,6 +493,54 @@ def add_verify(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random sample points for formula claims")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(run=cmd_verify)
+
+
+# --------------------------------------------------------------------------- gradcheck
+CHECK_MARKS = {"ok": "✓", "off": "✗", "kink": "✗ kink", "nonfinite": "✗ not finite"}
+
+
+def print_gradcheck(r: GradCheck) -> None:
+    point = ", ".join(f"{v} = {fmt(x)}" for v, x in r.at.items())
+    print(r.expression + (f"   at {point}" if point else ""))
+    print(f"h = {r.h:g}; a check passes when the relative error is at most {r.rtol:g} "
+          f"(or the difference at most {r.atol:g})")
+    print()
+    rows = [("variable", f"backprop ∂{r.output}/∂w", "central difference", "relative error", "check")]
+    for c in r.checks:
+        rows.append((c.variable, fmt(c.backprop, digits=10), fmt(c.central, digits=10),
+                     f"{c.relative_error:.1e}" if c.relative_error else "0", CHECK_MARKS[c.status]))
+    print_table(rows)
+    for c in r.checks:
+        if c.note:
+            print(f"note: {c.note}")
+    print()
+    failed = sum(not c.ok for c in r.checks)
+    print(f"all {len(r.checks)} checks pass" if not failed else f"{failed} of {len(r.checks)} checks fail")
+
+
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    graph = from_text(args.expr.strip(), canonical=args.canonical)
+    r = gradcheck(graph, parse_point(*args.at), h=args.h, rtol=args.rtol, atol=args.atol)
+    if args.json:
+        emit_json(r.to_json())
+    else:
+        print_gradcheck(r)
+    return EXIT_OK if r.ok else EXIT_WRONG
+
+
+def add_gradcheck(sub) -> None:
+    p = sub.add_parser("gradcheck", help="backprop's gradient against the central difference (g(w+h) - g(w-h))/2h")
+    p.add_argument("expr", help="expression, e.g. 'log(x1 x2) sin(x2)'")
+    p.add_argument("--at", action="append", default=[], metavar="NAME=VALUE,...",
+                   help="a value for every variable, comma-separated (repeatable)")
+    p.add_argument("--h", type=float, default=DEFAULT_H, help=f"the step h (default {DEFAULT_H:g})")
+    p.add_argument("--rtol", type=float, default=DEFAULT_RTOL,
+                   help=f"largest relative error that passes (default {DEFAULT_RTOL:g})")
+    p.add_argument("--atol", type=float, default=DEFAULT_ATOL,
+                   help=f"... or largest absolute difference, for gradients near 0 (default {DEFAULT_ATOL:g})")
+    p.add_argument("--canonical", action="store_true", help="SymPy's canonical n-ary form instead of your grouping")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(run=cmd_gradcheck)
 
 
 # --------------------------------------------------------------------------- descend
@@ -589,7 +749,7 @@ def add_app(sub) -> None:
 
 # --------------------------------------------------------------------------- main
 COMMANDS: list[Callable] = [add_grad, add_draw, add_explain, add_verify, add_descend, add_compile, add_train, add_mlp,
-                            add_app]
+                            add_app, add_gradcheck]
 
 
 def _version() -> str:

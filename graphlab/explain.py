@@ -2,7 +2,9 @@
 
 Forward: ``q = x + y = -2 + 5 = 3``. Backward, for each operand the visited node sends
 to: ``∂f/∂x = ∂f/∂q · ∂q/∂x = (-4)(1) = -4``; at a node with several consumers, the full
-sum once every term has arrived: ``∂f/∂x2 = 0.04704 + (-1.774) = -1.727``.
+sum once every term has arrived: ``∂f/∂x2 = 0.04704 + (-1.774) = -1.727``. In forward mode
+(:mod:`graphlab.forward`) each forward step also carries the tangent: ``∂f/∂x = ∂f/∂q · ∂q/∂x =
+(z)(1) = (-4)(1) = -4``.
 
 The sentences are written once, over a :class:`Notation` (plain text or LaTeX).
 """
@@ -17,6 +19,7 @@ import sympy as sp
 from . import formulas
 from .build import symbol
 from .errors import GraphlabError
+from .forward import ForwardTrace, TangentStep
 from .frames import check_step, format_number
 from .ops import OPS
 from .present import formula, latex
@@ -184,6 +187,35 @@ def _backward(trace: Trace, step: BackwardStep, n: Notation, form: str | None = 
     return lines
 
 
+def _tangent(trace: ForwardTrace, step: TangentStep, n: Notation) -> list[str]:
+    """Forward mode: ∂node/∂x = Σ ∂node/∂operand · ∂operand/∂x, over the operands x reaches."""
+    data = trace.graph.nodes[step.node]
+    if data["kind"] == "const":
+        return []
+    x = n.name(trace.graph.nodes[trace.wrt]["label"])
+    name = _label(trace, step.node, n)
+    lhs = n.d(name, x)
+    if step.tangent is None:  # float mode, a value is missing
+        return [f"{lhs}{n.note('no number: a value is missing')}"]
+    if data["kind"] == "var":
+        return [f"{lhs} = {n.num(step.tangent)}{n.note('the seed' if step.node == trace.wrt else 'another input')}"]
+    if not step.terms:
+        return [f"{lhs} = {n.num(step.tangent)}{n.note('it does not depend on ' + x)}"]
+    chains, shown, numbers = [], [], []
+    for t in step.terms:
+        arg = _label(trace, t.input, n)
+        chains.append(f"{n.d(name, arg)}{n.times}{n.d(arg, x)}")
+        local = n.formula(local_formula(trace.graph, step.node, t.position))
+        shown.append(f"{n.group(local) if local != n.num(t.local) else n.paren(t.local)}{n.paren(t.tangent)}")
+        numbers.append(f"{n.paren(t.local)}{n.paren(t.tangent)}")
+    sides = [lhs, " + ".join(chains), " + ".join(shown), " + ".join(numbers)]
+    if len(step.terms) > 1:
+        sides.append(" + ".join(n.paren(t.product) if _negative(t.product) and i else n.num(t.product)
+                                for i, t in enumerate(step.terms)))
+    sides.append(n.num(step.tangent))
+    return [" = ".join(dict.fromkeys(sides))]  # a side equal to the one before is written once
+
+
 def _written(trace: Trace, variable: str, form: str, n: Notation) -> str | None:
     """d out / d variable in ``form`` (names, delta or expanded), or None where there is none."""
     if form == "expanded":
@@ -209,6 +241,8 @@ def explain_step(trace: Trace, step: int, precision: int = 4, form: str | None =
     for kind, notation in (("text", Notation(precision)), ("latex", LatexNotation(precision))):
         if s.phase == "forward":
             sentences[kind] = _forward(trace, s.node, s.value, notation)
+            if isinstance(s, TangentStep):  # forward mode: the tangent, by the chain rule
+                sentences[kind] += _tangent(trace, s, notation)
         else:
             sentences[kind] = _backward(trace, s, notation, form)
     header = f"Step {s.index + 1} ({s.phase}, node {s.node})"  # people count steps from 1, as the app does

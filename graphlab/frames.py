@@ -4,7 +4,8 @@ A :class:`Frame` is the state of the computation as a lecturer would draw it at 
 ``k``: the values known so far, the gradients arrived so far (running sums at a node
 with several consumers), the node being visited, and, at a backward step, what that
 step sends along each input edge. The DOT and TikZ writers and the explanations read
-frames; none of them replays the trace on its own.
+frames; none of them replays the trace on its own. A forward-mode trace's frames also
+carry each node's tangent ∂node/∂x (:mod:`graphlab.forward`).
 
 Step numbers are indices into ``Trace.steps`` (forward steps first, then backward);
 ``step=None`` with a trace is the final frame (everything known), and no trace at all
@@ -20,6 +21,7 @@ import networkx as nx
 import sympy as sp
 
 from .errors import GraphlabError
+from .forward import TangentStep
 from .present import formula
 from .trace import BackwardStep, Edge, Trace, as_json_number
 
@@ -37,6 +39,8 @@ class Frame:
     contributions: dict[tuple[str, str, int], Any] = field(default_factory=dict)
     # input -> (consumer, Edge) for each contribution arrived so far: the sums at fan-out nodes
     terms: dict[str, list[tuple[str, Edge]]] = field(default_factory=dict)
+    # forward mode (a ForwardTrace): node -> its tangent ∂node/∂wrt, known so far
+    tangents: dict[str, Any] = field(default_factory=dict)
 
     @property
     def phase(self) -> str:
@@ -103,9 +107,12 @@ def frame(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = None
     grads: dict[str, Any] = {}
     contributions: dict[tuple[str, str, int], Any] = {}
     terms: dict[str, list[tuple[str, Edge]]] = {}
+    tangents: dict[str, Any] = {}
     for s in trace.steps[: last + 1]:
         if s.phase == "forward":
             values[s.node] = s.value
+            if isinstance(s, TangentStep):
+                tangents[s.node] = s.tangent
             continue
         if not grads:  # the first backward step starts from d out / d out = 1
             grads[s.node] = s.upstream
@@ -116,7 +123,7 @@ def frame(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = None
     if index is None:
         grads = {n: g for n, g in trace.grads.items() if g is not None}
     step_record = None if index is None else trace.steps[index]
-    return Frame(graph, trace, step_record, values, grads, contributions, terms)
+    return Frame(graph, trace, step_record, values, grads, contributions, terms, tangents)
 
 
 def operand_edges(graph: nx.DiGraph, hidden: set[str] = frozenset()) -> list[tuple[str, str, int]]:

@@ -9,6 +9,9 @@ Three styles:
   in a circle in front of it;
 * ``"plain"``: the structure only.
 
+A forward-mode trace (:mod:`graphlab.forward`) writes each tangent ∂node/∂x where a gradient
+would go, and at the node being visited, each term local × tangent of its tangent.
+
 Every frame of one trace is drawn at the same node positions: the layout is computed
 once by Graphviz's ``dot`` from the widest label each element takes in any frame, then
 pinned (``pos="x,y!"``, drawn by ``neato``), so a slide sequence does not jump.
@@ -180,6 +183,8 @@ class Writer:
             if self.g.nodes[arg].get("name"):
                 text = f"{self.node_label(arg)} = {text}"
             lines.append((self.value_span(text),))
+        if fr.tangents:  # forward mode: tangents instead of gradients
+            return lines + self.tangent_lines(arg, node, pos)
         edge = fr.active.get((arg, pos))
         if edge is not None and fr.current == node:
             formula = local_formula(self.g, node, pos)
@@ -194,6 +199,24 @@ class Writer:
             lines.append((self.grad_span(self.num(fr.contributions[(arg, node, pos)])),))
         return lines
 
+    def tangent_lines(self, arg: str, node: str, pos: int) -> list[Line]:
+        """Forward mode: the tangent ∂arg/∂x carried along the edge; at the node being visited, its
+        local gradient and the term local × tangent it adds to the node's tangent."""
+        fr = self.fr
+        if fr.tangents.get(arg) is None:
+            return []
+        x = self.node_label(fr.trace.wrt)
+        term = next((t for t in getattr(fr.step, "terms", ()) if t.position == pos), None)
+        if term is None or fr.current != node:
+            return [(self.grad_span(f"{self.d(self.node_label(arg), x)} = {self.num(fr.tangents[arg])}"),)]
+        local = self.num(term.local)
+        local_text = f"{self.d(self.node_label(node), self.node_label(arg))} = "
+        formula = local_formula(self.g, node, pos)
+        if self.opts.symbolic and str(formula) != local:
+            local_text += f"{self.formula(formula)} = "
+        product = f"{local} {self.times} {self.num(term.tangent)} = {self.num(term.product)}"
+        return [((local_text + local, self.pal.local, False),), (self.grad_span(product),)]
+
     def sink_lines(self) -> list[Line]:
         if not self.show_values:
             return []
@@ -203,6 +226,9 @@ class Writer:
             lines.append((self.value_span(f"{self.node_label(out)} = {self.num(self.fr.values[out])}"),))
         if self.fr.output_grad is not None:
             lines.append((self.grad_span(self.num(self.fr.output_grad)),))
+        if self.fr.tangents.get(out) is not None:  # forward mode: the output's tangent is ∂out/∂x
+            x = self.node_label(self.fr.trace.wrt)
+            lines.append((self.grad_span(f"{self.d(self.node_label(out), x)} = {self.num(self.fr.tangents[out])}"),))
         return lines
 
     def sum_line(self, node: str) -> Line | None:
@@ -279,8 +305,12 @@ class Writer:
         cells: list[Span] = [(self.node_label(node), "", False)]
         if self.show_values:
             cells.append(self.value_span(f"data {self.num(self.fr.values.get(node))}"))
-            grad = self.fr.grads.get(node)
-            cells.append(self.grad_span(f"grad {self.num(grad)}"))
+            if self.fr.tangents:  # forward mode: the tangent where reverse mode has the gradient
+                x = self.node_label(self.fr.trace.wrt)
+                cells.append(self.grad_span(f"{self.d('', x)} {self.num(self.fr.tangents.get(node))}"))
+            else:
+                grad = self.fr.grads.get(node)
+                cells.append(self.grad_span(f"grad {self.num(grad)}"))
         attrs = self.highlight(node, {"shape": "box", "style": "rounded", "margin": "0.08,0.04", "tooltip": node})
         out = [(node, attrs, [tuple(cells)])]
         if data["kind"] == "op":

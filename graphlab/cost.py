@@ -1,0 +1,108 @@
+"""What the reuse of computation saves: multiplications for every gradient of the output, three ways.
+
+* **reverse**: one backward pass. Each edge (operand slot) on the way from a variable to the
+  output multiplies the upstream gradient by its local gradient once, and a node used several
+  times sums what arrives, so what is shared is computed once.
+* **forward**: one forward-mode pass per input (:mod:`graphlab.forward`). The pass for x
+  multiplies each edge that x reaches: its local gradient times the operand's tangent.
+* **paths**: every path's product written out on its own, as the chain rule's "sum over paths"
+  reads: a path of k local gradients is a product of k factors, k - 1 multiplications, and nothing
+  is shared between paths (their number can grow exponentially with depth).
+
+The count is of multiplications by a local gradient, and a product of k factors is k - 1 of them:
+the seed 1 (∂out/∂out in reverse, ∂x/∂x in forward) is no factor, so ``(x+y)z`` costs 2 each way.
+Additions, and the forward evaluation of the values that every approach needs first, are left out.
+These are counts read from the graph's structure; a local gradient that happens to be 1 or 0 at
+a point still counts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import networkx as nx
+
+from .program import program
+
+__all__ = ["Cost", "cost", "count_text", "count_json"]
+
+
+@dataclass(frozen=True)
+class Cost:
+    inputs: tuple[str, ...]  # the variables, in order
+    reverse: int  # one reverse pass
+    forward: dict[str, int]  # variable -> its forward pass
+    paths: int  # paths from a variable to the output, over all variables
+    path_products: int  # writing out every path's product
+
+    @property
+    def forward_total(self) -> int:
+        return sum(self.forward.values())
+
+    def rows(self) -> list[tuple[str, int]]:
+        """(approach, multiplications), as the CLI and the app show them."""
+        n, paths = len(self.inputs), self.paths
+        return [("one reverse pass", self.reverse),
+                (f"{n:,} forward pass{'es' if n != 1 else ''}, one per input", self.forward_total),
+                (f"{count_text(paths)} path{'s' if paths != 1 else ''}, each product written out", self.path_products)]
+
+    def to_json(self) -> dict:
+        return {"unit": "multiplications by a local gradient (a product of k factors is k - 1; the seed 1 is not one)",
+                "inputs": len(self.inputs), "reverse": count_json(self.reverse),
+                "forward": count_json(self.forward_total),
+                "forward_per_input": {v: count_json(n) for v, n in self.forward.items()},
+                "paths": count_json(self.paths), "path_products": count_json(self.path_products)}
+
+
+def cost(graph: nx.DiGraph) -> Cost:
+    """The three counts for ∂out/∂v of every variable v (see the module docstring)."""
+    prog = program(graph)
+    if "cost" in prog.cache:
+        return prog.cache["cost"]
+    nodes = prog.cone(prog.output)
+    variables = tuple(v for v in prog.variables)
+    slots = [(a, n) for n in nodes for a in prog.args.get(n, ())]  # every edge, once per operand slot
+    needs = prog.reached(variables, nodes)
+    # reverse: upstream × local on each edge a variable reaches; at the output the upstream is the seed 1
+    reverse = sum(1 for a, n in slots if a in needs and n != prog.output)
+    # forward, per x: local × tangent on each edge x reaches; an edge out of x itself carries the seed 1
+    forward = {}
+    for x in variables:
+        reached = prog.reached([x], nodes)
+        forward[x] = sum(1 for a, n in slots if a in reached and a != x)
+    # paths: for each node, how many paths lead from it to the output and their total length (in factors)
+    count = dict.fromkeys(nodes, 0)
+    factors = dict.fromkeys(nodes, 0)
+    count[prog.output] = 1
+    for n in reversed(nodes):
+        for a in prog.args.get(n, ()):
+            count[a] += count[n]
+            factors[a] += factors[n] + count[n]
+    paths = sum(count.get(v, 0) for v in variables)
+    # k factors: k - 1 multiplications (a variable that is the output has one path, of no factors)
+    products = sum(factors.get(v, 0) - count.get(v, 0) for v in variables if v != prog.output)
+    found = Cost(variables, reverse, forward, paths, products)
+    prog.cache["cost"] = found
+    return found
+
+
+def _scientific(n: int) -> str:
+    """A count too large to write out: ``2.1e+1505`` (the number of paths grows exponentially)."""
+    shift = max(0, n.bit_length() - 60)
+    exponent10 = math.log10(n >> shift) + shift * math.log10(2)
+    whole = math.floor(exponent10)
+    mantissa = f"{10 ** (exponent10 - whole):.2g}"
+    if mantissa == "10":  # 9.96 rounds up
+        mantissa, whole = "1", whole + 1
+    return f"{mantissa}e+{whole}"
+
+
+def count_text(n: int) -> str:
+    """``1,234``; past fifteen digits, ``2.1e+1505``."""
+    return f"{n:,}" if n < 10**15 else _scientific(n)
+
+
+def count_json(n: int) -> int | str:
+    """The count as a JSON number while it is exact in a double; past that, its text in scientific form."""
+    return n if n < 2**53 else _scientific(n)
