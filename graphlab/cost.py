@@ -25,20 +25,20 @@ import networkx as nx
 
 from .program import program
 
-__all__ = ["Cost", "cost", "count_text", "count_json"]
+__all__ = ["MAX_PER_INPUT", "Cost", "cost", "count_text", "count_json"]
+
+
+MAX_PER_INPUT = 64  # beyond this many inputs, the forward passes are counted in total only
 
 
 @dataclass(frozen=True)
 class Cost:
     inputs: tuple[str, ...]  # the variables, in order
     reverse: int  # one reverse pass
-    forward: dict[str, int]  # variable -> its forward pass
+    forward_total: int  # one forward pass per input, all of them
+    forward: dict[str, int] | None  # variable -> its forward pass (None past MAX_PER_INPUT inputs)
     paths: int  # paths from a variable to the output, over all variables
     path_products: int  # writing out every path's product
-
-    @property
-    def forward_total(self) -> int:
-        return sum(self.forward.values())
 
     def rows(self) -> list[tuple[str, int]]:
         """(approach, multiplications), as the CLI and the app show them."""
@@ -51,7 +51,8 @@ class Cost:
         return {"unit": "multiplications by a local gradient (a product of k factors is k - 1; the seed 1 is not one)",
                 "inputs": len(self.inputs), "reverse": count_json(self.reverse),
                 "forward": count_json(self.forward_total),
-                "forward_per_input": {v: count_json(n) for v, n in self.forward.items()},
+                "forward_per_input": None if self.forward is None else
+                {v: count_json(n) for v, n in self.forward.items()},
                 "paths": count_json(self.paths), "path_products": count_json(self.path_products)}
 
 
@@ -61,16 +62,31 @@ def cost(graph: nx.DiGraph) -> Cost:
     if "cost" in prog.cache:
         return prog.cache["cost"]
     nodes = prog.cone(prog.output)
-    variables = tuple(v for v in prog.variables)
+    variables = prog.variables
     slots = [(a, n) for n in nodes for a in prog.args.get(n, ())]  # every edge, once per operand slot
-    needs = prog.reached(variables, nodes)
+    # which variables reach each node, one bit per variable (a Python int: the OR is one C loop)
+    bit = {v: 1 << i for i, v in enumerate(variables)}
+    reaches: dict[str, int] = {}
+    for n in nodes:
+        mask = bit.get(n, 0)
+        for a in prog.args.get(n, ()):
+            mask |= reaches[a]
+        reaches[n] = mask
     # reverse: upstream × local on each edge a variable reaches; at the output the upstream is the seed 1
-    reverse = sum(1 for a, n in slots if a in needs and n != prog.output)
+    reverse = sum(1 for a, n in slots if reaches[a] and n != prog.output)
     # forward, per x: local × tangent on each edge x reaches; an edge out of x itself carries the seed 1
-    forward = {}
-    for x in variables:
-        reached = prog.reached([x], nodes)
-        forward[x] = sum(1 for a, n in slots if a in reached and a != x)
+    # (and no other variable reaches a variable), so an edge counts once per variable reaching its op operand
+    forward_total = sum(reaches[a].bit_count() for a, _ in slots if a in prog.ops)
+    forward = None
+    if len(variables) <= MAX_PER_INPUT:
+        counts = [0] * len(variables)
+        for a, _ in slots:
+            mask = reaches[a] if a in prog.ops else 0
+            while mask:
+                low = mask & -mask
+                counts[low.bit_length() - 1] += 1
+                mask ^= low
+        forward = dict(zip(variables, counts))
     # paths: for each node, how many paths lead from it to the output and their total length (in factors)
     count = dict.fromkeys(nodes, 0)
     factors = dict.fromkeys(nodes, 0)
@@ -82,7 +98,7 @@ def cost(graph: nx.DiGraph) -> Cost:
     paths = sum(count.get(v, 0) for v in variables)
     # k factors: k - 1 multiplications (a variable that is the output has one path, of no factors)
     products = sum(factors.get(v, 0) - count.get(v, 0) for v in variables if v != prog.output)
-    found = Cost(variables, reverse, forward, paths, products)
+    found = Cost(variables, reverse, forward_total, forward, paths, products)
     prog.cache["cost"] = found
     return found
 
