@@ -160,9 +160,8 @@ def gradcheck(graph: nx.DiGraph, at: Mapping[str, Any], h: float = DEFAULT_H, rt
             where = f"{op.name} at node {kink_node}" if op is not None else f"node {kink_node}"
             convention = f": {op.note}" if op is not None and op.note else ""
             note = (f"{v} = {point[v]:g} is at a kink of {where}, or within h of one: the one-sided differences "
-                    f"{forward_d:.6g} and {backward_d:.6g} disagree, so no central difference can check ∂{out}/∂{v} "
-                    f"here (at the kink itself there is no derivative, and backprop gives the convention's value"
-                    f"{convention})")
+                    f"{forward_d:.6g} and {backward_d:.6g} disagree, so no central difference can check ∂{out}/∂{v}; "
+                    f"at the kink there is no derivative, and backprop takes the convention{convention}")
         elif relative <= rtol or absolute <= atol:
             status = "ok"
         else:
