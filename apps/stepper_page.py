@@ -1,5 +1,6 @@
 """The stepper: type an expression, set values; then step through the forward and backward pass,
-check derivatives worked out by hand, or run gradient descent, each in its own tab."""
+check derivatives worked out by hand, run gradient descent, step through forward mode, or check
+gradients against central differences, each in its own tab."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from functools import partial
 
 import check_tab
 import descent_tab
+import forward_tab
+import gradcheck_tab
 import pandas as pd
 import stepper_model as m
 import streamlit as st
@@ -17,10 +20,12 @@ from graphlab.errors import GraphlabError, ParseError
 state = st.session_state
 ROW_HIGHLIGHT = "background-color: rgba(255, 190, 0, 0.3)"  # translucent: reads on light and dark themes
 DRAWING_KEYS = tuple(f.name for f in fields(m.Drawing))  # session-state keys of the drawing options
-TABS = {"step": "Step through", "check": "Check my work", "descent": "Gradient descent"}  # URL name -> label
+TABS = {"step": "Step through", "check": "Check my work", "descent": "Gradient descent",  # URL name -> label
+        "forward": "Forward mode", "gradcheck": "Gradient check"}
 # The tabs' widgets: Streamlit forgets a widget's value when a run does not draw it (a hidden tab),
 # so each run hands these back to session state.
-TAB_KEYS = (check_tab.KEY, descent_tab.WRT, descent_tab.LR, descent_tab.STEPS, descent_tab.BATCH, descent_tab.SEED)
+TAB_KEYS = (check_tab.KEY, descent_tab.WRT, descent_tab.LR, descent_tab.STEPS, descent_tab.BATCH, descent_tab.SEED,
+            forward_tab.WRT, forward_tab.STEP, gradcheck_tab.H, gradcheck_tab.NUDGE, gradcheck_tab.NUDGE_H)
 
 
 # --------------------------------------------------------------------------- state
@@ -36,6 +41,9 @@ def restore_from_url() -> None:
     params = st.query_params.to_dict()
     descent, more = descent_tab.from_query(params)
     state.update(check_tab.from_query(params), **descent)
+    nudge, nudge_problems = gradcheck_tab.from_query(params)
+    state.update(forward_tab.from_query(params), **nudge)
+    more += nudge_problems
     if params.get("tab", "step") in TABS:
         state["tab"] = TABS[params.get("tab", "step")]
     else:
@@ -172,8 +180,14 @@ index = state["step"] - 1
 drawing = m.Drawing(**{k: state[k] for k in DRAWING_KEYS})
 view = m.View(expr=expr, values=dict(key.values), mode=key.mode, step=state["step"], drawing=drawing)
 # Only the open tab runs (on_change="rerun"): stepping does not redo the other tabs' work.
-step_tab, check, descent = st.tabs(list(TABS.values()), key="tab", on_change="rerun")
-if check.open:
+step_tab, check, descent, forward, gradients = st.tabs(list(TABS.values()), key="tab", on_change="rerun")
+if forward.open:
+    with forward:
+        forward_tab.show(key, drawing)
+elif gradients.open:
+    with gradients:
+        gradcheck_tab.show(key)
+elif check.open:
     with check:
         check_tab.show(key, drawing)
 elif descent.open:
@@ -186,4 +200,5 @@ else:
 # last: the tabs settle their state (the parameters chosen by default, say) as they draw
 tab = next(name for name, label in TABS.items() if label == state["tab"])
 st.query_params.from_dict({**m.view_to_query(view, variables), **({"tab": tab} if tab != "step" else {}),
-                           **check_tab.to_query(state), **descent_tab.to_query(state)})
+                           **check_tab.to_query(state), **descent_tab.to_query(state),
+                           **forward_tab.to_query(state), **gradcheck_tab.to_query(state)})
