@@ -24,6 +24,7 @@ from graphlab.verify import ClaimResult, Report, parse_claim, verify
 
 KEY = "claims"  # session-state key of the text area, and the URL parameter
 PLACEHOLDER = "df/dq = z\ndf/dx = z\ndf/dz = -3.5"
+LABELS = {"claims": "Your derivatives, one per line"}  # the widget of each field of graphlab.errors here
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>#|$~:])")  # characters Markdown (or Streamlit) would act on
 
 
@@ -123,19 +124,20 @@ def show(key: m.Key, drawing: m.Drawing) -> None:
     graph = m.build(key.expr)
     out = graph.graph["output"]
     st.text_area(
-        "Your derivatives, one per line", key=KEY, placeholder=PLACEHOLDER, height=130,
+        LABELS["claims"], key=KEY, placeholder=PLACEHOLDER, height=130,
         help=f"dA/dB = formula or number. A and B: the output {out}, a variable or a named intermediate "
              f"(q = x + y; f = q z names q). x = ... is short for d{out}/dx. A number is checked at the values above.")
     good, bad = read_claims(key.expr, str(st.session_state.get(KEY) or ""))
     for claim in bad:
-        st.error(f"**Cannot read line {claim.line}:** {plain(str(claim.error))}", icon=":material/error:")
+        st.error(f"**Cannot read line {claim.line}:** {plain(m.error_line(claim.error, LABELS))}",
+                 icon=":material/error:")
         if isinstance(claim.error, ParseError):
             st.code(claim.error.caret(), language=None)
     report = None
     try:
         report = check(key.expr, tuple(good), key.values) if good else None
     except GraphlabError as e:
-        st.error(f"**Cannot check this:** {plain(str(e))}", icon=":material/error:")
+        st.error(f"**Cannot check this:** {plain(m.error_line(e, LABELS))}", icon=":material/error:")
     if not good and not bad:
         example = next(iter(graph.graph["variables"]), out)
         st.info(f"Write the derivatives you worked out by hand, e.g. d{out}/d{example} = ... "

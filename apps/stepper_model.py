@@ -104,7 +104,7 @@ def view_from_query(params: Mapping[str, str]) -> tuple[View, list[str]]:
         try:
             view = replace(view, values={**view.values, **split_point(params["at"])})
         except GraphlabError as e:
-            problems.append(f"at {e}")
+            problems.append(e.phrased("at"))  # the link's name for the values
     chosen: dict[str, Any] = {}
     for key, allowed in CHOICES.items():
         if key in params:
@@ -131,6 +131,13 @@ def view_to_query(view: View, variables: tuple[str, ...]) -> dict[str, str]:
     return {"expr": view.expr, "at": at, "mode": view.mode, "step": str(view.step), "style": d.style,
             "direction": d.direction, "palette": d.palette, "precision": str(d.precision),
             "symbolic": "1" if d.symbolic else "0"}
+
+
+def error_line(error: GraphlabError, labels: Mapping[str, str]) -> str:
+    """``error``'s line with its field named by the label of the widget that holds it (``labels``: field ->
+    label); the values it wants are typed in the boxes above."""
+    name = labels.get(error.field, error.field)
+    return error.phrased(f"{name}:" if name else None, "above")
 
 
 def default_value(expr: str, name: str) -> str:

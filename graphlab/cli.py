@@ -29,6 +29,10 @@ from .verify import Report, verify
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 70
 
+# The options that hold each field a library error can name (graphlab.errors.FIELDS)
+OPTIONS = {"values": "--at", "wrt": "--wrt", "steps": "--steps", "batch_size": "--batch-size", "layers": "--layers",
+           "claims": "--claim", "learning_rate": "--lr", "data": "--data"}
+
 
 class UsageError(GraphlabError):
     pass
@@ -383,9 +387,8 @@ def cmd_descend(args: argparse.Namespace) -> int:
     if args.batch_size is not None and args.data is None:
         raise UsageError("--batch-size needs --data FILE.csv")
     mode = "exact" if args.exact else "float"
-    lr = parse_point(f"lr={args.lr}")["lr"]
     run = descend(from_text(args.expr.strip(), canonical=args.canonical), args.wrt.split(","), parse_point(*args.at),
-                  lr, args.steps, mode=mode, data=read_table(args.data) if args.data else None,
+                  args.lr, args.steps, mode=mode, data=read_table(args.data) if args.data else None,
                   batch_size=args.batch_size, seed=args.seed)
     if args.json:
         emit_json(run.to_json())
@@ -396,7 +399,7 @@ def cmd_descend(args: argparse.Namespace) -> int:
         return fmt(value, exact, digits=10)  # hand calculations carry more digits than 6
 
     fixed = ", ".join(f"{v} = {fmt(x, exact)}" for v, x in run.fixed.items())
-    print(f"{run.expression}   η = {fmt(lr, exact)}" + (f", {fixed}" if fixed else "")
+    print(f"{run.expression}   η = {fmt(run.lr, exact)}" + (f", {fixed}" if fixed else "")
           + (f", batches of {run.batch_size} rows (seed {args.seed})" if run.batch_size else ""))
     print()
     out = from_text(args.expr.strip()).graph["output"]
@@ -607,6 +610,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def error_line(error: GraphlabError) -> str:
+    """``error``'s line with its field named as the option that holds it, and the values it wants as --at."""
+    wanted = f"(--at {','.join(f'{v}=...' for v in error.wanted)})"
+    return error.phrased(OPTIONS.get(error.field, error.field), wanted)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -620,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         return args.run(args)
     except GraphlabError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {error_line(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -95,7 +95,7 @@ def frame(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = None
     """The frame at ``step`` of ``trace`` (see the module docstring)."""
     if trace is None:
         if step is not None:
-            raise GraphlabError("a step needs a trace: give values with --at")
+            raise GraphlabError("a step needs a trace: trace the graph at some values first")
         return Frame(graph)
     index = check_step(trace, step)
     last = len(trace.steps) - 1 if index is None else index

@@ -451,13 +451,14 @@ def verify(expr: str | nx.DiGraph, claims: Sequence[str], at: Mapping[str, Any] 
     """Judge each claim; find the first wrong step in backward order."""
     graph = from_text(expr) if isinstance(expr, str) else expr
     at = dict(at or {})
-    unknown = sorted(set(at) - set(graph.graph["variables"]))
-    if unknown:
-        raise GraphlabError(f"--at names {', '.join(unknown)}, not a variable of the expression")
-    if not claims:
-        raise GraphlabError("no claim to check: give one with --claim 'df/dx = ...'")
-    parsed = [parse_claim(graph, c) for c in claims]
     variables = graph.graph["variables"]
+    unknown = sorted(set(at) - set(variables))
+    if unknown:
+        raise GraphlabError(f"{', '.join(unknown)}: not {'a variable' if len(unknown) == 1 else 'variables'} of the "
+                            f"expression (variables: {', '.join(variables) or 'none'})", field="values")
+    if not claims:
+        raise GraphlabError("none to check: give one such as 'df/dx = ...'", field="claims")
+    parsed = [parse_claim(graph, c) for c in claims]
     backward = {n: i for i, n in enumerate(reversed(program(graph).order))}
     formula_judge = _Judge(variables, _sample_points(variables, at, seed))
     results: list[ClaimResult] = []

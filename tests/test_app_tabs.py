@@ -202,14 +202,42 @@ def test_two_parameters_and_the_steps_box():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"lr": "0.01 +"}, "Cannot read the learning rate"),
-    ({"at": "y=10,x=2,theta="}, "give its starting value above"),
+    ({"lr": "0.01 +"}, "Learning rate η: unexpected end of input"),
+    ({"at": "y=10,x=2,theta="}, "Parameters θ: theta: give its starting value above"),
 ])
-def test_bad_descent_input_is_an_inline_error(change, message):
+def test_bad_descent_input_is_an_inline_error_naming_its_box(change, message):
     at = open_tab("descent", **{"expr": "(y - x theta)^2", "at": "y=10,x=2,theta=6", "wrt": "theta", **change})
     assert not at.exception
-    assert len(at.error) == 1 and message in at.error[0].value
+    assert len(at.error) == 1 and at.error[0].value.startswith(f"**Cannot descend:** {message}")
+    assert "--" not in at.error[0].value  # no option of the command line
+    if "lr" in change:
+        assert at.code[0].value == "0.01 +\n      ^"  # where the rate stops making sense
     assert not at.get("vega_lite_chart")
+
+
+LINE_CSV = (Path(__file__).resolve().parent.parent / "examples" / "line.csv").read_bytes()  # 4 rows of x, y
+
+
+@pytest.mark.parametrize("upload, batch, message", [
+    (LINE_CSV, 5, "Batch size: must be between 1 and the number of rows (4)"),
+    (b"x,q\n1,2\n", 1, "Data table: column 'q' is not a variable of the expression (variables: y, w, x, b)"),
+    (b"x,y\n1,abc\n", 1, "Data table: the uploaded table line 2: y = 'abc' is not a number"),
+])
+def test_an_error_in_the_uploaded_table_names_the_box_it_came_from(upload, batch, message):
+    at = open_tab("descent", expr="(y - w x - b)^2", at="y=3,x=1,w=0,b=0")
+    at.file_uploader(key=descent_tab.DATA).set_value(("data.csv", upload, "text/csv"))
+    at.number_input(key=descent_tab.BATCH).set_value(batch).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [f"**Cannot descend:** {message}"]
+
+
+def test_each_field_descend_names_is_the_label_of_a_box_on_the_tab():
+    at = open_tab("descent", expr="(y - w x - b)^2", at="y=3,x=1,w=0,b=0")
+    widgets = {"wrt": at.multiselect(key=descent_tab.WRT), "learning_rate": at.text_input(key=descent_tab.LR),
+               "steps": at.number_input(key=descent_tab.STEPS), "batch_size": at.number_input(key=descent_tab.BATCH),
+               "data": at.file_uploader(key=descent_tab.DATA)}
+    assert {field: w.label for field, w in widgets.items()} == descent_tab.LABELS
+    assert open_tab("check").text_area(key=check_tab.KEY).label == check_tab.LABELS["claims"]
 
 
 def test_no_parameter_chosen_is_a_hint_not_an_error():
