@@ -18,7 +18,7 @@ import streamlit as st
 
 from graphlab.descend import Descent, descend, parse_table
 from graphlab.errors import GraphlabError, ParseError
-from graphlab.frames import format_number
+from graphlab.present import assignments, descent_table, number
 
 WRT, LR, STEPS, DATA, BATCH, SEED = (f"descent:{k}" for k in ("wrt", "lr", "steps", "data", "batch", "seed"))
 EXPR = "descent:expr"  # the expression the chosen parameters belong to
@@ -44,24 +44,6 @@ def run(key: m.Key, wrt: tuple[str, ...], lr: str, steps: int, table: str | None
     data = parse_table(table, "the uploaded table") if table is not None else None
     return descend(m.build(key.expr), wrt, m.point_of(key.values), lr, steps, mode=key.mode, data=data,
                    batch_size=batch_size, seed=seed)
-
-
-def history_table(d: Descent, output: str) -> dict[str, list[str]]:
-    """Columns of the descent table, as the CLI prints it: row k is θ_k, L(θ_k), ∇L(θ_k), −η∇L(θ_k)."""
-    def num(value: Any) -> str:
-        return format_number(value, DIGITS)
-
-    table: dict[str, list[str]] = {"step": [str(s.step) for s in d.history]}
-    for w in d.wrt:
-        table[w] = [num(s.params[w]) for s in d.history]
-    table["batch loss" if d.batch_size else "loss"] = [num(s.loss) for s in d.history]
-    for w in d.wrt:
-        table[f"∂{output}/∂{w}"] = [num(s.gradient[w]) for s in d.history]
-    for w in d.wrt:
-        table[f"update {w}"] = [num(s.update[w]) if s.update else "" for s in d.history]
-    if d.batch_size:
-        table["rows"] = [" ".join(str(i + 1) for i in s.batch or ()) for s in d.history]
-    return table
 
 
 def losses(d: Descent) -> pd.DataFrame:
@@ -139,11 +121,12 @@ def show(key: m.Key) -> None:
         if isinstance(e, ParseError):
             st.code(e.caret(), language=None)
         return
-    fixed = ", ".join(f"{v} = {format_number(x, DIGITS)}" for v, x in d.fixed.items())
+    fixed = assignments(d.fixed, digits=DIGITS, compact=True)
     rule = ", ".join(f"{w} ← {w} − η ∂{out}/∂{w}" for w in d.wrt)
-    st.markdown(f"{rule}, η = {format_number(d.lr, DIGITS)}" + (f"; {fixed}" if fixed else "")
+    st.markdown(f"{rule}, η = {number(d.lr, digits=DIGITS, compact=True)}" + (f"; {fixed}" if fixed else "")
                 + (f"; batches of {d.batch_size} rows" if d.batch_size else ""))
-    st.dataframe(pd.DataFrame(history_table(d, out)), hide_index=True, width="stretch")
+    table = descent_table(d, digits=DIGITS, compact=True)
+    st.dataframe(pd.DataFrame(list(table.rows), columns=list(table.columns)), hide_index=True, width="stretch")
     loss = "batch loss" if d.batch_size else "loss"
     st.markdown(f"**The {loss} {out} per step**")
     st.line_chart(losses(d), x_label="step", y_label=loss)

@@ -1,8 +1,9 @@
-"""What the stepper page shows, without the widgets: view and URL state, cached traces, the table.
+"""What the stepper page shows, without the widgets: view and URL state, cached traces, errors in the app's words.
 
 Kept apart from the page so the page reads as layout, and the rules (URL format, the node
-limit, what the table shows at a step) sit in one place. Everything expensive is cached by
-the trace's key (expression, values, mode): stepping never re-traces, it only redraws.
+limit, how an error names its field) sit in one place; the tables' rows come from
+graphlab.present. Everything expensive is cached by the trace's key (expression, values,
+mode): stepping never re-traces, it only redraws.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ from graphlab.build import from_text
 from graphlab.errors import GraphlabError
 from graphlab.explain import Explanation, explain_step
 from graphlab.export import render_bytes, to_tikz
-from graphlab.frames import format_number, frame
 from graphlab.point import parse_value, split_point
 from graphlab.render import PALETTES, STYLES, to_dot
-from graphlab.trace import Trace, local_formula, trace
+from graphlab.trace import Trace, trace
 
 # Above this many nodes the diagram is not drawn: it is illegible, and laying it out in the
 # browser freezes the page. The table and a message still show.
@@ -227,45 +227,6 @@ def step_label(t: Trace, index: int) -> str:
     n = t.graph.number_of_nodes()
     k = index + 1 if s.phase == "forward" else index - n + 1
     return f"{s.phase} {k} of {n}: node {s.node}"
-
-
-def node_table(key: Key, index: int, precision: int) -> dict[str, list[str]]:
-    """Columns of the node table as of step ``index``: only what is known by then shows.
-
-    Values appear as the forward pass reaches them; a gradient as soon as a contribution
-    arrives, marked "k of n terms" while a node with several consumers is still summing;
-    local gradients are formulas until their node's backward step, then numbers too.
-    """
-    t = compute(key)
-    g = t.graph
-    fr = frame(g, t, index)
-    backward = {s.node: s for s in t.backward_steps}
-    out = g.graph["output"]
-
-    def num(value: Any) -> str:
-        return format_number(value, precision)
-
-    table: dict[str, list[str]] = {"": [], "node": [], "op": [], "inputs": [], "value": [], f"∂{out}/∂node": [],
-                                   "local gradients": []}
-    for node in g:
-        data = g.nodes[node]
-        grad = num(fr.grads.get(node))
-        arrived = fr.terms.get(node, [])
-        if arrived and len(arrived) < arrived[-1][1].consumers:
-            grad += f" ({len(arrived)} of {arrived[-1][1].consumers} terms)"
-        visited = backward[node].index <= index
-        locals_ = []
-        for e in backward[node].edges:
-            text = f"∂{node}/∂{e.input} = {local_formula(g, node, e.position)}"
-            locals_.append(f"{text} = {num(e.local)}" if visited else text)
-        table[""].append("▶" if node == fr.current else "")
-        table["node"].append(node)
-        table["op"].append(data.get("op", data["kind"]))
-        table["inputs"].append(" ".join(data.get("args", ())))
-        table["value"].append(num(fr.values.get(node)))
-        table[f"∂{out}/∂node"].append(grad)
-        table["local gradients"].append("; ".join(locals_))
-    return table
 
 
 def value_key(name: str) -> str:

@@ -13,6 +13,7 @@ import stepper_model as m
 import streamlit as st
 
 from graphlab.errors import GraphlabError, ParseError
+from graphlab.present import node_table
 
 state = st.session_state
 ROW_HIGHLIGHT = "background-color: rgba(255, 190, 0, 0.3)"  # translucent: reads on light and dark themes
@@ -103,7 +104,8 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
                                on_click="ignore", width="stretch", icon=":material/download:")
 
     st.subheader("All nodes")
-    rows = pd.DataFrame(m.node_table(key, index, drawing.precision))
+    table = node_table(t, index, digits=drawing.precision, compact=True)
+    rows = pd.DataFrame(list(table.rows), columns=list(table.columns))
     marked = rows.style.apply(lambda row: [ROW_HIGHLIGHT if row.iloc[0] else ""] * len(row), axis=1)
     st.dataframe(marked, hide_index=True, width="stretch")
 

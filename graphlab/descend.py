@@ -47,6 +47,7 @@ class DescentStep:
 @dataclass
 class Descent:
     expression: str
+    output: str  # the loss's node: the gradients are d output / d θ
     wrt: tuple[str, ...]
     lr: Any
     mode: str
@@ -212,4 +213,5 @@ def descend(
         history.append(DescentStep(k, dict(params), loss, gradient, update, batch))
         if update is not None:
             params = {name: params[name] + update[name] for name in wrt}
-    return Descent(graph.graph["source"], wrt, lr, mode, history, fixed, batch_size if data is not None else None)
+    return Descent(graph.graph["source"], graph.graph["output"], wrt, lr, mode, history, fixed,
+                   batch_size if data is not None else None)

@@ -15,9 +15,9 @@ from typing import Any
 import sympy as sp
 
 from .build import symbol
-from .frames import check_step, format_number
+from .frames import check_step
 from .ops import OPS
-from .present import formula
+from .present import formula, number
 from .trace import BackwardStep, Trace, local_formula
 
 __all__ = ["Explanation", "explain", "explain_step"]
@@ -48,7 +48,7 @@ class Notation:
         return f"∂{top}/∂{bottom}"
 
     def num(self, value: Any) -> str:
-        return format_number(value, self.precision)
+        return number(value, digits=self.precision, compact=True)
 
     def paren(self, value: Any) -> str:
         return self.group(self.num(value))
@@ -86,7 +86,7 @@ class LatexNotation(Notation):
         return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
 
     def num(self, value: Any) -> str:
-        text = format_number(value, self.precision)
+        text = number(value, digits=self.precision, compact=True)
         if isinstance(value, sp.Basic) and ("/" in text or not value.is_number):
             return sp.latex(value)
         return text

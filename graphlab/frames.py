@@ -17,13 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
-import sympy as sp
 
 from .errors import GraphlabError
-from .present import formula
-from .trace import BackwardStep, Edge, Trace, as_json_number
+from .trace import BackwardStep, Edge, Trace
 
-__all__ = ["Frame", "frame", "operand_edges", "folded_constants", "check_step", "format_number"]
+__all__ = ["Frame", "frame", "operand_edges", "folded_constants", "check_step"]
 
 
 @dataclass(frozen=True)
@@ -59,26 +57,6 @@ class Frame:
     @property
     def output_grad(self) -> Any:
         return self.grads.get(self.graph.graph["output"])
-
-
-def format_number(value: Any, precision: int = 4) -> str:
-    """A value as drawn: ``precision`` significant digits; short exact values stay exact (1/2)."""
-    if value is None:
-        return ""
-    if isinstance(value, sp.Basic):
-        if not value.is_number:  # a variable without a value: the expression itself
-            return formula(value)
-        if value.is_Rational and len(str(value)) <= precision + 3:
-            return str(value)
-        number = as_json_number(value)
-        if isinstance(number, str):
-            return number
-        value = number
-    value = float(value)
-    if value != value or value in (float("inf"), float("-inf")):
-        return str(value)
-    text = f"{value:.{precision}g}"
-    return "0" if text == "-0" else text
 
 
 def check_step(trace: Trace, step: int | None) -> int | None:

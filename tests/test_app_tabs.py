@@ -21,6 +21,8 @@ import pygraphviz
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from graphlab.present import descent_table
+
 APPS = Path(__file__).resolve().parent.parent / "apps"
 APP = str(APPS / "graphlab_app.py")
 sys.path.insert(0, str(APPS))  # what `streamlit run` does for the app's own modules
@@ -251,9 +253,10 @@ def test_mini_batches_from_a_table():
     key = descent_tab.m.Key("(y - w x - b)^2", (("y", ""), ("w", "0"), ("x", ""), ("b", "0")), "float")
     table = (Path(__file__).resolve().parent.parent / "examples" / "line.csv").read_text()
     d = descent_tab.run(key, ("w", "b"), "0.05", 2, table, 2, 1)
-    rows = descent_tab.history_table(d, "f")
-    assert rows["w"] == ["0", "1.295", "1.80925"] and rows["rows"] == ["2 3", "1 4", "1 2"]
-    assert rows["batch loss"][0] == "25.81"
+    rows = descent_table(d, digits=descent_tab.DIGITS, compact=True)
+    column = {name: [row[i] for row in rows.rows] for i, name in enumerate(rows.columns)}
+    assert column["w"] == ["0", "1.295", "1.80925"] and column["rows"] == ["2 3", "1 4", "1 2"]
+    assert column["batch loss"][0] == "25.81"
 
 
 def test_default_parameters_read_like_parameters():
