@@ -207,8 +207,11 @@ def boundary_caption(run: m.Run) -> str:
 
 
 def loss_chart(run: m.Run) -> alt.Chart:
-    return alt.Chart(run.curves()).mark_line(strokeWidth=2).encode(
-        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+    # Epochs are whole numbers: integer labels, whole ticks, and a domain of at least [0, 1], so
+    # epoch 0 alone is not one point that Vega-Lite labels "0.000000".
+    epochs = alt.Scale(domain=[0, max(1, run.epoch)], nice=False)
+    return alt.Chart(run.curves()).mark_line(strokeWidth=2, point=run.epoch == 0).encode(
+        x=alt.X("epoch:Q", title="epoch", scale=epochs, axis=alt.Axis(format="d", tickMinStep=1)),
         y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=True)),
         color=alt.Color("set:N", scale=alt.Scale(domain=["train", "test"], range=[m.POSITIVE, "#888888"]),
                         legend=alt.Legend(title=None, orient="top")),

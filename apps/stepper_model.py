@@ -17,12 +17,16 @@ from typing import Any
 import graphviz
 import networkx as nx
 import streamlit as st
+import sympy as sp
 
+from graphlab import formulas
+from graphlab.arithmetic import symbol
 from graphlab.build import from_text
 from graphlab.errors import GraphlabError
 from graphlab.explain import Explanation, explain_step
 from graphlab.export import render_bytes, to_tikz
 from graphlab.point import parse_value, split_point
+from graphlab.present import latex, number
 from graphlab.render import PALETTES, STYLES, to_dot
 from graphlab.trace import Trace, trace
 
@@ -42,7 +46,8 @@ EXAMPLES: dict[str, dict[str, str]] = {
 DEFAULT_EXPR = "(x+y)z"
 DEFAULT_VALUE = "1"
 MODES = ("float", "exact")
-CHOICES = {"mode": MODES, "style": STYLES, "direction": ("LR", "TB"), "palette": tuple(PALETTES)}
+FORMS = formulas.FORMS
+CHOICES = {"mode": MODES, "style": STYLES, "direction": ("LR", "TB"), "palette": tuple(PALETTES), "form": FORMS}
 
 Values = tuple[tuple[str, str], ...]  # (variable, value text), hashable for the caches
 
@@ -74,6 +79,7 @@ class Drawing:
     palette: str = "default"
     precision: int = 4
     symbolic: bool = False
+    form: str = "names"  # how the chain rule writes a whole gradient (graphlab.formulas.FORMS)
 
     def options(self) -> dict[str, Any]:
         return {"direction": self.direction, "palette": self.palette, "precision": self.precision,
@@ -130,7 +136,7 @@ def view_to_query(view: View, variables: tuple[str, ...]) -> dict[str, str]:
     d = view.drawing
     return {"expr": view.expr, "at": at, "mode": view.mode, "step": str(view.step), "style": d.style,
             "direction": d.direction, "palette": d.palette, "precision": str(d.precision),
-            "symbolic": "1" if d.symbolic else "0"}
+            "symbolic": "1" if d.symbolic else "0", "form": d.form}
 
 
 def error_line(error: GraphlabError, labels: Mapping[str, str]) -> str:
@@ -182,8 +188,33 @@ def diagram(key: Key, index: int, drawing: Drawing) -> graphviz.Digraph:
 
 
 @st.cache_resource(max_entries=512, show_spinner=False)
-def explanation(key: Key, index: int, precision: int) -> Explanation:
-    return explain_step(compute(key), index, precision)
+def explanation(key: Key, index: int, precision: int, form: str = "names") -> Explanation:
+    return explain_step(compute(key), index, precision, form)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def gradient_latex(key: Key, form: str, precision: int) -> list[str]:
+    """Every variable's gradient in ``form``, as LaTeX lines ∂f/∂x = <formula> = <value>."""
+    t = compute(key)
+    out = sp.latex(symbol(t.graph.graph["output"]))
+    exprs = formulas.gradient_exprs(t.graph) if form == "expanded" else None
+    try:
+        forms = formulas.gradient_forms(t.graph) if form != "expanded" else None
+    except GraphlabError:
+        forms = None
+    lines = []
+    for v, value in t.gradient.items():
+        if forms is not None:
+            written = formulas.latex(forms.in_deltas[v] if form == "delta" else forms.names[v])
+        else:
+            written = latex(exprs[v]) if exprs else None
+        parts = [rf"\frac{{\partial {out}}}{{\partial {sp.latex(symbol(v))}}}", written,
+                 None if value is None else number(value, digits=precision, compact=True)]
+        lines.append(" = ".join(p for p in dict.fromkeys(parts) if p))
+    if form == "delta" and forms is not None:
+        lines[:0] = [f"{sp.latex(formulas.delta_symbol(n))} = {formulas.latex(d)} = "
+                     f"{number(t.grads[n], digits=precision, compact=True)}" for n, d in forms.deltas.items()]
+    return lines
 
 
 # --------------------------------------------------------------------------- downloads

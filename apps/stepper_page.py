@@ -89,7 +89,7 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
 
     left, right = st.columns([3, 2])
     with left:
-        explained = m.explanation(key, index, drawing.precision)
+        explained = m.explanation(key, index, drawing.precision, drawing.form)
         st.markdown("**The chain rule at this step**" if explained.phase == "backward" else "**Computed at this step**")
         st.latex(rf"\begin{{gathered}}{explained.latex}\end{{gathered}}")  # one sentence per line
     if drawable:
@@ -102,6 +102,10 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
             st.download_button(f"All {count} frames (ZIP)", partial(m.frames_zip, key, drawing),
                                m.file_name(key, None, "zip"), "application/zip", key="download:zip",
                                on_click="ignore", width="stretch", icon=":material/download:")
+
+    with st.expander("Every gradient", expanded=False):
+        st.latex(r"\begin{gathered}" + r" \\ ".join(m.gradient_latex(key, drawing.form, drawing.precision))
+                 + r"\end{gathered}")
 
     st.subheader("All nodes")
     table = node_table(t, index, digits=drawing.precision, compact=True)
@@ -132,6 +136,9 @@ with st.sidebar:
     st.selectbox("Colours", m.CHOICES["palette"], key="palette")
     st.number_input("Significant digits", 1, 17, key="precision")
     st.toggle("Local gradients as formulas", key="symbolic")
+    st.segmented_control("Gradients written as", m.CHOICES["form"], key="form", required=True,
+                         help="names: the lecture's products of local factors over your named intermediates; "
+                              "expanded: in the variables only; delta: δ per named node, each from the next")
 
 st.text_input("Expression", key="expr", on_change=lambda: state.update(step=1),
               help="e.g. (x+y)z, log(x1 x2) sin(x2), or statements: q = x + y; f = q z")

@@ -68,25 +68,28 @@ class _Products:
 
 
 class Float(_Products):
-    """float64 through NumPy: 1/0 is inf, log(-1) is nan, nothing raises (callers silence the warnings)."""
+    """float64 through NumPy: 1/0 is inf, log(-1) is nan, nothing raises (callers silence the warnings).
+
+    Rules run on NumPy scalars; what is recorded is a plain Python float, which prints as
+    ``-12.0``, not ``np.float64(-12.0)``."""
 
     def variable(self, node: str, given: Any) -> Any:
-        return None if given is None else np.float64(given)
+        return None if given is None else float(np.float64(given))
 
-    def constant(self, value: sp.Expr) -> np.float64:
-        return np.float64(float(value))
+    def constant(self, value: sp.Expr) -> float:
+        return float(value)
 
-    def apply(self, op: Op, node: str, args: list[Any]) -> np.float64:
-        return np.float64(op.forward_fn(len(args))(np, *args))
+    def apply(self, op: Op, node: str, args: list[Any]) -> float:
+        return float(op.forward_fn(len(args))(np, *map(np.float64, args)))
 
-    def local(self, op: Op, out: Any, args: list[Any], i: int) -> np.float64:
-        return np.float64(op.local_fns(len(args))[i](np, out, *args))
+    def local(self, op: Op, out: Any, args: list[Any], i: int) -> float:
+        return float(op.local_fns(len(args))[i](np, np.float64(out), *map(np.float64, args)))
 
-    def zero(self) -> np.float64:
-        return np.float64(0.0)
+    def zero(self) -> float:
+        return 0.0
 
-    def one(self) -> np.float64:
-        return np.float64(1.0)
+    def one(self) -> float:
+        return 1.0
 
 
 def _round(value: float, decimals: int) -> float:
@@ -106,17 +109,11 @@ class Rounded(Float):
         return None if given is None else float(given)
 
     def apply(self, op: Op, node: str, args: list[Any]) -> float:
-        return _round(float(super().apply(op, node, args)), self.decimals)
+        return _round(super().apply(op, node, args), self.decimals)
 
     def edge(self, op: Op, node: str, out: Any, args: list[Any], i: int, upstream: Any) -> tuple[Any, Any]:
-        local = _round(float(self.local(op, out, args, i)), self.decimals)
-        return local, _round(float(upstream), self.decimals) * local
-
-    def zero(self) -> float:
-        return 0.0
-
-    def one(self) -> float:
-        return 1.0
+        local = _round(self.local(op, out, args, i), self.decimals)
+        return local, _round(upstream, self.decimals) * local
 
 
 class Exact(_Products):

@@ -33,7 +33,8 @@ from .ops import OPS, sympy_family, sympy_heads
 from .parse import parse
 from .program import program
 
-__all__ = ["MAX_NODES", "MAX_EXACT_BITS", "MAX_SYMBOLIC_NODES", "MAX_SYMBOLIC_DEPTH", "MAX_SYMBOLIC_SIZE",
+__all__ = ["OperatorGraph", "MAX_NODES", "MAX_EXACT_BITS", "MAX_SYMBOLIC_NODES", "MAX_SYMBOLIC_DEPTH",
+           "MAX_SYMBOLIC_SIZE",
            "GraphBuilder", "from_text", "from_sympy", "node_expr", "symbol", "check_exact_pow", "check_symbolic_size",
            "symbolic_shape", "forward_order", "gc_paused"]
 
@@ -42,6 +43,22 @@ MAX_SYMBOLIC_NODES = 400  # SymPy works recursively and slowly: symbolic forms s
 MAX_SYMBOLIC_SIZE = 1_000  # ...and this many terms once shared subexpressions are written out
 MAX_SYMBOLIC_DEPTH = 40  # ...and this depth: SymPy recurses, and diff of deep chains slows quadratically
 MAX_LITERAL_DIGITS = 400  # longer number literals (or exponents beyond 10^±400) are refused
+
+
+class OperatorGraph(nx.DiGraph):
+    """The operator graph: a ``networkx.DiGraph`` in every way, that also reads well in a REPL
+    (``<graphlab graph '(x+y)z': 5 nodes, ...>``) and draws itself in Jupyter. Copies, subgraphs
+    and views keep the class (NetworkX builds them with ``G.__class__()``)."""
+
+    def __repr__(self) -> str:
+        from .present import graph_summary  # present needs trace, which needs this module
+
+        return graph_summary(self)
+
+    def _repr_svg_(self) -> str | None:
+        from .present import diagram_svg
+
+        return diagram_svg(self)
 
 
 def _literal_value(text: str) -> sp.Expr:
@@ -136,7 +153,7 @@ class GraphBuilder:
                 while f"v{counter}" in taken:
                     counter += 1
                 keys.append(f"v{counter}")
-        g = nx.DiGraph(
+        g = OperatorGraph(
             output=keys[self.output],
             source=self.text,
             variables=tuple(self.var_pos),
@@ -172,7 +189,7 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def from_text(text: str, canonical: bool = False, names: Collection[str] = ()) -> nx.DiGraph:
+def from_text(text: str, canonical: bool = False, names: Collection[str] = ()) -> OperatorGraph:
     """Parse ``text`` and build its graph. Raises :class:`ParseError` for bad input.
 
     ``names`` are plainly variables (see :func:`graphlab.parse.parse`)."""
@@ -185,7 +202,7 @@ def from_text(text: str, canonical: bool = False, names: Collection[str] = ()) -
     return g
 
 
-def from_sympy(expr: sp.Expr, source: str = "") -> nx.DiGraph:
+def from_sympy(expr: sp.Expr, source: str = "") -> OperatorGraph:
     """Build the graph of a SymPy expression in its canonical n-ary form (Add, Mul, Pow...)."""
     builder = GraphBuilder(source)
     heads = sympy_heads()

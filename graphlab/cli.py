@@ -226,6 +226,12 @@ def print_trace_table(t: Trace, form: str = "names") -> None:
         print(line)
 
 
+def add_form_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--form", choices=formulas.FORMS, default="names",
+                   help="how gradients are written: names (default: the lecture's products of local factors "
+                        "over your named intermediates), expanded (in the variables only), delta (δ per named node)")
+
+
 def cmd_grad(args: argparse.Namespace) -> int:
     t = trace_from_args(args)
     warn_nonfinite(t)
@@ -239,9 +245,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
 def add_grad(sub) -> None:
     p = sub.add_parser("grad", help="values and gradients of every node, step by step")
     add_expression_args(p)
-    p.add_argument("--form", choices=formulas.FORMS, default="names",
-                   help="how gradients are written: names (default: the lecture's products of local factors "
-                        "over your named intermediates), expanded (in the variables only), delta (δ per named node)")
+    add_form_arg(p)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(run=cmd_grad)
 
@@ -310,7 +314,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     t = trace_from_args(args)
     warn_nonfinite(t)
-    explained = explain(t, args.precision)
+    explained = explain(t, args.precision, args.form)
     width = len(str(len(explained)))
     for e in explained:
         if args.format == "text":
@@ -330,6 +334,7 @@ def add_explain(sub) -> None:
                    help="text (default); markdown: one paragraph per step, math in $...$; latex: one \\\\ line "
                         "per sentence")
     p.add_argument("--precision", type=int, default=4, help="significant digits (default 4)")
+    add_form_arg(p)
     p.set_defaults(run=cmd_explain)
 
 

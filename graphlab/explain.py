@@ -14,10 +14,12 @@ from typing import Any
 
 import sympy as sp
 
+from . import formulas
 from .build import symbol
+from .errors import GraphlabError
 from .frames import check_step
 from .ops import OPS
-from .present import formula, number
+from .present import formula, latex, number
 from .trace import BackwardStep, Trace, local_formula
 
 __all__ = ["Explanation", "explain", "explain_step"]
@@ -67,6 +69,9 @@ class Notation:
     def formula(self, expr: sp.Expr) -> str:
         return formula(expr)
 
+    def form(self, products: formulas.Formula | None) -> str | None:
+        return formulas.text(products, greek=True)
+
     def apply(self, op: str, args: list[str]) -> str:
         entry = OPS[op]
         if entry.infix:
@@ -98,7 +103,10 @@ class LatexNotation(Notation):
         return rf"\ \text{{({text})}}"
 
     def formula(self, expr: sp.Expr) -> str:
-        return sp.latex(expr)
+        return latex(expr)
+
+    def form(self, products: formulas.Formula | None) -> str | None:
+        return formulas.latex(products)
 
     def apply(self, op: str, args: list[str]) -> str:
         return OPS[op].latex_of(args)
@@ -112,11 +120,15 @@ def _label(trace: Trace, node: str, n: Notation) -> str:
 def _forward(trace: Trace, node: str, value: Any, n: Notation) -> list[str]:
     data = trace.graph.nodes[node]
     if data["kind"] == "var":
+        if value is None or not getattr(value, "is_number", True):  # no value given
+            return [f"{n.name(data['label'])}{n.note('no value')}"]
         return [f"{n.name(data['label'])} = {n.num(value)}"]
     if data["kind"] == "const":
         return [f"{n.num(value)}{n.note('constant')}"]
     args = data["args"]
     symbols = n.apply(data["op"], [_label(trace, a, n) for a in args])
+    if value is None:  # an operand has no value (float mode)
+        return [f"{n.name(data['label'])} = {symbols}"]
     numbers = n.apply(data["op"], [n.operand(trace.values[a]) for a in args])
     return [f"{n.name(data['label'])} = {symbols} = {numbers} = {n.num(value)}"]
 
@@ -128,7 +140,7 @@ def _negative(value: Any) -> bool:
         return False
 
 
-def _backward(trace: Trace, step: BackwardStep, n: Notation) -> list[str]:
+def _backward(trace: Trace, step: BackwardStep, n: Notation, form: str | None = "names") -> list[str]:
     g = trace.graph
     out = g.graph["output"]
     f = n.name(g.nodes[out]["label"])
@@ -137,7 +149,9 @@ def _backward(trace: Trace, step: BackwardStep, n: Notation) -> list[str]:
     if step.node == out:
         lines.append(f"{n.d(f, f)} = {n.num(step.upstream)}")
     terms = _terms(trace, step.node)
-    if len(terms) > 1:  # the node is complete now: its gradient is the sum over its consumers
+    if terms and step.upstream is None:  # float mode, a value is missing: no number to show
+        lines.append(f"{n.d(f, node_name)}{n.note('no number: a value is missing')}")
+    elif len(terms) > 1:  # the node is complete now: its gradient is the sum over its consumers
         chains = " + ".join(f"{n.d(f, _label(trace, c, n))}{n.times}{n.d(_label(trace, c, n), node_name)}"
                             for c, _ in terms)
         parts = " + ".join(n.paren(e.contribution) if _negative(e.contribution) and i else n.num(e.contribution)
@@ -153,11 +167,33 @@ def _backward(trace: Trace, step: BackwardStep, n: Notation) -> list[str]:
         if shown != local:  # the local gradient's formula, then its value
             factors = f"{n.paren(step.upstream)}{n.group(shown)} = {factors}"
         note = n.note(f"term {e.term} of {e.consumers}") if e.consumers > 1 else ""
-        lines.append(f"{n.d(f, arg)} = {n.d(f, node_name)}{n.times}{n.d(node_name, arg)} = {factors} = "
-                     f"{n.num(e.contribution)}{note}")
+        chain = f"{n.d(f, arg)} = {n.d(f, node_name)}{n.times}{n.d(node_name, arg)}"
+        if e.contribution is None:  # float mode, a value is missing: the rule, without numbers
+            upstream = n.group(n.d(f, node_name)) if step.upstream is None else n.paren(step.upstream)
+            lines.append(f"{chain} = {upstream}{n.group(shown)}{note}")
+            continue
+        lines.append(f"{chain} = {factors} = {n.num(e.contribution)}{note}")
     if not lines:
         lines.append(f"{node_name}{n.note('no variable reaches it: no gradient')}")
+    if form is not None and g.nodes[step.node]["kind"] == "var" and step.upstream is not None:
+        written = _written(trace, step.node, form, n)  # the variable's gradient is complete: the whole of it
+        if written is not None and written != n.num(step.upstream):
+            total = f"{n.d(f, node_name)} = {n.num(step.upstream)}"
+            line = f"{n.d(f, node_name)} = {written} = {n.num(step.upstream)}"
+            lines = [line if x == total else x for x in lines] if total in lines else [*lines, line]
     return lines
+
+
+def _written(trace: Trace, variable: str, form: str, n: Notation) -> str | None:
+    """d out / d variable in ``form`` (names, delta or expanded), or None where there is none."""
+    if form == "expanded":
+        exprs = formulas.gradient_exprs(trace.graph)
+        return None if exprs is None else n.formula(exprs[variable])
+    try:
+        forms = formulas.gradient_forms(trace.graph)
+    except GraphlabError:  # too large a graph for formulas
+        return None
+    return n.form(forms.in_deltas[variable] if form == "delta" else forms.names[variable])
 
 
 def _terms(trace: Trace, node: str) -> list[tuple[str, Any]]:
@@ -165,15 +201,16 @@ def _terms(trace: Trace, node: str) -> list[tuple[str, Any]]:
     return [(s.node, e) for s in trace.backward_steps for e in s.edges if e.input == node]
 
 
-def explain_step(trace: Trace, step: int, precision: int = 4) -> Explanation:
-    """The sentences for ``trace.steps[step]``."""
+def explain_step(trace: Trace, step: int, precision: int = 4, form: str | None = "names") -> Explanation:
+    """The sentences for ``trace.steps[step]``. At a variable's backward step, where its gradient is
+    complete, the whole gradient is written in ``form`` (names, delta, expanded; None: not at all)."""
     s = trace.steps[check_step(trace, step)]
     sentences = {}
     for kind, notation in (("text", Notation(precision)), ("latex", LatexNotation(precision))):
         if s.phase == "forward":
             sentences[kind] = _forward(trace, s.node, s.value, notation)
         else:
-            sentences[kind] = _backward(trace, s, notation)
+            sentences[kind] = _backward(trace, s, notation, form)
     header = f"Step {s.index + 1} ({s.phase}, node {s.node})"  # people count steps from 1, as the app does
     return Explanation(
         step=s.index, phase=s.phase, node=s.node,
@@ -183,6 +220,6 @@ def explain_step(trace: Trace, step: int, precision: int = 4) -> Explanation:
     )
 
 
-def explain(trace: Trace, precision: int = 4) -> list[Explanation]:
+def explain(trace: Trace, precision: int = 4, form: str | None = "names") -> list[Explanation]:
     """One explanation per step, forward then backward."""
-    return [explain_step(trace, k, precision) for k in range(len(trace.steps))]
+    return [explain_step(trace, k, precision, form) for k in range(len(trace.steps))]

@@ -19,7 +19,7 @@ from .build import symbol
 from .errors import GraphlabError
 from .graphviz_lib import pygraphviz
 from .ops import OPS
-from .present import number
+from .present import latex, number
 from .render import PALETTES, Line, Writer, build, to_dot
 from .trace import Trace
 
@@ -73,7 +73,7 @@ class _TikzWriter(Writer):
         return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
 
     def formula(self, expr: Any) -> str:
-        return sp.latex(expr)
+        return latex(expr)  # relu' as [z >= 0], as everywhere
 
     def node_label(self, node: str) -> str:
         data = self.g.nodes[node]

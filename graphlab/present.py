@@ -8,7 +8,9 @@ command line, the app, the diagrams and the explanations; :func:`equation` joins
 
 The records of a trace, a descent and a verify report become text here: :func:`node_table`
 (what is known at a step), :func:`descent_table` and :func:`report_lines`. The front ends only
-lay them out: the CLI as aligned columns, the app as ``st.dataframe`` and Markdown.
+lay them out: the CLI as aligned columns, the app as ``st.dataframe`` and Markdown. A graph and
+a trace read in a REPL as :func:`graph_summary` and :func:`trace_summary`, and draw themselves in
+Jupyter through :func:`diagram_svg`.
 """
 
 from __future__ import annotations
@@ -26,11 +28,15 @@ from .frames import frame
 from .trace import Trace, as_json_number, local_formula
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from .descend import Descent
     from .verify import Report
 
 __all__ = ["formula", "latex", "number", "equation", "assignments", "Table", "node_table", "descent_table",
-           "ClaimLines", "report_lines"]
+           "ClaimLines", "report_lines", "graph_summary", "trace_summary", "diagram_svg", "MAX_INLINE_NODES"]
+
+MAX_INLINE_NODES = 60  # as the app: a larger diagram is illegible, and Jupyter shows the summary instead
 
 def _language_name(func: Any) -> str | None:
     """What the input language calls a SymPy function: from the registry (Max -> max, sigma -> σ)."""
@@ -274,3 +280,48 @@ def report_lines(report: Report, exact: bool = False, digits: int = 6, compact: 
         derivative = equation(f"d{c.of}/d{c.wrt}", c.expected, value)
         lines.append(ClaimLines("✓" if c.ok else "✗", c.claim, c.verdict, derivative, wrong, c.diagnosis or ""))
     return lines
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def graph_summary(graph: nx.DiGraph) -> str:
+    """``<graphlab graph '(x+y)z': 5 nodes, variables x, y, z, output f>``: a graph's repr."""
+    data = graph.graph
+    source = f" {_short(data['source'])!r}" if data.get("source") else ""
+    variables = [v for v in data.get("variables", ()) if v in graph]  # a subgraph shares the graph data
+    parts = [f"{graph.number_of_nodes():,} node{'s' if graph.number_of_nodes() != 1 else ''}"]
+    if variables:
+        shown = ", ".join(variables[:8]) + (f", … ({len(variables)} in all)" if len(variables) > 8 else "")
+        parts.append(f"variable{'s' if len(variables) != 1 else ''} {shown}")
+    if data.get("output") in graph:
+        parts.append(f"output {data['output']}")
+    return f"<graphlab graph{source}: {', '.join(parts)}>"
+
+
+def trace_summary(trace: Trace) -> str:
+    """``<graphlab trace of '(x+y)z' at x = -2, ...: f = -12, ∂f/∂x = -4, ..., 10 steps>``: a trace's repr."""
+    data = trace.graph.graph
+    exact = trace.mode == "exact"
+    out = data.get("output", "output")
+    given = [f"{v} = {number(x, exact)}" for v, x in trace.inputs.items() if v not in trace.missing]
+    grads = [f"∂{out}/∂{v} = {number(x, exact)}" for v, x in trace.gradient.items()]
+    if len(grads) > 8:
+        grads = [*grads[:8], f"… ({len(grads)} in all)"]
+    at = f" at {', '.join(given[:8])}{', …' if len(given) > 8 else ''}" if given else ""
+    mode = " (exact)" if exact else ""
+    return (f"<graphlab trace of {_short(data.get('source', ''))!r}{at}{mode}: {out} = {number(trace.output, exact)}"
+            f"{'; ' if grads else ''}{', '.join(grads)}; {len(trace.steps)} steps>")
+
+
+def diagram_svg(obj: nx.DiGraph | Trace) -> str | None:
+    """The diagram of a graph or of a trace's final frame, as SVG for Jupyter; None (Jupyter then
+    shows the summary) when the graph is too large to draw legibly."""
+    from .export import Diagram  # Graphviz loads only when a diagram is asked for
+
+    graph = obj.graph if hasattr(obj, "steps") else obj
+    if graph.number_of_nodes() > MAX_INLINE_NODES:
+        return None
+    return Diagram(obj)._repr_svg_()

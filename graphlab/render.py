@@ -30,7 +30,7 @@ import networkx as nx
 from .errors import GraphlabError
 from .frames import Frame, folded_constants, frame, operand_edges
 from .ops import OPS
-from .present import number
+from .present import formula, number
 from .trace import Trace, local_formula
 
 __all__ = ["STYLES", "PALETTES", "Options", "Palette", "Writer", "build", "to_dot", "frames_dot", "op_symbol",
@@ -160,7 +160,7 @@ class Writer:
         return f"∂{top}/∂{bottom}"
 
     def formula(self, expr: Any) -> str:
-        return str(expr)
+        return formula(expr)  # the input language: x^2, step(z)
 
     def op_text(self, node: str) -> str:
         return op_symbol(self.g, node) if self.style != "record" else OPS[self.g.nodes[node]["op"]].symbol

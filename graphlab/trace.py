@@ -39,7 +39,7 @@ MAX_EXACT_NODES = 2_000  # exact (SymPy) arithmetic is slow: larger graphs use f
 
 
 
-@dataclass
+@dataclass(repr=False)
 class Trace:
     graph: nx.DiGraph
     mode: str
@@ -66,6 +66,17 @@ class Trace:
     @property
     def backward_steps(self) -> list[BackwardStep]:
         return [s for s in self.steps if s.phase == "backward"]
+
+    def __repr__(self) -> str:  # a REPL shows the result, not every record
+        from .present import trace_summary
+
+        return trace_summary(self)
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows the final frame (values and gradients); graphlab.show(trace, step=k) shows a step."""
+        from .present import diagram_svg
+
+        return diagram_svg(self)
 
 
 def is_finite(value: Any) -> bool:
@@ -99,12 +110,19 @@ def as_json_number(value: Any) -> float | str | None:
     return value
 
 
-def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, mode: str = "float", **named: Any) -> Trace:
-    """Run ``graph`` forward at ``values`` (variable -> number; or as keywords: ``trace(g, x=-2, y=5)``)
-    and backward from the output."""
+def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, /, mode: str = "float",
+          **named: Any) -> Trace:
+    """Run ``graph`` forward at ``values`` (variable -> number) and backward from the output.
+
+    Values may also be keywords: ``trace(g, x=-2, y=5, z=-4)``; a variable called ``mode``
+    goes in the mapping."""
     if mode not in ("float", "exact"):
         raise GraphlabError(f"unknown mode {mode!r}: use 'float' or 'exact'")
-    values = {**(values or {}), **named}
+    values = dict(values or {})
+    twice = sorted(set(values) & set(named))
+    if twice:
+        raise GraphlabError(f"{', '.join(twice)} given twice: in the mapping and as a keyword")
+    values.update(named)
     prog = program(graph)
     variables = prog.variables
     unknown = sorted(set(values) - set(variables) - set(graph.graph.get("aliases", {})))
@@ -129,10 +147,11 @@ def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, mode: str 
 
 
 @cache
-def _local_formulas(op: Op, labels: tuple) -> tuple[sp.Expr, ...]:
-    """The op's local rules run on SymPy: operands are labels (symbols) or constant values."""
+def _local_formulas(op: Op, labels: tuple, name: str | None) -> tuple[sp.Expr, ...]:
+    """The op's local rules run on SymPy: operands are labels (symbols) or constant values; the op's
+    output, where a rule reuses it (σ′ = out (1 - out)), is the node's ``name`` if it has one."""
     args = [symbol(a) if isinstance(a, str) else a for a in labels]
-    out = (op.out_display or op.sym)(*args)
+    out = symbol(name) if name is not None else (op.out_display or op.sym)(*args)
     rules = op.local_fns(len(args))
     return tuple(exact_number(rule(SYMPY_XP, out, *args)) for rule in rules)
 
@@ -143,13 +162,15 @@ def _placeholders(arity: int) -> tuple[sp.Dummy, ...]:
 
 
 def local_formula(graph: nx.DiGraph, node: str, position: int) -> sp.Expr:
-    """d node / d operand ``position``, written in the operands' labels (∂f/∂q = z)."""
+    """d node / d operand ``position``, written in the operands' labels (∂f/∂q = z), and through the
+    node's own name where a rule reuses its output and the user named it (∂y/∂z = y (1 - y))."""
     data = graph.nodes[node]
     operands = [graph.nodes[a] for a in data["args"]]
+    name = data["label"] if data.get("name") else None
     if any(o["kind"] == "const" for o in operands):  # constants simplify the formula: (x^2)' = 2x
         return _local_formulas(OPS[data["op"]], tuple(o["value"] if o["kind"] == "const" else o["label"]
-                                                      for o in operands))[position]
+                                                      for o in operands), name)[position]
     # all operands named: one formula per op, its placeholders renamed (10,000 nodes in well under a second)
     slots = _placeholders(len(operands))
-    formula = _local_formulas(OPS[data["op"]], tuple(d.name for d in slots))[position]
+    formula = _local_formulas(OPS[data["op"]], tuple(d.name for d in slots), name)[position]
     return formula.xreplace({symbol(d.name): symbol(o["label"]) for d, o in zip(slots, operands)})

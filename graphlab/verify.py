@@ -162,12 +162,13 @@ def total_derivative(graph: nx.DiGraph, of: str, wrt: str) -> sp.Expr:
 
 
 def _edge_local(graph: nx.DiGraph, node: str, operand: str) -> sp.Expr:
-    """∂node/∂operand along the one edge, in the variables (x*x counts both operand slots)."""
+    """∂node/∂operand along the one edge, in the variables (x*x counts both operand slots), by the
+    registry's own local rule, so its conventions at kinks hold (relu'(0) = 1)."""
     data = graph.nodes[node]
-    slots = [sp.Dummy(f"a{i}", real=True) for i in range(len(data["args"]))]
-    out = OPS[data["op"]].sym(*slots)
-    local = sum((sp.diff(out, s) for s, a in zip(slots, data["args"], strict=True) if a == operand), sp.Integer(0))
-    return local.xreplace({s: node_expr(graph, a) for s, a in zip(slots, data["args"], strict=True)})
+    op, arith = OPS[data["op"]], Symbolic()
+    args = [node_expr(graph, a) for a in data["args"]]
+    out = arith.apply(op, node, args)
+    return sum((arith.local(op, out, args, i) for i, a in enumerate(data["args"]) if a == operand), sp.Integer(0))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
+import gc
 import os
+import time
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import settings
@@ -23,3 +26,20 @@ def fanout():
     """log(x1 x2) sin(x2) at x1=2, x2=3: x2 feeds two ops."""
     g = from_text("log(x1 x2) sin(x2)")
     return g, trace(g, {"x1": 2, "x2": 3})
+
+
+@contextmanager
+def cpu_time(limit: float):
+    """The parser's own work stays under ``limit`` seconds: CPU time of this process (another process
+    on a busy machine does not count) with the garbage collector paused (a collection of other
+    tests' garbage is not the parser's work)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    start = time.process_time()
+    try:
+        yield
+    finally:
+        spent = time.process_time() - start
+        if enabled:
+            gc.enable()
+    assert spent < limit, f"{spent:.3f} s of CPU, over {limit} s"

@@ -16,6 +16,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from graphlab.present import node_table
+
 APPS = Path(__file__).resolve().parent.parent / "apps"
 APP = str(APPS / "graphlab_app.py")
 sys.path.insert(0, str(APPS))  # what `streamlit run` does for the app's own modules
@@ -258,3 +260,35 @@ def test_a_step_number_is_the_same_step_in_the_app_url_the_cli_and_the_frame_fil
     key = stepper_model.Key(LECTURE_Q, tuple(LECTURE.items()), "float")
     assert stepper_model.file_name(key, k - 1, "dot").startswith(f"graphlab-step-{k:02d}-")  # the app's download
     capsys.readouterr()
+
+
+def test_the_node_table_writes_local_gradients_in_the_input_language():
+    key = stepper_model.Key("x^3", (("x", "2"),), "float")
+    t = stepper_model.compute(key)
+    table = node_table(t, len(t.steps) - 1, digits=4, compact=True)  # what the page shows at the last step
+    rows = {row[table.columns.index("node")]: row[table.columns.index("local gradients")] for row in table.rows}
+    assert rows["f"] == "∂f/∂x = 3*x^2 = 12"  # d(x^3)/dx = 3x^2 = 12 at x = 2, written as typed
+
+
+NET = ("h1 = sigmoid(w1 x1 + w2 x2); h2 = sigmoid(w3 x1 + w4 x2); y = sigmoid(w5 h1 + w6 h2); "
+       "E = (y - t)^2 / 2")
+NET_AT = "w1=0.1,w2=0.2,w3=0.3,w4=0.4,w5=0.5,w6=0.6,x1=0.35,x2=0.9,t=0.5"
+
+
+@pytest.mark.parametrize(("form", "shown"), [
+    ("names", r"\left(y - t\right) y \left(1 - y\right) h_{1}"),  # seed 004: (y - d) y (1 - y) h
+    ("delta", r"\delta_{h1} = \delta_{y} y \left(1 - y\right) w_{5}"),
+    ("expanded", r"e^{"),
+])
+def test_every_gradient_in_the_chosen_form(form, shown):
+    at = open_app(expr=NET, at=NET_AT, form=form)
+    assert at.segmented_control(key="form").value == form
+    gradients = " ".join(x.value for x in at.latex)
+    assert shown in gradients
+    assert at.query_params["form"] == form  # a link keeps the form
+
+
+def test_a_bad_form_in_a_link_is_ignored_with_a_message():
+    at = open_app(expr="(x+y)z", at="x=-2,y=5,z=-4", form="nonsense")
+    assert at.segmented_control(key="form").value == "names"
+    assert any("form must be one of names, expanded, delta" in w.value for w in at.warning)

@@ -21,7 +21,7 @@ import pygraphviz
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from graphlab.present import descent_table
+from graphlab.present import descent_table, report_lines
 
 APPS = Path(__file__).resolve().parent.parent / "apps"
 APP = str(APPS / "graphlab_app.py")
@@ -160,6 +160,15 @@ def test_a_link_with_a_bad_tab_or_steps_opens_the_stepper():
 
 def test_describe_escapes_markdown():
     assert check_tab.plain("log(x1*x2)*cos(x2) w_0") == r"log(x1\*x2)\*cos(x2) w\_0"
+
+
+def test_describe_says_a_derivative_once_in_the_input_language():
+    from graphlab.verify import verify
+
+    report = verify("x^3 + 0 y", ["df/dy = 1", "df/dx = 3x"], at={"x": 2, "y": 1})
+    dy, dx = (check_tab.describe(c) for c in report_lines(report, digits=4, compact=True))
+    assert "right derivative: df/dy = 0  \n" in dy  # not "df/dy = 0 = 0"
+    assert r"right derivative: df/dx = 3\*x^2 = 12" in dx  # ^, as typed; 3 x^2 = 12 at x = 2
 
 
 # --------------------------------------------------------------------------- gradient descent

@@ -36,7 +36,11 @@ def test_output_starts_with_one_and_uses_formula(lecture):
 def test_fanout_full_sum(fanout):
     g, t = fanout
     e = explain_step(t, step_at(t, "backward", "x2"))
-    assert e.text == "∂f/∂x2 = ∂f/∂v3 · ∂v3/∂x2 + ∂f/∂v1 · ∂v1/∂x2 = -1.774 + 0.04704 = -1.727"
+    assert e.text.splitlines() == [
+        "∂f/∂x2 = ∂f/∂v3 · ∂v3/∂x2 + ∂f/∂v1 · ∂v1/∂x2 = -1.774 + 0.04704 = -1.727",
+        # the whole gradient once it is complete, as the lecture writes it: a product per path, summed
+        "∂f/∂x2 = log(x1 x2) cos(x2) + sin(x2) (1/(x1 x2)) x1 = -1.727"]
+    assert explain_step(t, step_at(t, "backward", "x2"), form=None).text == e.text.splitlines()[0]
     # the hand-worked value: log(6) cos(3) + sin(3)/3
     assert math.isclose(math.log(6) * math.cos(3) + math.sin(3) / 3, -1.727, abs_tol=5e-4)
     terms = [x.text for x in explain(t) if "term" in x.text]
@@ -52,7 +56,7 @@ def test_exact_mode_and_constants():
     assert "3 [constant]" in texts
     assert any(x.startswith("∂f/∂x = ∂f/∂v1 · ∂v1/∂x = (1)(2*x) = (1)(1) = 1") for x in texts)
     latex = explain(t)[-1].latex
-    assert latex == r"\frac{\partial f}{\partial x} = 1"
+    assert latex == r"\frac{\partial f}{\partial x} = 2 x = 1"  # the names form, then the value
 
 
 def test_precision(lecture):
@@ -61,3 +65,13 @@ def test_precision(lecture):
     forward = explain_step(t, step_at(t, "forward", "f"), precision=2).text
     assert forward == "f = x / 3 = 1 / 3 = 0.33"
     assert explain_step(t, step_at(t, "forward", "f"), precision=6).text.endswith("= 0.333333")
+
+
+def test_a_missing_value_is_said_not_printed_as_blanks():
+    t = trace(from_text("x^2 y"), {"x": 3})  # float mode: y has no value, so f and every gradient have none
+    texts = [e.text for e in explain(t)]
+    assert "y [no value]" in texts and "f = v1 * y" in texts
+    assert "∂f/∂v1 = ∂f/∂f · ∂f/∂v1 = (1)(y)" in texts[5].splitlines()
+    assert all("()" not in line and not line.endswith("= ") for text in texts for line in text.splitlines())
+    exact = [e.text for e in explain(trace(from_text("x^2 y"), {"x": 3}, mode="exact"))]
+    assert "y [no value]" in exact and "f = v1 * y = 9 * y = 9*y" in exact

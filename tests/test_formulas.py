@@ -98,6 +98,10 @@ def test_relu_is_the_lecture_step_in_every_form():
     report = gl.verify(g, ["df/dw = 2", "df/dw = 0", "df/dw = step(z) x"], at=at)
     assert [c.ok for c in report.claims] == [True, False, True]
     assert all("0.5" not in (c.expected + str(c.diagnosis)) for c in report.claims)
+    # the issue's own case: relu(x) at 0 says 1 everywhere, never Heaviside's 1/2
+    result = gl.verify("relu(x)", ["df/dx = 0"], at={"x": 0}).claims[0]
+    assert result.expected == "step(x)" and result.expected_value == 1
+    assert "step(x) = 1" in result.diagnosis and "0.5" not in result.diagnosis
 
 
 def test_grad_prints_the_forms_and_json_carries_them(capsys):

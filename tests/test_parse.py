@@ -5,6 +5,7 @@ import time
 
 import pytest
 import sympy as sp
+from conftest import cpu_time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -366,17 +367,26 @@ def test_sigmoid_without_argument_explains_the_lecture_notation():
 
 
 def test_many_distinct_names_before_paren_are_fast():
-    start = time.perf_counter()
-    g = gl.graph(" + ".join(f"rate{i}(x + 1)" for i in range(2000)))
-    assert len(g.graph["variables"]) == 2001
-    assert time.perf_counter() - start < 2
+    """Deciding whether each name before '(' looks like a function costs little next to the parse
+    itself: compared with the same input written with '*', in one run (a ratio, not a wall time,
+    so a busy machine does not fail it)."""
+    def timed(text: str) -> float:
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            g = gl.graph(text)
+            best = min(best, time.perf_counter() - start)
+        assert len(g.graph["variables"]) == 2001
+        return best
+
+    juxtaposed = timed(" + ".join(f"rate{i}(x + 1)" for i in range(2000)))
+    explicit = timed(" + ".join(f"rate{i} * (x + 1)" for i in range(2000)))
+    assert juxtaposed < 4 * explicit
 
 
 def test_size_limit_refused_fast():
-    start = time.perf_counter()
-    with pytest.raises(gl.ParseError, match="limit"):
+    with cpu_time(0.5), pytest.raises(gl.ParseError, match="limit"):
         gl.graph("x+" * MAX_CHARS)
-    assert time.perf_counter() - start < 0.5
 
 
 @pytest.mark.parametrize("make", [
@@ -388,10 +398,8 @@ def test_size_limit_refused_fast():
 ])
 def test_nesting_limit(make):
     gl.graph(make(MAX_DEPTH // 2))  # reasonable nesting is fine
-    start = time.perf_counter()
-    with pytest.raises(gl.ParseError, match="nesting deeper"):
+    with cpu_time(0.5), pytest.raises(gl.ParseError, match="nesting deeper"):
         gl.graph(make(1000))
-    assert time.perf_counter() - start < 0.5
 
 
 def test_long_flat_input_is_fine():
@@ -413,9 +421,8 @@ ALPHABET = "xyz12 .e+-*/^(),=;\nsinlogmaxσ_$'[]"
 @settings(max_examples=400, deadline=None)
 @given(st.text(alphabet=ALPHABET, max_size=40) | st.text(max_size=30))
 def test_fuzz_parses_or_raises_parse_error(text):
-    start = time.perf_counter()
-    try:
-        gl.graph(text)
-    except gl.ParseError as e:
-        assert 1 <= e.column and "\n" not in str(e)
-    assert time.perf_counter() - start < 0.25
+    with cpu_time(0.25):
+        try:
+            gl.graph(text)
+        except gl.ParseError as e:
+            assert 1 <= e.column and "\n" not in str(e)

@@ -7,6 +7,7 @@ of the prediction's expression, graphlab.train.Model.load for the exported weigh
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -215,3 +216,22 @@ def test_open_this_prediction_switches_to_the_stepper_with_the_points_graph():
     assert "sigmoid(" in expr and expr.endswith("E = softplus(z) - t*z")
     assert at.text_input(key="expr").value == expr  # the stepper shows it
     assert len(at.get("graphviz_chart")) == 1
+
+
+def loss_spec(at: AppTest) -> dict:
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    return next(s for s in specs if s.get("title") == "Loss")
+
+
+def test_the_loss_chart_counts_epochs_in_whole_numbers():
+    at = open_playground(n="200", layers="3", act="tanh")
+    for epochs in (0, 1):  # at epoch 0 a single point: Vega-Lite labelled it "0.000000" unless told otherwise
+        spec = loss_spec(at)
+        x = spec["encoding"]["x"]
+        assert x["field"] == "epoch" and x["type"] == "quantitative"
+        assert x["axis"]["format"] == "d" and x["axis"]["tickMinStep"] == 1  # d3-format "d": integer labels
+        assert x["scale"]["domain"] == [0, max(1, epochs)]
+        at.button(key="pg_step").click().run()
+    run = m.Run.start(m.Config(points=200, layers=(3,)))
+    run.step(2)
+    assert run.curves()["epoch"].dtype.kind == "i" and sorted(set(run.curves()["epoch"])) == [0, 1, 2]

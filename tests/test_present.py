@@ -1,9 +1,13 @@
-"""What people read: formulas in the input language, numbers, and the rows of the front ends' tables.
+"""What people read: formulas in the input language, numbers, the rows of the front ends' tables, and graphs
+and traces in a REPL or notebook.
 
 The formula printer's reference is graphlab's own parser and SymPy: printed text must parse back
 to an expression SymPy finds equal to the one printed. The tables' references are the lecture's
 numbers, worked by hand."""
 
+import xml.etree.ElementTree as ET
+
+import networkx as nx
 import pytest
 import sympy as sp
 from hypothesis import assume, given
@@ -157,3 +161,43 @@ def test_the_verify_report_reads_line_by_line():
     assert (wrong.mark, wrong.claim, wrong.derivative) == ("✗", "df/dq = 4", "df/dq = z = -4")
     assert wrong.counterexample == "at x = -2, y = 5, z = -4: yours gives 4, the derivative -4"
     assert wrong.diagnosis.startswith("sign error")
+
+
+# --------------------------------------------------------------------------- REPL and notebook
+def test_a_graph_reads_as_a_summary_and_stays_a_digraph():
+    g = gl.graph("(x+y)z")
+    assert repr(g) == "<graphlab graph '(x+y)z': 5 nodes, variables x, y, z, output f>"
+    assert isinstance(g, nx.DiGraph)
+    copy = g.copy()
+    assert isinstance(copy, nx.DiGraph) and repr(copy) == repr(g) and copy.graph is not g.graph
+    sub = g.subgraph(["x", "y", "v1"])
+    assert sorted(sub.edges) == [("x", "v1"), ("y", "v1")]
+    assert repr(sub) == "<graphlab graph '(x+y)z': 3 nodes, variables x, y>"  # what the subgraph has
+    assert repr(sub.copy()) == repr(sub)
+    assert list(nx.topological_sort(g))[-1] == "f" and nx.ancestors(g, "f") == {"x", "y", "z", "v1"}
+    assert nx.is_directed_acyclic_graph(g.reverse()) and set(nx.relabel_nodes(g, {"x": "a"})) >= {"a", "f"}
+    assert gl.trace(g.copy(), x=-2, y=5, z=-4).output == -12.0
+
+
+def svg_titles(svg: str) -> set[str]:
+    return {t.text for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}title")}
+
+
+def test_a_graph_and_a_trace_draw_themselves_in_jupyter():
+    g = gl.graph("(x+y)z")
+    assert {"x", "y", "z", "f"} <= svg_titles(g._repr_svg_())
+    t = gl.trace(g, x=-2, y=5, z=-4)
+    svg = t._repr_svg_()
+    assert {"x", "y", "z", "f"} <= svg_titles(svg) and "-12" in svg  # the final frame, with values
+    big = gl.graph(" + ".join(f"x{i}" for i in range(100)))
+    assert big._repr_svg_() is None  # too large to read: Jupyter falls back to the summary
+
+
+def test_a_trace_reads_as_output_gradient_and_steps():
+    t = gl.trace(gl.graph("(x+y)z"), x=-2, y=5, z=-4)
+    assert repr(t) == ("<graphlab trace of '(x+y)z' at x = -2, y = 5, z = -4: f = -12; "
+                       "∂f/∂x = -4, ∂f/∂y = -4, ∂f/∂z = 3; 10 steps>")
+    exact = gl.trace(gl.graph("log(x1 x2) sin(x2)"), x1=2, x2=3, mode="exact")
+    assert "f = log(6)*sin(3) ≈ 0.252853" in repr(exact) and repr(exact).endswith("12 steps>")
+    wide = gl.trace(gl.graph(" + ".join(f"x{i}" for i in range(300))))
+    assert len(repr(wide)) < 400

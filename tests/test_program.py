@@ -108,7 +108,7 @@ def test_rounding_changes_the_numbers_a_little_not_the_structure():
 
 _RULE_CALLS = re.compile(r"\.(forward_fn|local_fns|vjp_rules|forward_rule)\(|\bop\.sym\(")
 # The arithmetics apply rules; ops.py defines them; trace.local_formula writes one op's rule as a
-# formula and verify._edge_local differentiates one op: neither walks the graph.
+# formula and verify._edge_local asks the symbolic arithmetic for one edge's: neither walks the graph.
 _ALLOWED = {"graphlab/ops.py", "graphlab/arithmetic.py", "graphlab/compile.py", "graphlab/trace.py",
             "graphlab/verify.py"}
 
