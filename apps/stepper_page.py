@@ -104,8 +104,9 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
                                on_click="ignore", width="stretch", icon=":material/download:")
 
     with st.expander("Every gradient", expanded=False):
-        st.latex(r"\begin{gathered}" + r" \\ ".join(m.gradient_latex(key, drawing.form, drawing.precision))
-                 + r"\end{gathered}")
+        lines = m.gradient_latex(key, drawing.form, drawing.precision)
+        st.latex(r"\begin{aligned}" + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in lines)
+                 + r"\end{aligned}")  # the = signs one under the other
 
     st.subheader("All nodes")
     table = node_table(t, index, digits=drawing.precision, compact=True)

@@ -276,8 +276,8 @@ NET_AT = "w1=0.1,w2=0.2,w3=0.3,w4=0.4,w5=0.5,w6=0.6,x1=0.35,x2=0.9,t=0.5"
 
 
 @pytest.mark.parametrize(("form", "shown"), [
-    ("names", r"\left(y - t\right) y \left(1 - y\right) h_{1}"),  # seed 004: (y - d) y (1 - y) h
-    ("delta", r"\delta_{h1} = \delta_{y} y \left(1 - y\right) w_{5}"),
+    ("names", r"&= \left(y - t\right) y \left(1 - y\right) h_{1}"),  # seed 004: (y - d) y (1 - y) h
+    ("delta", r"\delta_{h1} &= \delta_{y} y \left(1 - y\right) w_{5}"),
     ("expanded", r"e^{"),
 ])
 def test_every_gradient_in_the_chosen_form(form, shown):
