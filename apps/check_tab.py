@@ -18,13 +18,13 @@ import stepper_model as m
 import streamlit as st
 
 from graphlab.errors import GraphlabError, ParseError
-from graphlab.frames import format_number
-from graphlab.present import equation
+from graphlab.present import ClaimLines, report_lines
 from graphlab.render import to_dot
-from graphlab.verify import ClaimResult, Report, parse_claim, verify
+from graphlab.verify import Report, parse_claim, verify
 
 KEY = "claims"  # session-state key of the text area, and the URL parameter
 PLACEHOLDER = "df/dq = z\ndf/dx = z\ndf/dz = -3.5"
+LABELS = {"claims": "Your derivatives, one per line"}  # the widget of each field of graphlab.errors here
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>#|$~:])")  # characters Markdown (or Streamlit) would act on
 
 
@@ -65,18 +65,10 @@ def plain(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text)
 
 
-def describe(c: ClaimResult, precision: int) -> str:
+def describe(c: ClaimLines) -> str:
     """The Markdown for one claim: mark, claim and verdict; the right derivative; why."""
-    lines = [f"{'✓' if c.ok else '✗'} **{plain(c.claim)}** — {c.verdict}"]
-    value = "" if c.expected_value is None else format_number(c.expected_value, precision)
-    lines.append(f"right derivative: {plain(equation(f'd{c.of}/d{c.wrt}', c.expected, value))}")
-    if c.counterexample and not c.ok:
-        point = ", ".join(f"{v} = {format_number(x, precision)}" for v, x in c.counterexample["point"].items())
-        lines.append(plain(f"{'at ' + point + ': ' if point else ''}yours gives "
-                           f"{format_number(c.counterexample['claimed'], precision)}, the derivative "
-                           f"{format_number(c.counterexample['expected'], precision)}"))
-    if c.diagnosis:
-        lines.append(plain(c.diagnosis))
+    lines = [f"{c.mark} **{plain(c.claim)}** — {c.verdict}", f"right derivative: {plain(c.derivative)}"]
+    lines += [plain(line) for line in (c.counterexample, c.diagnosis) if line]
     return "  \n".join(lines)  # Markdown line breaks within one alert
 
 
@@ -124,19 +116,20 @@ def show(key: m.Key, drawing: m.Drawing) -> None:
     graph = m.build(key.expr)
     out = graph.graph["output"]
     st.text_area(
-        "Your derivatives, one per line", key=KEY, placeholder=PLACEHOLDER, height=130,
+        LABELS["claims"], key=KEY, placeholder=PLACEHOLDER, height=130,
         help=f"dA/dB = formula or number. A and B: the output {out}, a variable or a named intermediate "
              f"(q = x + y; f = q z names q). x = ... is short for d{out}/dx. A number is checked at the values above.")
     good, bad = read_claims(key.expr, str(st.session_state.get(KEY) or ""))
     for claim in bad:
-        st.error(f"**Cannot read line {claim.line}:** {plain(str(claim.error))}", icon=":material/error:")
+        st.error(f"**Cannot read line {claim.line}:** {plain(m.error_line(claim.error, LABELS))}",
+                 icon=":material/error:")
         if isinstance(claim.error, ParseError):
             st.code(claim.error.caret(), language=None)
     report = None
     try:
         report = check(key.expr, tuple(good), key.values) if good else None
     except GraphlabError as e:
-        st.error(f"**Cannot check this:** {plain(str(e))}", icon=":material/error:")
+        st.error(f"**Cannot check this:** {plain(m.error_line(e, LABELS))}", icon=":material/error:")
     if not good and not bad:
         example = next(iter(graph.graph["variables"]), out)
         st.info(f"Write the derivatives you worked out by hand, e.g. d{out}/d{example} = ... "
@@ -145,5 +138,6 @@ def show(key: m.Key, drawing: m.Drawing) -> None:
         st.markdown(summary(report))
     if graph.number_of_nodes() <= m.MAX_DRAW_NODES:
         st.graphviz_chart(diagram(key, drawing, marked(report)), width="stretch")
-    for c in report.claims if report else ():
-        (st.success if c.ok else st.error)(describe(c, drawing.precision))
+    lines = report_lines(report, digits=drawing.precision, compact=True) if report else []
+    for c, text in zip(report.claims if report else (), lines, strict=True):
+        (st.success if c.ok else st.error)(describe(text))

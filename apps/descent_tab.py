@@ -17,9 +17,8 @@ import stepper_model as m
 import streamlit as st
 
 from graphlab.descend import Descent, descend, parse_table
-from graphlab.errors import GraphlabError
-from graphlab.frames import format_number
-from graphlab.point import parse_value
+from graphlab.errors import GraphlabError, ParseError
+from graphlab.present import assignments, descent_table, number
 
 WRT, LR, STEPS, DATA, BATCH, SEED = (f"descent:{k}" for k in ("wrt", "lr", "steps", "data", "batch", "seed"))
 EXPR = "descent:expr"  # the expression the chosen parameters belong to
@@ -28,22 +27,9 @@ DEFAULT_STEPS = 3
 MAX_STEPS = 1_000  # a table, not a training run: `graphlab train` is for long ones
 DIGITS = 10  # a hand calculation carries more digits than the diagram's 4
 PARAMETER = re.compile(r"theta\w*|w\d*|w_\w+|b\d*|b_\w+|bias\w*|weight\w*")  # names that read as parameters
-
-
-class BadRate(GraphlabError):
-    """The learning rate's text is bad; ``error`` says where."""
-
-    def __init__(self, error: GraphlabError):
-        self.error = error
-        super().__init__(f"learning rate: {error}")
-
-
-def in_app_words(message: str) -> str:
-    """descend's messages name the CLI's options; the tab has boxes instead."""
-    for option, words in ((r"with --at \w+=\.\.\.|with --at", "above"), (r"--wrt (?=\w)", "parameter "),
-                          (r"--steps", "steps"), (r"--batch-size", "the batch size")):
-        message = re.sub(option, words, message)
-    return message
+# the widgets' labels, by the field of graphlab.errors each one holds: an error names its widget
+LABELS = {"wrt": "Parameters θ", "learning_rate": "Learning rate η", "steps": "Steps", "data": "Data table",
+          "batch_size": "Batch size"}
 
 
 def default_wrt(variables: tuple[str, ...]) -> list[str]:
@@ -55,31 +41,9 @@ def default_wrt(variables: tuple[str, ...]) -> list[str]:
 def run(key: m.Key, wrt: tuple[str, ...], lr: str, steps: int, table: str | None = None,
         batch_size: int | None = None, seed: int = 0) -> Descent:
     """The descent from the values typed; ``table``: CSV text of a data table."""
-    try:
-        rate = parse_value(lr.strip())
-    except GraphlabError as e:
-        raise BadRate(e) from None
     data = parse_table(table, "the uploaded table") if table is not None else None
-    return descend(m.build(key.expr), wrt, m.point_of(key.values), rate, steps, mode=key.mode, data=data,
+    return descend(m.build(key.expr), wrt, m.point_of(key.values), lr, steps, mode=key.mode, data=data,
                    batch_size=batch_size, seed=seed)
-
-
-def history_table(d: Descent, output: str) -> dict[str, list[str]]:
-    """Columns of the descent table, as the CLI prints it: row k is θ_k, L(θ_k), ∇L(θ_k), −η∇L(θ_k)."""
-    def num(value: Any) -> str:
-        return format_number(value, DIGITS)
-
-    table: dict[str, list[str]] = {"step": [str(s.step) for s in d.history]}
-    for w in d.wrt:
-        table[w] = [num(s.params[w]) for s in d.history]
-    table["batch loss" if d.batch_size else "loss"] = [num(s.loss) for s in d.history]
-    for w in d.wrt:
-        table[f"∂{output}/∂{w}"] = [num(s.gradient[w]) for s in d.history]
-    for w in d.wrt:
-        table[f"update {w}"] = [num(s.update[w]) if s.update else "" for s in d.history]
-    if d.batch_size:
-        table["rows"] = [" ".join(str(i + 1) for i in s.batch or ()) for s in d.history]
-    return table
 
 
 def losses(d: Descent) -> pd.DataFrame:
@@ -133,16 +97,16 @@ def show(key: m.Key) -> None:
     variables, out = graph.graph["variables"], graph.graph["output"]
     keep(state, key.expr, variables)
     left, middle, right = st.columns([3, 1, 1])
-    left.multiselect("Parameters θ", variables, key=WRT,
+    left.multiselect(LABELS["wrt"], variables, key=WRT,
                      help="The variables to descend on; each starts at its value above. The others keep theirs.")
-    middle.text_input("Learning rate η", key=LR, help="a number or a constant such as 1/100")
-    right.number_input("Steps", 0, MAX_STEPS, key=STEPS)
+    middle.text_input(LABELS["learning_rate"], key=LR, help="a number or a constant such as 1/100")
+    right.number_input(LABELS["steps"], 0, MAX_STEPS, key=STEPS)
     with st.expander("Mini-batch SGD over a data table (CSV)"):
-        st.file_uploader("Data table", type="csv", key=DATA,
+        st.file_uploader(LABELS["data"], type="csv", key=DATA,
                          help="A header of variable names, then one number per cell; its columns replace "
                               "those variables' values. Each step averages over a batch of rows.")
         columns = st.columns(2)
-        columns[0].number_input("Batch size", 1, key=BATCH, placeholder="all rows")
+        columns[0].number_input(LABELS["batch_size"], 1, key=BATCH, placeholder="all rows")
         columns[1].number_input("Seed", 0, key=SEED, help="the seed for shuffling the rows each pass")
     if not state[WRT]:
         st.info("Choose the parameters θ to descend on.")
@@ -152,19 +116,17 @@ def show(key: m.Key) -> None:
     try:
         d = run(key, tuple(state[WRT]), str(state[LR]), int(state[STEPS]), table,
                 state.get(BATCH) if upload is not None else None, int(state.get(SEED) or 0))
-    except BadRate as e:
-        st.error(f"**Cannot read the learning rate:** {e.error}", icon=":material/error:")
-        if hasattr(e.error, "caret"):
-            st.code(e.error.caret(), language=None)
-        return
     except GraphlabError as e:
-        st.error(f"**Cannot descend:** {in_app_words(str(e))}", icon=":material/error:")
+        st.error(f"**Cannot descend:** {m.error_line(e, LABELS)}", icon=":material/error:")
+        if isinstance(e, ParseError):
+            st.code(e.caret(), language=None)
         return
-    fixed = ", ".join(f"{v} = {format_number(x, DIGITS)}" for v, x in d.fixed.items())
+    fixed = assignments(d.fixed, digits=DIGITS, compact=True)
     rule = ", ".join(f"{w} ← {w} − η ∂{out}/∂{w}" for w in d.wrt)
-    st.markdown(f"{rule}, η = {format_number(d.lr, DIGITS)}" + (f"; {fixed}" if fixed else "")
+    st.markdown(f"{rule}, η = {number(d.lr, digits=DIGITS, compact=True)}" + (f"; {fixed}" if fixed else "")
                 + (f"; batches of {d.batch_size} rows" if d.batch_size else ""))
-    st.dataframe(pd.DataFrame(history_table(d, out)), hide_index=True, width="stretch")
+    table = descent_table(d, digits=DIGITS, compact=True)
+    st.dataframe(pd.DataFrame(list(table.rows), columns=list(table.columns)), hide_index=True, width="stretch")
     loss = "batch loss" if d.batch_size else "loss"
     st.markdown(f"**The {loss} {out} per step**")
     st.line_chart(losses(d), x_label="step", y_label=loss)

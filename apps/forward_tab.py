@@ -20,7 +20,8 @@ from graphlab.cost import cost, count_text
 from graphlab.errors import GraphlabError
 from graphlab.explain import Explanation, explain_step
 from graphlab.forward import ForwardTrace, forward_trace
-from graphlab.frames import format_number, frame
+from graphlab.frames import frame
+from graphlab.present import number
 from graphlab.render import to_dot
 
 WRT, STEP, EXPR = "forward:wrt", "forward:step", "forward:expr"
@@ -43,7 +44,7 @@ def explanation(key: m.Key, wrt: str, index: int, precision: int) -> Explanation
 
 
 def num(value: Any, precision: int) -> str:
-    return format_number(value, precision)  # as the stepper's table: short exact values stay exact (1/3)
+    return number(value, digits=precision, compact=True)  # as the stepper's table: short fractions stay (1/3)
 
 
 def tangent_table(t: ForwardTrace, index: int, precision: int) -> dict[str, list[str]]:

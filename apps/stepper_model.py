@@ -1,8 +1,9 @@
-"""What the stepper page shows, without the widgets: view and URL state, cached traces, the table.
+"""What the stepper page shows, without the widgets: view and URL state, cached traces, errors in the app's words.
 
 Kept apart from the page so the page reads as layout, and the rules (URL format, the node
-limit, what the table shows at a step) sit in one place. Everything expensive is cached by
-the trace's key (expression, values, mode): stepping never re-traces, it only redraws.
+limit, how an error names its field) sit in one place; the tables' rows come from
+graphlab.present. Everything expensive is cached by the trace's key (expression, values,
+mode): stepping never re-traces, it only redraws.
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ from graphlab.build import from_text
 from graphlab.errors import GraphlabError
 from graphlab.explain import Explanation, explain_step
 from graphlab.export import render_bytes, to_tikz
-from graphlab.frames import format_number, frame
 from graphlab.point import parse_value, split_point
-from graphlab.present import formula, latex
+from graphlab.present import latex, number
 from graphlab.render import PALETTES, STYLES, to_dot
-from graphlab.trace import Trace, local_formula, trace
+from graphlab.trace import Trace, trace
 
 # Above this many nodes the diagram is not drawn: it is illegible, and laying it out in the
 # browser freezes the page. The table and a message still show.
@@ -110,7 +110,7 @@ def view_from_query(params: Mapping[str, str]) -> tuple[View, list[str]]:
         try:
             view = replace(view, values={**view.values, **split_point(params["at"])})
         except GraphlabError as e:
-            problems.append(f"at {e}")
+            problems.append(e.phrased("at"))  # the link's name for the values
     chosen: dict[str, Any] = {}
     for key, allowed in CHOICES.items():
         if key in params:
@@ -137,6 +137,13 @@ def view_to_query(view: View, variables: tuple[str, ...]) -> dict[str, str]:
     return {"expr": view.expr, "at": at, "mode": view.mode, "step": str(view.step), "style": d.style,
             "direction": d.direction, "palette": d.palette, "precision": str(d.precision),
             "symbolic": "1" if d.symbolic else "0", "form": d.form}
+
+
+def error_line(error: GraphlabError, labels: Mapping[str, str]) -> str:
+    """``error``'s line with its field named by the label of the widget that holds it (``labels``: field ->
+    label); the values it wants are typed in the boxes above."""
+    name = labels.get(error.field, error.field)
+    return error.phrased(f"{name}:" if name else None, "above")
 
 
 def default_value(expr: str, name: str) -> str:
@@ -202,11 +209,11 @@ def gradient_latex(key: Key, form: str, precision: int) -> list[str]:
         else:
             written = latex(exprs[v]) if exprs else None
         parts = [rf"\frac{{\partial {out}}}{{\partial {sp.latex(symbol(v))}}}", written,
-                 None if value is None else format_number(value, precision)]
+                 None if value is None else number(value, digits=precision, compact=True)]
         lines.append(" = ".join(p for p in dict.fromkeys(parts) if p))
     if form == "delta" and forms is not None:
         lines[:0] = [f"{sp.latex(formulas.delta_symbol(n))} = {formulas.latex(d)} = "
-                     f"{format_number(t.grads[n], precision)}" for n, d in forms.deltas.items()]
+                     f"{number(t.grads[n], digits=precision, compact=True)}" for n, d in forms.deltas.items()]
     return lines
 
 
@@ -251,45 +258,6 @@ def step_label(t: Trace, index: int) -> str:
     n = t.graph.number_of_nodes()
     k = index + 1 if s.phase == "forward" else index - n + 1
     return f"{s.phase} {k} of {n}: node {s.node}"
-
-
-def node_table(key: Key, index: int, precision: int) -> dict[str, list[str]]:
-    """Columns of the node table as of step ``index``: only what is known by then shows.
-
-    Values appear as the forward pass reaches them; a gradient as soon as a contribution
-    arrives, marked "k of n terms" while a node with several consumers is still summing;
-    local gradients are formulas until their node's backward step, then numbers too.
-    """
-    t = compute(key)
-    g = t.graph
-    fr = frame(g, t, index)
-    backward = {s.node: s for s in t.backward_steps}
-    out = g.graph["output"]
-
-    def num(value: Any) -> str:
-        return format_number(value, precision)
-
-    table: dict[str, list[str]] = {"": [], "node": [], "op": [], "inputs": [], "value": [], f"∂{out}/∂node": [],
-                                   "local gradients": []}
-    for node in g:
-        data = g.nodes[node]
-        grad = num(fr.grads.get(node))
-        arrived = fr.terms.get(node, [])
-        if arrived and len(arrived) < arrived[-1][1].consumers:
-            grad += f" ({len(arrived)} of {arrived[-1][1].consumers} terms)"
-        visited = backward[node].index <= index
-        locals_ = []
-        for e in backward[node].edges:
-            text = f"∂{node}/∂{e.input} = {formula(local_formula(g, node, e.position))}"
-            locals_.append(f"{text} = {num(e.local)}" if visited else text)
-        table[""].append("▶" if node == fr.current else "")
-        table["node"].append(node)
-        table["op"].append(data.get("op", data["kind"]))
-        table["inputs"].append(" ".join(data.get("args", ())))
-        table["value"].append(num(fr.values.get(node)))
-        table[f"∂{out}/∂node"].append(grad)
-        table["local gradients"].append("; ".join(locals_))
-    return table
 
 
 def value_key(name: str) -> str:

@@ -16,6 +16,7 @@ import stepper_model as m
 import streamlit as st
 
 from graphlab.errors import GraphlabError, ParseError
+from graphlab.present import node_table
 
 state = st.session_state
 ROW_HIGHLIGHT = "background-color: rgba(255, 190, 0, 0.3)"  # translucent: reads on light and dark themes
@@ -111,11 +112,13 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
                                on_click="ignore", width="stretch", icon=":material/download:")
 
     with st.expander("Every gradient", expanded=False):
-        st.latex(r"\begin{gathered}" + r" \\ ".join(m.gradient_latex(key, drawing.form, drawing.precision))
-                 + r"\end{gathered}")
+        lines = m.gradient_latex(key, drawing.form, drawing.precision)
+        st.latex(r"\begin{aligned}" + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in lines)
+                 + r"\end{aligned}")  # the = signs one under the other
 
     st.subheader("All nodes")
-    rows = pd.DataFrame(m.node_table(key, index, drawing.precision))
+    table = node_table(t, index, digits=drawing.precision, compact=True)
+    rows = pd.DataFrame(list(table.rows), columns=list(table.columns))
     marked = rows.style.apply(lambda row: [ROW_HIGHLIGHT if row.iloc[0] else ""] * len(row), axis=1)
     st.dataframe(marked, hide_index=True, width="stretch")
 

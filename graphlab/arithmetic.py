@@ -59,6 +59,16 @@ def check_exact_pow(base: sp.Expr, exponent: sp.Expr) -> None:
                 "use float mode")
 
 
+def _sympy(op: Op, node: str, args: list[Any]) -> sp.Expr:
+    """The op's SymPy definition applied; SymPy's refusal (relu of the complex asin(2) is "not
+    comparable") is an EvaluationError naming the node, not a crash."""
+    try:
+        return op.sym(*args)
+    except (TypeError, ValueError) as e:
+        raise EvaluationError(f"node {node}: {op.name} cannot be computed exactly here ({e}); use float mode") \
+            from None
+
+
 class _Products:
     """The chain rule of a scalar op: the local gradient, and upstream × local summed into the operand."""
 
@@ -132,7 +142,7 @@ class Exact(_Products):
     def apply(self, op: Op, node: str, args: list[Any]) -> sp.Expr:
         if op.name == "pow":
             check_exact_pow(*args)
-        value = op.sym(*args)
+        value = _sympy(op, node, args)
         if value.is_Rational and max(abs(value.p).bit_length(), value.q.bit_length()) > MAX_EXACT_BITS:
             raise EvaluationError(f"the exact value of node {node} is over {MAX_EXACT_BITS:,} bits; use float mode")
         return value
@@ -159,7 +169,7 @@ class Symbolic(Exact):
                 check_exact_pow(*args)
             except EvaluationError:  # 9^9^9 stays written as a power
                 return sp.Pow(*args, evaluate=False)
-        return op.sym(*args)
+        return _sympy(op, node, args)
 
 
 class Names(Symbolic):

@@ -25,12 +25,16 @@ from .forward import ForwardTrace, forward_trace
 from .gradcheck import DEFAULT_ATOL, DEFAULT_H, DEFAULT_RTOL, GradCheck, gradcheck
 from .nn import ACTIVATIONS, LOSSES
 from .point import parse_point
-from .present import equation, formula
+from .present import Table, assignments, descent_table, equation, formula, node_table, report_lines
 from .present import number as fmt
 from .trace import Trace, as_json_number, gradient_exprs, local_formula, trace
 from .verify import Report, verify
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 70
+
+# The options that hold each field a library error can name (graphlab.errors.FIELDS)
+OPTIONS = {"values": "--at", "wrt": "--wrt", "steps": "--steps", "batch_size": "--batch-size", "layers": "--layers",
+           "claims": "--claim", "learning_rate": "--lr", "data": "--data"}
 
 
 class UsageError(GraphlabError):
@@ -155,7 +159,8 @@ def trace_to_json(t: Trace) -> dict[str, Any]:
     return result
 
 
-def print_table(rows: list[tuple[str, ...]]) -> None:
+def print_table(table: Table) -> None:
+    rows = [table.columns, *table.rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
@@ -212,16 +217,12 @@ def print_trace_table(t: Trace, form: str = "names") -> None:
     g = t.graph
     exact = t.mode == "exact"
     out = g.graph["output"]
-    point = ", ".join(f"{v} = {fmt(x, exact)}" for v, x in t.inputs.items() if v not in t.missing)
+    point = assignments({v: x for v, x in t.inputs.items() if v not in t.missing}, exact)
     print(f"{g.graph['source'].strip()}" + (f"   at {point}" if point else ""))
     if t.missing:
         print(missing_sentence(t.missing))
     print()
-    rows = [("node", "op", "inputs", "value", f"∂{out}/∂node")]
-    for n, d in g.nodes(data=True):
-        rows.append((n, d.get("op", d["kind"]), " ".join(d.get("args", ())), fmt(t.values[n], exact),
-                     fmt(t.grads[n], exact) if t.grads[n] is not None else ""))
-    print_table(rows)
+    print_table(node_table(t, exact=exact).only("node", "op", "inputs", "value", f"∂{out}/∂node"))
     print()
     print(f"{out} = {fmt(t.output, exact)}")
     for line in gradient_lines(t, form):
@@ -338,7 +339,7 @@ def print_forward_table(t: ForwardTrace, form: str = "names") -> None:
     for n, d in g.nodes(data=True):
         rows.append((n, d.get("op", d["kind"]), " ".join(d.get("args", ())), fmt(t.values[n], exact),
                      fmt(t.tangents[n], exact)))
-    print_table(rows)
+    print_table(Table(rows[0], tuple(rows[1:])))
     print()
     print(f"{out} = {fmt(t.output, exact)}")
     for line in gradient_lines(t, form):
@@ -451,20 +452,15 @@ def add_explain(sub) -> None:
 
 # --------------------------------------------------------------------------- verify
 def print_report(report: Report, exact: bool) -> None:
-    point = ", ".join(f"{v} = {fmt(x, exact)}" for v, x in report.at.items())
+    point = assignments(report.at, exact)
     print(report.expression + (f"   at {point}" if point else ""))
-    for c in report.claims:
-        mark = "✓" if c.ok else "✗"
-        print(f"\n{mark} {c.claim}   {c.verdict}")
-        if not c.ok or c.verdict != "right":
-            value = fmt(c.expected_value, exact) if c.expected_value is not None else ""
-            print("  " + equation(f"d{c.of}/d{c.wrt}", c.expected, value))
-        if c.counterexample and not c.ok:
-            at = ", ".join(f"{v} = {fmt(x)}" for v, x in c.counterexample["point"].items())
-            print(f"  {'at ' + at + ': ' if at else ''}yours gives {fmt(c.counterexample['claimed'])}, "
-                  f"the derivative {fmt(c.counterexample['expected'])}")
-        if c.diagnosis:
-            print(f"  {c.diagnosis}")
+    for c, lines in zip(report.claims, report_lines(report, exact), strict=True):
+        print(f"\n{lines.mark} {lines.claim}   {lines.verdict}")
+        if not c.ok or c.verdict != "right":  # a plain right answer needs no correction
+            print(f"  {lines.derivative}")
+        for line in (lines.counterexample, lines.diagnosis):
+            if line:
+                print(f"  {line}")
     print()
     if report.first_wrong is None:
         print(f"all {len(report.claims)} right")
@@ -509,7 +505,7 @@ def print_gradcheck(r: GradCheck) -> None:
     for c in r.checks:
         rows.append((c.variable, fmt(c.backprop, digits=10), fmt(c.central, digits=10),
                      f"{c.relative_error:.1e}" if c.relative_error else "0", CHECK_MARKS[c.status]))
-    print_table(rows)
+    print_table(Table(rows[0], tuple(rows[1:])))
     for c in r.checks:
         if c.note:
             print(f"note: {c.note}")
@@ -548,31 +544,17 @@ def cmd_descend(args: argparse.Namespace) -> int:
     if args.batch_size is not None and args.data is None:
         raise UsageError("--batch-size needs --data FILE.csv")
     mode = "exact" if args.exact else "float"
-    lr = parse_point(f"lr={args.lr}")["lr"]
     run = descend(from_text(args.expr.strip(), canonical=args.canonical), args.wrt.split(","), parse_point(*args.at),
-                  lr, args.steps, mode=mode, data=read_table(args.data) if args.data else None,
+                  args.lr, args.steps, mode=mode, data=read_table(args.data) if args.data else None,
                   batch_size=args.batch_size, seed=args.seed)
     if args.json:
         emit_json(run.to_json())
         return EXIT_OK
-    exact = args.exact
-
-    def num(value: Any) -> str:
-        return fmt(value, exact, digits=10)  # hand calculations carry more digits than 6
-
-    fixed = ", ".join(f"{v} = {fmt(x, exact)}" for v, x in run.fixed.items())
-    print(f"{run.expression}   η = {fmt(lr, exact)}" + (f", {fixed}" if fixed else "")
+    fixed = assignments(run.fixed, args.exact)
+    print(f"{run.expression}   η = {fmt(run.lr, args.exact)}" + (f", {fixed}" if fixed else "")
           + (f", batches of {run.batch_size} rows (seed {args.seed})" if run.batch_size else ""))
     print()
-    out = from_text(args.expr.strip()).graph["output"]
-    rows = [("step", *run.wrt, "loss" if not run.batch_size else "batch loss", *(f"∂{out}/∂{w}" for w in run.wrt),
-             *(f"update {w}" for w in run.wrt), *(("rows",) if run.batch_size else ()))]
-    for s in run.history:
-        rows.append((str(s.step), *(num(s.params[w]) for w in run.wrt), num(s.loss),
-                     *(num(s.gradient[w]) for w in run.wrt),
-                     *(num(s.update[w]) if s.update else "" for w in run.wrt),
-                     *((" ".join(str(i + 1) for i in s.batch),) if s.batch is not None else ())))
-    print_table(rows)
+    print_table(descent_table(run, args.exact))
     return EXIT_OK
 
 
@@ -772,6 +754,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def error_line(error: GraphlabError) -> str:
+    """``error``'s line with its field named as the option that holds it, and the values it wants as --at."""
+    wanted = f"(--at {','.join(f'{v}=...' for v in error.wanted)})"
+    return error.phrased(OPTIONS.get(error.field, error.field), wanted)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -785,7 +773,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         return args.run(args)
     except GraphlabError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {error_line(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -24,6 +24,7 @@ import sympy as sp
 
 from .build import from_text
 from .errors import GraphlabError
+from .point import parse_value
 from .trace import as_json_number, trace
 
 __all__ = ["DescentStep", "Descent", "descend", "read_table", "parse_table", "MAX_STEPS", "MAX_ROWS"]
@@ -46,6 +47,7 @@ class DescentStep:
 @dataclass
 class Descent:
     expression: str
+    output: str  # the loss's node: the gradients are d output / d θ
     wrt: tuple[str, ...]
     lr: Any
     mode: str
@@ -79,9 +81,9 @@ def read_table(path: str) -> list[dict[str, str]]:
         with open(path, newline="", encoding="utf-8") as f:
             text = f.read()
     except OSError as e:
-        raise GraphlabError(f"cannot read {path}: {e.strerror}") from None
+        raise GraphlabError(f"cannot read {path}: {e.strerror}", field="data") from None
     except UnicodeDecodeError as e:
-        raise GraphlabError(f"{path} is not a CSV table: {e}") from None
+        raise GraphlabError(f"{path} is not a CSV table: {e}", field="data") from None
     return parse_table(text, path)
 
 
@@ -90,17 +92,17 @@ def parse_table(text: str, path: str = "the table") -> list[dict[str, str]]:
     try:
         rows = list(csv.DictReader(io.StringIO(text, newline="")))
     except csv.Error as e:
-        raise GraphlabError(f"{path} is not a CSV table: {e}") from None
+        raise GraphlabError(f"{path} is not a CSV table: {e}", field="data") from None
     if not rows:
-        raise GraphlabError(f"{path} has no data rows")
+        raise GraphlabError(f"{path} has no data rows", field="data")
     if len(rows) > MAX_ROWS:
-        raise GraphlabError(f"{path} has {len(rows):,} rows; the limit is {MAX_ROWS:,}")
+        raise GraphlabError(f"{path} has {len(rows):,} rows; the limit is {MAX_ROWS:,}", field="data")
     for i, row in enumerate(rows, start=2):
         for name, cell in row.items():
             if name is None or cell is None:
-                raise GraphlabError(f"{path} line {i}: the row does not match the header")
+                raise GraphlabError(f"{path} line {i}: the row does not match the header", field="data")
             if not _NUMBER.fullmatch(cell):
-                raise GraphlabError(f"{path} line {i}: {name} = {cell!r} is not a number")
+                raise GraphlabError(f"{path} line {i}: {name} = {cell!r} is not a number", field="data")
     return rows
 
 
@@ -108,8 +110,20 @@ def _number(text: str, mode: str) -> Any:
     return _as_number(Fraction(text.strip()), mode)  # checked against _NUMBER; never sympify'd
 
 
+def _learning_rate(lr: Any) -> Any:
+    """``lr`` as given: a number, or text read exactly (``1/100``) as a value is."""
+    if not isinstance(lr, str):
+        return lr
+    try:
+        return parse_value(lr.strip())
+    except GraphlabError as e:
+        e.field = "learning_rate"  # the error keeps its kind (a ParseError keeps its caret)
+        raise
+
+
 def _as_number(value: Any, mode: str) -> Any:
-    """A value from --at (exact SymPy) or from Python, as the mode computes with it."""
+    """A value given exactly (SymPy, from :func:`graphlab.point.parse_point`) or from Python, as the mode
+    computes with it."""
     if mode != "exact":
         return float(value)
     if isinstance(value, sp.Basic):
@@ -135,6 +149,8 @@ def descend(
 ) -> Descent:
     """Run ``steps`` updates θ ← θ − lr ∇L(θ) on the parameters ``wrt``, starting from ``at``.
 
+    ``lr`` is a number, or text read exactly as a value is (``"1/100"``).
+
     ``at`` gives the start of every parameter and the value of every other variable, except
     those a ``data`` table supplies: then each step averages the loss and gradient over a
     mini-batch of ``batch_size`` rows, drawn by shuffling the rows once per pass (``seed``).
@@ -143,15 +159,16 @@ def descend(
     variables = graph.graph["variables"]
     wrt = tuple(dict.fromkeys(wrt))
     if not wrt:
-        raise GraphlabError("--wrt names no parameter")
+        raise GraphlabError("names no parameter", field="wrt")
     for name in wrt:
         if name not in variables:
-            raise GraphlabError(f"--wrt {name}: not a variable of the expression (variables: {', '.join(variables)})")
+            raise GraphlabError(f"{name}: not a variable of the expression (variables: {', '.join(variables)})",
+                                field="wrt")
         if name not in at:
-            raise GraphlabError(f"--wrt {name}: give its starting value with --at {name}=...")
+            raise GraphlabError(f"{name}: give its starting value", field="wrt", wanted=(name,))
     if not 0 <= steps <= MAX_STEPS:
-        raise GraphlabError(f"--steps must be between 0 and {MAX_STEPS:,}")
-    lr = _as_number(lr, mode)
+        raise GraphlabError(f"must be between 0 and {MAX_STEPS:,}", field="steps")
+    lr = _as_number(_learning_rate(lr), mode)
 
     columns: tuple[str, ...] = ()
     rows: list[dict[str, Any]] = [{}]
@@ -159,19 +176,20 @@ def descend(
         columns = tuple(data[0])
         for c in columns:
             if c not in variables:
-                raise GraphlabError(f"data column {c!r} is not a variable of the expression "
-                                    f"(variables: {', '.join(variables)})")
+                raise GraphlabError(f"column {c!r} is not a variable of the expression "
+                                    f"(variables: {', '.join(variables)})", field="data")
             if c in wrt:
-                raise GraphlabError(f"data column {c!r} is a parameter (--wrt): it cannot also be data")
+                raise GraphlabError(f"column {c!r} is a parameter: it cannot also be data", field="data")
         rows = [{c: _number(r[c], mode) for c in columns} for r in data]
         batch_size = batch_size or len(rows)
         if not 1 <= batch_size <= len(rows):
-            raise GraphlabError(f"--batch-size must be between 1 and the number of rows ({len(rows)})")
+            raise GraphlabError(f"must be between 1 and the number of rows ({len(rows)})", field="batch_size")
     fixed = {k: v for k, v in at.items() if k not in wrt}
     missing = [v for v in variables if v not in wrt and v not in fixed and v not in columns]
     if missing:
-        raise GraphlabError(f"no value for {', '.join(missing)}: give it with --at"
-                            + (" or as a data column" if data is not None else ""))
+        raise GraphlabError(f"no value for {', '.join(missing)}"
+                            + (" (neither given nor a data column)" if data is not None else "")
+                            + f": give {'it' if len(missing) == 1 else 'them'}", wanted=missing)
 
     rng = random.Random(seed)
     order: list[int] = []
@@ -195,4 +213,5 @@ def descend(
         history.append(DescentStep(k, dict(params), loss, gradient, update, batch))
         if update is not None:
             params = {name: params[name] + update[name] for name in wrt}
-    return Descent(graph.graph["source"], wrt, lr, mode, history, fixed, batch_size if data is not None else None)
+    return Descent(graph.graph["source"], graph.graph["output"], wrt, lr, mode, history, fixed,
+                   batch_size if data is not None else None)

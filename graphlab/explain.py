@@ -20,9 +20,9 @@ from . import formulas
 from .build import symbol
 from .errors import GraphlabError
 from .forward import ForwardTrace, TangentStep
-from .frames import check_step, format_number
+from .frames import check_step
 from .ops import OPS
-from .present import formula, latex
+from .present import formula, latex, number
 from .trace import BackwardStep, Trace, local_formula
 
 __all__ = ["Explanation", "explain", "explain_step"]
@@ -53,7 +53,7 @@ class Notation:
         return f"∂{top}/∂{bottom}"
 
     def num(self, value: Any) -> str:
-        return format_number(value, self.precision)
+        return number(value, digits=self.precision, compact=True)
 
     def paren(self, value: Any) -> str:
         return self.group(self.num(value))
@@ -94,7 +94,7 @@ class LatexNotation(Notation):
         return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
 
     def num(self, value: Any) -> str:
-        text = format_number(value, self.precision)
+        text = number(value, digits=self.precision, compact=True)
         if isinstance(value, sp.Basic) and ("/" in text or not value.is_number):
             return sp.latex(value)
         return text

@@ -17,10 +17,9 @@ import sympy as sp
 
 from .build import symbol
 from .errors import GraphlabError
-from .frames import format_number
 from .graphviz_lib import pygraphviz
 from .ops import OPS
-from .present import latex
+from .present import latex, number
 from .render import PALETTES, Line, Writer, build, to_dot
 from .trace import Trace
 
@@ -64,7 +63,7 @@ class _TikzWriter(Writer):
     times, ellipsis = r"\times", r"\dots"
 
     def num(self, value: Any) -> str:
-        text = format_number(value, self.opts.precision)
+        text = number(value, digits=self.opts.precision, compact=True)
         if isinstance(value, sp.Basic) and ("/" in text or not value.is_number):
             return sp.latex(value)
         return text.replace("inf", r"\infty").replace("e+", r"\cdot 10^{").replace("e-", r"\cdot 10^{-") + \

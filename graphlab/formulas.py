@@ -160,7 +160,10 @@ def gradient_exprs(graph: nx.DiGraph) -> dict[str, sp.Expr] | None:
     if size * max(len(prog.variables), 1) > MAX_SYMBOLIC_WORK:
         return None  # each derivative costs about the expression's size: a product of 38 variables took 2 s
     if "expanded" not in prog.cache:
-        grads = evaluate(prog, Symbolic(), wrt=prog.variables).grads
+        try:
+            grads = evaluate(prog, Symbolic(), wrt=prog.variables).grads
+        except GraphlabError:  # SymPy cannot write it (relu of a complex constant)
+            return None
         prog.cache["expanded"] = {v: _tidy(grads[v]) if grads[v] is not None else sp.Integer(0)
                                   for v in prog.variables}
     return dict(prog.cache["expanded"])

@@ -18,14 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
-import sympy as sp
 
 from .errors import GraphlabError
 from .forward import TangentStep
-from .present import formula
-from .trace import BackwardStep, Edge, Trace, as_json_number
+from .trace import BackwardStep, Edge, Trace
 
-__all__ = ["Frame", "frame", "operand_edges", "folded_constants", "check_step", "format_number"]
+__all__ = ["Frame", "frame", "operand_edges", "folded_constants", "check_step"]
 
 
 @dataclass(frozen=True)
@@ -65,26 +63,6 @@ class Frame:
         return self.grads.get(self.graph.graph["output"])
 
 
-def format_number(value: Any, precision: int = 4) -> str:
-    """A value as drawn: ``precision`` significant digits; short exact values stay exact (1/2)."""
-    if value is None:
-        return ""
-    if isinstance(value, sp.Basic):
-        if not value.is_number:  # a variable without a value: the expression itself
-            return formula(value)
-        if value.is_Rational and len(str(value)) <= precision + 3:
-            return str(value)
-        number = as_json_number(value)
-        if isinstance(number, str):
-            return number
-        value = number
-    value = float(value)
-    if value != value or value in (float("inf"), float("-inf")):
-        return str(value)
-    text = f"{value:.{precision}g}"
-    return "0" if text == "-0" else text
-
-
 def check_step(trace: Trace, step: int | None) -> int | None:
     """``step`` as an index into ``trace.steps``; negative counts from the end."""
     if step is None:
@@ -99,7 +77,7 @@ def frame(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = None
     """The frame at ``step`` of ``trace`` (see the module docstring)."""
     if trace is None:
         if step is not None:
-            raise GraphlabError("a step needs a trace: give values with --at")
+            raise GraphlabError("a step needs a trace: trace the graph at some values first")
         return Frame(graph)
     index = check_step(trace, step)
     last = len(trace.steps) - 1 if index is None else index

@@ -39,9 +39,9 @@ def parse_layers(text: str) -> list[int]:
     try:
         sizes = [int(part) for part in text.replace(" ", "").split(",") if part]
     except ValueError:
-        raise GraphlabError(f"--layers expects comma-separated sizes such as 16,16, got {text!r}") from None
+        raise GraphlabError(f"expects comma-separated sizes such as 16,16, got {text!r}", field="layers") from None
     if not sizes or any(n < 1 for n in sizes):
-        raise GraphlabError(f"--layers expects positive sizes such as 16,16, got {text!r}")
+        raise GraphlabError(f"expects positive sizes such as 16,16, got {text!r}", field="layers")
     return sizes
 
 

@@ -19,17 +19,18 @@ _NAME = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*)\s*=(.*)", re.DOTALL)
 def split_point(text: str) -> dict[str, str]:
     """``"x=-2, y=max(1, 2)"`` -> ``{"x": "-2", "y": "max(1, 2)"}``: names and value texts, unevaluated.
 
-    Error messages read after the option's name: "--at " + message."""
+    Errors concern the field ``"values"``."""
     point: dict[str, str] = {}
     for part in _SPLIT.split(text):
         if not part.strip():
             continue
         m = _NAME.fullmatch(part)
         if m is None:
-            raise GraphlabError(f"expects NAME=VALUE pairs separated by commas, got {part.strip()!r}")
+            raise GraphlabError(f"expects NAME=VALUE pairs separated by commas, got {part.strip()!r}",
+                                field="values")
         name, value = m.group(1), m.group(2).strip()
         if name in point:
-            raise GraphlabError(f"gives {name} twice")
+            raise GraphlabError(f"{name}: given twice", field="values")
         point[name] = value
     return point
 
@@ -51,18 +52,15 @@ def parse_point(*texts: str) -> dict[str, sp.Expr]:
     """``parse_point("x=-2,y=5", "z=pi/2")`` -> ``{"x": -2, "y": 5, "z": pi/2}``, exactly.
 
     A value is a number or a constant expression in the input language (``1/3``, ``pi/2``).
+    Errors concern the field ``"values"``.
     """
     point: dict[str, sp.Expr] = {}
     for text in texts:
-        try:
-            parts = split_point(text)
-        except GraphlabError as e:
-            raise GraphlabError(f"--at {e}") from None
-        for name, value in parts.items():
+        for name, value in split_point(text).items():
             if name in point:
-                raise GraphlabError(f"--at gives {name} twice")
+                raise GraphlabError(f"{name}: given twice", field="values")
             try:
                 point[name] = parse_value(value)
             except GraphlabError as e:
-                raise GraphlabError(f"--at {name}: {e}") from None
+                raise GraphlabError(f"{name}: {e}", field="values") from None
     return point

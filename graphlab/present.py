@@ -1,13 +1,22 @@
-"""How graphlab's results read to a person: formulas in the input language, numbers, summaries.
+"""How graphlab's results read to a person: formulas in the input language, numbers, tables.
 
-One place for what the front ends print. :func:`formula` writes a SymPy expression the way
+One place for what the front ends show. :func:`formula` writes a SymPy expression the way
 a user types it (``x^2``, ``e``, ``abs``, ``σ``), so printed text can be pasted back into
-``graphlab grad`` or a ``--claim``; :func:`number` is the command line's number formatter;
-:func:`equation` joins ``lhs = formula = value`` without repeating a side.
+``graphlab grad`` or a ``--claim``; :func:`number` is the one number formatter, for the
+command line, the app, the diagrams and the explanations; :func:`equation` joins
+``lhs = formula = value`` without repeating a side.
+
+The records of a trace, a descent and a verify report become text here: :func:`node_table`
+(what is known at a step), :func:`descent_table` and :func:`report_lines`. The front ends only
+lay them out: the CLI as aligned columns, the app as ``st.dataframe`` and Markdown. A graph and
+a trace read in a REPL as :func:`graph_summary` and :func:`trace_summary`, and draw themselves in
+Jupyter through :func:`diagram_svg`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sympy as sp
@@ -15,15 +24,17 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import precedence
 from sympy.printing.str import StrPrinter
 
-from .trace import as_json_number
+from .frames import frame
+from .trace import Trace, as_json_number, local_formula
 
 if TYPE_CHECKING:
     import networkx as nx
 
-    from .trace import Trace
+    from .descend import Descent
+    from .verify import Report
 
-__all__ = ["formula", "latex", "number", "equation", "graph_summary", "trace_summary", "diagram_svg",
-           "MAX_INLINE_NODES"]
+__all__ = ["formula", "latex", "number", "equation", "assignments", "Table", "node_table", "descent_table",
+           "ClaimLines", "report_lines", "graph_summary", "trace_summary", "diagram_svg", "MAX_INLINE_NODES"]
 
 MAX_INLINE_NODES = 60  # as the app: a larger diagram is illegible, and Jupyter shows the summary instead
 
@@ -139,15 +150,24 @@ def latex(expr: Any) -> str:
     return _LATEX.doprint(expr) if isinstance(expr, sp.Basic) else str(expr)
 
 
-def number(value: Any, exact: bool = False, digits: int = 6) -> str:
-    """A number for people: ``digits`` significant digits; exact values also show their exact form
-    (``log(6)*sin(3) ≈ 0.252853``); a symbolic value (no number given) is its formula; None is ``?``."""
+def number(value: Any, exact: bool = False, digits: int = 6, compact: bool = False) -> str:
+    """A number for people, with ``digits`` significant digits (``-0`` is ``0``).
+
+    ``exact``: an exact value also shows its exact form, ``log(6)*sin(3) ≈ 0.252853``, ``1/4 ≈ 0.25``.
+    ``compact``, where room is short (a diagram's label, a table cell): a short fraction is written as
+    itself, ``148/25``, and no value at all as nothing. Otherwise no value (None) is ``?``, and a
+    symbolic value (a variable had no number) is its formula.
+    """
     if value is None:
-        return "?"
-    if isinstance(value, sp.Basic) and not value.is_number:
-        return formula(value)
+        return "" if compact else "?"
+    if isinstance(value, sp.Basic):
+        if not value.is_number:
+            return formula(value)
+        if compact and value.is_Rational and len(str(value)) <= digits + 3:
+            return formula(value)
     approx = as_json_number(value)
     text = approx if isinstance(approx, str) else f"{approx:.{digits}g}"
+    text = "0" if text == "-0" else text
     if exact and isinstance(value, sp.Basic) and not value.is_Integer and formula(value) != text:
         return f"{formula(value)} ≈ {text}"
     return text
@@ -160,6 +180,106 @@ def equation(*sides: str) -> str:
         if side and (not shown or side != shown[-1]):
             shown.append(side)
     return " = ".join(shown)
+
+
+def assignments(values: Mapping[str, Any], exact: bool = False, digits: int = 6, compact: bool = False) -> str:
+    """``x = -2, y = 5``: a point, each value by :func:`number`."""
+    return ", ".join(f"{name} = {number(v, exact, digits, compact)}" for name, v in values.items())
+
+
+# --------------------------------------------------------------------------- tables
+@dataclass(frozen=True)
+class Table:
+    """Rows of text under named columns. Columns are kept by position: a parameter may be called ``loss``."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+    def only(self, *columns: str) -> Table:
+        """The same rows with only ``columns``, in that order."""
+        keep = [self.columns.index(c) for c in columns]
+        return Table(columns, tuple(tuple(row[i] for i in keep) for row in self.rows))
+
+
+def node_table(trace: Trace, step: int | None = None, exact: bool = False, digits: int = 6,
+               compact: bool = False) -> Table:
+    """A row per node of what is known at ``step``, an index into ``trace.steps`` (None: the end).
+
+    Columns: ``""`` (▶ at the node visited), ``node``, ``op``, ``inputs``, ``value``, ``∂f/∂node``,
+    ``local gradients``. A value appears when the forward pass reaches it (``?`` if it has no number);
+    a gradient as soon as a contribution arrives, marked "k of n terms" while a node with several
+    consumers is still summing; local gradients are formulas until their node's backward step, then
+    numbers too.
+    """
+    g = trace.graph
+    fr = frame(g, trace, step)
+    index = len(trace.steps) - 1 if step is None else step % len(trace.steps)
+    backward = {s.node: s for s in trace.backward_steps}
+    out = g.graph["output"]
+
+    def num(value: Any) -> str:
+        return number(value, exact, digits, compact)
+
+    rows = []
+    for node, data in g.nodes(data=True):
+        grad = "" if fr.grads.get(node) is None else num(fr.grads[node])
+        arrived = fr.terms.get(node, [])
+        if arrived and len(arrived) < arrived[-1][1].consumers:
+            grad += f" ({len(arrived)} of {arrived[-1][1].consumers} terms)"
+        visited = backward[node].index <= index
+        local = "; ".join(equation(f"∂{node}/∂{e.input}", formula(local_formula(g, node, e.position)),
+                                   num(e.local) if visited else "") for e in backward[node].edges)
+        rows.append(("▶" if node == fr.current else "", node, data.get("op", data["kind"]),
+                     " ".join(data.get("args", ())), num(fr.values[node]) if node in fr.values else "", grad, local))
+    return Table(("", "node", "op", "inputs", "value", f"∂{out}/∂node", "local gradients"), tuple(rows))
+
+
+def descent_table(descent: Descent, exact: bool = False, digits: int = 10, compact: bool = False) -> Table:
+    """A row per step k: θ_k, the loss L(θ_k), the gradient ∇L(θ_k) and the update −η∇L(θ_k) that gives
+    θ_(k+1) (none on the last row); with mini-batches, the rows of the data (from 1) that step averages over.
+    Ten digits by default: a hand calculation carries more than a diagram's few."""
+    d, out = descent, descent.output
+
+    def num(value: Any) -> str:
+        return number(value, exact, digits, compact)
+
+    columns = ("step", *d.wrt, "batch loss" if d.batch_size else "loss", *(f"∂{out}/∂{w}" for w in d.wrt),
+               *(f"update {w}" for w in d.wrt), *(("rows",) if d.batch_size else ()))
+    rows = tuple((str(s.step), *(num(s.params[w]) for w in d.wrt), num(s.loss), *(num(s.gradient[w]) for w in d.wrt),
+                  *(num(s.update[w]) if s.update else "" for w in d.wrt),
+                  *((" ".join(str(i + 1) for i in s.batch or ()),) if d.batch_size else ()))
+                 for s in d.history)
+    return Table(columns, rows)
+
+
+@dataclass(frozen=True)
+class ClaimLines:
+    """One claim of a verify report, as text."""
+
+    mark: str  # ✓ or ✗
+    claim: str
+    verdict: str  # right, right up to rounding, wrong
+    derivative: str  # the right one, formula and value: df/dq = z = -4
+    counterexample: str  # for a wrong claim: at x = 1: yours gives 4, the derivative -4; else ""
+    diagnosis: str  # why it is wrong, or the note on a right one; else ""
+
+
+def report_lines(report: Report, exact: bool = False, digits: int = 6, compact: bool = False) -> list[ClaimLines]:
+    """The lines under each claim of ``report``, in the claims' order."""
+    def num(value: Any) -> str:
+        return number(value, exact, digits, compact)
+
+    lines = []
+    for c in report.claims:
+        value = "" if c.expected_value is None else num(c.expected_value)
+        wrong = ""
+        if c.counterexample and not c.ok:
+            point = assignments(c.counterexample["point"], digits=digits, compact=compact)
+            wrong = (f"{'at ' + point + ': ' if point else ''}yours gives {num(c.counterexample['claimed'])}, "
+                     f"the derivative {num(c.counterexample['expected'])}")
+        derivative = equation(f"d{c.of}/d{c.wrt}", c.expected, value)
+        lines.append(ClaimLines("✓" if c.ok else "✗", c.claim, c.verdict, derivative, wrong, c.diagnosis or ""))
+    return lines
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -31,9 +31,9 @@ import graphviz
 import networkx as nx
 
 from .errors import GraphlabError
-from .frames import Frame, folded_constants, format_number, frame, operand_edges
+from .frames import Frame, folded_constants, frame, operand_edges
 from .ops import OPS
-from .present import formula
+from .present import formula, number
 from .trace import Trace, local_formula
 
 __all__ = ["STYLES", "PALETTES", "Options", "Palette", "Writer", "build", "to_dot", "frames_dot", "op_symbol",
@@ -148,7 +148,7 @@ class Writer:
         self.marked = {fr.current} if opts.highlight is None else set(opts.highlight)
 
     def num(self, value: Any) -> str:
-        return format_number(value, self.opts.precision)
+        return number(value, digits=self.opts.precision, compact=True)
 
     def value_span(self, text: str) -> Span:
         return (text, self.pal.value, False)

@@ -42,7 +42,7 @@ from .build import from_text, node_expr
 from .errors import GraphlabError, ParseError
 from .evaluate import evaluate
 from .ops import OPS
-from .present import equation, formula
+from .present import equation, formula, number
 from .program import program
 from .trace import as_json_number, local_formula
 
@@ -64,11 +64,6 @@ _LITERAL = re.compile(r"-?(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?")
 def to_text(expr: sp.Expr) -> str:
     """A SymPy expression as text, in the input language (graphlab.present.formula)."""
     return formula(expr)
-
-
-def _fmt(value: Any) -> str:
-    number = as_json_number(value)
-    return number if isinstance(number, str) or number is None else f"{number:.6g}"
 
 
 # --------------------------------------------------------------------------- claims
@@ -418,7 +413,7 @@ def _chain_diagnosis(graph: nx.DiGraph, claim: Claim, earlier: Mapping[tuple[str
     right = _edge_local(graph, c, claim.wrt)
     if not claim.formula.free_symbols and set(map(symbol, at)) >= right.free_symbols | true_upstream.free_symbols:
         point = {symbol(k): v for k, v in at.items()}
-        implied, right = _fmt((claim.formula / true_upstream).xreplace(point)), _fmt(right.xreplace(point))
+        implied, right = number((claim.formula / true_upstream).xreplace(point)), number(right.xreplace(point))
     else:
         implied = to_text(sp.simplify(claim.written / derivative_in_names(graph, claim.of, c)))
         right = to_text(derivative_in_names(graph, c, claim.wrt))
@@ -452,13 +447,14 @@ def verify(expr: str | nx.DiGraph, claims: Sequence[str], at: Mapping[str, Any] 
     """Judge each claim; find the first wrong step in backward order."""
     graph = from_text(expr) if isinstance(expr, str) else expr
     at = dict(at or {})
-    unknown = sorted(set(at) - set(graph.graph["variables"]))
-    if unknown:
-        raise GraphlabError(f"--at names {', '.join(unknown)}, not a variable of the expression")
-    if not claims:
-        raise GraphlabError("no claim to check: give one with --claim 'df/dx = ...'")
-    parsed = [parse_claim(graph, c) for c in claims]
     variables = graph.graph["variables"]
+    unknown = sorted(set(at) - set(variables))
+    if unknown:
+        raise GraphlabError(f"{', '.join(unknown)}: not {'a variable' if len(unknown) == 1 else 'variables'} of the "
+                            f"expression (variables: {', '.join(variables) or 'none'})", field="values")
+    if not claims:
+        raise GraphlabError("none to check: give one such as 'df/dx = ...'", field="claims")
+    parsed = [parse_claim(graph, c) for c in claims]
     backward = {n: i for i, n in enumerate(reversed(program(graph).order))}
     formula_judge = _Judge(variables, _sample_points(variables, at, seed))
     results: list[ClaimResult] = []
@@ -564,12 +560,12 @@ def _judge_number(graph: nx.DiGraph, claim: Claim, true: sp.Expr, at: Mapping[st
         high = max(*result.spread.values(), expected) + tolerance
         if low <= claimed <= high:
             result.ok, result.verdict = True, "right up to rounding"
-            shown = ", ".join(f"{_fmt(v)} ({d} decimals)" for d, v in result.spread.items())
+            shown = ", ".join(f"{number(v)} ({d} decimals)" for d, v in result.spread.items())
             result.finding = Finding.ROUNDING
-            result.diagnosis = (f"full precision gives {expected:.6g}; rounding the intermediate values gives "
-                                f"{shown}, and {claimed:g} lies in that spread")
+            result.diagnosis = (f"full precision gives {number(expected)}; rounding the intermediate values gives "
+                                f"{shown}, and {number(claimed)} lies in that spread")
             return
     judge = _number_judge(claim, at)
     if _explain(graph, claim, true, judge, result):
         return
-    result.finding, result.diagnosis = Finding.WRONG, f"wrong: the derivative at this point is {expected:.6g}"
+    result.finding, result.diagnosis = Finding.WRONG, f"wrong: the derivative at this point is {number(expected)}"

@@ -21,6 +21,8 @@ import pygraphviz
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from graphlab.present import descent_table, report_lines
+
 APPS = Path(__file__).resolve().parent.parent / "apps"
 APP = str(APPS / "graphlab_app.py")
 sys.path.insert(0, str(APPS))  # what `streamlit run` does for the app's own modules
@@ -165,7 +167,7 @@ def test_describe_says_a_derivative_once_in_the_input_language():
     from graphlab.verify import verify
 
     report = verify("x^3 + 0 y", ["df/dy = 1", "df/dx = 3x"], at={"x": 2, "y": 1})
-    dy, dx = (check_tab.describe(c, 4) for c in report.claims)
+    dy, dx = (check_tab.describe(c) for c in report_lines(report, digits=4, compact=True))
     assert "right derivative: df/dy = 0  \n" in dy  # not "df/dy = 0 = 0"
     assert r"right derivative: df/dx = 3\*x^2 = 12" in dx  # ^, as typed; 3 x^2 = 12 at x = 2
 
@@ -212,14 +214,42 @@ def test_two_parameters_and_the_steps_box():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"lr": "0.01 +"}, "Cannot read the learning rate"),
-    ({"at": "y=10,x=2,theta="}, "give its starting value above"),
+    ({"lr": "0.01 +"}, "Learning rate η: unexpected end of input"),
+    ({"at": "y=10,x=2,theta="}, "Parameters θ: theta: give its starting value above"),
 ])
-def test_bad_descent_input_is_an_inline_error(change, message):
+def test_bad_descent_input_is_an_inline_error_naming_its_box(change, message):
     at = open_tab("descent", **{"expr": "(y - x theta)^2", "at": "y=10,x=2,theta=6", "wrt": "theta", **change})
     assert not at.exception
-    assert len(at.error) == 1 and message in at.error[0].value
+    assert len(at.error) == 1 and at.error[0].value.startswith(f"**Cannot descend:** {message}")
+    assert "--" not in at.error[0].value  # no option of the command line
+    if "lr" in change:
+        assert at.code[0].value == "0.01 +\n      ^"  # where the rate stops making sense
     assert not at.get("vega_lite_chart")
+
+
+LINE_CSV = (Path(__file__).resolve().parent.parent / "examples" / "line.csv").read_bytes()  # 4 rows of x, y
+
+
+@pytest.mark.parametrize("upload, batch, message", [
+    (LINE_CSV, 5, "Batch size: must be between 1 and the number of rows (4)"),
+    (b"x,q\n1,2\n", 1, "Data table: column 'q' is not a variable of the expression (variables: y, w, x, b)"),
+    (b"x,y\n1,abc\n", 1, "Data table: the uploaded table line 2: y = 'abc' is not a number"),
+])
+def test_an_error_in_the_uploaded_table_names_the_box_it_came_from(upload, batch, message):
+    at = open_tab("descent", expr="(y - w x - b)^2", at="y=3,x=1,w=0,b=0")
+    at.file_uploader(key=descent_tab.DATA).set_value(("data.csv", upload, "text/csv"))
+    at.number_input(key=descent_tab.BATCH).set_value(batch).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [f"**Cannot descend:** {message}"]
+
+
+def test_each_field_descend_names_is_the_label_of_a_box_on_the_tab():
+    at = open_tab("descent", expr="(y - w x - b)^2", at="y=3,x=1,w=0,b=0")
+    widgets = {"wrt": at.multiselect(key=descent_tab.WRT), "learning_rate": at.text_input(key=descent_tab.LR),
+               "steps": at.number_input(key=descent_tab.STEPS), "batch_size": at.number_input(key=descent_tab.BATCH),
+               "data": at.file_uploader(key=descent_tab.DATA)}
+    assert {field: w.label for field, w in widgets.items()} == descent_tab.LABELS
+    assert open_tab("check").text_area(key=check_tab.KEY).label == check_tab.LABELS["claims"]
 
 
 def test_no_parameter_chosen_is_a_hint_not_an_error():
@@ -233,9 +263,10 @@ def test_mini_batches_from_a_table():
     key = descent_tab.m.Key("(y - w x - b)^2", (("y", ""), ("w", "0"), ("x", ""), ("b", "0")), "float")
     table = (Path(__file__).resolve().parent.parent / "examples" / "line.csv").read_text()
     d = descent_tab.run(key, ("w", "b"), "0.05", 2, table, 2, 1)
-    rows = descent_tab.history_table(d, "f")
-    assert rows["w"] == ["0", "1.295", "1.80925"] and rows["rows"] == ["2 3", "1 4", "1 2"]
-    assert rows["batch loss"][0] == "25.81"
+    rows = descent_table(d, digits=descent_tab.DIGITS, compact=True)
+    column = {name: [row[i] for row in rows.rows] for i, name in enumerate(rows.columns)}
+    assert column["w"] == ["0", "1.295", "1.80925"] and column["rows"] == ["2 3", "1 4", "1 2"]
+    assert column["batch loss"][0] == "25.81"
 
 
 def test_default_parameters_read_like_parameters():

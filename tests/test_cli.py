@@ -180,3 +180,14 @@ def test_every_option_of_every_command_has_help():
                if a.help != argparse.SUPPRESS and not (a.help or "").strip()]
     assert missing == []
     assert all((c.help or "").strip() for c in sub._choices_actions)  # each command's line in `graphlab --help`
+
+
+def test_a_constant_sympy_cannot_compare_is_no_crash():
+    """relu of the complex asin(2): float mode flags nan and goes on; exact mode says why, in one line."""
+    r = run("grad", "relu(asin(2))")
+    assert r.returncode == 0 and "f = nan" in r.stdout
+    r = run("grad", "relu(asin(2))", "--exact")
+    assert r.returncode == 2
+    assert [line for line in r.stderr.splitlines() if line.startswith("error:")] == [
+        "error: node f: relu cannot be computed exactly here (The argument 'asin(2)' is not comparable.); "
+        "use float mode"]

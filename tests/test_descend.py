@@ -102,7 +102,7 @@ def test_a_table_read_from_text_is_the_table_read_from_its_file(tmp_path):
     ({"wrt": ["w"]}, "not a variable"),
     ({"wrt": ["x"], "at": {"y": 10, "theta": 6}}, "starting value"),
     ({"at": {"x": 2, "theta": 6}}, "no value for y"),
-    ({"steps": -1}, "--steps"),
+    ({"steps": -1}, "steps must be between 0 and 10,000"),
 ])
 def test_bad_requests(kwargs, message):
     args = {"wrt": ["theta"], "at": START, "lr": 0.01, "steps": 3, **kwargs}
