@@ -16,15 +16,15 @@ import pandas as pd
 import stepper_model as m
 import streamlit as st
 
-from graphlab.cost import cost, count_text
+from graphlab.cost import cost
 from graphlab.errors import GraphlabError
 from graphlab.explain import Explanation, explain_step
 from graphlab.forward import ForwardTrace, forward_trace
-from graphlab.frames import frame
-from graphlab.present import number
+from graphlab.present import cost_table, number, tangent_table
 from graphlab.render import to_dot
 
 WRT, STEP, EXPR = "forward:wrt", "forward:step", "forward:expr"
+LABELS = {"wrt": "Differentiate with respect to"}  # the widget of each field of graphlab.errors here
 
 
 @st.cache_resource(max_entries=64, show_spinner="Tracing forward...")
@@ -44,29 +44,7 @@ def explanation(key: m.Key, wrt: str, index: int, precision: int) -> Explanation
 
 
 def num(value: Any, precision: int) -> str:
-    return number(value, digits=precision, compact=True)  # as the stepper's table: short fractions stay (1/3)
-
-
-def tangent_table(t: ForwardTrace, index: int, precision: int) -> dict[str, list[str]]:
-    """Columns of the node table as of step ``index``: a node's value and tangent once it is visited."""
-    fr = frame(t.graph, t, index)
-    x = t.wrt
-    table: dict[str, list[str]] = {"": [], "node": [], "op": [], "inputs": [], "value": [], f"∂node/∂{x}": []}
-    for node, data in t.graph.nodes(data=True):
-        table[""].append("▶" if node == fr.current else "")
-        table["node"].append(node)
-        table["op"].append(data.get("op", data["kind"]))
-        table["inputs"].append(" ".join(data.get("args", ())))
-        table["value"].append(num(fr.values.get(node), precision))
-        table[f"∂node/∂{x}"].append(num(fr.tangents.get(node), precision))
-    return table
-
-
-def cost_table(key: m.Key) -> dict[str, list[str]]:
-    c = cost(m.build(key.expr))
-    rows = c.rows()
-    return {"to get every gradient": [label for label, _ in rows],
-            "multiplications": [count_text(n) for _, n in rows]}
+    return number(value, digits=precision, compact=True)
 
 
 # --------------------------------------------------------------------------- URL
@@ -100,13 +78,13 @@ def show(key: m.Key, drawing: m.Drawing) -> None:
         return
     keep(state, key.expr, variables)
     left, right = st.columns([1, 3], vertical_alignment="bottom")
-    left.selectbox("Differentiate with respect to", variables, key=WRT,
+    left.selectbox(LABELS["wrt"], variables, key=WRT,
                    help="Forward mode seeds this input: ∂x/∂x = 1, every other input 0.")
     wrt = state[WRT]
     try:
         t = run(key, wrt)
     except GraphlabError as e:
-        st.error(f"**Cannot trace this:** {e}", icon=":material/error:")
+        st.error(f"**Cannot trace this:** {m.error_line(e, LABELS)}", icon=":material/error:")
         return
     count = len(t.steps)
     state[STEP] = min(max(1, int(state[STEP])), count)
@@ -122,10 +100,12 @@ def show(key: m.Key, drawing: m.Drawing) -> None:
     if index == count - 1:
         st.success(f"∂{out}/∂{wrt} = {num(t.gradient[wrt], drawing.precision) or '?'}: the output's tangent, "
                    f"the same number one reverse pass gives for {wrt}, and for every other input at once.")
-    st.dataframe(pd.DataFrame(tangent_table(t, index, drawing.precision)), hide_index=True, width="stretch")
+    rows = tangent_table(t, index, digits=drawing.precision, compact=True)
+    st.dataframe(pd.DataFrame(list(rows.rows), columns=list(rows.columns)), hide_index=True, width="stretch")
 
     st.subheader("What backprop saves")
     st.markdown("Multiplications by a local gradient to get the gradient of every input "
                 "(a product of k factors costs k − 1). One reverse pass reuses what the nodes share; forward "
                 "mode needs a pass per input; writing each path's product out shares nothing.")
-    st.dataframe(pd.DataFrame(cost_table(key)), hide_index=True, width="stretch")
+    costs = cost_table(cost(graph))
+    st.dataframe(pd.DataFrame(list(costs.rows), columns=list(costs.columns)), hide_index=True, width="stretch")

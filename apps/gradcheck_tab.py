@@ -17,13 +17,13 @@ import streamlit as st
 
 from graphlab.errors import GraphlabError
 from graphlab.gradcheck import DEFAULT_ATOL, DEFAULT_H, DEFAULT_RTOL, GradCheck, Nudge, gradcheck, nudge
-from graphlab.present import number
+from graphlab.present import check_table, nudge_table
 
 H, NUDGE, NUDGE_H, EXPR = "gradcheck:h", "gradcheck:nudge", "gradcheck:nudge_h", "gradcheck:expr"
 STEPS = tuple(10.0**-k for k in range(1, 10))  # the check's h: 0.1 ... 1e-9
 DEFAULT_NUDGE = 0.01
 DIGITS = 10
-MARKS = {"ok": "✓", "off": "✗", "kink": "✗ kink", "nonfinite": "✗ not finite"}
+LABELS = {"h": "Step h"}  # the widget of each field of graphlab.errors here
 
 
 @st.cache_data(max_entries=64, show_spinner="Checking...")
@@ -34,27 +34,6 @@ def check(key: m.Key, h: float) -> GradCheck:
 @st.cache_data(max_entries=64, show_spinner=False)
 def nudged(key: m.Key, wrt: str, h: float) -> Nudge:
     return nudge(m.build(key.expr), m.point_of(key.values), wrt, h)
-
-
-def num(value: Any) -> str:
-    return number(value, digits=DIGITS)
-
-
-def check_table(r: GradCheck) -> dict[str, list[str]]:
-    return {"variable": [c.variable for c in r.checks],
-            f"backprop ∂{r.output}/∂w": [num(c.backprop) for c in r.checks],
-            "central difference": [num(c.central) for c in r.checks],
-            "relative error": [f"{c.relative_error:.1e}" if c.relative_error else "0" for c in r.checks],
-            "check": [MARKS[c.status] for c in r.checks]}
-
-
-def nudge_table(n: Nudge) -> dict[str, list[str]]:
-    return {"node": [r.node for r in n.rows],
-            "value": [num(r.value) for r in n.rows],
-            f"after {n.wrt} += {n.h:g}": [num(r.nudged) for r in n.rows],
-            "change": [num(r.change) for r in n.rows],
-            f"∂node/∂{n.wrt} · h": [num(r.predicted) for r in n.rows],
-            "change − prediction": [num(r.change - r.predicted) for r in n.rows]}
 
 
 # --------------------------------------------------------------------------- URL
@@ -100,9 +79,10 @@ def show(key: m.Key) -> None:
     try:
         r = check(key, float(state[H]))
     except GraphlabError as e:
-        st.error(f"**Cannot check:** {e}", icon=":material/error:")
+        st.error(f"**Cannot check:** {m.error_line(e, LABELS)}", icon=":material/error:")
         return
-    st.dataframe(pd.DataFrame(check_table(r)), hide_index=True, width="stretch")
+    checks = check_table(r, DIGITS, compact=True)
+    st.dataframe(pd.DataFrame(list(checks.rows), columns=list(checks.columns)), hide_index=True, width="stretch")
     for c in r.checks:
         if c.note:
             (st.warning if c.status == "kink" else st.error)(f"**{c.variable}**: {c.note}")
@@ -117,4 +97,5 @@ def show(key: m.Key) -> None:
     n = nudged(key, state[NUDGE], float(state[NUDGE_H]))
     st.markdown(f"Each node's value changes by about ∂node/∂{n.wrt} · h, the linear prediction; the difference is "
                 "the curvature's share, which shrinks like h².")
-    st.dataframe(pd.DataFrame(nudge_table(n)), hide_index=True, width="stretch")
+    rows = nudge_table(n, DIGITS, compact=True)
+    st.dataframe(pd.DataFrame(list(rows.rows), columns=list(rows.columns)), hide_index=True, width="stretch")

@@ -18,14 +18,25 @@ from typing import Any
 
 from . import formulas
 from .build import from_text
-from .cost import cost, count_text
+from .cost import cost
 from .descend import descend, read_table
 from .errors import GraphlabError
 from .forward import ForwardTrace, forward_trace
 from .gradcheck import DEFAULT_ATOL, DEFAULT_H, DEFAULT_RTOL, GradCheck, gradcheck
 from .nn import ACTIVATIONS, LOSSES
 from .point import parse_point
-from .present import Table, assignments, descent_table, equation, formula, node_table, report_lines
+from .present import (
+    Table,
+    assignments,
+    check_table,
+    cost_table,
+    descent_table,
+    equation,
+    formula,
+    node_table,
+    report_lines,
+    tangent_table,
+)
 from .present import number as fmt
 from .trace import Trace, as_json_number, gradient_exprs, local_formula, trace
 from .verify import Report, verify
@@ -34,7 +45,8 @@ EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 70
 
 # The options that hold each field a library error can name (graphlab.errors.FIELDS)
 OPTIONS = {"values": "--at", "wrt": "--wrt", "steps": "--steps", "batch_size": "--batch-size", "layers": "--layers",
-           "claims": "--claim", "learning_rate": "--lr", "data": "--data"}
+           "claims": "--claim", "learning_rate": "--lr", "data": "--data",
+           "h": "--h", "rtol": "--rtol", "atol": "--atol"}
 
 
 class UsageError(GraphlabError):
@@ -329,17 +341,13 @@ def print_forward_table(t: ForwardTrace, form: str = "names") -> None:
     g = t.graph
     exact = t.mode == "exact"
     out, x = g.graph["output"], t.wrt
-    point = ", ".join(f"{v} = {fmt(value, exact)}" for v, value in t.inputs.items() if v not in t.missing)
+    point = assignments({v: value for v, value in t.inputs.items() if v not in t.missing}, exact)
     print(f"{g.graph['source'].strip()}" + (f"   at {point}" if point else ""))
     if t.missing:
         print(missing_sentence(t.missing))
     print(f"forward mode: each node carries its tangent ∂node/∂{x}, from ∂{x}/∂{x} = 1 (the other inputs 0)")
     print()
-    rows = [("node", "op", "inputs", "value", f"∂node/∂{x}")]
-    for n, d in g.nodes(data=True):
-        rows.append((n, d.get("op", d["kind"]), " ".join(d.get("args", ())), fmt(t.values[n], exact),
-                     fmt(t.tangents[n], exact)))
-    print_table(Table(rows[0], tuple(rows[1:])))
+    print_table(tangent_table(t, exact=exact).only("node", "op", "inputs", "value", f"∂node/∂{x}"))
     print()
     print(f"{out} = {fmt(t.output, exact)}")
     for line in gradient_lines(t, form):
@@ -351,7 +359,7 @@ def print_cost(graph) -> None:
     n = len(c.inputs)
     print()
     print(f"multiplications for all {n} gradient{'s' if n != 1 else ''} (a product of k local gradients costs k - 1):")
-    rows = [(label, count_text(count)) for label, count in c.rows()]
+    rows = cost_table(c).rows
     width = max(len(label) for label, _ in rows)
     for label, count in rows:
         print(f"  {label.ljust(width)}  {count}")
@@ -492,20 +500,13 @@ def add_verify(sub) -> None:
 
 
 # --------------------------------------------------------------------------- gradcheck
-CHECK_MARKS = {"ok": "✓", "off": "✗", "kink": "✗ kink", "nonfinite": "✗ not finite"}
-
-
 def print_gradcheck(r: GradCheck) -> None:
-    point = ", ".join(f"{v} = {fmt(x)}" for v, x in r.at.items())
+    point = assignments(r.at)
     print(r.expression + (f"   at {point}" if point else ""))
     print(f"h = {r.h:g}; a check passes when the relative error is at most {r.rtol:g} "
           f"(or the difference at most {r.atol:g})")
     print()
-    rows = [("variable", "backprop", "central difference", "relative error", "check")]
-    for c in r.checks:
-        rows.append((c.variable, fmt(c.backprop, digits=10), fmt(c.central, digits=10),
-                     f"{c.relative_error:.1e}" if c.relative_error else "0", CHECK_MARKS[c.status]))
-    print_table(Table(rows[0], tuple(rows[1:])))
+    print_table(check_table(r))
     for c in r.checks:
         if c.note:
             print(f"note: {c.note}")

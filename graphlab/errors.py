@@ -7,13 +7,16 @@ from collections.abc import Sequence
 # The inputs an error can concern, in the library's words; each front end has its own name for each.
 FIELDS = {
     "values": "the variables' values (a point)",
-    "wrt": "the parameters to descend on",
+    "wrt": "the variables to descend on, or to differentiate with respect to in forward mode",
     "learning_rate": "the learning rate η",
     "steps": "the number of descent steps",
     "batch_size": "the rows per mini-batch",
     "data": "a table of data (CSV)",
     "layers": "an MLP's layer sizes",
     "claims": "the derivatives to verify",
+    "h": "the step h of a central difference (g(w + h) - g(w - h)) / 2h, or of a nudge",
+    "rtol": "the largest relative error a gradient check passes",
+    "atol": "the largest absolute difference a gradient check passes",
 }
 
 

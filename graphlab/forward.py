@@ -74,15 +74,16 @@ def forward_trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, wr
         raise GraphlabError(f"unknown mode {mode!r}: use 'float' or 'exact'")
     prog = program(graph)
     variables = prog.variables
-    if wrt is None or wrt not in variables:
-        given = "no variable" if wrt is None else f"{wrt!r} is not a variable of the expression"
-        raise GraphlabError(f"forward mode differentiates with respect to one variable: {given} "
-                            f"(variables: {', '.join(variables) or 'none'})")
+    known = f"(variables: {', '.join(variables) or 'none'})"
+    if wrt is None:
+        raise GraphlabError(f"names no variable: forward mode differentiates with respect to one {known}",
+                            field="wrt")
+    if wrt not in variables:
+        raise GraphlabError(f"{wrt}: not a variable of the expression {known}", field="wrt")
     values = dict(values or {})
     unknown = sorted(set(values) - set(variables) - set(graph.graph.get("aliases", {})))
     if unknown:
-        raise GraphlabError(f"no variable named {', '.join(unknown)} in the expression "
-                            f"(variables: {', '.join(variables) or 'none'})")
+        raise GraphlabError(f"{', '.join(unknown)}: not a variable of the expression {known}", field="values")
     if mode == "exact" and len(prog.order) > MAX_EXACT_NODES:
         raise EvaluationError(f"exact mode is limited to {MAX_EXACT_NODES:,} nodes "
                               f"(this graph has {len(prog.order):,}); use float mode")

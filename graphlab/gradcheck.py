@@ -94,16 +94,19 @@ def _point(graph: nx.DiGraph, at: Mapping[str, Any]) -> dict[str, float]:
     variables = graph.graph["variables"]
     unknown = sorted(set(at) - set(variables) - set(graph.graph.get("aliases", {})))
     if unknown:
-        raise GraphlabError(f"no variable named {', '.join(unknown)} in the expression "
-                            f"(variables: {', '.join(variables) or 'none'})")
+        raise GraphlabError(f"{', '.join(unknown)}: not a variable of the expression "
+                            f"(variables: {', '.join(variables) or 'none'})", field="values")
     missing = [v for v in variables if at.get(v) is None]
     if missing:
-        raise GraphlabError(f"a gradient check needs a number for every variable: {', '.join(missing)} "
-                            f"{'has' if len(missing) == 1 else 'have'} none")
-    try:
-        return {v: float(at[v]) for v in variables}
-    except TypeError:  # a SymPy number with an imaginary part, say
-        raise GraphlabError("every value must be a real number") from None
+        raise GraphlabError(f"a gradient check needs every variable's value; no value for {', '.join(missing)}: "
+                            f"give {'it' if len(missing) == 1 else 'them'}", wanted=missing)
+    point = {}
+    for v in variables:
+        try:
+            point[v] = float(at[v])
+        except TypeError:  # a SymPy number with an imaginary part, say
+            raise GraphlabError(f"{v}: {at[v]} is not a real number", field="values") from None
+    return point
 
 
 def _values(prog: Program, point: Mapping[str, float]) -> dict[str, float]:
@@ -131,7 +134,7 @@ def gradcheck(graph: nx.DiGraph, at: Mapping[str, Any], h: float = DEFAULT_H, rt
     """Check every variable's backprop gradient at ``at`` against a central difference with step ``h``."""
     for name, x in (("h", h), ("rtol", rtol), ("atol", atol)):
         if not (isinstance(x, (int, float)) and math.isfinite(x) and x > 0):
-            raise GraphlabError(f"{name} must be a positive number, not {x!r}")
+            raise GraphlabError(f"must be a positive number, not {x!r}", field=name)
     point = _point(graph, at)
     prog = program(graph)
     out = prog.output
@@ -195,7 +198,7 @@ class Nudge:
 def nudge(graph: nx.DiGraph, at: Mapping[str, Any], wrt: str, h: float) -> Nudge:
     """Move ``wrt`` by ``h``: each node's change in value, beside the prediction ∂node/∂wrt · h."""
     if not (isinstance(h, (int, float)) and math.isfinite(h)):
-        raise GraphlabError(f"h must be a finite number, not {h!r}")
+        raise GraphlabError(f"must be a finite number, not {h!r}", field="h")
     point = _point(graph, at)
     t = forward_trace(graph, point, wrt)
     moved = _values(program(graph), {**point, wrt: point[wrt] + h})

@@ -7,7 +7,9 @@ command line, the app, the diagrams and the explanations; :func:`equation` joins
 ``lhs = formula = value`` without repeating a side.
 
 The records of a trace, a descent and a verify report become text here: :func:`node_table`
-(what is known at a step), :func:`descent_table` and :func:`report_lines`. The front ends only
+(what is known at a step), :func:`descent_table` and :func:`report_lines`; forward mode's
+:func:`tangent_table`, the :func:`cost_table` of every gradient, a gradient check's
+:func:`check_table` and a nudge's :func:`nudge_table` too. The front ends only
 lay them out: the CLI as aligned columns, the app as ``st.dataframe`` and Markdown. A graph and
 a trace read in a REPL as :func:`graph_summary` and :func:`trace_summary`, and draw themselves in
 Jupyter through :func:`diagram_svg`.
@@ -30,11 +32,15 @@ from .trace import Trace, as_json_number, local_formula
 if TYPE_CHECKING:
     import networkx as nx
 
+    from .cost import Cost
     from .descend import Descent
+    from .forward import ForwardTrace
+    from .gradcheck import GradCheck, Nudge
     from .verify import Report
 
 __all__ = ["formula", "latex", "number", "equation", "assignments", "Table", "node_table", "descent_table",
-           "ClaimLines", "report_lines", "graph_summary", "trace_summary", "diagram_svg", "MAX_INLINE_NODES"]
+           "ClaimLines", "report_lines", "CHECK_MARKS", "tangent_table", "cost_table", "check_table", "nudge_table",
+           "graph_summary", "trace_summary", "diagram_svg", "MAX_INLINE_NODES"]
 
 MAX_INLINE_NODES = 60  # as the app: a larger diagram is illegible, and Jupyter shows the summary instead
 
@@ -280,6 +286,59 @@ def report_lines(report: Report, exact: bool = False, digits: int = 6, compact: 
         derivative = equation(f"d{c.of}/d{c.wrt}", c.expected, value)
         lines.append(ClaimLines("✓" if c.ok else "✗", c.claim, c.verdict, derivative, wrong, c.diagnosis or ""))
     return lines
+
+
+# --------------------------------------------------------------------------- forward mode, cost, gradient checks
+CHECK_MARKS = {"ok": "✓", "off": "✗", "kink": "✗ kink", "nonfinite": "✗ not finite"}  # gradcheck.STATUSES
+
+
+def tangent_table(trace: ForwardTrace, step: int | None = None, exact: bool = False, digits: int = 6,
+                  compact: bool = False) -> Table:
+    """Forward mode: a row per node of what is known at ``step`` (None: the end), its value and its
+    tangent ∂node/∂x once the pass reaches it. Columns ``""`` (▶ at the node visited), ``node``,
+    ``op``, ``inputs``, ``value``, ``∂node/∂x``."""
+    fr = frame(trace.graph, trace, step)
+
+    def num(value: Any) -> str:
+        return number(value, exact, digits, compact)
+
+    rows = tuple(("▶" if node == fr.current else "", node, data.get("op", data["kind"]), " ".join(data.get("args", ())),
+                  num(fr.values[node]) if node in fr.values else "",
+                  num(fr.tangents[node]) if node in fr.tangents else "")
+                 for node, data in trace.graph.nodes(data=True))
+    return Table(("", "node", "op", "inputs", "value", f"∂node/∂{trace.wrt}"), rows)
+
+
+def cost_table(cost: Cost) -> Table:
+    """The multiplications every gradient costs, a row per approach (:mod:`graphlab.cost`)."""
+    from .cost import count_text
+
+    return Table(("to get every gradient", "multiplications"),
+                 tuple((label, count_text(n)) for label, n in cost.rows()))
+
+
+def check_table(check: GradCheck, digits: int = 10, compact: bool = False) -> Table:
+    """A row per variable of a gradient check: backprop, the central difference, their relative error
+    and the verdict (✓, ✗, ✗ kink, ✗ not finite). Ten digits: the two agree to about that many."""
+    def num(value: Any) -> str:
+        return number(value, digits=digits, compact=compact)
+
+    return Table(("variable", "backprop", "central difference", "relative error", "check"),
+                 tuple((c.variable, num(c.backprop), num(c.central),
+                        f"{c.relative_error:.1e}" if c.relative_error else "0", CHECK_MARKS[c.status])
+                       for c in check.checks))
+
+
+def nudge_table(nudge: Nudge, digits: int = 6, compact: bool = False) -> Table:
+    """A row per node: its value, the value with the input moved by h, the change, and the linear
+    prediction ∂node/∂w · h beside it."""
+    def num(value: Any) -> str:
+        return number(value, digits=digits, compact=compact)
+
+    w = nudge.wrt
+    return Table(("node", "value", f"after {w} + {nudge.h:g}", "change", f"∂node/∂{w} · h", "change − prediction"),
+                 tuple((r.node, num(r.value), num(r.nudged), num(r.change), num(r.predicted),
+                        num(r.change - r.predicted)) for r in nudge.rows))
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -100,7 +100,7 @@ def test_the_lecture_example_passes_every_check():
     at = open_tab("gradcheck", **LECTURE)
     checks = table(at)
     assert checks["variable"].tolist() == ["x", "y", "z"]
-    assert checks["backprop ∂f/∂w"].tolist() == ["-4", "-4", "3"]
+    assert checks["backprop"].tolist() == ["-4", "-4", "3"]
     assert checks["central difference"].tolist() == ["-4", "-4", "3"]  # to 10 digits
     assert checks["check"].tolist() == ["✓"] * 3
     assert any("every check passes" in m.value for m in at.markdown)
@@ -127,7 +127,7 @@ def test_the_nudge_sets_each_change_beside_its_prediction():
     rows = table(at, 1).set_index("node")
     assert rows.loc["v1", "change"] == "0.61" and rows.loc["v1", "∂node/∂x · h"] == "0.6"
     assert rows.loc["f", "change"] == "1.22" and rows.loc["f", "∂node/∂x · h"] == "1.2"
-    assert rows.loc["f", "after x += 0.1"] == "19.22" and rows.loc["y", "change"] == "0"
+    assert rows.loc["f", "after x + 0.1"] == "19.22" and rows.loc["y", "change"] == "0"
     assert at.query_params["nudge"] == "x" and at.query_params["nudge_h"] == "0.1"
     at.selectbox(key=gradcheck_tab.NUDGE).set_value("y").run()
     rows = table(at, 1).set_index("node")
@@ -137,4 +137,4 @@ def test_the_nudge_sets_each_change_beside_its_prediction():
 def test_a_missing_value_is_an_inline_error():
     at = open_tab("gradcheck", expr="x y", at="x=1,y=")
     assert not at.exception
-    assert len(at.error) == 1 and "y has none" in at.error[0].value
+    assert len(at.error) == 1 and "no value for y: give it above" in at.error[0].value

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from graphlab.build import from_text
 from graphlab.cli import OPTIONS, build_parser, main
 from graphlab.descend import descend, parse_table, read_table
 from graphlab.errors import FIELDS, GraphlabError, ParseError
+from graphlab.forward import forward_trace
+from graphlab.gradcheck import gradcheck
 from graphlab.nn import parse_layers
 from graphlab.point import parse_point
 from graphlab.verify import verify
@@ -63,6 +66,16 @@ CASES = {
     "layer sizes": (lambda: parse_layers("16,a"), "layers", (),
                     "expects comma-separated sizes such as 16,16, got '16,a'"),
     "layer sizes positive": (lambda: parse_layers("0"), "layers", (), "expects positive sizes such as 16,16, got '0'"),
+    "forward mode of no variable": (lambda: forward_trace(from_text("(x+y)z"), {"x": 1}, "w"), "wrt", (),
+                                    "w: not a variable of the expression (variables: x, y, z)"),
+    "gradient check values missing": (lambda: gradcheck(from_text("x y"), {"x": 1}), None, ("y",),
+                                      "a gradient check needs every variable's value; no value for y: give it"),
+    "gradient check step": (lambda: gradcheck(from_text("x y"), {"x": 1, "y": 2}, h=0), "h", (),
+                            "must be a positive number, not 0"),
+    "gradient check rtol": (lambda: gradcheck(from_text("x"), {"x": 1}, rtol=-1.0), "rtol", (),
+                            "must be a positive number, not -1.0"),
+    "gradient check atol": (lambda: gradcheck(from_text("x"), {"x": 1}, atol=float("nan")), "atol", (),
+                            "must be a positive number, not nan"),
 }
 
 
@@ -115,6 +128,11 @@ CLI = [
     (["verify", "(x+y)z", "--at", "q=1", "--claim", "df/dx = z"],
      "--at q: not a variable of the expression (variables: x, y, z)"),
     (["mlp", "--layers", "16,a"], "--layers expects comma-separated sizes such as 16,16, got '16,a'"),
+    (["grad", "(x+y)z", "--mode", "forward", "--wrt", "w"],
+     "--wrt w: not a variable of the expression (variables: x, y, z)"),
+    (["gradcheck", "x y", "--at", "x=1"],
+     "a gradient check needs every variable's value; no value for y: give it (--at y=...)"),
+    (["gradcheck", "x y", "--at", "x=1,y=2", "--h", "-0.1"], "--h must be a positive number, not -0.1"),
 ]
 
 

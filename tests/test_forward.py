@@ -106,11 +106,11 @@ def test_forward_tangents_equal_reverse_gradients_sympy_and_central_differences(
 
 def test_forward_mode_refuses_what_it_cannot_do():
     g = gl.from_text("(x+y)z")
-    with pytest.raises(gl.GraphlabError, match="'w' is not a variable"):
+    with pytest.raises(gl.GraphlabError, match="w: not a variable"):
         forward_trace(g, LECTURE, "w")
-    with pytest.raises(gl.GraphlabError, match="no variable"):
+    with pytest.raises(gl.GraphlabError, match="names no variable"):
         forward_trace(g, LECTURE)
-    with pytest.raises(gl.GraphlabError, match="no variable named q"):
+    with pytest.raises(gl.GraphlabError, match="q: not a variable"):
         forward_trace(g, {"q": 1}, "x")
 
 
@@ -267,7 +267,7 @@ def test_grad_forward_text():
 @pytest.mark.parametrize("args, message", [
     (["--mode", "forward"], "--mode forward needs --wrt"),
     (["--wrt", "x"], "--wrt is for --mode forward"),
-    (["--mode", "forward", "--wrt", "w"], "'w' is not a variable"),
+    (["--mode", "forward", "--wrt", "w"], "--wrt w: not a variable"),
     (["--mode", "forward", "--wrt", "x", "--form", "delta"], "--form delta"),
     (["--mode", "sideways"], "invalid choice"),
 ])
@@ -300,3 +300,14 @@ def test_the_tangent_arithmetic_runs_through_the_one_evaluator():
     bad = forward_trace(gl.from_text("log(x) + 1/y"), {"x": -1, "y": 0}, "y")
     assert np.isnan(bad.values["v1"]) and bad.nonfinite == {"v1": ["value"], "v2": ["value", "tangent"],
                                                             "f": ["value", "tangent"]}
+
+
+def test_the_tangent_table_shows_what_is_known_at_a_step():
+    from graphlab.present import tangent_table
+
+    t = forward_trace(gl.from_text("log(x1 x2) sin(x2)"), {"x1": 2, "x2": 3}, "x2", mode="exact")
+    table = tangent_table(t, 3, compact=True)  # after v2 = log(v1): ∂v2/∂x2 = (1/6)·2 = 1/3
+    assert table.columns == ("", "node", "op", "inputs", "value", "∂node/∂x2")
+    rows = {r[1]: r for r in table.rows}
+    assert rows["v2"][0] == "▶" and rows["v2"][5] == "1/3" and rows["v1"][4:] == ("6", "2")
+    assert rows["v3"][4:] == ("", "")  # not reached yet

@@ -165,13 +165,13 @@ def test_gradcheck_json():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["x y", "--at", "x=1"], "y has none"),
-    (["x y", "--at", "x=1,y=2", "--h", "0"], "h must be a positive number"),
-    (["x y", "--at", "x=1,y=2", "--rtol", "-1"], "rtol must be a positive number"),
+    (["x y", "--at", "x=1"], "no value for y: give it (--at y=...)"),
+    (["x y", "--at", "x=1,y=2", "--h", "0"], "--h must be a positive number"),
+    (["x y", "--at", "x=1,y=2", "--rtol", "-1"], "--rtol must be a positive number"),
     (["x y", "--at", "x=1,y=2", "--h", "tiny"], "invalid float value"),
-    (["x y", "--at", "x=1,y=2,w=3"], "no variable named w"),
+    (["x y", "--at", "x=1,y=2,w=3"], "--at w: not a variable"),
     (["x +", "--at", "x=1"], "column"),
-    (["sqrt(x)", "--at", "x=sqrt(-1)"], "real number"),
+    (["sqrt(x)", "--at", "x=sqrt(-1)"], "--at x: I is not a real number"),
 ])
 def test_gradcheck_bad_input_is_one_error_line(args, message):
     r = run("gradcheck", *args)
