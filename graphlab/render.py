@@ -266,10 +266,12 @@ class Writer:
             if node in self.hidden:
                 continue
             nodes.extend(writer(node))
+        # forward mode: the edges whose terms local × tangent the visited node sums
+        summed = {t.position for t in getattr(self.fr.step, "terms", ())} if self.fr.tangents else set()
         for arg, node, pos in operand_edges(self.g, self.hidden):
             head = f"{node}/op" if self.style == "record" else node
-            edges.append(self.edge(arg, head, f"{arg}->{node}#{pos}", self.edge_lines(arg, node, pos),
-                                   active=(arg, pos) in self.fr.active and self.fr.current == node))
+            active = ((arg, pos) in self.fr.active or pos in summed) and self.fr.current == node
+            edges.append(self.edge(arg, head, f"{arg}->{node}#{pos}", self.edge_lines(arg, node, pos), active=active))
         if self.style != "record":
             nodes.append((OUTPUT_SINK, {"shape": "point", "width": "0.01", "style": "invis"}, None))
             edges.append(self.edge(self.out_key, OUTPUT_SINK, f"{self.out_key}->output", self.sink_lines(),

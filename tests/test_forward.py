@@ -147,6 +147,8 @@ def test_the_diagram_writes_tangents_and_the_terms_of_the_visited_node():
     assert "∂x/∂x = 1" in dot and "∂y/∂x = 0" in dot
     assert "∂f/∂q = -4" in dot and "-4 × 1 = -4" in dot  # the term local × tangent at f
     assert "∂f/∂x = -4" in dot  # the output's tangent, on the arrow leaving f
+    active = {line.split("[")[0].strip() for line in dot.splitlines() if 'class=active' in line}
+    assert active == {"q -> f"}  # the edge whose term f sums; z's tangent is 0 by structure: no term
     early = to_dot(g, t, 1).source  # after y: q not computed yet
     assert "∂y/∂x = 0" in early and "∂q/∂x" not in early
     record = to_dot(g, t, None, "record").source
