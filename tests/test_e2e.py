@@ -312,10 +312,13 @@ def steady_screenshot(locator, timeout: float = TIMEOUT_MS) -> bytes:
     return shot
 
 
-def expect_new_look(locator, before: bytes, timeout: float = TIMEOUT_MS):
-    """Polls the element's screenshot until it differs from ``before`` (a chart redraws after its data arrive)."""
+def expect_new_look(locator, before: bytes, timeout: float = LOAD_TIMEOUT_MS):
+    """Polls the element's screenshot until it differs from ``before`` (a chart redraws after its data arrive).
+
+    The page's run after Pause redraws every chart; on a busy machine that run can take a while, so
+    the poll has the page-load timeout, and each screenshot waits only for what is left of it."""
     deadline = time.monotonic() + timeout / 1000
-    while locator.screenshot() == before:
+    while locator.screenshot(timeout=max(1.0, deadline - time.monotonic()) * 1000) == before:
         assert time.monotonic() < deadline, f"{locator} looks as it did before, {timeout / 1000:.0f} s on"
         time.sleep(0.1)  # the poll's interval, as expect's
 
