@@ -20,7 +20,7 @@ from .errors import GraphlabError
 from .graphviz_lib import pygraphviz
 from .ops import OPS
 from .present import latex, number
-from .render import PALETTES, Line, Writer, build, to_dot
+from .render import PALETTES, Line, Writer, build, pinned_layout, to_dot
 from .trace import Trace
 
 __all__ = ["FORMATS", "render_bytes", "to_tikz", "save", "save_frames", "Diagram", "show"]
@@ -118,9 +118,15 @@ def _spline(pos: str) -> tuple[list[str], str | None]:
 def to_tikz(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = None, style: str = "lecture",
             bare: bool = False, **options: Any) -> str:
     """The diagram as TikZ, from Graphviz's layout coordinates (points)."""
-    agraph = _laid_out(to_dot(graph, trace, step, style, **options))
     writer, nodes, edges = build(graph, trace, step, style, _TikzWriter, **options)
     opts = writer.opts
+    if opts.pin:  # the frame's positions are the pinned layout's: no second frame, no Graphviz run
+        layout = pinned_layout(graph, trace, style, opts)
+        node_pos, edge_pos = layout.nodes, layout.edges
+    else:
+        agraph = _laid_out(to_dot(graph, trace, step, style, **options))
+        node_pos = {str(n): n.attr["pos"] for n in agraph.nodes()}
+        edge_pos = {e.attr["id"]: (e.attr["pos"], e.attr.get("lp") or "") for e in agraph.edges()}
     pal = PALETTES[opts.palette]
     colours = {pal.value: "glvalue", pal.grad: "glgrad", pal.local: "gllocal"}
     names = {}
@@ -134,20 +140,20 @@ def to_tikz(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = No
         kind = "op" if attrs.get("shape") == "circle" else "box" if attrs.get("shape") == "box" else "leaf"
         extra = ",current" if "current" in attrs.get("class", "") else ""
         text = _tex_lines(lines, colours)
-        body.append(rf"\node[{kind}{extra}] ({names[node]}) at {_xy(agraph.get_node(node).attr['pos'])} {{{text}}};")
+        body.append(rf"\node[{kind}{extra}] ({names[node]}) at {_xy(node_pos[node])} {{{text}}};")
         if attrs.get("xlabel"):
             total = writer.sum_line(node)
             body.append(rf"\node[below=2pt of {names[node]}, font=\scriptsize] {{{_tex_lines([total], colours)}}};")
     for _, _, attrs, lines in edges:
-        edge = next(e for e in agraph.edges() if e.attr["id"] == attrs["id"])
-        points, end = _spline(edge.attr["pos"])
+        spline, centre = edge_pos[attrs["id"]]
+        points, end = _spline(spline)
         path = points[0] + "".join(f" .. controls {points[i]} and {points[i + 1]} .. {points[i + 2]}"
                                    for i in range(1, len(points) - 2, 3))
         arrow = f" -- {end}" if end else ""
         look = ",active" if attrs.get("class") == "active" else ""
         body.append(rf"\draw[edge{look}] {path}{arrow};")
-        if lines and edge.attr.get("lp"):
-            body.append(rf"\node[edgelabel] at {_xy(edge.attr['lp'])} {{{_tex_lines(lines, colours)}}};")
+        if lines and centre:
+            body.append(rf"\node[edgelabel] at {_xy(centre)} {{{_tex_lines(lines, colours)}}};")
     font = r"\footnotesize"
     picture = "\n".join([
         r"\begin{tikzpicture}[x=1pt, y=1pt, >=stealth,",

@@ -14,7 +14,8 @@ would go, and at the node being visited, each term local × tangent of its tange
 
 Every frame of one trace is drawn at the same node positions: the layout is computed
 once by Graphviz's ``dot`` from the widest label each element takes in any frame, then
-pinned (``pos="x,y!"``, drawn by ``neato``), so a slide sequence does not jump.
+pinned (``pos="x,y!"``, drawn by ``neato``), so a slide sequence does not jump. That layout is
+computed once per trace, style and options (:func:`pinned_layout`) and reused by every frame.
 
 Node ids in the DOT are the graph's own keys; the node being visited (or those named by the
 ``highlight`` option) carries ``class="current"`` (and is filled), so a test can find it in the SVG.
@@ -23,6 +24,7 @@ Node ids in the DOT are the graph's own keys; the node being visited (or those n
 from __future__ import annotations
 
 import html
+import weakref
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from typing import Any
@@ -37,7 +39,7 @@ from .present import formula, number
 from .trace import Trace, local_formula
 
 __all__ = ["STYLES", "PALETTES", "Options", "Palette", "Writer", "build", "to_dot", "frames_dot", "op_symbol",
-           "OUTPUT_SINK"]
+           "OUTPUT_SINK", "Layout", "pinned_layout"]
 
 STYLES = ("lecture", "record", "plain")
 OUTPUT_SINK = "__output__"  # the invisible end of the arrow leaving the output node
@@ -358,6 +360,21 @@ def _graph_attrs(opts: Options) -> dict[str, str]:
             "nodesep": "0.3", "ranksep": "0.45", "forcelabels": "true"}
 
 
+@lru_cache(maxsize=1 << 14)
+def _node_line(node: str, label: str, attrs: tuple[tuple[str, str], ...]) -> str:
+    """One node statement, quoted by the graphviz package itself; frames repeat most of them."""
+    scratch = graphviz.Digraph()
+    scratch.node(node, label, **dict(attrs))
+    return scratch.body[0]
+
+
+@lru_cache(maxsize=1 << 14)
+def _edge_line(tail: str, head: str, attrs: tuple[tuple[str, str], ...]) -> str:
+    scratch = graphviz.Digraph()
+    scratch.edge(tail, head, **dict(attrs))
+    return scratch.body[0]
+
+
 def _digraph(writer: Writer, nodes, edges, layout: Layout | None) -> graphviz.Digraph:
     opts, pal = writer.opts, writer.pal
     name = writer.g.graph.get("source", "graph").strip() or "graph"
@@ -369,11 +386,12 @@ def _digraph(writer: Writer, nodes, edges, layout: Layout | None) -> graphviz.Di
                            node_attr={"fontname": opts.font, "fontsize": f"{opts.fontsize:g}", "color": pal.ink,
                                       "fontcolor": pal.ink},
                            edge_attr={"fontname": opts.font, "color": pal.ink, "arrowsize": "0.7"})
+    body = dot.body
     for node, attrs, lines in nodes:
         attrs = dict(attrs)
         if layout is not None:
             attrs["pos"] = layout.nodes[node] + "!"
-        dot.node(node, writer.label(lines, node=True), **attrs)
+        body.append(_node_line(node, writer.label(lines, node=True), tuple(attrs.items())))
     if layout is not None:
         # Graphviz fits the page to what a frame draws; two invisible corners of the widest
         # frame's box keep the page, and so every position on it, the same in all frames.
@@ -385,7 +403,7 @@ def _digraph(writer: Writer, nodes, edges, layout: Layout | None) -> graphviz.Di
         if layout is not None:
             spline, centre = layout.edges[attrs["id"]]
             attrs = {**attrs, "pos": spline, **({"lp": centre} if centre else {})}
-        dot.edge(tail, head, **({"label": label} if label else {}), **attrs)
+        body.append(_edge_line(tail, head, tuple((({"label": label} if label else {}) | attrs).items())))
     return dot
 
 
@@ -448,6 +466,34 @@ def _positions(graph: nx.DiGraph, trace: Trace | None, style: str, opts: Options
     return _layout(_digraph(writers[0], nodes, edges, None).source)
 
 
+# trace id -> (a weak reference to the trace, {(style, options): Layout}). A trace is never changed
+# once made, so the layout of its frames is computed once and every frame, and every rerun of the
+# app on the same trace, reuses it. Kept beside the trace, not in it or in graph.graph, and dropped
+# with the trace. (A Trace is an unhashable dataclass, hence the id with a weak reference.)
+_PINNED: dict[int, tuple[weakref.ref, dict[tuple[str, Options], Layout]]] = {}
+
+
+def _forget(key: int, ref: weakref.ref) -> None:
+    if _PINNED.get(key, (None,))[0] is ref:
+        del _PINNED[key]
+
+
+def pinned_layout(graph: nx.DiGraph, trace: Trace | None, style: str, opts: Options) -> Layout:
+    """The layout every frame of ``trace`` in ``style`` is drawn at (``opts.highlight`` aside)."""
+    opts = replace(opts, highlight=None, pin=True)
+    if trace is None or style == "plain":  # one frame's labels: cheap, and _layout caches Graphviz's work
+        return _positions(graph, None if style == "plain" else trace, style, opts)
+    key = id(trace)
+    entry = _PINNED.get(key)
+    if entry is None or entry[0]() is not trace:
+        entry = (weakref.ref(trace, lambda ref, key=key: _forget(key, ref)), {})
+        _PINNED[key] = entry
+    layouts = entry[1]
+    if (style, opts) not in layouts:
+        layouts[(style, opts)] = _positions(graph, trace, style, opts)
+    return layouts[(style, opts)]
+
+
 # --------------------------------------------------------------------------- public
 def build(graph: nx.DiGraph, trace: Trace | None, step: int | None, style: str, writer_class: type[Writer],
           **options: Any):
@@ -480,7 +526,7 @@ def to_dot(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = Non
     """
     writer, nodes, edges = build(graph, trace, step, style, Writer, **options)
     opts = writer.opts
-    layout = _positions(graph, trace, style, replace(opts, highlight=None)) if opts.pin else None
+    layout = pinned_layout(graph, trace, style, opts) if opts.pin else None
     return _digraph(writer, nodes, edges, layout)
 
 

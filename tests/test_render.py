@@ -3,6 +3,7 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 import graphviz
 import pygraphviz
@@ -290,3 +291,88 @@ def test_exact_mode_values(lecture):
     g = from_text("x / 2")
     t = trace(g, {"x": 1}, mode="exact")
     assert text(edges(to_dot(g, t))["f->output"]["label"]).split() == ["f", "=", "1/2", "1"]
+
+
+# --------------------------------------------------------------------------- the pinned layout, computed once
+def _reference_dot(g, t, k, style, **options):
+    """Each frame as the drawing code made it before the layout was cached: the layout recomputed from
+    every frame, and every statement quoted by the graphviz package's own node() and edge()."""
+    from graphlab import render
+
+    writer, node_list, edge_list = render.build(g, t, k, style, render.Writer, **options)
+    opts = writer.opts
+    layout = render._positions(g, t, style, replace(opts, highlight=None))
+    name = g.graph.get("source", "graph").strip() or "graph"
+    graph_attrs = {**render._graph_attrs(opts), "layout": "nop2", "bb": layout.bb, "splines": "true",
+                   "overlap": "true", "notranslate": "true"}
+    dot = graphviz.Digraph(name=name, graph_attr=graph_attrs,
+                           node_attr={"fontname": opts.font, "fontsize": f"{opts.fontsize:g}", "color": writer.pal.ink,
+                                      "fontcolor": writer.pal.ink},
+                           edge_attr={"fontname": opts.font, "color": writer.pal.ink, "arrowsize": "0.7"})
+    for node, attrs, lines in node_list:
+        dot.node(node, writer.label(lines, node=True), **attrs, pos=layout.nodes[node] + "!")
+    llx, lly, urx, ury = layout.bb.split(",")
+    for corner, xy in (("__corner_ll__", f"{llx},{lly}"), ("__corner_ur__", f"{urx},{ury}")):
+        dot.node(corner, "", shape="point", width="0.01", style="invis", pos=xy + "!")
+    for tail, head, attrs, lines in edge_list:
+        label = writer.label(lines, node=False)
+        spline, centre = layout.edges[attrs["id"]]
+        dot.edge(tail, head, **({"label": label} if label else {}), **attrs, pos=spline,
+                 **({"lp": centre} if centre else {}))
+    return dot.source
+
+
+@pytest.mark.parametrize("style", ["lecture", "record", "plain"])
+@pytest.mark.parametrize("options", [{}, {"symbolic": True, "palette": "greyscale", "direction": "TB", "precision": 2}])
+def test_frames_are_byte_identical_to_the_uncached_drawing(style, options):
+    g = from_text("a = x*y; b = a + x; f = sin(a) * b^2 + b")
+    t = trace(g, {"x": 1.5, "y": -2})
+    steps = [None, *reversed(range(len(t.steps)))]  # any order: the cache must not depend on which frame came first
+    for k in steps:
+        assert to_dot(g, t, k, style, **options).source == _reference_dot(g, t, k, style, **options)
+    assert to_dot(g, t, 3, style, highlight=("x",), **options).source == \
+        _reference_dot(g, t, 3, style, highlight=("x",), **options)
+    assert render_bytes(to_dot(g, t, 5, style, **options), "svg") == \
+        render_bytes(graphviz.Source(_reference_dot(g, t, 5, style, **options)), "svg")
+
+
+def test_the_pinned_layout_is_computed_once_per_trace_style_and_options(fanout, monkeypatch):
+    from graphlab import render
+
+    g, t = fanout
+    calls = []
+    original = render._positions
+    monkeypatch.setattr(render, "_positions", lambda *a: calls.append(a[2]) or original(*a))
+    for k in range(len(t.steps)):
+        to_dot(g, t, k)
+        to_tikz(g, t, k)
+        to_dot(g, t, k, highlight=("x1",))  # highlight does not change sizes: the same layout
+    assert calls == ["lecture"]
+    to_dot(g, t, 0, "record")
+    to_dot(g, t, 0, precision=6)
+    assert calls == ["lecture", "record", "lecture"]
+    t2 = trace(g, {"x1": 2, "x2": 3})  # another trace (with the same values) has its own layout
+    to_dot(g, t2, 0)
+    assert len(calls) == 4
+    del t2
+    import gc
+
+    gc.collect()
+    assert all(entry[0]() is not None for entry in render._PINNED.values())  # dropped with the trace
+
+
+@pytest.mark.parametrize("style", ["lecture", "record"])
+def test_tikz_positions_are_graphvizs_for_the_drawn_frame(fanout, style):
+    """TikZ reads the pinned layout directly; Graphviz, run on the frame's DOT, puts everything at the same places."""
+    from graphlab.export import _laid_out, _xy
+
+    g, t = fanout
+    for k in (0, 7, None):
+        agraph = _laid_out(to_dot(g, t, k, style))
+        tex = to_tikz(g, t, k, style)
+        for n in agraph.nodes():
+            if n.attr.get("style") != "invis" and not str(n).startswith("__"):
+                assert f"at {_xy(n.attr['pos'])} " in tex, n
+        for e in agraph.edges():
+            if e.attr.get("lp") and e.attr.get("label"):
+                assert f"at {_xy(e.attr['lp'])} " in tex
