@@ -13,17 +13,21 @@ import platform
 import sys
 from collections.abc import Callable
 
-from . import explorer, grad, mlp, tiny
+from . import diagrams, explorer, grad, mlp, tiny
 
 CASES: dict[str, Callable[..., dict]] = {"mlp_epoch": mlp.run, "tiny_step": tiny.run, "explorer": explorer.run,
-                                         "grad_1e6": grad.run}
+                                         "grad_1e6": grad.run, "diagrams": diagrams.run}
 TITLES = {
     "mlp_epoch": "1. MLP 784-200-10 ReLU softmax-CE, SGD lr 0.1, batch 128, 60,000 samples (float32): s per epoch",
     "tiny_step": "2. Tiny net 2-16-16-1 tanh MSE, full batch of 200 (float32): microseconds per training step",
     "explorer": "3. Explorer: parse + build + trace: milliseconds",
     "grad_1e6": "4. Value and full gradient over 10^6 points (float64): milliseconds per evaluation",
+    "diagrams": "5. Diagrams: every frame of a 152-step trace as SVG files; one step of the app: milliseconds",
 }
-UNITS = {"mlp_epoch": (1.0, "s"), "tiny_step": (1e6, "µs"), "explorer": (1e3, "ms"), "grad_1e6": (1e3, "ms")}
+UNITS = {"mlp_epoch": (1.0, "s"), "tiny_step": (1e6, "µs"), "explorer": (1e3, "ms"), "grad_1e6": (1e3, "ms"),
+         "diagrams": (1e3, "ms")}
+# (diagrams row, bound in seconds): absolute targets, there being no peer to divide by
+DIAGRAM_TARGETS = [("all frames, SVG", 1.5), ("one app step", 0.050)]
 # (case, sub-table or None, contender, bound): graphlab / contender must not exceed bound
 TARGETS = [
     ("mlp_epoch", None, "torch", 0.70), ("mlp_epoch", None, "gemm_floor", 1.2), ("tiny_step", None, "torch", 0.35),
@@ -53,6 +57,10 @@ def ratios(results: dict) -> dict:
     """graphlab's median over each other contender's, per case (and sub-table); explorer: growth per 10x nodes."""
     out: dict = {}
     for case, table in results.items():
+        if case == "diagrams":
+            out[case] = {label: None if table[label] is None else table[label]["seconds"] / bound
+                         for label, bound in DIAGRAM_TARGETS if label in table}
+            continue
         if case == "explorer":
             sizes = [row for label, row in table.items() if label.startswith("generated")]
             out[case] = {f"{a['nodes']:,} -> {b['nodes']:,} nodes": b["seconds"] / a["seconds"]
@@ -75,6 +83,12 @@ def targets(results: dict, rates: dict) -> list[dict]:
                      "ratio": value, "met": None if value is None else value <= bound})
     if "explorer" in results:
         rows.append(_explorer_target(results["explorer"], rates["explorer"]))
+    for label, bound in DIAGRAM_TARGETS if "diagrams" in results else ():
+        value = rates["diagrams"].get(label)
+        row = results["diagrams"][label]
+        seconds = "" if row is None else f" ({row['seconds'] * 1e3:.0f} ms)"
+        rows.append({"case": f"diagrams {label}", "target": f"<= {bound * 1e3:g} ms{seconds}", "ratio": value,
+                     "met": None if value is None else value <= 1})
     return rows
 
 
@@ -92,7 +106,12 @@ def table_lines(results: dict, rates: dict, markdown: bool) -> list[str]:
     for case, table in results.items():
         scale, unit = UNITS[case]
         lines += ["", f"### {TITLES[case]}" if markdown else TITLES[case], ""]
-        if case == "explorer":
+        if case == "diagrams":
+            header = ("what", "nodes", f"median ({unit})")
+            rows = [(label, "", "skipped (not installed)") if row is None else
+                    (label + (f" ({row['frames']} frames)" if "frames" in row else ""), f"{row['nodes']:,}",
+                     f"{row['seconds'] * scale:.1f}") for label, row in table.items()]
+        elif case == "explorer":
             header = ("expression", "nodes", f"median ({unit})")
             rows = [(label, f"{row['nodes']:,}", f"{row['seconds'] * scale:.3f}") for label, row in table.items()]
             rows += [(f"growth {k}", "", f"{v:.1f}x") for k, v in rates[case].items()]

@@ -15,6 +15,7 @@ is the bare structure.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import networkx as nx
@@ -51,7 +52,7 @@ class Frame:
     def current(self) -> str | None:
         return None if self.step is None else self.step.node
 
-    @property
+    @cached_property  # read for every edge of a frame: built once per frame
     def active(self) -> dict[tuple[str, int], Edge]:
         """At a backward step, the Edge records it sends, by (input, position)."""
         if not isinstance(self.step, BackwardStep):

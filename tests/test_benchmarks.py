@@ -54,3 +54,11 @@ def test_explorer_case_and_table(capsys):
     assert all(row["nodes"] > 0 and row["seconds"] > 0 for row in rows.values())
     assert bench.main(["--quick", "--case", "explorer"]) == 0
     assert "growth" in capsys.readouterr().out
+
+
+def test_diagrams_case_checks_its_frames_and_reports_absolute_targets(capsys):
+    out = run_json(capsys, "--case", "diagrams")
+    frames, step = out["diagrams"]["all frames, SVG"], out["diagrams"]["one app step"]
+    assert frames["frames"] == 2 * frames["nodes"] and frames["seconds"] > 0
+    assert step["nodes"] == 60 and step["seconds"] > 0
+    assert {t["case"] for t in out["targets"]} == {"diagrams all frames, SVG", "diagrams one app step"}
