@@ -11,6 +11,13 @@ weights, sees the same data in the same order, and trains on: seconds per epoch.
 * gemm_floor: the five matrix products of a step alone (forward two, backward three: the
   input's gradient is never needed), into preallocated outputs: no framework does less;
 * torch_gemm_floor: the same products in PyTorch (MKL rather than NumPy's OpenBLAS).
+
+Every timed epoch starts from the same weights (copied back in first: a few hundred kB, well
+under 1 % of an epoch), so after the timing each trainer holds the result of exactly one
+epoch, and the results are cross-checked: the loss after that epoch agrees with graphlab's
+within 1e-3, and so do the weights; and on a one-batch data set (one step), every trainer's
+gradient, (W_before - W_after) / lr, agrees with a float64 NumPy reference. A wrong epoch
+cannot meet a target.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from graphlab.nn import mlp
 from graphlab.train import CompiledStep
 
 from . import peers
-from .timing import interleaved
+from .timing import Contender, interleaved
 
 SIZES = (784, 200, 10)
 LR, BATCH = 0.1, 128
@@ -50,18 +57,32 @@ def batches(n: int) -> range:
     return range(0, n, BATCH)
 
 
+def _numpy_weights(p) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v, dtype=np.float64).copy() for k, v in p.items()}
+
+
 def graphlab_epoch(X, y, order):
-    params = {k: v.copy() for k, v in init().items()}
+    start = init()
+    params = {k: v.copy() for k, v in start.items()}
     trainer = CompiledStep(mlp(SIZES), params, "sgd", LR, BATCH)
-    T = np.eye(SIZES[-1], dtype=np.float32)[y]
-    return lambda: trainer.epoch(X, T, order)
-
-
-def numpy_epoch(X, y, order):
-    p = {k: v.copy() for k, v in init().items()}
     T = np.eye(SIZES[-1], dtype=np.float32)[y]
 
     def epoch():
+        for k, v in start.items():
+            np.copyto(params[k], v)
+        trainer.epoch(X, T, order)
+
+    return Contender(epoch, lambda: _numpy_weights(params))
+
+
+def numpy_epoch(X, y, order):
+    start = init()
+    p = {k: v.copy() for k, v in start.items()}
+    T = np.eye(SIZES[-1], dtype=np.float32)[y]
+
+    def epoch():
+        for k, v in start.items():
+            np.copyto(p[k], v)
         W1, b1, W2, b2 = p["W1"], p["b1"], p["W2"], p["b2"]
         for lo in batches(len(X)):
             idx = order[lo:lo + BATCH]
@@ -81,7 +102,7 @@ def numpy_epoch(X, y, order):
             W2 -= LR * dW2
             b2 -= LR * db2
 
-    return epoch
+    return Contender(epoch, lambda: _numpy_weights(p))
 
 
 def torch_epoch(X, y, order):
@@ -90,15 +111,17 @@ def torch_epoch(X, y, order):
         return None
     p = init()
     model = th.nn.Sequential(th.nn.Linear(SIZES[0], SIZES[1]), th.nn.ReLU(), th.nn.Linear(SIZES[1], SIZES[2]))
-    with th.no_grad():  # the same starting weights (Linear keeps W as (units, fan_in))
-        for layer, i in ((model[0], 1), (model[2], 2)):
-            layer.weight.copy_(th.from_numpy(p[f"W{i}"].T))
-            layer.bias.copy_(th.from_numpy(p[f"b{i}"]))
+    start = [(layer, th.from_numpy(p[f"W{i}"].T.copy()), th.from_numpy(p[f"b{i}"]))
+             for layer, i in ((model[0], 1), (model[2], 2))]  # Linear keeps W as (units, fan_in)
     opt = th.optim.SGD(model.parameters(), lr=LR)
     loss_fn = th.nn.CrossEntropyLoss()
     Xt, yt, ot = th.from_numpy(X), th.from_numpy(y), th.from_numpy(order)
 
     def epoch():
+        with th.no_grad():  # the same starting weights
+            for layer, W, b in start:
+                layer.weight.copy_(W)
+                layer.bias.copy_(b)
         for lo in batches(len(X)):
             idx = ot[lo:lo + BATCH]
             opt.zero_grad()
@@ -106,7 +129,11 @@ def torch_epoch(X, y, order):
             loss.backward()
             opt.step()
 
-    return epoch
+    def weights():
+        return {name: w for i, layer in ((1, model[0]), (2, model[2]))
+                for name, w in ((f"W{i}", layer.weight.detach().numpy().T), (f"b{i}", layer.bias.detach().numpy()))}
+
+    return Contender(epoch, lambda: _numpy_weights(weights()))
 
 
 def jax_epoch(X, y, order):
@@ -130,12 +157,12 @@ def jax_epoch(X, y, order):
     state = {"p": params}
 
     def epoch():
-        p = state["p"]
+        p = params  # the same starting weights (JAX arrays are never changed in place)
         for lo in batches(len(X)):
             p = step(p, oj[lo:lo + BATCH])
         state["p"] = jax.block_until_ready(p)
 
-    return epoch
+    return Contender(epoch, lambda: _numpy_weights(state["p"]))
 
 
 def _gemm_floor(lib, asarray, X):
@@ -171,11 +198,69 @@ CONTENDERS = {"graphlab": graphlab_epoch, "numpy": numpy_epoch, "torch": torch_e
               "gemm_floor": gemm_floor, "torch_gemm_floor": torch_gemm_floor}
 
 
+def mean_loss(w: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> float:
+    """Softmax cross-entropy of weights ``w`` on ``X``, ``y``, in float64: the independent judge."""
+    z = np.maximum(X @ w["W1"] + w["b1"], 0) @ w["W2"] + w["b2"]
+    z = z - z.max(axis=1, keepdims=True)
+    return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(y)), y]))
+
+
+def reference_gradient(X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """d loss / d w at the starting weights on one batch, by hand in float64."""
+    w = _numpy_weights(init())
+    x = X.astype(np.float64)
+    z1 = x @ w["W1"] + w["b1"]
+    h = np.maximum(z1, 0)
+    z2 = h @ w["W2"] + w["b2"]
+    e = np.exp(z2 - z2.max(axis=1, keepdims=True))
+    dz2 = (e / e.sum(axis=1, keepdims=True) - np.eye(SIZES[-1])[y]) / len(y)
+    dz1 = (dz2 @ w["W2"].T) * (z1 >= 0)
+    return {"W1": x.T @ dz1, "b1": dz1.sum(axis=0), "W2": h.T @ dz2, "b2": dz2.sum(axis=0)}
+
+
+TRAINERS = ("graphlab", "numpy", "torch", "jax")  # the contenders that train (the floors only multiply)
+
+
+def check_gradients(X: np.ndarray, y: np.ndarray) -> None:
+    """One epoch on one batch is one step: every trainer's gradient matches the float64 reference."""
+    x, t = X[:BATCH], y[:BATCH]
+    want = reference_gradient(x, t)
+    start = _numpy_weights(init())
+    for name in TRAINERS:
+        trainer = CONTENDERS[name](x, t, np.arange(BATCH))
+        if trainer is None:
+            continue
+        trainer()
+        got = {k: (start[k] - w) / LR for k, w in trainer.weights().items()}
+        for k in want:
+            np.testing.assert_allclose(got[k], want[k], rtol=2e-2, atol=2e-5, err_msg=f"{name}: d loss / d {k}")
+
+
+def check_epochs(fns: dict, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """After the timing, each trainer holds one epoch's result: the losses and weights agree with graphlab's."""
+    losses = {}
+    want = fns["graphlab"].weights()
+    for name in TRAINERS:
+        if fns.get(name) is None:
+            continue
+        got = fns[name].weights()
+        losses[name] = mean_loss(got, X[:10_000], y[:10_000])
+        for k in want:
+            np.testing.assert_allclose(got[k], want[k], rtol=0, atol=1e-3, err_msg=f"{name}: {k} after the epoch")
+    for name, loss in losses.items():
+        assert abs(loss - losses["graphlab"]) <= 1e-3 * losses["graphlab"], f"{name}: loss {loss} != {losses}"
+    assert losses["graphlab"] < mean_loss(_numpy_weights(init()), X[:10_000], y[:10_000]), "the epoch learnt nothing"
+    return losses
+
+
 def run(quick: bool = False) -> dict[str, float | None]:
     """Seconds per epoch, each contender's median (None: the peer is not installed)."""
     n = 6_000 if quick else 60_000
     X, y = data(n)
     order = np.random.default_rng(2).permutation(n)
-    fns = {name: make(X, y, order) for name, make in CONTENDERS.items()}
     with np.errstate(over="ignore", invalid="ignore"):
-        return interleaved(fns, repeat=3 if quick else 5)
+        check_gradients(X, y)
+        fns = {name: make(X, y, order) for name, make in CONTENDERS.items()}
+        times = interleaved(fns, repeat=3 if quick else 5)
+        check_epochs(fns, X, y)
+    return times

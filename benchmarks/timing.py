@@ -9,6 +9,8 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 
 def _once(fn: Callable[[], object], min_time: float) -> float:
@@ -44,3 +46,15 @@ def interleaved(contenders: Mapping[str, Callable[[], object] | None], repeat: i
         for name in names[r % len(names):] + names[:r % len(names)] if names else ():
             times[name].append(_once(live[name], min_time))
     return {name: statistics.median(times[name]) if name in live else None for name in contenders}
+
+
+@dataclass
+class Contender:
+    """What is timed (``run()``), and how its result is read back for the cross-checks."""
+
+    run: Callable[[], object]
+    weights: Callable[[], dict[str, Any]]  # the parameters now, as float64 NumPy arrays
+    reset: Callable[[], None] | None = None  # back to the starting weights
+
+    def __call__(self) -> object:
+        return self.run()

@@ -62,3 +62,26 @@ def test_diagrams_case_checks_its_frames_and_reports_absolute_targets(capsys):
     assert frames["frames"] == 2 * frames["nodes"] and frames["seconds"] > 0
     assert step["nodes"] == 60 and step["seconds"] > 0
     assert {t["case"] for t in out["targets"]} == {"diagrams all frames, SVG", "diagrams one app step"}
+
+
+def test_a_wrong_epoch_or_step_fails_the_cross_checks():
+    import numpy as np
+
+    from benchmarks import mlp, tiny
+
+    X, y = mlp.data(1280)
+    order = np.arange(1280)
+    fns = {"graphlab": mlp.graphlab_epoch(X, y, order), "numpy": mlp.numpy_epoch(X, y, order)}
+    for fn in fns.values():
+        fn()
+    mlp.check_epochs(fns, X, y)
+    fns["numpy"] = mlp.numpy_epoch(X[:-128], y[:-128], order[:-128])  # one batch skipped
+    fns["numpy"]()
+    with pytest.raises(AssertionError):
+        mlp.check_epochs(fns, X, y)
+
+    X, Y = tiny.data()
+    good = {"graphlab": tiny.graphlab_step(X, Y), "numpy": tiny.numpy_step(X, Y)}
+    tiny.check(good, X, Y)
+    with pytest.raises(AssertionError):  # a step on half the batch
+        tiny.check({**good, "numpy": tiny.numpy_step(X[:100], Y[:100])}, X, Y)
