@@ -121,19 +121,28 @@ def emit_json(obj: Any) -> None:
 
 
 # --------------------------------------------------------------------------- grad
-def trace_to_json(t: Trace) -> dict[str, Any]:
-    g = t.graph
-    exact = t.mode == "exact"
-
-    def num(v: Any) -> Any:
-        return as_json_number(v)
-
+def _exact_writer(exact: bool) -> Callable[[str, Any], dict[str, Any]]:
+    """``key: number`` for JSON, and in exact mode ``key_exact: text`` beside it."""
     def with_exact(key: str, v: Any) -> dict[str, Any]:
-        out = {key: num(v)}
+        out = {key: as_json_number(v)}
         if exact and v is not None:
             out[f"{key}_exact"] = str(v)
         return out
+    return with_exact
 
+
+def _nodes_json(t: Any, with_exact: Callable, key: str, per_node: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every node's JSON: id, op, label, inputs, value, and ``key`` (its gradient or its tangent)."""
+    return [{"id": n, "op": d.get("op", d["kind"]), "label": d["label"], "inputs": list(d.get("args", ())),
+             **with_exact("value", t.values[n]), **with_exact(key, per_node[n])}
+            for n, d in t.graph.nodes(data=True)]
+
+
+def trace_to_json(t: Trace) -> dict[str, Any]:
+    g = t.graph
+    exact = t.mode == "exact"
+    num = as_json_number
+    with_exact = _exact_writer(exact)
     exprs = gradient_exprs(g)
     forms = _forms(g)
     steps = []
@@ -158,9 +167,7 @@ def trace_to_json(t: Trace) -> dict[str, Any]:
         "gradient_expr": None if exprs is None else {v: str(e) for v, e in exprs.items()},
         "gradient_names": None if forms is None else {v: formulas.text(f) for v, f in forms.names.items()},
         "deltas": None if forms is None else {n: formulas.text(f) for n, f in forms.deltas.items()},
-        "nodes": [{"id": n, "op": d.get("op", d["kind"]), "label": d["label"], "inputs": list(d.get("args", ())),
-                   **with_exact("value", t.values[n]), **with_exact("grad", t.grads[n])}
-                  for n, d in g.nodes(data=True)],
+        "nodes": _nodes_json(t, with_exact, "grad", t.grads),
         "steps": steps,
         "nonfinite": t.nonfinite,
         "missing": list(t.missing),
@@ -300,13 +307,7 @@ def traced(args: argparse.Namespace) -> Trace:
 def forward_to_json(t: ForwardTrace) -> dict[str, Any]:
     g = t.graph
     exact = t.mode == "exact"
-
-    def with_exact(key: str, v: Any) -> dict[str, Any]:
-        out = {key: as_json_number(v)}
-        if exact and v is not None:
-            out[f"{key}_exact"] = str(v)
-        return out
-
+    with_exact = _exact_writer(exact)
     steps = []
     for s in t.steps:
         terms = [{"input": e.input, "formula": str(local_formula(g, s.node, e.position)),
@@ -325,9 +326,7 @@ def forward_to_json(t: ForwardTrace) -> dict[str, Any]:
         "inputs": {v: as_json_number(x) for v, x in t.inputs.items()},
         "gradient": {t.wrt: as_json_number(t.tangents[out])},
         "tangents": {n: as_json_number(x) for n, x in t.tangents.items()},
-        "nodes": [{"id": n, "op": d.get("op", d["kind"]), "label": d["label"], "inputs": list(d.get("args", ())),
-                   **with_exact("value", t.values[n]), **with_exact("tangent", t.tangents[n])}
-                  for n, d in g.nodes(data=True)],
+        "nodes": _nodes_json(t, with_exact, "tangent", t.tangents),
         "steps": steps,
         "nonfinite": t.nonfinite,
         "missing": list(t.missing),
