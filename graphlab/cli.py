@@ -46,7 +46,8 @@ EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 70
 # The options that hold each field a library error can name (graphlab.errors.FIELDS)
 OPTIONS = {"values": "--at", "wrt": "--wrt", "steps": "--steps", "batch_size": "--batch-size", "layers": "--layers",
            "claims": "--claim", "learning_rate": "--lr", "data": "--data",
-           "h": "--h", "rtol": "--rtol", "atol": "--atol"}
+           "h": "--h", "rtol": "--rtol", "atol": "--atol", "range": "--range", "decimals": "--decimals",
+           "blanks": "--blank", "students": "--students", "format": "--format"}
 
 
 class UsageError(GraphlabError):
@@ -539,6 +540,52 @@ def add_gradcheck(sub) -> None:
     p.set_defaults(run=cmd_gradcheck)
 
 
+# --------------------------------------------------------------------------- worksheet
+def cmd_worksheet(args: argparse.Namespace) -> int:
+    from .exercise import parse_range
+    from .worksheet import write_worksheets  # Graphviz and pypdf load only for worksheets
+
+    graph = from_text(args.expr.strip(), canonical=args.canonical)
+    fixed = parse_point(*args.at)
+    unknown = sorted(set(fixed) - set(graph.graph["variables"]))
+    if unknown:
+        raise UsageError(f"--at {', '.join(unknown)}: not a variable of the expression "
+                         f"(variables: {', '.join(graph.graph['variables']) or 'none'})")
+    done = write_worksheets(args.output, graph, args.blank, args.students, args.seed, fixed,
+                            parse_range(args.range, args.decimals), args.format, args.single_pdf, args.precision)
+    count = len(done.manifest["students"])
+    extra = ", worksheets.pdf" if args.single_pdf else ""
+    print(f"wrote {len(done.files)} files to {done.directory}: {count} worksheet{'s' * (count > 1)} with "
+          f"{'their keys' if count > 1 else 'its key'}, manifest.json{extra}")
+    return EXIT_OK
+
+
+def add_worksheet(sub) -> None:
+    from .exercise import BLANKS
+    from .worksheet import FORMATS as SHEET_FORMATS
+    from .worksheet import MAX_STUDENTS
+
+    p = sub.add_parser("worksheet", help="worksheets to fill in by hand, one per student, with answer keys")
+    p.add_argument("expr", help="expression, e.g. '(x+y)z' or 'q = x + y; f = q z'")
+    p.add_argument("--at", action="append", default=[], metavar="NAME=VALUE,...",
+                   help="values every worksheet keeps (the others are drawn per student)")
+    p.add_argument("--blank", choices=BLANKS, default="both",
+                   help="what the boxes ask for: values (forward), gradients (local and upstream), both (default)")
+    p.add_argument("--students", type=int, metavar="N",
+                   help=f"one worksheet per student, each with its own values (1 to {MAX_STUDENTS})")
+    p.add_argument("--seed", type=int, default=0, help="the same seed draws the same values (default 0)")
+    p.add_argument("--range", default="", metavar="LOW:HIGH",
+                   help="draw values from LOW to HIGH (default: integers -5:5, else one decimal -2:2; 0 never)")
+    p.add_argument("--decimals", type=int, choices=(0, 1, 2), help="decimals of the values drawn (default 0, else 1)")
+    p.add_argument("--format", choices=SHEET_FORMATS, default="pdf", help="pdf (default), svg, or tikz (.tex)")
+    p.add_argument("--single-pdf", action="store_true",
+                   help="also worksheets.pdf: every student's worksheet, then every key")
+    p.add_argument("--precision", type=int, default=4, help="significant digits of the answers (default 4)")
+    p.add_argument("--canonical", action="store_true", help="SymPy's canonical n-ary form instead of your grouping")
+    p.add_argument("-o", "--output", metavar="DIR", required=True, help="the directory to write to")
+    p.set_defaults(run=cmd_worksheet)
+
+
 # --------------------------------------------------------------------------- descend
 def cmd_descend(args: argparse.Namespace) -> int:
     if args.batch_size is not None and args.data is None:
@@ -731,7 +778,7 @@ def add_app(sub) -> None:
 
 # --------------------------------------------------------------------------- main
 COMMANDS: list[Callable] = [add_grad, add_draw, add_explain, add_verify, add_descend, add_compile, add_train, add_mlp,
-                            add_app, add_gradcheck]
+                            add_app, add_gradcheck, add_worksheet]
 
 
 def _version() -> str:

@@ -17,6 +17,10 @@ FIELDS = {
     "h": "the step h of a central difference (g(w + h) - g(w - h)) / 2h, or of a nudge",
     "rtol": "the largest relative error a gradient check passes",
     "atol": "the largest absolute difference a gradient check passes",
+    "range": "where an exercise's values are drawn from, LOW:HIGH",
+    "decimals": "the decimals of an exercise's values",
+    "blanks": "what an exercise leaves blank: values, gradients or both",
+    "expression": "the expression",
 }
 
 

@@ -116,15 +116,19 @@ def _spline(pos: str) -> tuple[list[str], str | None]:
 
 
 def to_tikz(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = None, style: str = "lecture",
-            bare: bool = False, **options: Any) -> str:
-    """The diagram as TikZ, from Graphviz's layout coordinates (points)."""
-    writer, nodes, edges = build(graph, trace, step, style, _TikzWriter, **options)
+            bare: bool = False, writer_class: type[Writer] | None = None, dot_writer: type[Writer] = Writer,
+            **options: Any) -> str:
+    """The diagram as TikZ, from Graphviz's layout coordinates (points).
+
+    ``writer_class`` (a subclass of the TikZ writer) and ``dot_writer`` (the DOT writer the layout is computed
+    from, unpinned) write other labels, as a worksheet's blanks."""
+    writer, nodes, edges = build(graph, trace, step, style, writer_class or _TikzWriter, **options)
     opts = writer.opts
     if opts.pin:  # the frame's positions are the pinned layout's: no second frame, no Graphviz run
         layout = pinned_layout(graph, trace, style, opts)
         node_pos, edge_pos = layout.nodes, layout.edges
     else:
-        agraph = _laid_out(to_dot(graph, trace, step, style, **options))
+        agraph = _laid_out(to_dot(graph, trace, step, style, dot_writer, **options))
         node_pos = {str(n): n.attr["pos"] for n in agraph.nodes()}
         edge_pos = {e.attr["id"]: (e.attr["pos"], e.attr.get("lp") or "") for e in agraph.edges()}
     pal = PALETTES[opts.palette]

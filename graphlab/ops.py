@@ -74,6 +74,9 @@ class Op:
     # False: the operands never broadcast against each other, so each VJP rule already gives its
     # operand's shape and the compiler skips unbroadcast (unary ops never broadcast either).
     broadcast: bool = True
+    # Where the op is defined and has one derivative: a rule over xp and the operands, true inside
+    # (log: a > 0). None: everywhere. Values drawn for exercises stay inside (graphlab.exercise).
+    domain: str | None = None
     _fns: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -108,6 +111,10 @@ class Op:
     def forward_fn(self, arity: int) -> Callable:
         """``f(xp, *operands) -> out``, built once from the rule text."""
         return _rule_function(self.forward_rule(arity), arity, with_out=False)
+
+    def domain_fn(self, arity: int) -> Callable | None:
+        """``d(xp, *operands) -> bool``: inside the op's domain; None where it has none."""
+        return None if self.domain is None else _rule_function(self.domain, arity, with_out=False)
 
     def latex_of(self, args: list[str]) -> str:
         """LaTeX of the op applied to operands already in LaTeX (n-ary ops fold left)."""
@@ -171,31 +178,33 @@ _TABLE = [
     Op("add", None, "+", "{0} + {1}", sp.Add, _nary("+"), _nary_add_local, infix="+", tikz="+"),
     Op("sub", 2, "−", "{0} - {1}", lambda a, b: a - b, "a - b", ("1", "-1"), infix="-", tikz="-"),
     Op("mul", None, "*", r"{0} \cdot {1}", sp.Mul, _nary("*"), _nary_mul_local, infix="*", tikz=r"\times"),
-    Op("div", 2, "/", r"\frac{{{0}}}{{{1}}}", lambda a, b: a / b, "a / b", ("1 / b", "-out / b"), infix="/", tikz=r"\div",
+    Op("div", 2, "/", r"\frac{{{0}}}{{{1}}}", lambda a, b: a / b, "a / b", ("1 / b", "-out / b"), infix="/", tikz=r"\div", domain="b != 0",
        vjp=("g / b", "g * (-out / b)")),  # g / b: one division, not g * (1 / b)
     Op("neg", 1, "−", "-{0}", lambda a: -a, "-a", ("-1",), prefix="-", tikz="-"),
     Op(
         "pow", 2, "^", "{{{0}}}^{{{1}}}", lambda a, b: a**b, "a ** b", ("b * a ** (b - 1)", "out * xp.log(a)"),
         note="d/db needs a > 0; it is only computed when the exponent depends on a variable.",
         infix="^", tikz=r"\wedge",
+        domain="(a > 0) | ((b == xp.round(b)) & ((a != 0) | (b >= 1)))",  # real, and a^b differentiable in a
     ),
     Op("sin", 1, "sin", r"\sin\left({0}\right)", sp.sin, "xp.sin(a)", ("xp.cos(a)",), tikz=r"\sin"),
     Op("cos", 1, "cos", r"\cos\left({0}\right)", sp.cos, "xp.cos(a)", ("-xp.sin(a)",), tikz=r"\cos"),
-    Op("tan", 1, "tan", r"\tan\left({0}\right)", sp.tan, "xp.tan(a)", ("1 + out ** 2",), tikz=r"\tan"),
+    Op("tan", 1, "tan", r"\tan\left({0}\right)", sp.tan, "xp.tan(a)", ("1 + out ** 2",), tikz=r"\tan",
+       domain="xp.cos(a) != 0"),
     Op("asin", 1, "asin", r"\arcsin\left({0}\right)", sp.asin, "xp.arcsin(a)", ("1 / xp.sqrt(1 - a ** 2)",),
-       note="domain -1 <= a <= 1"),
+       note="domain -1 <= a <= 1", domain="(-1 < a) & (a < 1)"),
     Op("acos", 1, "acos", r"\arccos\left({0}\right)", sp.acos, "xp.arccos(a)", ("-1 / xp.sqrt(1 - a ** 2)",),
-       note="domain -1 <= a <= 1"),
+       note="domain -1 <= a <= 1", domain="(-1 < a) & (a < 1)"),
     Op("atan", 1, "atan", r"\arctan\left({0}\right)", sp.atan, "xp.arctan(a)", ("1 / (1 + a ** 2)",)),
     Op("sinh", 1, "sinh", r"\sinh\left({0}\right)", sp.sinh, "xp.sinh(a)", ("xp.cosh(a)",), tikz=r"\sinh"),
     Op("cosh", 1, "cosh", r"\cosh\left({0}\right)", sp.cosh, "xp.cosh(a)", ("xp.sinh(a)",), tikz=r"\cosh"),
     Op("tanh", 1, "tanh", r"\tanh\left({0}\right)", sp.tanh, "xp.tanh(a)", ("1 - out ** 2",), tikz=r"\tanh"),
     Op("exp", 1, "exp", r"e^{{{0}}}", sp.exp, "xp.exp(a)", ("out",), tikz=r"\exp"),
     Op("log", 1, "log", r"\log\left({0}\right)", sp.log, "xp.log(a)", ("1 / a",),
-       note="natural logarithm, domain a > 0", vjp=("g / a",), tikz=r"\log"),
+       note="natural logarithm, domain a > 0", vjp=("g / a",), tikz=r"\log", domain="a > 0"),
     Op("sqrt", 1, "√", r"\sqrt{{{0}}}", sp.sqrt, "xp.sqrt(a)", ("1 / (2 * out)",),
-       note="domain a >= 0; no derivative at 0", tikz=r"\sqrt{\ }"),
-    Op("abs", 1, "abs", r"\left|{0}\right|", sp.Abs, "xp.abs(a)", ("xp.sign(a)",), note="abs'(0) = 0"),
+       note="domain a >= 0; no derivative at 0", tikz=r"\sqrt{\ }", domain="a > 0"),
+    Op("abs", 1, "abs", r"\left|{0}\right|", sp.Abs, "xp.abs(a)", ("xp.sign(a)",), note="abs'(0) = 0", domain="a != 0"),
     Op(
         "sigmoid", 1, "σ", r"\sigma\left({0}\right)", _sigmoid,
         # exp(-logaddexp(0, -a)) = 1 / (1 + e^-a) without overflow for large |a|
@@ -206,18 +215,19 @@ _TABLE = [
        ("xp.heaviside(a, 1)",), note="relu'(z) = step(z): 0 for z < 0, 1 otherwise (so relu'(0) = 1), as in the lecture",
        # a mask by multiplication (a boolean array keeps g's dtype; where(a < 0, 0, 1) is int64 and
        # would turn float32 into float64), several times faster than where(a < 0, 0, g)
-       vjp=("g * (a >= 0)",)),
+       vjp=("g * (a >= 0)",), domain="a != 0"),
     # relu's derivative as a function of its own, so that every form writes it the one way: step(z), [z ≥ 0]
     Op("step", 1, "step", r"\left[{0} \geq 0\right]", lambda a: sp.Heaviside(a, 1), "xp.heaviside(a, 1)", ("0 * a",),
-       note="step(z) = 1 for z >= 0, else 0 (relu's derivative, the lecture's convention); step'(z) = 0 (z != 0)"),
+       note="step(z) = 1 for z >= 0, else 0 (relu's derivative, the lecture's convention); step'(z) = 0 (z != 0)",
+       domain="a != 0"),
     Op("softplus", 1, "softplus", r"\operatorname{{softplus}}\left({0}\right)", lambda a: sp.log(1 + sp.exp(a)),
        "xp.logaddexp(0, a)", ("xp.exp(-xp.logaddexp(0, -a))",)),
     Op("max", 2, "max", r"\max\left({0}, {1}\right)", sp.Max, "xp.maximum(a, b)",
        ("xp.where(a >= b, 1, 0)", "xp.where(a >= b, 0, 1)"), note="a tie sends the gradient to the first operand",
-       tikz=r"\max"),
+       tikz=r"\max", domain="a != b"),
     Op("min", 2, "min", r"\min\left({0}, {1}\right)", sp.Min, "xp.minimum(a, b)",
        ("xp.where(a <= b, 1, 0)", "xp.where(a <= b, 0, 1)"), note="a tie sends the gradient to the first operand",
-       tikz=r"\min"),
+       tikz=r"\min", domain="a != b"),
 ]
 
 # Tensor ops, for MLPs on a batch: ``a`` is a (batch, features) array. They are not in the

@@ -515,16 +515,17 @@ def build(graph: nx.DiGraph, trace: Trace | None, step: int | None, style: str, 
 
 
 def to_dot(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = None, style: str = "lecture",
-           **options: Any) -> graphviz.Digraph:
+           writer_class: type[Writer] = Writer, **options: Any) -> graphviz.Digraph:
     """The diagram of ``graph`` (at ``step`` of ``trace``; ``step=None``: the final frame).
 
     Options: ``direction`` ("LR" or "TB"), ``precision`` (significant digits), ``symbolic``
     (local gradients as formulas too), ``palette`` ("default", "colorblind", "greyscale"),
     ``font``, ``fontsize``, ``pin`` (False: let Graphviz lay out this frame on its own),
     ``highlight`` (the nodes to mark instead of the step's node: the first wrong step of a
-    hand derivation, say; ``()`` marks none).
+    hand derivation, say; ``()`` marks none). ``writer_class``: a :class:`Writer` that writes other labels
+    (a worksheet's blanks); laid out on its own (``pin=False``), as the pinned layout is the plain writer's.
     """
-    writer, nodes, edges = build(graph, trace, step, style, Writer, **options)
+    writer, nodes, edges = build(graph, trace, step, style, writer_class, **options)
     opts = writer.opts
     layout = pinned_layout(graph, trace, style, opts) if opts.pin else None
     return _digraph(writer, nodes, edges, layout)

@@ -47,7 +47,7 @@ from .program import program
 from .trace import as_json_number, local_formula
 
 __all__ = ["Claim", "ClaimResult", "Finding", "Report", "parse_claim", "verify", "total_derivative", "paths",
-           "rounding_spread", "to_text", "ROUNDING_DECIMALS"]
+           "rounding_spread", "to_text", "ROUNDING_DECIMALS", "BlankResult", "check_blanks", "MAX_ENTRY_CHARS"]
 
 ROUNDING_DECIMALS = (2, 3, 4)
 SAMPLES = 24  # sample points for a formula
@@ -286,6 +286,8 @@ class Finding(enum.Enum):
     MISSING_TERM = "missing_term"  # some of the paths only (the local derivative, one consumer...)
     WRONG_LOCAL = "wrong_local"  # the upstream gradient is right, the local derivative is not
     CARRIED_FORWARD = "carried_forward"  # right given an earlier wrong claim
+    LOCAL_ONLY = "local_only"  # a blank: the local gradient alone, not multiplied by the upstream one
+    UPSTREAM_ONLY = "upstream_only"  # a blank: the upstream gradient alone, not multiplied by the local one
     PART_OF_DOMAIN = "part_of_domain"  # wrong, but right at some points
     UNCHECKABLE = "uncheckable"  # nowhere both defined at the samples
     WRONG = "wrong"  # wrong, and no explanation found
@@ -542,10 +544,16 @@ def _judge_formula(graph: nx.DiGraph, claim: Claim, true: sp.Expr, judge: _Judge
         result.diagnosis += f" (it agrees at {some}: right on part of the domain only)"
 
 
+def _tolerance(decimals: int | None, expected: float) -> float:
+    """How far a written number may be from ``expected``: half its last decimal (0.27 accepts 0.272392);
+    an integer or fraction is exact."""
+    return 0.5 * 10.0 ** -decimals if decimals is not None else 1e-9 * max(1.0, abs(expected))
+
+
 def _judge_number(graph: nx.DiGraph, claim: Claim, true: sp.Expr, at: Mapping[str, Any], result: ClaimResult) -> None:
     claimed = float(claim.formula.evalf(30))
     expected = float(sp.N(result.expected_value, 30))
-    tolerance = 0.5 * 10.0 ** -claim.decimals if claim.decimals is not None else 1e-9 * max(1.0, abs(expected))
+    tolerance = _tolerance(claim.decimals, expected)
     if abs(claimed - expected) <= tolerance * (1 + 1e-9):
         result.ok, result.verdict = True, "right"
         return
@@ -569,3 +577,174 @@ def _judge_number(graph: nx.DiGraph, claim: Claim, true: sp.Expr, at: Mapping[st
     if _explain(graph, claim, true, judge, result):
         return
     result.finding, result.diagnosis = Finding.WRONG, f"wrong: the derivative at this point is {number(expected)}"
+
+
+# --------------------------------------------------------------------------- blanks
+MAX_ENTRY_CHARS = 40  # a blank holds a number: longer text is refused unread
+
+
+@dataclass(frozen=True)
+class BlankResult:
+    """What one filled-in blank of an :class:`~graphlab.exercise.Exercise` is worth."""
+
+    number: int
+    entered: str
+    ok: bool  # right (to the precision it was written with)
+    verdict: str  # "right", "wrong", "carried forward", "cannot read"
+    finding: Finding | None = None
+    hint: str | None = None
+
+
+def _entry(text: str) -> tuple[float, int | None] | str:
+    """A blank's text -> (value, decimals written), or why it cannot be read."""
+    from .point import parse_value
+
+    text = text.strip()
+    if len(text) > MAX_ENTRY_CHARS:
+        return f"too long: a number has at most {MAX_ENTRY_CHARS} characters"
+    try:
+        value = parse_value(text)
+    except GraphlabError as e:
+        return str(e.message if isinstance(e, ParseError) else e)
+    if not value.is_number or not is_finite_number(value):
+        return "not a finite number"
+    return float(value.evalf(30)), _decimals(text)
+
+
+def is_finite_number(value: sp.Expr) -> bool:
+    return bool(value.is_finite) and value.is_extended_real is not False
+
+
+def check_blanks(ex: Any, entries: Mapping[int, str]) -> dict[int, BlankResult]:
+    """Judge the blanks filled in (blank number -> text), in any order, each as one step of the pass.
+
+    A blank is right when it matches the answer to the precision it is written with, as a number claim
+    is judged. A wrong one is "carried forward" when it is what the step gives from the student's own
+    earlier blanks, one of them wrong; otherwise the hint names the slip (the local gradient alone, the
+    upstream one alone, a sign, a missing term of a sum) or says how the blank is computed."""
+    from .arithmetic import Float
+
+    graph, prog = ex.graph, program(ex.graph)
+    out = graph.graph["output"]
+    by_id = {b.id: b for b in ex.blanks}
+    truth = {b.id: float(sp.N(ex.answer(b), 30)) for b in ex.blanks}
+    read = {b.id: _entry(entries[b.number]) for b in ex.blanks if str(entries.get(b.number) or "").strip()}
+    mine = {k: r[0] for k, r in read.items() if not isinstance(r, str)}
+    results: dict[int, BlankResult] = {}
+
+    def used(kind: str, node: str, arg: str | None = None, pos: int | None = None) -> float:
+        """The student's number where they wrote one, the true one elsewhere."""
+        key = f"{kind}:{node}" if arg is None else f"{kind}:{node}:{arg}:{pos}"
+        if key in mine:
+            return mine[key]
+        if key in truth:
+            return truth[key]
+        if kind == "value":
+            return float(sp.N(ex.trace.values[node], 30))
+        if kind == "sum":
+            return float(sp.N(ex.trace.grads[node], 30))
+        step, edge = ex.edges[(node, pos)]
+        return float(sp.N(edge.local if kind == "local" else edge.contribution, 30))
+
+    def upstream(node: str) -> tuple[float, list[str]]:
+        """d out/d node as the student has it, and the blank it comes from."""
+        if node == out:
+            return 1.0, []
+        if f"sum:{node}" in by_id or prog.consumers[node] > 1:
+            return used("sum", node), [f"sum:{node}"]
+        consumer = next(c for c in graph.successors(node))
+        pos = graph.nodes[consumer]["args"].index(node)
+        return used("gradient", consumer, node, pos), [f"gradient:{consumer}:{node}:{pos}"]
+
+    def outgoing(node: str) -> list[tuple[str, int]]:
+        return [(c, i) for c in graph.successors(node) for i, a in enumerate(graph.nodes[c]["args"]) if a == node
+                and (c, i) in ex.edges]
+
+    arith = Float()
+    for b in ex.blanks:
+        if b.id not in read:
+            continue
+        entered = str(entries[b.number]).strip()
+        if isinstance(read[b.id], str):
+            results[b.number] = BlankResult(b.number, entered, False, "cannot read", None, f"cannot read it: "
+                                                                                          f"{read[b.id]}")
+            continue
+        x, decimals = read[b.id]
+        true = truth[b.id]
+        tol = _tolerance(decimals, true)
+        near = lambda a, c, tol=tol: abs(a - c) <= max(tol, 1e-9 * max(1.0, abs(c))) * (1 + 1e-9)  # noqa: E731
+        if near(x, true):
+            results[b.number] = BlankResult(b.number, entered, True, "right")
+            continue
+        # what this step gives from the student's own numbers, and the blanks those come from
+        with np.errstate(all="ignore"):
+            if b.kind == "value":
+                op, args = prog.ops[b.node], prog.args[b.node]
+                inputs = [f"value:{a}" for a in args]
+                carried = arith.apply(op, b.node, [used("value", a) for a in args])
+            elif b.kind == "local":
+                op, args = prog.ops[b.node], prog.args[b.node]
+                inputs = [f"value:{a}" for a in (*args, b.node)]
+                carried = arith.local(op, used("value", b.node), [used("value", a) for a in args], b.position)
+            elif b.kind == "gradient":
+                u, inputs = upstream(b.node)
+                local = used("local", b.node, b.arg, b.position)
+                inputs = [*inputs, f"local:{b.node}:{b.arg}:{b.position}"]
+                carried = u * local
+            else:
+                terms = [(c, used("gradient", c, b.node, i)) for c, i in outgoing(b.node)]
+                inputs = [f"gradient:{c}:{b.node}:{i}" for c, i in outgoing(b.node)]
+                carried = sum(t for _, t in terms)
+        wrong = [by_id[k] for k in inputs if k in mine and not near(mine[k], truth[k], _tolerance(read[k][1],
+                                                                                                   truth[k]))]
+        if wrong and np.isfinite(carried) and near(x, carried):
+            shown = ", ".join(f"({w.number}) {number(mine[w.id], digits=4, compact=True)}" for w in wrong)
+            results[b.number] = BlankResult(b.number, entered, False, "carried forward", Finding.CARRIED_FORWARD,
+                                            f"carried forward: with your {shown} (wrong) this step is right; "
+                                            f"the slip is earlier")
+            continue
+        finding, hint = _blank_hint(ex, b, x, true, near, used, upstream, outgoing)
+        results[b.number] = BlankResult(b.number, entered, False, "wrong", finding, hint)
+    return results
+
+
+def _blank_hint(ex: Any, b: Any, x: float, true: float, near, used, upstream, outgoing) -> tuple[Finding, str]:
+    """Name the slip in a wrong blank, or say how the blank is computed (without giving the number)."""
+    graph, label = ex.graph, ex.label
+    out = label(graph.graph["output"])
+    if b.kind in ("local", "gradient"):
+        d_local = f"∂{label(b.node)}/∂{label(b.arg)}"
+        rule = formula(local_formula(graph, b.node, b.position))
+        u = upstream(b.node)[0]
+        local = used("local", b.node, b.arg, b.position)
+        if b.kind == "gradient" and near(x, local) and not near(u, 1.0):
+            return Finding.LOCAL_ONLY, (f"this is the local gradient {d_local}; multiply by the upstream "
+                                        f"{number(u, digits=4, compact=True)}")
+        if b.kind == "gradient" and near(x, u) and not near(local, 1.0):
+            return Finding.UPSTREAM_ONLY, (f"this is the upstream gradient ∂{out}/∂{label(b.node)}; multiply by "
+                                           f"the local gradient {d_local} = {rule}")
+        if true != 0 and near(x, -true):
+            return Finding.SIGN, "sign error: this is minus the right number"
+        if b.kind == "local":
+            if not near(u, 1.0) and near(x, true * u):
+                return Finding.WRONG, (f"this is upstream × local; the blank asks for the local gradient {d_local} "
+                                       f"= {rule} alone")
+            return Finding.WRONG_LOCAL, f"the local gradient {d_local} = {rule}: evaluate it at the values on the edges"
+        return Finding.WRONG, (f"the gradient sent back is upstream × local: {number(u, digits=4, compact=True)} × "
+                               f"{d_local}, with {d_local} = {rule}")
+    if true != 0 and near(x, -true):
+        return Finding.SIGN, "sign error: this is minus the right number"
+    if b.kind == "sum":
+        edges = outgoing(b.node)
+        terms = [used("gradient", c, b.node, i) for c, i in edges]
+        for size in range(1, len(terms)):
+            for subset in itertools.combinations(range(len(terms)), size):
+                if near(x, sum(terms[i] for i in subset)):
+                    through = _names(graph, [edges[i][0] for i in subset])
+                    name = label(b.node)
+                    return Finding.MISSING_TERM, (f"missing term: this is the gradient through {through} only; "
+                                                  f"{name} feeds {len(terms)} ops, and ∂{out}/∂{name} sums the "
+                                                  "gradients on all its outgoing edges")
+        return Finding.WRONG, (f"∂{out}/∂{label(b.node)} is the sum of the gradients on its {len(terms)} outgoing "
+                               "edges")
+    return Finding.WRONG, f"{label(b.node)} = {ex.computes(b.node)}: compute it from the values on its incoming edges"

@@ -1,5 +1,6 @@
 """Every registry entry against independent references: SymPy's diff and central differences."""
 
+import itertools
 import math
 
 import numpy as np
@@ -116,3 +117,31 @@ def test_readme_documents_every_function():
     table = readme[readme.index("| function | derivative used |"):]
     missing = [name for name in FUNCTIONS if name != "σ" and f"{name}" not in table.split("\n\n")[0]]
     assert not missing, f"README's function table lacks {missing}"
+
+
+GRID = [-2.5, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("op", SCALAR, ids=lambda op: op.name)
+def test_domain_rule_holds_where_the_op_and_its_derivatives_are_finite(op):
+    """Inside an op's ``domain``, its value and local gradients are finite, and SymPy's derivative
+    exists there; where they are not, the domain rule says so (pow's d/db needs a > 0: not checked)."""
+    n = arity(op)
+    inside = op.domain_fn(n)
+    symbols = sp.symbols(operand_names(n), real=True)
+    for point in itertools.product(GRID, repeat=n):
+        with np.errstate(all="ignore"):
+            out = op.forward_fn(n)(np, *map(np.float64, point))
+            locals_ = [rule(np, out, *map(np.float64, point)) for rule in op.local_fns(n)]
+        checked = locals_[:1] if op.name == "pow" else locals_
+        finite = np.isfinite(out) and all(np.isfinite(v) for v in checked)
+        ok = True if inside is None else bool(inside(np, *map(np.float64, point)))
+        if ok:
+            assert finite, f"{op.name} at {point}: inside its domain but not finite"
+            exact = [sp.Rational(repr(p)) for p in point]
+            for i in range(1 if op.name == "pow" else n):  # the others fixed first: x^1 at 0 is x, not b a^b / a
+                args = [symbols[i] if j == i else exact[j] for j in range(n)]
+                d = sp.diff(op.sym(*args), symbols[i]).subs(symbols[i], exact[i])
+                assert real_value(d) is not None, f"d{op.name} at {point}"
+        if not finite:
+            assert not ok, f"{op.name} at {point}: not finite, yet inside its domain"
