@@ -12,6 +12,7 @@ import descent_tab
 import forward_tab
 import gradcheck_tab
 import pandas as pd
+import practice_tab
 import stepper_model as m
 import streamlit as st
 
@@ -22,11 +23,12 @@ state = st.session_state
 ROW_HIGHLIGHT = "background-color: rgba(255, 190, 0, 0.3)"  # translucent: reads on light and dark themes
 DRAWING_KEYS = tuple(f.name for f in fields(m.Drawing))  # session-state keys of the drawing options
 TABS = {"step": "Step through", "check": "Check my work", "descent": "Gradient descent",  # URL name -> label
-        "forward": "Forward mode", "gradcheck": "Gradient check"}
+        "forward": "Forward mode", "gradcheck": "Gradient check", "practice": "Practice"}
 # The tabs' widgets: Streamlit forgets a widget's value when a run does not draw it (a hidden tab),
 # so each run hands these back to session state.
 TAB_KEYS = (check_tab.KEY, descent_tab.WRT, descent_tab.LR, descent_tab.STEPS, descent_tab.BATCH, descent_tab.SEED,
-            forward_tab.WRT, forward_tab.STEP, gradcheck_tab.H, gradcheck_tab.NUDGE, gradcheck_tab.NUDGE_H)
+            forward_tab.WRT, forward_tab.STEP, gradcheck_tab.H, gradcheck_tab.NUDGE, gradcheck_tab.NUDGE_H,
+            practice_tab.MODE)
 
 
 # --------------------------------------------------------------------------- state
@@ -45,6 +47,9 @@ def restore_from_url() -> None:
     nudge, nudge_problems = gradcheck_tab.from_query(params)
     state.update(forward_tab.from_query(params), **nudge)
     more += nudge_problems
+    practice, practice_problems = practice_tab.from_query(params)
+    state.update(practice)
+    more += practice_problems
     if params.get("tab", "step") in TABS:
         state["tab"] = TABS[params.get("tab", "step")]
     else:
@@ -183,8 +188,11 @@ index = state["step"] - 1
 drawing = m.Drawing(**{k: state[k] for k in DRAWING_KEYS})
 view = m.View(expr=expr, values=dict(key.values), mode=key.mode, step=state["step"], drawing=drawing)
 # Only the open tab runs (on_change="rerun"): stepping does not redo the other tabs' work.
-step_tab, check, descent, forward, gradients = st.tabs(list(TABS.values()), key="tab", on_change="rerun")
-if forward.open:
+step_tab, check, descent, forward, gradients, practice = st.tabs(list(TABS.values()), key="tab", on_change="rerun")
+if practice.open:
+    with practice:
+        practice_tab.show(key, drawing)
+elif forward.open:
     with forward:
         forward_tab.show(key, drawing)
 elif gradients.open:
@@ -204,4 +212,5 @@ else:
 tab = next(name for name, label in TABS.items() if label == state["tab"])
 st.query_params.from_dict({**m.view_to_query(view, variables), **({"tab": tab} if tab != "step" else {}),
                            **check_tab.to_query(state), **descent_tab.to_query(state),
-                           **forward_tab.to_query(state), **gradcheck_tab.to_query(state)})
+                           **forward_tab.to_query(state), **gradcheck_tab.to_query(state),
+                           **practice_tab.to_query(state)})

@@ -29,7 +29,7 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from .arithmetic import Float, Names
+from .arithmetic import Float, symbol
 from .build import node_expr
 from .errors import GraphlabError
 from .evaluate import BackwardStep, Edge, evaluate
@@ -235,10 +235,11 @@ class Exercise:
         return self.graph.nodes[node]["label"]
 
     def computes(self, node: str) -> str:
-        """What an op node computes from its operands as the diagram writes them: ``x + y`` for q."""
+        """What an op node computes from its operands, by their labels as the diagram's ∂ labels write
+        them: ``x + y`` for q, ``v1 z`` for f = (x + y) z."""
         prog = program(self.graph)
-        names = evaluate(prog, Names(prog.names), output=node, backward=False).values
-        return formula(prog.ops[node].sym(*(names[a] for a in prog.args[node])), True)
+        args = [prog.consts[a] if a in prog.consts else symbol(prog.labels[a]) for a in prog.args[node]]
+        return formula(prog.ops[node].sym(*args), True)
 
     def describe(self, blank: Blank) -> str:
         """What the blank holds, in words: "the value of q = x + y", "∂q/∂x, the local gradient"."""

@@ -360,3 +360,63 @@ def test_playground_trains_xor_and_opens_a_prediction_in_the_stepper(page, serve
     expect_titles(page, "g.node", {"x1", "x2", "h1_1", "z", "E"}, at_least=True)
     expect(step_label(page)).to_contain_text("forward 1 of", use_inner_text=True)
     expect(page).to_have_url(re.compile(r"[?&]expr=[^&]*softplus"))
+
+
+# ----------------------------------------------------------------------------- the Practice tab
+PRACTICE = {"expr": "(x+y)z", "at": "x=-2,y=5,z=-4", "tab": "practice"}  # q = 3, f = -12, ∂f/∂q = -4
+
+
+def open_practice(page, server: str, blanks: str):
+    open_app(page, server, **PRACTICE, blanks=blanks)
+    expect(page.get_by_text("Score: 0 of")).to_be_visible()
+    wait_idle(page)
+
+
+def fill_blank(page, label: str, text: str):
+    box = page.get_by_role("textbox", name=label)
+    box.fill(text)
+    box.press("Enter")
+
+
+def alerts(page, text: str):
+    return page.locator('[data-testid="stAlert"]').filter(has_text=text)
+
+
+def test_practice_blanks_filled_right(page, server):
+    open_practice(page, server, "values")
+    fill_blank(page, "(1) the value of v1 = x + y", "3")
+    expect(alerts(page, "✓ right")).to_have_count(1)
+    wait_idle(page)
+    fill_blank(page, "(2) the value of f = v1 z", "-12")
+    expect(page.get_by_text("Score: 2 of 2")).to_be_visible()
+    expect(alerts(page, "✓ right")).to_have_count(2)
+    expect(page).to_have_url(url_has("tab=practice", "blanks=values"))
+
+
+def test_practice_blank_filled_wrong_gets_a_hint(page, server):
+    open_practice(page, server, "both")
+    fill_blank(page, "(8) the gradient sent back along x → v1 (upstream × local)", "1")
+    wrong = alerts(page, "✗ wrong")
+    expect(wrong).to_contain_text("this is the local gradient ∂v1/∂x; multiply by the upstream -4",
+                                  use_inner_text=True)
+    expect(page.get_by_text("Score: 0 of 10")).to_be_visible()
+
+
+def test_practice_carried_forward_and_screenshots(page, server):
+    open_practice(page, server, "both")
+    fill_blank(page, "(3) ∂f/∂v1, the local gradient on the edge v1 → f", "-5")
+    expect(alerts(page, "✗ wrong")).to_have_count(1)
+    wait_idle(page)
+    fill_blank(page, "(4) the gradient sent back along v1 → f (upstream × local)", "-5")
+    carried = alerts(page, "carried forward")
+    expect(carried).to_contain_text("with your (3) -5 (wrong) this step is right", use_inner_text=True)
+    fill_blank(page, "(1) the value of v1 = x + y", "3")
+    expect(alerts(page, "✓ right")).to_have_count(1)
+    expect(page.get_by_text("1 carried forward")).to_be_visible()
+    wait_idle(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for name, size in (("laptop", (1366, 768)), ("phone", (390, 844)), ("1080p", (1920, 1080))):
+        page.set_viewport_size({"width": size[0], "height": size[1]})
+        wait_idle(page)
+        page.screenshot(path=str(SHOTS / f"app-practice-{name}.png"), full_page=True)
+    tall_screenshot(page, "app-practice.png")
