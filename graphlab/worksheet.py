@@ -40,6 +40,7 @@ FORMATS = ("pdf", "svg", "tikz")
 MAX_STUDENTS = 500
 BLANK = "\0blank"  # a span's colour that marks it as a box: (number, BLANK, shown)
 LINES_PER_PAGE = 48
+DISTINCT_TRIES = 20  # draws per student before two students may share values (too few values to go round)
 LEGEND = {"values": "Fill in each numbered box: the forward value of the node the edge leaves.",
           "gradients": "Fill in each numbered box: blue, the local gradient ∂node/∂input; red, the gradient sent "
                        "back along the edge (upstream × local); beside a node used twice, the sum of what arrives.",
@@ -258,13 +259,13 @@ class Written:
     manifest: dict[str, Any]
 
 
-def _pdf(dots: Sequence[graphviz.Digraph]) -> bytes:
-    """The diagrams as one PDF, a page each."""
+def _pdf(pages: Sequence[bytes]) -> bytes:
+    """PDF files (a page each, as Graphviz draws them) as one PDF."""
     from pypdf import PdfWriter
 
     writer = PdfWriter()
-    for dot in dots:
-        writer.append(io.BytesIO(render_bytes(dot, "pdf")))
+    for page in pages:
+        writer.append(io.BytesIO(page))
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
@@ -298,8 +299,13 @@ def write_worksheets(directory: str | Path, graph: nx.DiGraph, blanks: str = "bo
     width = max(2, len(str(count)))
     files: list[Path] = []
     entries, sheets, keys = [], [], []
+    seen: set[tuple] = set()
     for k in range(1, count + 1):
-        values = draw_values(graph, f"{seed}/{k}", fixed, ranges)
+        for attempt in range(DISTINCT_TRIES):  # each student their own numbers, while the ranges have enough
+            values = draw_values(graph, f"{seed}/{k}" + (f"/{attempt}" if attempt else ""), fixed, ranges)
+            if tuple(values.items()) not in seen:
+                break
+        seen.add(tuple(values.items()))
         ex = exercise(graph, values, blanks)
         student = k if students is not None else None
         stem = f"{k:0{width}d}"
@@ -307,12 +313,13 @@ def write_worksheets(directory: str | Path, graph: nx.DiGraph, blanks: str = "bo
         sheet = sheet_dot(ex, title=_title(ex, student, False) + "\n" + LEGEND[blanks], precision=precision)
         key = sheet_dot(ex, answers, title=_title(ex, student, True), precision=precision)
         text = _text_pages(_title(ex, student, True), explanation_lines(ex, precision))
-        sheets.append([sheet])
-        keys.append([key, *text])
         names = {"worksheet": f"worksheet-{stem}", "key": f"key-{stem}"}
+        if fmt == "pdf" or single_pdf:  # each page drawn once, for its own file and the combined one
+            sheets.append([render_bytes(sheet, "pdf")])
+            keys.append([render_bytes(page, "pdf") for page in (key, *text)])
         if fmt == "pdf":
-            out = {"worksheet": _save(directory / f"{names['worksheet']}.pdf", _pdf([sheet])),
-                   "key": _save(directory / f"{names['key']}.pdf", _pdf([key, *text]))}
+            out = {"worksheet": _save(directory / f"{names['worksheet']}.pdf", _pdf(sheets[-1])),
+                   "key": _save(directory / f"{names['key']}.pdf", _pdf(keys[-1]))}
         elif fmt == "svg":
             out = {"worksheet": _save(directory / f"{names['worksheet']}.svg", render_bytes(sheet, "svg")),
                    "key": _save(directory / f"{names['key']}.svg", render_bytes(key, "svg"))}
