@@ -595,24 +595,29 @@ class BlankResult:
     hint: str | None = None
 
 
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,3})?"
+_ENTRY = re.compile(rf"\s*({_NUMBER})\s*(?:/\s*({_NUMBER})\s*)?")
+
+
 def _entry(text: str) -> tuple[float, int | None] | str:
-    """A blank's text -> (value, decimals written), or why it cannot be read."""
-    from .point import parse_value
+    """A blank's text, a number (-4, 0.25, 1e-3) or a fraction of two (1/3) -> (value, decimals
+    written; None for a fraction), or why it cannot be read."""
+    from fractions import Fraction
 
     text = text.strip()
     if len(text) > MAX_ENTRY_CHARS:
         return f"too long: a number has at most {MAX_ENTRY_CHARS} characters"
+    m = _ENTRY.fullmatch(text)
+    if m is None:
+        return "write a number such as -4 or 0.25, or a fraction such as 1/3"
+    if m.group(2) is not None and Fraction(m.group(2)) == 0:
+        return "division by 0"
+    value = Fraction(m.group(1)) / (Fraction(m.group(2)) if m.group(2) is not None else 1)
     try:
-        value = parse_value(text)
-    except GraphlabError as e:
-        return str(e.message if isinstance(e, ParseError) else e)
-    if not value.is_number or not is_finite_number(value):
+        number_ = float(value)
+    except OverflowError:
         return "not a finite number"
-    return float(value.evalf(30)), _decimals(text)
-
-
-def is_finite_number(value: sp.Expr) -> bool:
-    return bool(value.is_finite) and value.is_extended_real is not False
+    return number_, (_decimals(text) if m.group(2) is None else None)
 
 
 def check_blanks(ex: Any, entries: Mapping[int, str]) -> dict[int, BlankResult]:
@@ -737,7 +742,7 @@ def _blank_hint(ex: Any, b: Any, x: float, true: float, near, used, upstream, ou
     if b.kind == "sum":
         edges = outgoing(b.node)
         terms = [used("gradient", c, b.node, i) for c, i in edges]
-        for size in range(1, len(terms)):
+        for size in range(1, len(terms) if len(terms) <= MAX_PATHS else 1):
             for subset in itertools.combinations(range(len(terms)), size):
                 if near(x, sum(terms[i] for i in subset)):
                     through = _names(graph, [edges[i][0] for i in subset])

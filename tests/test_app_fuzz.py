@@ -26,8 +26,8 @@ from stepper_model import View  # noqa: E402
 
 # The stepper's link parameters: the view's (as the page writes them) and the tabs'.
 STEPPER_NAMES = [*stepper_model.view_to_query(View(), ()), "claims", "wrt", "lr", "steps", "forward", "nudge",
-                 "nudge_h", "output"]
-TABS = ["step", "check", "descent", "forward", "gradcheck"]
+                 "nudge_h", "output", "blanks"]
+TABS = ["step", "check", "descent", "forward", "gradcheck", "practice"]
 
 HOSTILE = ["", " ", "0", "-1", "1e308", "-1e308", "1e-320", "nan", "NaN", "inf", "-inf", "9" * 400,
            "99999999999999999999999", "x" * 5_000, "(" * 300, "1/0", "exp(exp(exp(1000)))", "10^10^10",

@@ -91,7 +91,8 @@ def test_precision_as_written():
     assert not check_blanks(ex, {log6.number: "2"})[log6.number].ok  # an integer is exact
 
 
-@pytest.mark.parametrize("text", ["abc", "1 +", "x", "1/0", "9" * (MAX_ENTRY_CHARS + 1)])
+@pytest.mark.parametrize("text", ["abc", "1 +", "x", "1/0", "9" * (MAX_ENTRY_CHARS + 1), "exp(exp(exp(1000)))",
+                                  "1e999", "nan", "inf", "pi", "10^10^10"])
 def test_unreadable_entries_say_so(text):
     r = check_blanks(CIRCUIT, {1: text})[1]
     assert r.verdict == "cannot read" and not r.ok and r.hint.startswith("cannot read it")
