@@ -382,11 +382,16 @@ def alerts(page, text: str):
     return page.locator('[data-testid="stAlert"]').filter(has_text=text)
 
 
+def fill_then_see(page, label: str, text: str, alert: str, count: int):
+    """Fill a blank, wait for ``count`` alerts saying ``alert``, and for that run to end."""
+    fill_blank(page, label, text)
+    expect(alerts(page, alert)).to_have_count(count)
+    wait_idle(page)
+
+
 def test_practice_blanks_filled_right(page, server):
     open_practice(page, server, "values")
-    fill_blank(page, "(1) the value of v1 = x + y", "3")
-    expect(alerts(page, "✓ right")).to_have_count(1)
-    wait_idle(page)
+    fill_then_see(page, "(1) the value of v1 = x + y", "3", "✓ right", 1)
     fill_blank(page, "(2) the value of f = v1 z", "-12")
     expect(page.get_by_text("Score: 2 of 2")).to_be_visible()
     expect(alerts(page, "✓ right")).to_have_count(2)
@@ -404,9 +409,7 @@ def test_practice_blank_filled_wrong_gets_a_hint(page, server):
 
 def test_practice_carried_forward_and_screenshots(page, server):
     open_practice(page, server, "both")
-    fill_blank(page, "(3) ∂f/∂v1, the local gradient on the edge v1 → f", "-5")
-    expect(alerts(page, "✗ wrong")).to_have_count(1)
-    wait_idle(page)
+    fill_then_see(page, "(3) ∂f/∂v1, the local gradient on the edge v1 → f", "-5", "✗ wrong", 1)
     fill_blank(page, "(4) the gradient sent back along v1 → f (upstream × local)", "-5")
     carried = alerts(page, "carried forward")
     expect(carried).to_contain_text("with your (3) -5 (wrong) this step is right", use_inner_text=True)
