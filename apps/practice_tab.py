@@ -29,8 +29,7 @@ MODE, ROUND, ANSWERS, EXERCISE, NOTE = "practice:blanks", "practice:round", "pra
     "practice:note"
 DEFAULT_MODE = "gradients"
 COLUMNS = 3
-LABELS = {"values": "The values above", "range": "New numbers", "expression": "The expression",
-          "blanks": "Blanks"}  # the widget of each field of graphlab.errors here
+LABELS = {"values": "The values above", "range": "New numbers", "blanks": "Blanks"}  # each field's widget here
 MARKS = {"right": "✓", "wrong": "✗", "cannot read": "✗"}  # carried forward: the hint says so, with its own icon
 SHOWN_CHARS = 9  # a typed number longer than this is cut short in its box (the box fits the answers)
 

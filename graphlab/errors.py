@@ -20,7 +20,8 @@ FIELDS = {
     "range": "where an exercise's values are drawn from, LOW:HIGH",
     "decimals": "the decimals of an exercise's values",
     "blanks": "what an exercise leaves blank: values, gradients or both",
-    "expression": "the expression",
+    "students": "how many students get a worksheet",
+    "format": "the file format of worksheets",
 }
 
 

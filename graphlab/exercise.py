@@ -158,8 +158,8 @@ def draw_values(graph: nx.DiGraph, seed: int | str, fixed: Mapping[str, sp.Expr]
     fixed = dict(fixed or {})
     variables = graph.graph["variables"]
     if len(variables) > MAX_VARIABLES or len(program(graph).order) > MAX_NODES:
-        raise GraphlabError(f"is too large for an exercise: at most {MAX_VARIABLES} variables and {MAX_NODES} "
-                            "nodes", field="expression")
+        raise GraphlabError(f"{graph.graph.get('source', '').strip()} is too large for an exercise: at most "
+                            f"{MAX_VARIABLES} variables and {MAX_NODES} nodes")
     free = [v for v in variables if v not in fixed]
     reasons: dict[Reason, int] = {}
     fallback = None
@@ -247,8 +247,8 @@ class Exercise:
         if blank.kind == "value":
             return f"the value of {self.label(blank.node)} = {self.computes(blank.node)}"
         if blank.kind == "sum":
-            n = self.trace.graph.out_degree(blank.node)
-            return f"∂{out}/∂{self.label(blank.node)}, the sum over its {max(n, 2)} outgoing edges"
+            n = program(self.graph).consumers[blank.node]
+            return f"∂{out}/∂{self.label(blank.node)}, the sum over its {n} outgoing edges"
         node, arg = self.label(blank.node), self.label(blank.arg)
         if blank.kind == "local":
             return f"∂{node}/∂{arg}, the local gradient on the edge {arg} → {node}"
@@ -286,13 +286,13 @@ def exercise(graph: nx.DiGraph, values: Mapping[str, Any], blanks: str = "both")
         raise GraphlabError(f"must be {', '.join(BLANKS[:-1])} or {BLANKS[-1]}, not {blanks!r}", field="blanks")
     missing = [v for v in graph.graph["variables"] if values.get(v) is None]
     if missing:
-        raise GraphlabError(f"give no value for {', '.join(missing)}", field="values")
+        raise GraphlabError(f"no value for {', '.join(missing)}: give {'it' if len(missing) == 1 else 'them'}",
+                            wanted=missing)
     t = trace(graph, dict(values), mode="exact")
     found = _blanks(t, blanks)
     if not found:
         raise GraphlabError(f"{graph.graph.get('source', '').strip()} has no "
-                            f"{'operator' if blanks == 'values' else 'gradient'} to work out: nothing to fill in",
-                            field="expression")
+                            f"{'operator' if blanks == 'values' else 'gradient'} to work out: nothing to fill in")
     return Exercise(graph, {v: t.values[v] for v in graph.graph["variables"]}, blanks, t, found)
 
 

@@ -222,33 +222,33 @@ def _text_pages(title: str, lines: Sequence[str], fontsize: float = 12) -> list[
 def _tex_key(ex: Exercise, picture: str, title: str, precision: int) -> str:
     answers = answer_texts(ex, precision)
     phases = {"values": ("forward",), "gradients": ("backward",), "both": ("forward", "backward")}[ex.blanks_mode]
-    items = "\n".join(rf"  \item[({b.number})] {_tex_escape(ex.describe(b))}: ${_tex_number(answers[b.number])}$"
-                      for b in ex.blanks)
+    items = [rf"  \item[({b.number})] {_tex_escape(ex.describe(b))}: ${_tex_number(answers[b.number])}$"
+             for b in ex.blanks]
     steps = [e.latex for e in explain(ex.trace, precision) if e.phase in phases
              and (e.phase == "backward" or ex.graph.nodes[e.node]["kind"] == "op")]
-    return "\n".join([
-        r"\documentclass{article}", r"\usepackage[margin=2cm]{geometry}", r"\usepackage{amsmath}",
-        r"\usepackage{tikz}", r"\usetikzlibrary{positioning}", r"\usepackage[utf8]{inputenc}",
-        r"\DeclareUnicodeCharacter{2202}{\ensuremath{\partial}}", r"\DeclareUnicodeCharacter{2192}{\ensuremath{\to}}",
-        r"\DeclareUnicodeCharacter{00D7}{\ensuremath{\times}}", r"\begin{document}",
-        rf"\section*{{{_tex_escape(title)}}}", r"\resizebox{\linewidth}{!}{%", picture, "}",
-        r"\subsection*{Answers}", r"\begin{itemize}", items, r"\end{itemize}",
-        r"\subsection*{Step by step}", r"\begin{gather*}", " \\\\\n".join(steps), r"\end{gather*}",
-        r"\end{document}", ""])
+    return _tex_document(title, [r"\resizebox{\linewidth}{!}{%", picture, "}", r"\subsection*{Answers}",
+                                 r"\begin{itemize}", *items, r"\end{itemize}", r"\subsection*{Step by step}",
+                                 r"\begin{gather*}", " \\\\\n".join(steps), r"\end{gather*}"])
+
+
+# Unicode the texts use, as LaTeX (pdflatex has no glyph for them)
+_TEX_CHARS = {"∂": r"$\partial$", "→": r"$\to$", "×": r"$\times$", "—": "---", "σ": r"$\sigma$", "·": r"$\cdot$",
+              "√": r"$\surd$", "−": "-", "≈": r"$\approx$", "_": r"\_", "&": r"\&", "%": r"\%", "#": r"\#",
+              "$": r"\$", "{": r"\{", "}": r"\}", "^": r"\^{}", "~": r"\~{}", "\\": r"\textbackslash{}"}
 
 
 def _tex_escape(text: str) -> str:
-    return "".join({"_": r"\_", "&": r"\&", "%": r"\%", "#": r"\#", "$": r"\$", "{": r"\{", "}": r"\}",
-                    "^": r"\^{}", "~": r"\~{}", "\\": r"\textbackslash{}"}.get(c, c) for c in text)
+    return "".join(_TEX_CHARS.get(c, c) for c in text)
+
+
+def _tex_document(title: str, body: Sequence[str]) -> str:
+    return "\n".join([r"\documentclass{article}", r"\usepackage[margin=2cm]{geometry}", r"\usepackage{amsmath}",
+                      r"\usepackage{tikz}", r"\usetikzlibrary{positioning}", r"\begin{document}",
+                      rf"\section*{{{_tex_escape(title)}}}", *body, r"\end{document}", ""])
 
 
 def _tex_sheet(picture: str, title: str, legend: str) -> str:
-    return "\n".join([
-        r"\documentclass{article}", r"\usepackage[margin=2cm]{geometry}", r"\usepackage{amsmath}",
-        r"\usepackage{tikz}", r"\usetikzlibrary{positioning}", r"\usepackage[utf8]{inputenc}",
-        r"\DeclareUnicodeCharacter{2202}{\ensuremath{\partial}}", r"\begin{document}",
-        rf"\section*{{{_tex_escape(title)}}}", _tex_escape(legend), "", r"\medskip",
-        r"\resizebox{\linewidth}{!}{%", picture, "}", r"\end{document}", ""])
+    return _tex_document(title, [_tex_escape(legend), "", r"\medskip", r"\resizebox{\linewidth}{!}{%", picture, "}"])
 
 
 # --------------------------------------------------------------------------- files

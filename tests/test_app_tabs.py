@@ -153,7 +153,7 @@ def test_claims_survive_a_visit_to_another_tab():
 def test_a_link_with_a_bad_tab_or_steps_opens_the_stepper():
     at = open_tab("bogus", steps="many")
     assert [w.value for w in at.warning] == [
-        "Ignored from the link: tab must be one of step, check, descent, forward, gradcheck",
+        "Ignored from the link: tab must be one of step, check, descent, forward, gradcheck, practice",
         "Ignored from the link: steps must be a whole number"]
     assert at.session_state["tab"] == "Step through" and "tab" not in at.query_params
     assert len(at.get("graphviz_chart")) == 1 and at.button(key="go:next")

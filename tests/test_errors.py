@@ -16,11 +16,13 @@ from graphlab.build import from_text
 from graphlab.cli import OPTIONS, build_parser, main
 from graphlab.descend import descend, parse_table, read_table
 from graphlab.errors import FIELDS, GraphlabError, ParseError
+from graphlab.exercise import Ranges, draw_values, exercise, parse_range
 from graphlab.forward import forward_trace
 from graphlab.gradcheck import gradcheck
 from graphlab.nn import parse_layers
 from graphlab.point import parse_point
 from graphlab.verify import verify
+from graphlab.worksheet import write_worksheets
 
 ROOT = Path(__file__).resolve().parents[1]
 LECTURE = "(y - x theta)^2"
@@ -76,6 +78,20 @@ CASES = {
                             "must be a positive number, not -1.0"),
     "gradient check atol": (lambda: gradcheck(from_text("x"), {"x": 1}, atol=float("nan")), "atol", (),
                             "must be a positive number, not nan"),
+    "exercise range": (lambda: parse_range("5:1", None), "range", (),
+                       "'5:1' is not LOW:HIGH with LOW < HIGH, both within -100 and 100 (e.g. -5:5)"),
+    "exercise without hand-computable values": (
+        lambda: draw_values(from_text("log(x - 10)"), 0, ranges=(Ranges(1, 3),)), "range", (),
+        "gives no hand-computable numbers for log(x - 10) (integers from 1 to 3, 0 left out): in every draw tried, "
+        "the operands of log(x - 10) leave log's domain (a > 0)"),
+    "exercise decimals": (lambda: parse_range("", 3), "decimals", (), "must be 0, 1 or 2, not 3"),
+    "exercise blanks": (lambda: exercise(from_text("x y"), {"x": 1, "y": 2}, "all"), "blanks", (),
+                        "must be values, gradients or both, not 'all'"),
+    "exercise values missing": (lambda: exercise(from_text("x y"), {"x": 1}), None, ("y",), "no value for y: give it"),
+    "worksheet students": (lambda: write_worksheets("unused", from_text("x y"), students=0), "students", (),
+                           "must be between 1 and 500, not 0"),
+    "worksheet format": (lambda: write_worksheets("unused", from_text("x y"), fmt="png"), "format", (),
+                         "must be one of pdf, svg, tikz, not 'png'"),
 }
 
 
