@@ -157,9 +157,7 @@ def draw_values(graph: nx.DiGraph, seed: int | str, fixed: Mapping[str, sp.Expr]
     Raises GraphlabError (field ``range``) naming the reason when no draw keeps the values in range."""
     fixed = dict(fixed or {})
     variables = graph.graph["variables"]
-    if len(variables) > MAX_VARIABLES or len(program(graph).order) > MAX_NODES:
-        raise GraphlabError(f"{graph.graph.get('source', '').strip()} is too large for an exercise: at most "
-                            f"{MAX_VARIABLES} variables and {MAX_NODES} nodes")
+    _check_size(graph)
     free = [v for v in variables if v not in fixed]
     reasons: dict[Reason, int] = {}
     fallback = None
@@ -192,6 +190,13 @@ def draw_values(graph: nx.DiGraph, seed: int | str, fixed: Mapping[str, sp.Expr]
     top = _reason_text(graph, max(reasons, key=reasons.get)) if reasons else "there are no values to draw from"
     raise GraphlabError(f"gives no hand-computable numbers for {source} ({where}, 0 left out): in every draw "
                         f"tried, {top}", field="range")
+
+
+def _check_size(graph: nx.DiGraph) -> None:
+    """Refuse, before any work, a graph too large to be an exercise for a person."""
+    if len(graph.graph["variables"]) > MAX_VARIABLES or graph.number_of_nodes() > MAX_NODES:
+        raise GraphlabError(f"{graph.graph.get('source', '').strip()[:40]} is too large for an exercise: at most "
+                            f"{MAX_VARIABLES} variables and {MAX_NODES} nodes")
 
 
 # --------------------------------------------------------------------------- blanks
@@ -284,6 +289,7 @@ def exercise(graph: nx.DiGraph, values: Mapping[str, Any], blanks: str = "both")
     """The exercise on ``graph`` at ``values`` (every variable), with ``blanks`` to fill in."""
     if blanks not in BLANKS:
         raise GraphlabError(f"must be {', '.join(BLANKS[:-1])} or {BLANKS[-1]}, not {blanks!r}", field="blanks")
+    _check_size(graph)
     missing = [v for v in graph.graph["variables"] if values.get(v) is None]
     if missing:
         raise GraphlabError(f"no value for {', '.join(missing)}: give {'it' if len(missing) == 1 else 'them'}",

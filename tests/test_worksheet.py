@@ -153,6 +153,9 @@ def test_blank_modes():
         exercise(graph, values, "all")
     with pytest.raises(GraphlabError, match="nothing to fill in"):
         exercise(from_text("x"), {"x": 1}, "both")
+    big = from_text(" + ".join(f"x{k} y{k}" for k in range(70)))  # 210 nodes
+    with pytest.raises(GraphlabError, match="too large for an exercise: at most 40 variables and 200 nodes"):
+        exercise(big, dict.fromkeys(big.graph["variables"], 1), "both")
 
 
 # --------------------------------------------------------------------------- the command
