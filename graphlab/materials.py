@@ -14,6 +14,7 @@ The command line (``graphlab draw ... -o steps.html``) and the app's downloads b
 from __future__ import annotations
 
 import io
+import math
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ __all__ = ["TRACE_FORMATS", "MAX_FRAMES_NODES", "is_trace_file", "document", "sa
 TRACE_FORMATS = ("html", "gif", "apng", "zip")  # and .tex with beamer=True
 ZIP_FORMATS = ("dot", "svg", "pdf", "tex")  # per frame in the ZIP: sources and vector figures for slides
 MAX_FRAMES_NODES = 200  # every step is drawn: 200 nodes make 400 frames
+MAX_WIDTH_PX = 1920  # an animation's default width at most: a projector's
+MAX_FRAME_PIXELS = 1920 * 1080 * 2  # an animation holds every frame in memory while it is written
 
 
 def is_trace_file(path: str | Path, beamer: bool = False) -> bool:
@@ -55,7 +58,9 @@ def frame_name(trace: Trace, index: int | None, ext: str) -> str:
 def animation(trace: Trace, fmt: str = "gif", fps: float = 1.0, pause: float = 3.0, style: str = "lecture",
               dpi: float | None = None, **options: Any) -> bytes:
     """Every step's PNG frame as an animated GIF or APNG: ``1/fps`` seconds a step, ``pause`` more on the
-    last one, looping. The frames come from the pinned layout, so they are the same size."""
+    last one, looping. The frames come from the pinned layout, so they are the same size; without a
+    ``dpi``, 96 or less, so that a frame is at most a projector's 1920 pixels wide. A GIF has one palette
+    for all its frames, from the colours of all of them."""
     from PIL import Image
 
     from .export import render_bytes
@@ -68,28 +73,59 @@ def animation(trace: Trace, fmt: str = "gif", fps: float = 1.0, pause: float = 3
     if not 0 <= pause <= 60:
         raise GraphlabError(f"{pause:g} is out of range: use 0 to 60 seconds", field="pause")
     _check_size(trace)
-    frames = [Image.open(io.BytesIO(render_bytes(to_dot(trace.graph, trace, k, style, **options), "png", dpi)))
-              .convert("RGB") for k in range(len(trace.steps))]
-    width, height = max(f.width for f in frames), max(f.height for f in frames)
-    if any(f.size != (width, height) for f in frames):  # a guard: the pinned page keeps them equal
-        frames = [_padded(f, width, height) for f in frames]
+    width, height = _size_pt(trace, style, options)
+    if dpi is None:
+        dpi = min(96.0, MAX_WIDTH_PX * 72 / width)
+    pixels = (width * dpi / 72) * (height * dpi / 72)
+    if not 0 < pixels <= MAX_FRAME_PIXELS:
+        raise GraphlabError(f"at {dpi:g} dpi a frame is {width * dpi / 72:,.0f} × {height * dpi / 72:,.0f} pixels, "
+                            f"over the {MAX_FRAME_PIXELS:,} an animation takes: use a lower dpi")
+    pngs = [render_bytes(to_dot(trace.graph, trace, k, style, **options), "png", dpi) for k in range(len(trace.steps))]
+
+    def decoded(png: bytes):
+        return Image.open(io.BytesIO(png)).convert("RGB")
+
+    size = decoded(pngs[0]).size  # the pinned page: every frame the same (a guard pads any other)
+    frames = (_padded(f, size) if f.size != size else f for f in map(decoded, pngs))
     step_ms = round(1000 / fps)
-    durations = [step_ms] * len(frames)
+    durations = [step_ms] * len(pngs)
     durations[-1] += round(pause * 1000)
     out = io.BytesIO()
     if fmt == "gif":
-        frames = [f.convert("P", palette=Image.Palette.ADAPTIVE, colors=256) for f in frames]
-        frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0,
-                       optimize=False, disposal=1)
-    else:
+        palette = _palette(pngs, decoded, size)
+        frames = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
+        frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    else:  # lossless: each frame is the step's PNG
+        frames = list(frames)
         frames[0].save(out, format="PNG", save_all=True, append_images=frames[1:], duration=durations, loop=0)
     return out.getvalue()
 
 
-def _padded(image, width: int, height: int):
+def _size_pt(trace: Trace, style: str, options: dict[str, Any]) -> tuple[float, float]:
+    """The pinned page's width and height in points: every frame's."""
+    from .render import make_options, pinned_layout
+
+    llx, lly, urx, ury = (float(v) for v in pinned_layout(trace.graph, trace, style, make_options(**options))
+                          .bb.split(","))
+    return urx - llx, ury - lly
+
+
+def _palette(pngs: list[bytes], decoded, size: tuple[int, int]):
+    """256 colours from a sample of every frame's pixels (nearest-neighbour: only colours that occur)."""
     from PIL import Image
 
-    canvas = Image.new("RGB", (width, height), "white")
+    shrink = max(1, math.ceil(math.sqrt(len(pngs) * size[0] * size[1] / 4_000_000)))
+    w, h = max(1, size[0] // shrink), max(1, size[1] // shrink)
+    sheet = Image.new("RGB", (w, h * len(pngs)), "white")
+    for k, png in enumerate(pngs):
+        sheet.paste(decoded(png).resize((w, h), Image.Resampling.NEAREST), (0, k * h))
+    return sheet.quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+
+
+def _padded(image, size: tuple[int, int]):
+    from PIL import Image
+
+    canvas = Image.new("RGB", size, "white")
     canvas.paste(image, (0, 0))
     return canvas
 
@@ -104,10 +140,7 @@ def _tex_text(text: str) -> str:
 
 def _fit(trace: Trace, style: str, options: dict[str, Any]) -> str:
     """``\\resizebox`` sizes that fit the picture in the frame above the explanation, by its aspect."""
-    from .render import make_options, pinned_layout
-
-    _, _, width, height = (float(v) for v in pinned_layout(trace.graph, trace, style, make_options(**options))
-                           .bb.split(","))
+    width, height = _size_pt(trace, style, options)
     # a 16:9 frame: about 150 mm of text width; 0.56 of its height leaves room for the chain rule
     return r"{\linewidth}{!}" if width / max(height, 1.0) > 150 / (0.56 * 80) else r"{!}{0.56\textheight}"
 

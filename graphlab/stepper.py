@@ -140,11 +140,12 @@ _CSS = """
 #ID th,#ID td{padding:.2em .55em;border-bottom:1px solid #ececec;text-align:left;white-space:nowrap;
   font-variant-numeric:tabular-nums}
 #ID th{background:#fafafa}
+#ID td:last-child{white-space:normal;min-width:14em}
 #ID tr.gl-cur td{background:rgba(255,190,0,.32)}
 #ID .gl-keys{color:#666;font-size:.8em;margin:.4em 0 0}
 @media (max-width:600px){#ID{padding:.25rem;font-size:15px}#ID .gl-keys{display:none}
   #ID .gl-label{order:-1;flex-basis:100%}#ID button{flex:1 1 0}#ID math{font-size:1.05em}}
-@media (min-width:1000px){#ID .gl-below{grid-template-columns:minmax(0,3fr) minmax(0,2fr)}}
+@media (min-width:1000px){#ID .gl-below{grid-template-columns:minmax(0,3fr) minmax(0,2fr)}#ID math{font-size:1.35em}}
 @media (min-width:1700px){#ID{font-size:21px}}
 """
 
@@ -166,7 +167,7 @@ _JS = """
     if (!svg) return;
     var vb = svg.viewBox.baseVal, w = vb.width * 4 / 3, h = vb.height * 4 / 3;  // points to pixels
     var s = Math.min(fig.clientWidth / w, 0.6 * window.innerHeight / h, 2.5);
-    s = Math.max(s, 0.7);  // smaller than this is illegible: scroll instead
+    s = Math.max(s, 0.8);  // smaller than this is illegible: scroll instead
     svg.removeAttribute("width"); svg.removeAttribute("height");
     svg.style.width = (w * s) + "px"; svg.style.height = (h * s) + "px";
     var cur = svg.querySelector("g.current");
