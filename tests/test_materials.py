@@ -285,3 +285,14 @@ def test_document_names_the_formats_it_knows(lecture_page):
     t, _ = lecture_page
     with pytest.raises(GraphlabError, match="html, gif, apng, zip, beamer"):
         document(t, "mp4")
+
+
+def test_the_step_tab_offers_every_whole_trace_file():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "apps" / "graphlab_app.py"), default_timeout=60)
+    at.query_params.update({"expr": LECTURE, "at": "x=-2,y=5,z=-4", "step": "8"})
+    at.run()
+    assert not at.exception, at.exception
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert [label for label in labels if label in stepper_model.TRACE_DOWNLOADS] == list(stepper_model.TRACE_DOWNLOADS)
