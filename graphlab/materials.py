@@ -69,9 +69,9 @@ def animation(trace: Trace, fmt: str = "gif", fps: float = 1.0, pause: float = 3
     if fmt not in ("gif", "apng"):
         raise GraphlabError(f"unknown animation format {fmt!r}: use gif or apng")
     if not 0.05 <= fps <= 50:
-        raise GraphlabError(f"{fps:g} is out of range: use 0.05 to 50 steps a second", field="fps")
+        raise GraphlabError(f"must be between 0.05 and 50 steps a second, not {fps:g}", field="fps")
     if not 0 <= pause <= 60:
-        raise GraphlabError(f"{pause:g} is out of range: use 0 to 60 seconds", field="pause")
+        raise GraphlabError(f"must be between 0 and 60 seconds, not {pause:g}", field="pause")
     _check_size(trace)
     width, height = _size_pt(trace, style, options)
     if dpi is None:

@@ -252,8 +252,8 @@ def test_cli_writes_each_whole_trace_format(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [(["-o", "x.svg", "--beamer"], "--beamer writes a .tex deck"),
-                                            (["-o", "x.gif", "--fps", "0"], "--fps 0 is out of range"),
-                                            (["-o", "x.gif", "--pause", "-1"], "--pause -1 is out of range")])
+                                            (["-o", "x.gif", "--fps", "0"], "--fps must be between 0.05 and 50"),
+                                            (["-o", "x.gif", "--pause", "-1"], "--pause must be between 0 and 60")])
 def test_cli_bad_options_are_one_error_line(tmp_path, capsys, extra, message):
     extra = [str(tmp_path / e) if e.startswith("x.") else e for e in extra]
     assert cli.main([*ARGV, *extra]) == 2
