@@ -590,6 +590,8 @@ def add_compile(sub) -> None:
 
 
 # --------------------------------------------------------------------------- train
+ACTIVATION_HELP = ("activation of the hidden layers: relu (default), tanh, sigmoid, linear (the identity), or sign "
+                   "(the perceptron's step; no gradient, so train refuses it)")
 LOSS_HELP = "ce: softmax cross-entropy (default); bce: binary cross-entropy, one output; mse: mean squared error"
 
 
@@ -643,7 +645,7 @@ def add_train(sub) -> None:
                    help="circle, xor, gauss, spiral, moons, digits, or a CSV file (features..., label)")
     p.add_argument("--layers", default="16,16", help="hidden layer sizes, e.g. 16,16 (empty: none)")
     p.add_argument("--activation", default="relu", choices=ACTIVATIONS,
-                   help="activation of the hidden layers (default relu)")
+                   help=ACTIVATION_HELP)
     p.add_argument("--loss", default="ce", choices=list(LOSSES), help=LOSS_HELP)
     p.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam"],
                    help="sgd, momentum (0.9) or adam (default)")
@@ -691,7 +693,7 @@ def add_mlp(sub) -> None:
     p = sub.add_parser("mlp", help="an MLP as a graph: parameter counts, layer diagram")
     p.add_argument("--layers", required=True, help="all layer sizes, input to output, e.g. 784,200,10")
     p.add_argument("--activation", default="relu", choices=ACTIVATIONS,
-                   help="activation of the hidden layers (default relu)")
+                   help=ACTIVATION_HELP)
     p.add_argument("--loss", default="ce", choices=list(LOSSES), help=LOSS_HELP)
     p.add_argument("--summary", action="store_true", help="print the layer table (the default without -o)")
     p.add_argument("--json", action="store_true", help='{"parameters", "layers": [...]} on stdout')

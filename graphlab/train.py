@@ -24,7 +24,7 @@ import numpy as np
 from .compile import compile_graph
 from .data import Dataset
 from .errors import GraphlabError
-from .nn import mlp
+from .nn import NOT_TRAINABLE, mlp
 
 __all__ = ["OPTIMIZERS", "DEVICES", "TrainingDiverged", "Model", "Epoch", "Result", "Trainer", "CompiledStep", "train",
            "array_module", "to_numpy"]
@@ -326,9 +326,12 @@ class Trainer:
         if loss == "bce" and n_classes != 2:
             raise GraphlabError(f"loss bce is for two classes; this dataset has {n_classes} (use ce)")
         self.xp = xp = array_module(device)
-        self.data, self.lr = data, lr
+        self.data, self.lr, self.l2, self.batch_size, self.optimizer = data, lr, l2, batch_size, optimizer
         sizes = [data.features, *layers, 1 if loss == "bce" else n_classes]
         graph = mlp(sizes, activation, loss, l2)
+        refused = [NOT_TRAINABLE[a] for a in graph.graph["activations"] if a in NOT_TRAINABLE]
+        if refused:
+            raise GraphlabError(refused[0])
         self.rng = np.random.default_rng(seed)
 
         mean = data.X_train.mean(axis=0)
@@ -345,6 +348,32 @@ class Trainer:
 
         self.steps = CompiledStep(graph, params, optimizer, lr, batch_size, xp)
         self.history: list[Epoch] = []
+
+    def tune(self, lr: float | None = None, l2: float | None = None, batch_size: int | None = None,
+             optimizer: str | None = None) -> None:
+        """Change the learning rate, L2, batch size or optimizer between epochs: the weights, the history and
+        the shuffling go on. The optimizer keeps its state (Adam's moments) unless it is the one changed; a new
+        L2 recompiles the step for the new loss."""
+        lr = self.lr if lr is None else lr
+        l2 = self.l2 if l2 is None else l2
+        batch_size = self.batch_size if batch_size is None else batch_size
+        optimizer = self.optimizer if optimizer is None else optimizer
+        if optimizer not in _OPTIMIZERS:
+            raise GraphlabError(f"unknown optimizer {optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
+        if batch_size < 1 or not lr > 0 or l2 < 0:
+            raise GraphlabError("epochs, batch size and learning rate must be positive, L2 not negative")
+        steps = self.steps
+        if l2 != self.l2:
+            g = self.model.graph.graph
+            self.model.graph = mlp(g["sizes"], g["activation"], g["loss"], l2)
+            self.steps = CompiledStep(self.model.graph, self.params, optimizer, lr, batch_size, self.xp)
+            if optimizer == self.optimizer:  # the same parameters, in the same order: the state carries over
+                self.steps.optimizer = steps.optimizer
+        elif optimizer != self.optimizer:
+            self.steps.optimizer = _OPTIMIZERS[optimizer](self.xp, steps.optimizer.params, lr)
+        self.steps.optimizer.lr = lr
+        self.steps.batch_size = batch_size
+        self.lr, self.l2, self.batch_size, self.optimizer = lr, l2, batch_size, optimizer
 
     def epoch(self) -> Epoch:
         """One pass over the training set in shuffled mini-batches; its record is appended to ``history``."""

@@ -181,3 +181,80 @@ def test_gpu_training_matches_the_cpu_path():
     np.testing.assert_allclose(g_gpu["x2"].get(), g_cpu["x2"], rtol=1e-12)
     r = train(data.digits(), layers=[64], lr=0.003, epochs=10, device="gpu")
     assert isinstance(r.model.params["W1"], cupy.ndarray) and r.last.test_accuracy >= 0.95
+
+
+# ----------------------------------------------------------------------------- linear and sign (issue 18)
+def test_stacked_linear_layers_stay_linear():
+    """Seed 000: W2 (W1 x + b1) + b2 = W' x + b'. Three linear layers on xor do no better than none."""
+    d = data.xor(n=400)
+    g = mlp([2, 3, 4, 1], "linear", "bce")
+    assert [g.nodes[n]["op"] for n in ("H1", "H2")] == ["linear", "linear"]
+    trainer = Trainer(d, [3, 4], "linear", "bce", lr=0.03, batch_size=10)
+    for _ in range(30):
+        trainer.epoch()
+    p = {k: np.asarray(v, dtype=np.float64) for k, v in trainer.model.params.items()}
+    w = p["W1"] @ p["W2"] @ p["W3"]  # the one linear map the network is
+    b = (p["b1"] @ p["W2"] + p["b2"]) @ p["W3"] + p["b3"]
+    x = (d.X_test - trainer.model.mean) / trainer.model.std
+    np.testing.assert_allclose(np.asarray(trainer.model.logits(d.X_test)), x @ w + b, rtol=1e-4, atol=1e-5)
+    assert trainer.history[-1].train_accuracy < 0.7  # a straight boundary cannot split xor
+    tanh = train(d, [8], "tanh", "bce", lr=0.03, batch_size=10, epochs=30)  # one nonlinear layer does
+    assert tanh.last.train_accuracy > 0.9
+
+
+def test_sign_is_refused_for_gradient_training_pointing_to_the_perceptron_rule(capsys):
+    g = mlp([2, 3, 1], "sign", "bce")  # the graph knows it
+    assert g.nodes["H1"]["op"] == "sign"
+    with pytest.raises(GraphlabError, match="perceptron rule"):
+        Trainer(data.xor(), [3], "sign", "bce")
+    with pytest.raises(GraphlabError, match="perceptron rule"):
+        Trainer(data.xor(), [3, 3], ["relu", "sign"], "bce")
+    assert main(["train", "--dataset", "xor", "--layers", "3", "--activation", "sign"]) == 2
+    assert "perceptron rule" in capsys.readouterr().err
+    assert main(["mlp", "--layers", "2,3,1", "--activation", "sign", "--loss", "bce"]) == 0
+    assert "H1 = sign(Z1)" in capsys.readouterr().out
+
+
+def test_cli_trains_and_describes_linear_layers(capsys):
+    assert main(["train", "--dataset", "circle", "--layers", "4", "--activation", "linear", "--epochs", "5",
+                 "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["epochs"] == 5 and summary["train_accuracy"] < 0.8  # circle is not linearly separable
+    assert main(["mlp", "--layers", "2,4,2", "--activation", "linear", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["layers"][0]["activation"] == "linear"
+
+
+# ----------------------------------------------------------------------------- live tuning (issue 18)
+def test_tuning_between_epochs_keeps_the_weights_and_the_history():
+    d = data.xor(n=200, noise=0.1)
+    trainer = Trainer(d, [4], "tanh", "bce", lr=0.03, batch_size=10, seed=3)
+    trainer.epoch()
+    before = {k: np.array(v) for k, v in trainer.params.items()}
+    adam = trainer.steps.optimizer
+    trainer.tune(lr=0.1, batch_size=20)
+    assert trainer.steps.optimizer is adam and adam.lr == 0.1 and trainer.steps.batch_size == 20
+    for k, v in before.items():
+        np.testing.assert_array_equal(trainer.params[k], v)  # tuning itself changes no weight
+    trainer.epoch()
+    assert len(trainer.history) == 2
+    trainer.tune(optimizer="sgd", l2=0.01)
+    assert type(trainer.steps.optimizer).__name__ == "_Optimizer" and trainer.model.graph.graph["l2"] == 0.01
+    trainer.epoch()
+    assert [e.epoch for e in trainer.history] == [1, 2, 3]
+    with pytest.raises(GraphlabError, match="learning rate must be positive"):
+        trainer.tune(lr=0)
+
+
+def test_a_tuned_run_equals_a_fresh_run_with_the_new_settings_from_the_same_state():
+    """After tune(lr, batch), an epoch is exactly the epoch a trainer built with those settings takes."""
+    d = data.circle(n=200, noise=0.1)
+    a = Trainer(d, [4], "tanh", "bce", optimizer="sgd", lr=0.03, batch_size=10, seed=1)
+    b = Trainer(d, [4], "tanh", "bce", optimizer="sgd", lr=0.1, batch_size=25, l2=0.01, seed=1)
+    for k in a.params:
+        b.params[k][...] = a.params[k]  # the same start (the same seed gives the same weights anyway)
+    a.tune(lr=0.1, batch_size=25, l2=0.01)
+    a.epoch()
+    b.epoch()
+    assert a.history[-1].train_loss == pytest.approx(b.history[-1].train_loss, rel=1e-6)
+    for k in a.params:
+        np.testing.assert_allclose(a.params[k], b.params[k], rtol=1e-6)
