@@ -86,10 +86,16 @@ class Config:
             return self.classes
         return 2  # a CSV file's classes are known only once it is read: the page checks bce then
 
+    def network_key(self) -> Config:
+        """What the network depends on: a change here starts a new one; the rest (:data:`LIVE`) is tuned live."""
+        return replace(self, **{name: getattr(Config, name) for name in LIVE})
+
     def data_key(self) -> tuple:
         """What the data depends on: changing only these regenerates the points."""
         return self.dataset, self.points, self.noise, self.classes, self.test_percent, self.seed
 
+
+LIVE = ("optimizer", "lr", "batch_size", "l2")  # changed while training goes on: same weights, same epoch count
 
 QUERY_NAMES = {"dataset": "data", "points": "n", "noise": "noise", "classes": "classes", "test_percent": "test",
                "seed": "seed", "features": "features", "layers": "layers", "activations": "act", "loss": "loss",
@@ -206,19 +212,32 @@ class Run:
     train_loss: list[float] = field(default_factory=list)  # after each epoch; [0] is before training
     test_loss: list[float] = field(default_factory=list)
     error: str | None = None  # why training stopped (divergence)
+    requested: Config | None = None  # the configuration asked for (config may have replaced bce by ce)
 
     @classmethod
     def start(cls, config: Config, csv_bytes: bytes | None = None) -> Run:
-        config = config.fixed()
+        config = requested = config.fixed()
         data = raw_data(config, csv_bytes)
         if config.loss == "bce" and len(data.classes) != 2:
             config = replace(config, loss="ce")
         inputs = network_inputs(data, config.features)
         trainer = Trainer(inputs, config.layers, config.activations, config.loss, config.optimizer, config.lr,
                           config.batch_size, config.l2, config.seed, dtype="float64")
-        run = cls(config, data, inputs, trainer)
+        run = cls(config, data, inputs, trainer, requested=requested)
         run._record()
         return run
+
+    def follow(self, config: Config) -> bool:
+        """Take ``config``: tune the learning rate, L2, batch size and optimizer in place when only they
+        changed (True); False when the data, features or network differ (then :meth:`start` a new run)."""
+        config = config.fixed()
+        if config.network_key() != self.requested.network_key():
+            return False
+        if config != self.requested:
+            self.trainer.tune(lr=config.lr, l2=config.l2, batch_size=config.batch_size, optimizer=config.optimizer)
+            live = {name: getattr(config, name) for name in LIVE}
+            self.config, self.requested = replace(self.config, **live), config
+        return True
 
     @property
     def model(self):

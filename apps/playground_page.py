@@ -1,9 +1,11 @@
 """The Playground: train a small network on 2-D points (or digits, or a CSV file) and watch it learn.
 
 Controls sit in the sidebar; the views live in a fragment that reruns on a timer while
-training plays, so the rest of the page stays responsive. Changing any control starts a
-new network (like pressing reset). "Open this prediction" hands one point's scalar graph,
-with the current weights, to the stepper page through its URL state.
+training plays, so the rest of the page stays responsive. Changing the data, the features or
+the network starts a new network (like pressing reset); the training controls (optimizer,
+learning rate, batch size, L2) apply to the network being trained, which goes on. "Open this
+prediction" hands one point's scalar graph, with the current weights, to the stepper page
+through its URL state.
 """
 
 from __future__ import annotations
@@ -94,7 +96,9 @@ state.setdefault("_pg_playing", False)
 st.title("Playground: watch a network learn")
 
 with st.sidebar:
-    st.subheader("Data")
+    st.caption("Data, Features and Network start a new network; Training changes apply as it trains, "
+               "with no reset.")
+    st.subheader("Data", help="Changing these starts a new network")
     st.selectbox("Dataset", m.DATASETS, key=key("dataset"),
                  format_func=lambda d: {"csv": "CSV upload", "digits": "digits (8×8 images, 10 classes)"}.get(d, d))
     dataset = state[key("dataset")]
@@ -113,23 +117,23 @@ with st.sidebar:
     regen_col.button("Regenerate", icon=":material/refresh:", on_click=regenerate, width="stretch",
                      help="New points: the next seed")
 
-    st.subheader("Features")
+    st.subheader("Features", help="Changing these starts a new network")
     features_apply = dataset in m.GENERATED
     st.pills("Inputs to the network", list(m.FEATURES), selection_mode="multi", key=key("features"),
              format_func=lambda f: m.FEATURES[f][0], disabled=not features_apply,
              help="Computed from each point's coordinates x₁, x₂" if features_apply else
              "Digits and CSV files use their own columns as inputs")
 
-    st.subheader("Network")
+    st.subheader("Network", help="Changing these starts a new network")
     st.number_input("Hidden layers", 0, m.MAX_LAYERS, key=key("hidden"))
     for i in range(state[key("hidden")]):
         units_col, act_col = st.columns(2)
         units_col.number_input(f"Layer {i + 1}: neurons", 1, m.MAX_UNITS, key=key(f"units_{i}"))
         act_col.selectbox(f"Layer {i + 1}: activation", ACTIVATIONS, key=key(f"act_{i}"))
 
-    st.subheader("Training")
     st.selectbox("Loss", tuple(m.LOSSES), key=key("loss"), format_func=lambda k: f"{k}: {m.LOSSES[k]}",
                  help="bce needs two classes; with more the page uses ce")
+    st.subheader("Training", help="Changed while it trains: the weights and the epoch count go on")
     st.selectbox("Optimizer", OPTIMIZERS, key=key("optimizer"))
     st.select_slider("Learning rate", LEARNING_RATES, key=key("lr"))
     st.slider("Batch size", 1, 100, key=key("batch_size"))
@@ -141,7 +145,7 @@ st.query_params.from_dict(m.to_query(config))
 csv_bytes = upload.getvalue() if upload is not None else None
 
 run: m.Run | None = state.get("_pg_run")
-if run is None or run.config != config or state.get("_pg_csv") != csv_bytes:
+if run is None or state.get("_pg_csv") != csv_bytes or not run.follow(config):
     try:
         run = m.Run.start(config, csv_bytes)
     except GraphlabError as e:

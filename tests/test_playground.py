@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -235,3 +236,51 @@ def test_the_loss_chart_counts_epochs_in_whole_numbers():
     run = m.Run.start(m.Config(points=200, layers=(3,)))
     run.step(2)
     assert run.curves()["epoch"].dtype.kind == "i" and sorted(set(run.curves()["epoch"])) == [0, 1, 2]
+
+
+# ----------------------------------------------------------------------------- issue 18
+def test_training_controls_tune_the_run_and_the_rest_start_a_new_one():
+    run = m.Run.start(m.Config(points=200, layers=(3,)))
+    run.step(2)
+    trainer = run.trainer
+    for change in ({"lr": 0.1}, {"l2": 0.01}, {"batch_size": 25}, {"optimizer": "sgd"}):
+        config = replace(run.requested, **change)
+        assert run.follow(config) and run.trainer is trainer and run.epoch == 2
+        assert run.config == config
+    assert (trainer.lr, trainer.l2, trainer.batch_size, trainer.optimizer) == (0.1, 0.01, 25, "sgd")
+    run.step()
+    assert run.epoch == 3 and len(run.train_loss) == 4
+    for change in ({"layers": (4,)}, {"activations": ("relu",)}, {"features": ("x1",)}, {"seed": 1},
+                   {"dataset": "circle"}, {"loss": "mse"}):
+        assert not run.follow(replace(run.requested, **change)), change
+
+
+def test_the_page_changes_the_learning_rate_without_resetting_and_says_which_controls_do_what():
+    at = open_playground(n="200", layers="3", act="tanh")
+    at.button(key="pg_step").click().run()
+    at.button(key="pg_step").click().run()
+    run = at.session_state["_pg_run"]
+    at.select_slider(key="pg_lr").set_value(0.1).run()
+    at.selectbox(key="pg_optimizer").set_value("momentum").run()
+    at.slider(key="pg_batch_size").set_value(20).run()
+    at.select_slider(key="pg_l2").set_value(0.01).run()
+    assert at.session_state["_pg_run"] is run and metrics(at)["Epoch"] == "2"
+    assert (run.trainer.lr, run.trainer.optimizer, run.trainer.batch_size, run.trainer.l2) == (0.1, "momentum", 20,
+                                                                                              0.01)
+    assert at.query_params["lr"] in ("0.1", ["0.1"])
+    at.button(key="pg_step").click().run()
+    assert metrics(at)["Epoch"] == "3"
+    assert any("Training changes apply as it trains" in c.value for c in at.sidebar.caption)
+    at.selectbox(key="pg_act_0").set_value("relu").run()
+    assert metrics(at)["Epoch"] == "0"
+
+
+def test_the_page_offers_linear_and_explains_why_sign_does_not_train():
+    at = open_playground(n="200", layers="3,3", act="linear,linear")
+    at.button(key="pg_step").click().run()
+    assert metrics(at)["Epoch"] == "1" and not at.error
+    at.selectbox(key="pg_act_1").set_value("sign").run()
+    assert "perceptron rule" in at.error[0].value
+    run = m.Run.start(m.Config(points=200, layers=(3, 3), activations=("linear", "linear")))
+    nodes, links = m.network(run)
+    assert list(nodes.drop_duplicates("layer")["title"]) == ["inputs", "linear", "linear", "output"]
