@@ -104,18 +104,28 @@ class Model:
         if len(y) == 0:
             return float("nan")
         forward = compile_graph(g, wrt=(), output="loss" if g.graph["l2"] <= 0 else "data_loss")
-        targets = self.xp.asarray(_targets(np.asarray(y), g.graph["loss"], g.graph["sizes"][-1]), dtype=self.dtype)
+        classes = len(self.classes) if self.classes or g.graph["loss"] != "mse" else 0  # 0: a regression
+        targets = self.xp.asarray(_targets(np.asarray(y), g.graph["loss"], classes), dtype=self.dtype)
         inputs = {"X": self._inputs(X), "Y": targets, **self.params}
         return float(forward.fn(self.xp, *(inputs[v] for v in forward.inputs))[0])
 
+    @property
+    def regression(self) -> bool:
+        return not self.classes and self.graph.graph["loss"] == "mse"
+
     def predict(self, X: np.ndarray, standardized: bool = False) -> np.ndarray:
-        """Class indices."""
+        """Class indices (a regression: the predicted numbers)."""
         z = self.logits(X, standardized)
+        if self.regression:
+            return to_numpy(z[:, 0]).astype(np.float64)
         if self.graph.graph["loss"] == "bce":
             return to_numpy(z[:, 0] > 0).astype(np.int64)
         return to_numpy(self.xp.argmax(z, axis=1))
 
     def accuracy(self, X: np.ndarray, y: np.ndarray, standardized: bool = False) -> float:
+        """The share classified right; for a regression the coefficient of determination R² instead."""
+        if self.regression:
+            return r_squared(y, self.predict(X, standardized)) if len(y) else float("nan")
         if len(y) == 0:
             return float("nan")
         return float(np.mean(self.predict(X, standardized) == to_numpy(y)))
@@ -149,6 +159,14 @@ class Model:
         except (OSError, KeyError, ValueError) as e:
             raise GraphlabError(f"cannot load weights from {path}: {e}") from None
         return cls(graph, params, xp, mean, std, tuple(meta["classes"]))
+
+
+def r_squared(y: np.ndarray, predicted: np.ndarray) -> float:
+    """1 - Σ(y - ŷ)² / Σ(y - ȳ)²: 1 for a perfect fit, 0 for predicting the mean."""
+    y = to_numpy(y).astype(np.float64)
+    total = float(np.sum((y - y.mean()) ** 2))
+    residual = float(np.sum((y - predicted) ** 2))
+    return 1.0 - residual / total if total > 0 else float("nan")
 
 
 # ----------------------------------------------------------------------------- optimizers
@@ -267,7 +285,7 @@ class CompiledStep:
 class Epoch:
     epoch: int
     train_loss: float  # mean mini-batch loss over the epoch (the L2 term included)
-    train_accuracy: float  # after the epoch
+    train_accuracy: float  # after the epoch (a regression: R², see r_squared)
     test_accuracy: float
 
 
@@ -300,7 +318,7 @@ def _init_params(sizes: Sequence[int], activations: Sequence[str], rng: np.rando
 
 
 def _targets(y: np.ndarray, loss: str, classes: int) -> np.ndarray:
-    if loss == "bce":
+    if loss == "bce" or classes == 0:  # two classes on one output, or a regression target
         return y.reshape(-1, 1).astype(np.float64)
     return np.eye(classes)[y]
 
@@ -323,11 +341,13 @@ class Trainer:
         if batch_size < 1 or not lr > 0 or l2 < 0:
             raise GraphlabError("epochs, batch size and learning rate must be positive, L2 not negative")
         n_classes = len(data.classes)
+        if data.regression and loss != "mse":
+            raise GraphlabError(f"{data.name} is a regression set (a number per point): use loss mse, not {loss}")
         if loss == "bce" and n_classes != 2:
             raise GraphlabError(f"loss bce is for two classes; this dataset has {n_classes} (use ce)")
         self.xp = xp = array_module(device)
         self.data, self.lr, self.l2, self.batch_size, self.optimizer = data, lr, l2, batch_size, optimizer
-        sizes = [data.features, *layers, 1 if loss == "bce" else n_classes]
+        sizes = [data.features, *layers, 1 if loss == "bce" or data.regression else n_classes]
         graph = mlp(sizes, activation, loss, l2)
         refused = [NOT_TRAINABLE[a] for a in graph.graph["activations"] if a in NOT_TRAINABLE]
         if refused:

@@ -258,3 +258,49 @@ def test_a_tuned_run_equals_a_fresh_run_with_the_new_settings_from_the_same_stat
     assert a.history[-1].train_loss == pytest.approx(b.history[-1].train_loss, rel=1e-6)
     for k in a.params:
         np.testing.assert_allclose(a.params[k], b.params[k], rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- regression (issue 18)
+def test_the_playgrounds_regression_sets_follow_its_formulas():
+    d = data.plane(n=300)
+    X = np.concatenate([d.X_train, d.X_test])
+    y = np.concatenate([d.y_train, d.y_test])
+    assert d.regression and d.classes == () and np.abs(X).max() <= 6
+    np.testing.assert_allclose(y, X.sum(axis=1) / 10)  # no noise: the label is (x + y)/10 exactly
+    b = data.bumps(n=300)
+    X, y = np.concatenate([b.X_train, b.X_test]), np.concatenate([b.y_train, b.y_test])
+    assert np.all(np.abs(y) <= 1) and y.min() < -0.5 and y.max() > 0.5
+    for (cx, cy, sign) in data._BUMPS:  # the label at a point 1 from a centre (and 2+ from the others) is ±0.5
+        near = np.hypot(X[:, 0] - cx, X[:, 1] - cy)
+        inside = (near < 2) & (np.min([np.hypot(X[:, 0] - ox, X[:, 1] - oy) for ox, oy, _ in data._BUMPS
+                                       if (ox, oy) != (cx, cy)], axis=0) > 2)
+        np.testing.assert_allclose(y[inside], sign * (1 - near[inside] / 2))
+
+
+def test_a_function_is_parsed_and_run_by_graphlab_never_eval():
+    d = data.function("abs(x) - 1", n=100, test_fraction=0)
+    np.testing.assert_allclose(d.y_train, np.abs(d.X_train[:, 0]) - 1)
+    step = data.function("step(x)", n=100, test_fraction=0)
+    assert set(step.y_train) == {0.0, 1.0}
+    assert data.function("2", n=10).y_train.tolist() == [2.0] * 8  # a constant is a (flat) function too
+    for bad, message in (("sin(y)", "only the variable x"), ("__import__('os')", "at column"),
+                         ("log(x)", "not a finite number at x ="), ("x +", "at column")):
+        with pytest.raises(GraphlabError, match=message):
+            data.function(bad)
+
+
+def test_a_network_fits_sin_with_mse_and_reports_r_squared():
+    d = data.function("sin(x)", n=300, seed=1)
+    with pytest.raises(GraphlabError, match="regression set .* use loss mse"):
+        Trainer(d, [8], "tanh", "bce")
+    trainer = Trainer(d, [16, 16], "tanh", "mse", lr=0.01, batch_size=16)
+    first = trainer.epoch()
+    for _ in range(150):
+        last = trainer.epoch()
+    assert last.train_loss < first.train_loss / 10 and last.test_accuracy > 0.95  # R² on the test set
+    predicted = trainer.model.predict(d.X_test)
+    y = d.y_test
+    assert last.test_accuracy == pytest.approx(1 - np.sum((y - predicted) ** 2) / np.sum((y - y.mean()) ** 2))
+    assert trainer.model.loss(d.X_test, y) == pytest.approx(np.mean((predicted - y) ** 2), rel=1e-5)
+    linear = train(d, [16, 16], "linear", "mse", lr=0.01, batch_size=16, epochs=40)
+    assert linear.last.test_accuracy < 0.5  # a straight line through a sine
