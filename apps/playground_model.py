@@ -29,7 +29,10 @@ from graphlab.ops import OPS
 from graphlab.train import OPTIMIZERS, Trainer, TrainingDiverged
 
 GENERATED = ("circle", "xor", "gauss", "spiral", "moons")  # 2-D point sets: boundary and neuron heatmaps
-DATASETS = (*GENERATED, "digits", "csv")
+REGRESSION = ("function", "plane", "bumps")  # a number per point: f(x) on a line, the Playground's two on the plane
+DATASETS = (*GENERATED, *REGRESSION, "digits", "csv")
+FUNCTIONS = {"sin": "sin(x)", "step": "step(x)", "|x|": "abs(x)"}  # the function presets, in the input language
+MAX_FUNCTION = 200  # characters of a typed f(x)
 LOSSES = {"bce": "binary cross-entropy", "ce": "softmax cross-entropy", "mse": "mean squared error"}
 # feature key (URL) -> (label, the name of the network input in the stepper, f(x1, x2))
 FEATURES: dict[str, tuple[str, str, Any]] = {
@@ -68,13 +71,16 @@ class Config:
     lr: float = 0.03
     batch_size: int = 10
     l2: float = 0.0
+    function: str = "sin(x)"  # dataset "function": f(x), in graphlab's input language
 
     def fixed(self) -> Config:
         """The same configuration made consistent: one activation per layer, a loss that fits the classes."""
         acts = tuple(self.activations[:len(self.layers)])
         acts += (acts[-1] if acts else "tanh",) * (len(self.layers) - len(acts))
         loss = self.loss
-        if loss == "bce" and self.class_count() != 2:
+        if self.dataset in REGRESSION:
+            loss = "mse"
+        elif loss == "bce" and self.class_count() != 2:
             loss = "ce"
         features = tuple(f for f in FEATURES if f in self.features) or ("x1", "x2")
         return replace(self, activations=acts, loss=loss, features=features)
@@ -92,14 +98,14 @@ class Config:
 
     def data_key(self) -> tuple:
         """What the data depends on: changing only these regenerates the points."""
-        return self.dataset, self.points, self.noise, self.classes, self.test_percent, self.seed
+        return self.dataset, self.points, self.noise, self.classes, self.test_percent, self.seed, self.function
 
 
 LIVE = ("optimizer", "lr", "batch_size", "l2")  # changed while training goes on: same weights, same epoch count
 
 QUERY_NAMES = {"dataset": "data", "points": "n", "noise": "noise", "classes": "classes", "test_percent": "test",
                "seed": "seed", "features": "features", "layers": "layers", "activations": "act", "loss": "loss",
-               "optimizer": "opt", "lr": "lr", "batch_size": "batch", "l2": "l2"}
+               "optimizer": "opt", "lr": "lr", "batch_size": "batch", "l2": "l2", "function": "f"}
 
 
 def to_query(config: Config) -> dict[str, str]:
@@ -144,6 +150,10 @@ def from_query(params: Mapping[str, str]) -> tuple[Config, list[str]]:
                 if any(a not in ACTIVATIONS for a in acts):
                     raise ValueError(f"each must be one of {', '.join(ACTIVATIONS)}")
                 chosen[f.name] = acts
+            elif f.name == "function":
+                if not text or len(text) > MAX_FUNCTION:
+                    raise ValueError(f"must be an expression in x of 1 to {MAX_FUNCTION} characters")
+                chosen[f.name] = text  # parsed (safely) when the data is made
             elif f.name == "features":
                 feats = tuple(a.strip() for a in text.split(",") if a.strip())
                 if not feats or any(a not in FEATURES for a in feats):
@@ -167,6 +177,10 @@ def raw_data(config: Config, csv_bytes: bytes | None = None) -> Dataset:
             return datasets.from_csv(path, test_fraction=test, seed=config.seed)
     if config.dataset == "digits":
         return datasets.digits(test_fraction=test, seed=config.seed)
+    if config.dataset == "function":
+        if len(config.function) > MAX_FUNCTION:
+            raise GraphlabError(f"f(x) is limited to {MAX_FUNCTION} characters")
+        return datasets.function(config.function, config.points, config.noise, test, config.seed)
     if config.dataset == "spiral":
         return datasets.spiral(config.points, config.noise, test, config.seed, arms=config.classes)
     return datasets.load(config.dataset, noise=config.noise, n=config.points, test_fraction=test, seed=config.seed)
@@ -185,6 +199,8 @@ def input_names(data: Dataset, features: tuple[str, ...]) -> list[str]:
     """The network inputs' names, as variables of the stepper's expression."""
     if uses_features(data):
         return [FEATURES[f][1] for f in features]
+    if data.features == 1:
+        return ["x"]  # f(x)
     prefix = "p" if data.name == "digits" else "x"  # digits: pixels p1..p64
     return [f"{prefix}{j}" for j in range(1, data.features + 1)]
 
@@ -284,6 +300,30 @@ class Run:
             frames.append(pd.DataFrame({"epoch": epochs, "set": "test", "loss": self.test_loss}))
         return pd.concat(frames, ignore_index=True)
 
+    @property
+    def regression(self) -> bool:
+        return self.data.regression
+
+    def values(self, X_raw: np.ndarray) -> np.ndarray:
+        """A regression network's output (its one number) at raw points."""
+        X = feature_matrix(X_raw, self.config.features) if uses_features(self.data) else X_raw
+        return np.asarray(self.model.logits(X), dtype=np.float64)[:, 0]
+
+    def curve(self, n: int = 200) -> pd.DataFrame:
+        """A 1-D fit over the x range: x and the network's output, then ``h{L}_{j}``: what each unit of the
+        last hidden layer adds to the output (its activation times its outgoing weight; the output is their
+        sum plus the bias)."""
+        X = np.concatenate([self.data.X_train, self.data.X_test])[:, 0]
+        xs = np.linspace(X.min(), X.max(), n)
+        frame = pd.DataFrame({"x": xs, "network": self.values(xs[:, None])})
+        hidden = self.model.hidden(xs[:, None])
+        if hidden:
+            layer = len(hidden)
+            w = np.asarray(self.model.params[f"W{layer + 1}"], dtype=np.float64)[:, 0]
+            for j in range(hidden[-1].shape[1]):
+                frame[f"h{layer}_{j + 1}"] = hidden[-1][:, j] * w[j]
+        return frame
+
     def probabilities(self, X_raw: np.ndarray) -> np.ndarray:
         """Class probabilities (rows sum to 1) for raw points."""
         X = feature_matrix(X_raw, self.config.features) if uses_features(self.data) else X_raw
@@ -315,19 +355,29 @@ class Run:
     def boundary(self, n: int = 40) -> pd.DataFrame:
         """The decision heatmap: one row per cell with its bounds, predicted class and confidence."""
         xs, ys, points = self.grid(n)
-        p = self.probabilities(points)
         dx, dy = xs[1] - xs[0], ys[1] - ys[0]
+        if self.regression:  # the network's number in each cell
+            return pd.DataFrame({"x": points[:, 0] - dx / 2, "x2": points[:, 0] + dx / 2, "y": points[:, 1] - dy / 2,
+                                 "y2": points[:, 1] + dy / 2, "value": self.values(points)})
+        p = self.probabilities(points)
         return pd.DataFrame({"x": points[:, 0] - dx / 2, "x2": points[:, 0] + dx / 2, "y": points[:, 1] - dy / 2,
                              "y2": points[:, 1] + dy / 2, "class": p.argmax(axis=1).astype(str),
                              "p1": p[:, 1], "confidence": p.max(axis=1)})
 
     def points(self, show_test: bool = True) -> pd.DataFrame:
+        """One row per point: x, y (a 1-D fit: x and its target), its class or value, train or test, index."""
         d = self.data
-        frames = [pd.DataFrame({"x": d.X_train[:, 0], "y": d.X_train[:, 1], "class": d.y_train.astype(str),
-                                "set": "train", "index": np.arange(len(d.y_train))})]
-        if show_test and len(d.y_test):
-            frames.append(pd.DataFrame({"x": d.X_test[:, 0], "y": d.X_test[:, 1], "class": d.y_test.astype(str),
-                                        "set": "test", "index": np.arange(len(d.y_test))}))
+        frames = []
+        for split, X, y in (("train", d.X_train, d.y_train), ("test", d.X_test, d.y_test)):
+            if split == "test" and not (show_test and len(y)):
+                continue
+            frame = pd.DataFrame({"x": X[:, 0], "y": X[:, 1] if X.shape[1] > 1 else y, "set": split,
+                                  "index": np.arange(len(y))})
+            if self.regression:
+                frame["value"] = y
+            else:
+                frame["class"] = y.astype(str)
+            frames.append(frame)
         return pd.concat(frames, ignore_index=True)
 
     def neuron_maps(self, n: int = 24) -> list[list[np.ndarray]]:
@@ -462,14 +512,17 @@ def prediction(run: Run, split: str, index: int) -> Prediction:
     sizes, loss = m.graph.graph["sizes"], run.config.loss
     inputs = input_names(run.data, run.config.features)
     g = neuron_graph(sizes, run.config.activations, bias=True, loss=loss, inputs=inputs)
-    label = int(y[index])
-    target = [label] if loss == "bce" else np.eye(sizes[-1])[label]  # one-hot for ce and mse
+    if run.regression:
+        target, label = [float(y[index])], f"{float(y[index]):.3g}"
+    else:
+        label = d.classes[int(y[index])]
+        target = [int(y[index])] if loss == "bce" else np.eye(sizes[-1])[int(y[index])]  # one-hot for ce and mse
     x = (X[index] - m.mean) / m.std
     values = {k: _number(v) for k, v in neuron_values(g, m.params, x, target).items()}
     raw = (run.data.X_test if split == "test" else run.data.X_train)[index]
     point_loss = m.loss(X[index:index + 1], y[index:index + 1])
     return Prediction(g.graph["source"], values, point_loss, g.number_of_nodes(), tuple(float(v) for v in raw),
-                      d.classes[label])
+                      label)
 
 
 def stepper_query(p: Prediction) -> dict[str, str]:

@@ -27,6 +27,8 @@ TRAIN_SECONDS = 0.3  # and each refresh trains for about this long
 LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # the Playground's choices
 L2_RATES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 FIELDS = [f.name for f in fields(m.Config)]
+DATASET_NAMES = {"csv": "CSV upload", "digits": "digits (8×8 images, 10 classes)", "function": "f(x): fit a curve",
+                 "plane": "plane (regression)", "bumps": "multi-Gaussian (regression)"}
 
 
 # --------------------------------------------------------------------------- state
@@ -56,6 +58,10 @@ def config_from_widgets() -> m.Config:
     return m.Config(**chosen, features=tuple(state[key("features")]),
                     layers=tuple(state[key(f"units_{i}")] for i in range(hidden)),
                     activations=tuple(state[key(f"act_{i}")] for i in range(hidden))).fixed()
+
+
+def set_function(text: str) -> None:
+    state[key("function")] = text
 
 
 def regenerate() -> None:
@@ -100,14 +106,21 @@ with st.sidebar:
                "with no reset.")
     st.subheader("Data", help="Changing these starts a new network")
     st.selectbox("Dataset", m.DATASETS, key=key("dataset"),
-                 format_func=lambda d: {"csv": "CSV upload", "digits": "digits (8×8 images, 10 classes)"}.get(d, d))
+                 format_func=lambda d: DATASET_NAMES.get(d, d))
     dataset = state[key("dataset")]
     upload = None
     if dataset == "csv":
         upload = st.file_uploader("CSV file: feature columns, then the label", type=["csv"], key=key("upload"))
-    if dataset in m.GENERATED:
+    if dataset == "function":
+        st.text_input("f(x)", key=key("function"), max_chars=m.MAX_FUNCTION,
+                      help="Any expression in x in graphlab's input language, e.g. x^2/10 or sin(2x)/x")
+        presets = st.columns(len(m.FUNCTIONS))
+        for column, (name, text) in zip(presets, m.FUNCTIONS.items(), strict=True):
+            column.button(name, key=key(f"f_{name}"), on_click=set_function, args=(text,), width="stretch")
+    if dataset in m.GENERATED or dataset in m.REGRESSION:
         st.slider("Noise", 0.0, 0.5, step=0.05, key=key("noise"), format="%.2f",
-                  help="The Playground's 0-50 %: how far points stray across the boundary")
+                  help="f(x): the standard deviation of the noise added to f" if dataset == "function" else
+                  "The Playground's 0-50 %: how far points stray across the boundary")
         st.slider("Points", 100, m.MAX_POINTS, step=50, key=key("points"))
         if dataset == "spiral":
             st.segmented_control("Spiral arms (classes)", (2, 3), key=key("classes"), required=True)
@@ -118,11 +131,11 @@ with st.sidebar:
                      help="New points: the next seed")
 
     st.subheader("Features", help="Changing these starts a new network")
-    features_apply = dataset in m.GENERATED
+    features_apply = dataset in m.GENERATED or dataset in ("plane", "bumps")
     st.pills("Inputs to the network", list(m.FEATURES), selection_mode="multi", key=key("features"),
              format_func=lambda f: m.FEATURES[f][0], disabled=not features_apply,
              help="Computed from each point's coordinates x₁, x₂" if features_apply else
-             "Digits and CSV files use their own columns as inputs")
+             "f(x), digits and CSV files use their own columns as inputs")
 
     st.subheader("Network", help="Changing these starts a new network")
     st.number_input("Hidden layers", 0, m.MAX_LAYERS, key=key("hidden"))
@@ -131,8 +144,10 @@ with st.sidebar:
         units_col.number_input(f"Layer {i + 1}: neurons", 1, m.MAX_UNITS, key=key(f"units_{i}"))
         act_col.selectbox(f"Layer {i + 1}: activation", ACTIVATIONS, key=key(f"act_{i}"))
 
+    regression = dataset in m.REGRESSION
     st.selectbox("Loss", tuple(m.LOSSES), key=key("loss"), format_func=lambda k: f"{k}: {m.LOSSES[k]}",
-                 help="bce needs two classes; with more the page uses ce")
+                 disabled=regression, help="A regression is fitted with mse" if regression else
+                 "bce needs two classes; with more the page uses ce")
     st.subheader("Training", help="Changed while it trains: the weights and the epoch count go on")
     st.selectbox("Optimizer", OPTIMIZERS, key=key("optimizer"))
     st.select_slider("Learning rate", LEARNING_RATES, key=key("lr"))
@@ -168,7 +183,7 @@ controls[1].button("Step", key=key("step"), icon=":material/skip_next:", on_clic
                    help="Train one epoch", disabled=bool(run.error))
 controls[2].button("Reset", key=key("reset"), icon=":material/restart_alt:", on_click=reset, width="stretch",
                    help="New random weights, epoch 0")
-if m.uses_features(run.data):
+if m.uses_features(run.data) or run.regression:
     controls[3].toggle("Show test points", value=True, key=key("show_test"))
 
 
@@ -179,6 +194,8 @@ def boundary_chart(run: m.Run, show_test: bool) -> alt.LayerChart:
     classes = list(run.data.classes)
     binary = len(classes) == 2
     cells = alt.Chart(run.boundary()).mark_rect(opacity=0.85, strokeWidth=0)
+    if run.regression:
+        return regression_plane(run, cells, xs, ys, show_test)
     if binary:
         colour = alt.Color("p1:Q", scale=alt.Scale(domain=[0, 0.5, 1], range=[m.NEGATIVE, "#ffffff", m.POSITIVE]),
                            legend=None)  # said in the caption
@@ -200,7 +217,43 @@ def boundary_chart(run: m.Run, show_test: bool) -> alt.LayerChart:
         width=380, height=440, title="Decision boundary")  # the plot inside comes out about square
 
 
+VALUE_SCALE = alt.Scale(domain=[-1, 0, 1], range=[m.NEGATIVE, "#ffffff", m.POSITIVE], clamp=True)
+
+
+def regression_plane(run: m.Run, cells: alt.Chart, xs: alt.Scale, ys: alt.Scale, show_test: bool) -> alt.LayerChart:
+    cells = cells.encode(x=alt.X("x:Q", scale=xs, title="x₁"), x2="x2", y=alt.Y("y:Q", scale=ys, title="x₂"), y2="y2",
+                         color=alt.Color("value:Q", scale=VALUE_SCALE, legend=None))
+    points = alt.Chart(run.points(show_test)).mark_circle(size=36, opacity=1, strokeWidth=1).encode(
+        x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys), fill=alt.Fill("value:Q", scale=VALUE_SCALE, legend=None),
+        stroke=alt.Stroke("set:N", scale=alt.Scale(domain=["train", "test"], range=["#ffffff", "#000000"]),
+                          legend=None),
+        tooltip=["set", "index", alt.Tooltip("value:Q", format=".3f"), alt.Tooltip("x:Q", format=".2f"),
+                 alt.Tooltip("y:Q", format=".2f")])
+    return alt.layer(cells, points).properties(width=380, height=440, title="The network's output")
+
+
+def curve_chart(run: m.Run, show_test: bool, units: bool) -> alt.LayerChart:
+    """A 1-D fit: the points (x, f(x) + noise), the network's curve and, optionally, each last-layer unit's share."""
+    curve = run.curve()
+    sets = alt.Scale(domain=["train", "test"], range=[m.POSITIVE, "#888888"])
+    points = alt.Chart(run.points(show_test)).mark_circle(size=30, opacity=0.7).encode(
+        x=alt.X("x:Q", title="x"), y=alt.Y("y:Q", title="y"), color=alt.Color("set:N", scale=sets,
+                                                                           legend=alt.Legend(title=None, orient="top")),
+        tooltip=["set", "index", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])
+    line = alt.Chart(curve).mark_line(color=m.NEGATIVE, strokeWidth=3).encode(x="x:Q", y="network:Q")
+    layers = [points, line]
+    shares = [c for c in curve.columns if c.startswith("h")]
+    if units and shares:
+        long = curve.melt(id_vars="x", value_vars=shares, var_name="unit", value_name="adds")
+        layers.insert(0, alt.Chart(long).mark_line(strokeWidth=1, strokeDash=[4, 3], opacity=0.8).encode(
+            x="x:Q", y="adds:Q", detail="unit:N", color=alt.value("#2ca02c"), tooltip=["unit"]))
+    return alt.layer(*layers).properties(height=380, title="The fit: points, and the network's curve (orange)")
+
+
 def boundary_caption(run: m.Run) -> str:
+    if run.regression:
+        return ("The background is the network's output: orange −1, white 0, blue +1; each point is coloured by "
+                "its target. White outline: training point; black outline: test point.")
     classes = run.data.classes
     if len(classes) == 2:
         background = (f"Orange points are class {classes[0]}, blue class {classes[1]}. The background is the "
@@ -280,15 +333,25 @@ def live() -> None:
     stats[0].metric("Epoch", f"{run.epoch:,}")
     stats[1].metric("Train loss", f"{run.train_loss[-1]:.4f}")
     stats[2].metric("Test loss", "–" if np.isnan(run.test_loss[-1]) else f"{run.test_loss[-1]:.4f}")
-    stats[3].metric("Train accuracy", f"{train_acc:.1%}")
-    stats[4].metric("Test accuracy", "–" if np.isnan(test_acc) else f"{test_acc:.1%}")
+    if run.regression:  # R² = 1 - Σ(y - ŷ)²/Σ(y - ȳ)²; the losses above are the mean squared errors
+        stats[3].metric("Train R²", f"{train_acc:.3f}", help="1 is a perfect fit, 0 no better than the mean")
+        stats[4].metric("Test R²", "–" if np.isnan(test_acc) else f"{test_acc:.3f}")
+    else:
+        stats[3].metric("Train accuracy", f"{train_acc:.1%}")
+        stats[4].metric("Test accuracy", "–" if np.isnan(test_acc) else f"{test_acc:.1%}")
     if run.error:
         st.error(run.error + ". Press Reset.", icon=":material/warning:")
         state["_pg_playing"] = False
     plane = m.uses_features(run.data)
     left, right = st.columns(2)
     with left:
-        if plane:
+        if run.regression and not plane:
+            st.altair_chart(curve_chart(run, state.get(key("show_test"), True), state.get(key("unit_curves"), False)),
+                            key=key("curve"))
+            st.toggle("Show what each hidden unit adds", key=key("unit_curves"),
+                      help="Dashed: each unit of the last hidden layer times its weight to the output; the curve "
+                           "is their sum plus the output's bias")
+        elif plane:
             st.altair_chart(boundary_chart(run, state.get(key("show_test"), True)), key=key("boundary"),
                             width="content")  # square: x₁ and x₂ on the same scale
             st.caption(boundary_caption(run))
@@ -297,7 +360,7 @@ def live() -> None:
                             width="content")
     with right:
         st.altair_chart(loss_chart(run), key=key("loss_chart"))
-    if plane and len(run.data.classes) > 2:
+    if plane and not run.regression and len(run.data.classes) > 2:
         st.altair_chart(confusion_chart(run, "test" if len(run.data.y_test) else "train"), key=key("confusion"),
                         width="content")
     network, neurons = st.columns([3, 2]) if plane else (st.container(), None)
@@ -327,9 +390,13 @@ try:
 except GraphlabError as e:
     pick[2].info(str(e))
 else:
-    probabilities = run.probabilities(np.array([prediction.raw])) if m.uses_features(run.data) else None
+    plane_point = m.uses_features(run.data) and not run.regression
+    probabilities = run.probabilities(np.array([prediction.raw])) if plane_point else None
     where = ", ".join(f"{v:.3g}" for v in prediction.raw[:4]) + (" …" if len(prediction.raw) > 4 else "")
-    text = f"Point ({where}), class **{prediction.label}**, loss **{prediction.loss:.4g}**"
+    text = (f"Point ({where}), " + ("target" if run.regression else "class")
+            + f" **{prediction.label}**, loss **{prediction.loss:.4g}**")
+    if run.regression:
+        text += f"; the network says {run.values(np.array([prediction.raw]))[0]:.3g}"
     if probabilities is not None:
         text += f"; the network says class {int(probabilities[0].argmax())} ({probabilities[0].max():.0%})"
     pick[2].markdown(text)

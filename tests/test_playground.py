@@ -284,3 +284,52 @@ def test_the_page_offers_linear_and_explains_why_sign_does_not_train():
     run = m.Run.start(m.Config(points=200, layers=(3, 3), activations=("linear", "linear")))
     nodes, links = m.network(run)
     assert list(nodes.drop_duplicates("layer")["title"]) == ["inputs", "linear", "linear", "output"]
+
+
+def test_a_curve_fit_trains_and_each_units_share_sums_to_the_curve():
+    config, problems = m.from_query({"data": "function", "f": "abs(x)", "n": "200", "layers": "6", "act": "relu",
+                                     "loss": "bce"})
+    assert not problems and config.loss == "mse" and config.function == "abs(x)"
+    run = m.Run.start(config)
+    assert run.regression and m.input_names(run.data, config.features) == ["x"]
+    before = run.train_loss[-1]
+    run.step(60)
+    assert run.train_loss[-1] < before / 3
+    curve = run.curve(50)
+    shares = curve[[f"h1_{j}" for j in range(1, 7)]].sum(axis=1) + float(np.asarray(run.model.params["b2"])[0])
+    np.testing.assert_allclose(shares, curve["network"], atol=1e-9)
+    train_r2, _ = run.accuracy()
+    assert train_r2 > 0.8
+    p = m.prediction(run, "test", 0)  # the stepper's graph of one point: mse on its target
+    assert "E = (z - t)^2" in p.expr and float(p.values["t"]) == pytest.approx(run.data.y_test[0])
+    assert float(trace(from_text(p.expr), {k: float(v) for k, v in p.values.items()}).output) == \
+        pytest.approx(p.loss, rel=1e-9)
+    assert m.from_query({"data": "function", "f": "x" * 300})[1] == [
+        f"f: must be an expression in x of 1 to {m.MAX_FUNCTION} characters"]
+    with pytest.raises(GraphlabError, match="only the variable x"):
+        m.Run.start(replace(config, function="x + y"))
+
+
+def test_the_regression_planes_colour_by_the_networks_output():
+    run = m.Run.start(m.Config(dataset="bumps", points=300, layers=(8,), activations=("tanh",)))
+    run.step(3)
+    cells = run.boundary(10)
+    np.testing.assert_allclose(cells["value"], run.values(run.grid(10)[2]))
+    points = run.points()
+    assert {"value", "set"} <= set(points.columns) and "class" not in points.columns
+
+
+def test_the_page_fits_a_typed_function_and_the_presets_fill_it_in():
+    at = open_playground(data="function", f="x^2/10", n="200", layers="8", act="tanh")
+    assert at.text_input(key="pg_function").value == "x^2/10"
+    assert "Train R²" in metrics(at) and at.selectbox(key="pg_loss").disabled
+    at.button(key="pg_step").click().run()
+    assert metrics(at)["Epoch"] == "1"
+    assert any(json.loads(c.proto.spec).get("title", "").startswith("The fit") for c in at.get("vega_lite_chart"))
+    at.toggle(key="pg_unit_curves").set_value(True).run()
+    at.button(key="pg_f_sin").click().run()
+    assert at.text_input(key="pg_function").value == "sin(x)" and metrics(at)["Epoch"] == "0"
+    at.text_input(key="pg_function").set_value("sin(y)").run()
+    assert "only the variable x" in at.error[0].value
+    at.selectbox(key="pg_dataset").set_value("plane").run()
+    assert not at.error and "Test R²" in metrics(at)
