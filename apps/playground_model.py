@@ -229,6 +229,10 @@ class Run:
     test_loss: list[float] = field(default_factory=list)
     error: str | None = None  # why training stopped (divergence)
     requested: Config | None = None  # the configuration asked for (config may have replaced bce by ce)
+    # per epoch and weight matrix: the gradient's norm at the weights after the epoch, ‖∇W‖, and the update
+    # ratio ‖ΔW‖/‖W‖ of the epoch (seed 003's vanishing gradients: the early layers' are orders smaller)
+    layer_history: list[dict[str, Any]] = field(default_factory=list)
+    gradients: dict[str, np.ndarray] = field(default_factory=dict)  # the latest, per parameter
 
     @classmethod
     def start(cls, config: Config, csv_bytes: bytes | None = None) -> Run:
@@ -263,21 +267,39 @@ class Run:
     def epoch(self) -> int:
         return len(self.trainer.history)
 
-    def _record(self) -> None:
+    def _record(self, before: dict[str, np.ndarray] | None = None) -> None:
         m, d = self.model, self.inputs
         self.train_loss.append(m.loss(d.X_train, d.y_train))
         self.test_loss.append(m.loss(d.X_test, d.y_test))
+        self.gradients = self.trainer.gradients()
+        for layer in range(1, len(m.graph.graph["sizes"])):
+            w = np.asarray(m.params[f"W{layer}"], dtype=np.float64)
+            ratio = np.nan if before is None else float(np.linalg.norm(w - before[f"W{layer}"]) / np.linalg.norm(w))
+            self.layer_history.append({"epoch": self.epoch, "layer": f"W{layer}",
+                                       "gradient": float(np.linalg.norm(self.gradients[f"W{layer}"])),
+                                       "update": ratio})
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return {k: np.array(v, dtype=np.float64) for k, v in self.model.params.items()}
+
+    def layer_chart_data(self) -> pd.DataFrame:
+        """Long form: epoch, layer (W1 first), what ("‖∇W‖" or "‖ΔW‖/‖W‖"), value; zeros left out (log scale)."""
+        frame = pd.DataFrame(self.layer_history)
+        long = frame.melt(id_vars=["epoch", "layer"], value_vars=["gradient", "update"], var_name="what")
+        long["what"] = long["what"].map({"gradient": "gradient norm ‖∇W‖", "update": "update ratio ‖ΔW‖/‖W‖"})
+        return long[np.isfinite(long["value"]) & (long["value"] > 0)].reset_index(drop=True)
 
     def step(self, epochs: int = 1) -> None:
         for _ in range(epochs):
             if self.error:
                 return
+            before = self.weights()
             try:
                 self.trainer.epoch()
             except TrainingDiverged as e:
                 self.error = str(e)
                 return
-            self._record()
+            self._record(before)
 
     def train_for(self, seconds: float, most: int = 50) -> int:
         """As many epochs as fit in ``seconds`` (at least one, at most ``most``); how many ran."""
@@ -427,15 +449,19 @@ def weight_style(w: float, biggest: float) -> tuple[str, float]:
     return (POSITIVE if w >= 0 else NEGATIVE), round(0.3 + 5.7 * share, 2)
 
 
-def network(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
+def network(run: Run, show: str = "weight") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The network diagram as data: neurons at (layer, row) and links with their weight, colour and width.
+
+    ``show="gradient"``: links are coloured and sized by d loss / d w at the current weights (over the
+    training set) instead, each layer on the scale of the largest in the whole network.
 
     Drawn by the page as circles and lines at fixed places, so neuron 1 is always on top
     (a layout engine reorders them). Rows are centred: a layer of n neurons spans n rows.
     """
     m = run.model
     sizes = m.graph.graph["sizes"]
-    params = {k: np.asarray(v, dtype=np.float64) for k, v in m.params.items()}
+    shown = run.gradients if show == "gradient" else m.params
+    params = {k: np.asarray(v, dtype=np.float64) for k, v in shown.items()}
     biggest = max(float(np.abs(params[f"W{i}"]).max()) for i in range(1, len(sizes)))
     labels = [input_labels(run.data, run.config.features)]
     labels += [[f"h{layer}_{j}" for j in range(1, n + 1)] for layer, n in enumerate(sizes[1:-1], 1)]
@@ -455,7 +481,7 @@ def network(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
             for j in range(w.shape[1]):
                 colour, width = weight_style(float(w[i, j]), biggest)
                 links.append({"layer": layer - 1, "row": row(layer - 1, i), "layer2": layer, "row2": row(layer, j),
-                              "weight": float(w[i, j]), "colour": colour, "width": width,
+                              show: float(w[i, j]), "colour": colour, "width": width,
                               "link": f"{labels[layer - 1][i]} → {labels[layer][j]}"})
     return nodes, pd.DataFrame(links)
 

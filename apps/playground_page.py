@@ -293,8 +293,8 @@ def confusion_chart(run: m.Run, split: str) -> alt.LayerChart:
     return alt.layer(rect, text).properties(width=340, height=300, title=f"Confusion matrix ({split} set)")
 
 
-def network_chart(run: m.Run) -> alt.LayerChart:
-    nodes, links = m.network(run)
+def network_chart(run: m.Run, show: str = "weight") -> alt.LayerChart:
+    nodes, links = m.network(run, show)
     rows = int(nodes["row"].max()) + 1
     many = rows > 16  # digits: 64 inputs, drawn small and unlabelled
     x = alt.X("layer:Q", axis=None, scale=alt.Scale(domain=[-0.4, nodes["layer"].max() + 0.4]))
@@ -302,7 +302,7 @@ def network_chart(run: m.Run) -> alt.LayerChart:
     lines = alt.Chart(links).mark_rule(opacity=0.8).encode(
         x=x, y=y, x2="layer2:Q", y2="row2:Q", color=alt.Color("colour:N", scale=None),
         strokeWidth=alt.StrokeWidth("width:Q", scale=None),
-        tooltip=["link", alt.Tooltip("weight:Q", format=".3f")])
+        tooltip=["link", alt.Tooltip(f"{show}:Q", format=".3g")])
     circles = alt.Chart(nodes).mark_circle(size=60 if many else 900, color="#f4f4f4", stroke="#888888",
                                            opacity=1).encode(x=x, y=y, tooltip=["label"])
     names = alt.Chart(nodes[nodes["label"].str.len() < 8] if not many else nodes.iloc[0:0]).mark_text(
@@ -310,6 +310,21 @@ def network_chart(run: m.Run) -> alt.LayerChart:
     titles = alt.Chart(nodes.drop_duplicates("layer")).mark_text(fontSize=12, fontWeight="bold", dy=-4).encode(
         x=x, y=alt.datum(-1), text="title")
     return alt.layer(lines, circles, names, titles).properties(height=min(640, 36 * rows + 60) if not many else 520)
+
+
+def layer_chart(run: m.Run) -> alt.FacetChart:
+    data = run.layer_chart_data()
+    layers = [f"W{i}" for i in range(1, len(run.model.graph.graph["sizes"]))]
+    epochs = alt.Scale(domain=[0, max(1, run.epoch)], nice=False)
+    return alt.Chart(data).mark_line(point=run.epoch < 2).encode(
+        x=alt.X("epoch:Q", scale=epochs, axis=alt.Axis(format="d", tickMinStep=1)),
+        y=alt.Y("value:Q", scale=alt.Scale(type="log"), title=None),
+        color=alt.Color("layer:N", sort=layers, scale=alt.Scale(scheme="viridis"),
+                        legend=alt.Legend(title="weights", orient="right")),
+        tooltip=["epoch", "layer", "what", alt.Tooltip("value:Q", format=".3g")],
+    ).properties(height=220, width=420).facet(
+        column=alt.Column("what:N", title=None, sort=["gradient norm ‖∇W‖", "update ratio ‖ΔW‖/‖W‖"]),
+    ).resolve_scale(y="independent").properties(title="Per layer: gradient norms and update ratios")
 
 
 def neuron_maps(run: m.Run) -> None:
@@ -365,12 +380,21 @@ def live() -> None:
                         width="content")
     network, neurons = st.columns([3, 2]) if plane else (st.container(), None)
     with network:
-        st.markdown("**The network** (blue links: positive weights, orange: negative; thicker: larger)")
-        st.altair_chart(network_chart(run), key=key("network"))
+        show = state.get(key("links"), "weight")
+        st.markdown(f"**The network** (blue links: positive {show}s, orange: negative; thicker: larger)")
+        st.segmented_control("Links show", ("weight", "gradient"), key=key("links"), default="weight",
+                             required=True, help="gradient: d loss / d w over the training set at the current "
+                                                 "weights: the step gradient descent takes next, before −η")
+        st.altair_chart(network_chart(run, show), key=key("network"))
     if neurons is not None:
         with neurons:
             st.markdown("**What each hidden neuron computes** over the plane (orange −, white 0, blue +)")
             neuron_maps(run)
+    st.altair_chart(layer_chart(run), key=key("layers_chart"), width="content")
+    st.caption("Each weight matrix's gradient norm after each epoch, and how far the epoch moved it relative to its "
+               "size. Sigmoid's derivative is at most ¼, so in a deep sigmoid network the first layers' gradients "
+               "shrink by orders of magnitude (seed 003: vanishing gradients); relu or residual networks keep them. "
+               "Adam rescales every step, so with it the update ratios stay alike: use sgd to see them vanish too.")
 
 
 live()

@@ -395,6 +395,15 @@ class Trainer:
         self.steps.batch_size = batch_size
         self.lr, self.l2, self.batch_size, self.optimizer = lr, l2, batch_size, optimizer
 
+    def gradients(self) -> dict[str, np.ndarray]:
+        """d loss / d each parameter at the current weights over the whole training set, without updating:
+        what the per-layer gradient charts show (one more compiled call; training itself never calls it)."""
+        steps = self.steps
+        args = list(steps._args)
+        args[steps._x], args[steps._t] = self.X, self.T
+        _, grads = steps.compiled.fn(self.xp, *args)
+        return {name: to_numpy(g).astype(np.float64) for name, g in zip(steps.compiled.wrt, grads, strict=True)}
+
     def epoch(self) -> Epoch:
         """One pass over the training set in shuffled mini-batches; its record is appended to ``history``."""
         n = self.X.shape[0]

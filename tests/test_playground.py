@@ -333,3 +333,52 @@ def test_the_page_fits_a_typed_function_and_the_presets_fill_it_in():
     assert "only the variable x" in at.error[0].value
     at.selectbox(key="pg_dataset").set_value("plane").run()
     assert not at.error and "Test R²" in metrics(at)
+
+
+def test_a_deep_sigmoid_networks_first_layers_gradients_vanish_and_relus_do_not():
+    """Seed 003, shown: the per-layer gradient norms of a 6-layer network after a few epochs."""
+    def norms(act: str) -> list[float]:
+        run = m.Run.start(m.Config(dataset="circle", points=400, layers=(8,) * 6, activations=(act,) * 6,
+                                   optimizer="sgd", lr=0.3))
+        run.step(3)
+        last = [r for r in run.layer_history if r["epoch"] == 3]
+        assert [r["layer"] for r in last] == [f"W{i}" for i in range(1, 8)]
+        first = run.trainer.gradients()["W1"]  # the norm is that of the full-batch gradient
+        assert last[0]["gradient"] == pytest.approx(float(np.linalg.norm(first)))
+        return [r["gradient"] for r in last]
+
+    sigmoid, relu = norms("sigmoid"), norms("relu")
+    assert sigmoid[0] < sigmoid[-1] / 100  # W1's gradient is orders of magnitude below the output layer's
+    assert relu[0] > relu[-1] / 10
+
+
+def test_the_gradient_matches_finite_differences_and_the_links_can_show_it():
+    run = m.Run.start(m.Config(points=100, layers=(3,), activations=("tanh",), l2=0.01))
+    run.step(2)
+    grads = run.trainer.gradients()
+    params, (i, j) = run.model.params, (1, 2)
+    d = run.inputs
+    w, h = params["W1"], 1e-6
+    losses = []
+    for sign in (1, -1):
+        w[i, j] += sign * h
+        penalty = 0.01 * sum(float(np.sum(np.asarray(params[f"W{k}"]) ** 2)) for k in (1, 2))
+        losses.append(run.model.loss(d.X_train, d.y_train) + penalty)
+        w[i, j] -= sign * h
+    assert grads["W1"][i, j] == pytest.approx((losses[0] - losses[1]) / (2 * h), rel=1e-5)
+    _, links = m.network(run, "gradient")
+    assert links["gradient"].tolist()[:3] == grads["W1"][0].tolist()
+    data = run.layer_chart_data()
+    assert set(data["what"]) == {"gradient norm ‖∇W‖", "update ratio ‖ΔW‖/‖W‖"} and set(data["epoch"]) == {0, 1, 2}
+
+
+def test_the_page_draws_the_layer_chart_and_links_by_gradient():
+    at = open_playground(n="200", layers="3,3", act="sigmoid,sigmoid")
+    at.button(key="pg_step").click().run()
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert any(s.get("title") == "Per layer: gradient norms and update ratios" for s in specs)
+    at.segmented_control(key="pg_links").set_value("gradient").run()
+    assert not at.exception
+    network = next(s for s in (json.loads(c.proto.spec) for c in at.get("vega_lite_chart"))
+                   if "layer" in s and any("gradient" in json.dumps(x.get("encoding", {})) for x in s["layer"]))
+    assert network
