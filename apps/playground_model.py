@@ -72,6 +72,7 @@ class Config:
     batch_size: int = 10
     l2: float = 0.0
     function: str = "sin(x)"  # dataset "function": f(x), in graphlab's input language
+    residual: tuple[int, ...] = ()  # hidden layers (2 onward) that end a residual block (graphlab.nn.residual_layers)
 
     def fixed(self) -> Config:
         """The same configuration made consistent: one activation per layer, a loss that fits the classes."""
@@ -83,7 +84,8 @@ class Config:
         elif loss == "bce" and self.class_count() != 2:
             loss = "ce"
         features = tuple(f for f in FEATURES if f in self.features) or ("x1", "x2")
-        return replace(self, activations=acts, loss=loss, features=features)
+        residual = tuple(sorted({r for r in self.residual if 2 <= r <= len(self.layers)}))
+        return replace(self, activations=acts, loss=loss, features=features, residual=residual)
 
     def class_count(self) -> int:
         if self.dataset == "digits":
@@ -105,7 +107,7 @@ LIVE = ("optimizer", "lr", "batch_size", "l2")  # changed while training goes on
 
 QUERY_NAMES = {"dataset": "data", "points": "n", "noise": "noise", "classes": "classes", "test_percent": "test",
                "seed": "seed", "features": "features", "layers": "layers", "activations": "act", "loss": "loss",
-               "optimizer": "opt", "lr": "lr", "batch_size": "batch", "l2": "l2", "function": "f"}
+               "optimizer": "opt", "lr": "lr", "batch_size": "batch", "l2": "l2", "function": "f", "residual": "res"}
 
 
 def to_query(config: Config) -> dict[str, str]:
@@ -150,6 +152,8 @@ def from_query(params: Mapping[str, str]) -> tuple[Config, list[str]]:
                 if any(a not in ACTIVATIONS for a in acts):
                     raise ValueError(f"each must be one of {', '.join(ACTIVATIONS)}")
                 chosen[f.name] = acts
+            elif f.name == "residual":
+                chosen[f.name] = tuple(int(n) for n in text.split(",") if n.strip())
             elif f.name == "function":
                 if not text or len(text) > MAX_FUNCTION:
                     raise ValueError(f"must be an expression in x of 1 to {MAX_FUNCTION} characters")
@@ -242,7 +246,7 @@ class Run:
             config = replace(config, loss="ce")
         inputs = network_inputs(data, config.features)
         trainer = Trainer(inputs, config.layers, config.activations, config.loss, config.optimizer, config.lr,
-                          config.batch_size, config.l2, config.seed, dtype="float64")
+                          config.batch_size, config.l2, config.seed, dtype="float64", residual=config.residual)
         run = cls(config, data, inputs, trainer, requested=requested)
         run._record()
         return run
@@ -471,7 +475,8 @@ def network(run: Run, show: str = "weight") -> tuple[pd.DataFrame, pd.DataFrame]
     def row(layer: int, j: int) -> float:
         return (tallest - len(labels[layer])) / 2 + j
 
-    titles = ["inputs", *run.config.activations, "output"]
+    titles = ["inputs", *(a + (" + skip" if i in run.config.residual else "")
+                          for i, a in enumerate(run.config.activations, 1)), "output"]
     nodes = pd.DataFrame([{"layer": layer, "row": row(layer, j), "label": label, "title": titles[layer]}
                           for layer, names in enumerate(labels) for j, label in enumerate(names)])
     links = []
@@ -537,7 +542,7 @@ def prediction(run: Run, split: str, index: int) -> Prediction:
         raise GraphlabError(f"the {split} set has {len(y)} points; no point {index}")
     sizes, loss = m.graph.graph["sizes"], run.config.loss
     inputs = input_names(run.data, run.config.features)
-    g = neuron_graph(sizes, run.config.activations, bias=True, loss=loss, inputs=inputs)
+    g = neuron_graph(sizes, run.config.activations, bias=True, loss=loss, inputs=inputs, residual=run.config.residual)
     if run.regression:
         target, label = [float(y[index])], f"{float(y[index]):.3g}"
     else:

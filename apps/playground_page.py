@@ -27,6 +27,7 @@ TRAIN_SECONDS = 0.3  # and each refresh trains for about this long
 LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # the Playground's choices
 L2_RATES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 FIELDS = [f.name for f in fields(m.Config)]
+OWN_WIDGETS = ("layers", "activations", "features", "residual")  # fields made from several widgets
 DATASET_NAMES = {"csv": "CSV upload", "digits": "digits (8×8 images, 10 classes)", "function": "f(x): fit a curve",
                  "plane": "plane (regression)", "bumps": "multi-Gaussian (regression)"}
 
@@ -43,21 +44,23 @@ def seed_widgets(config: m.Config) -> None:
     kept under ``_pg_config`` brings it back.
     """
     for name in FIELDS:
-        if name not in ("layers", "activations", "features") and key(name) not in state:
+        if name not in OWN_WIDGETS and key(name) not in state:
             state[key(name)] = getattr(config, name)
     state.setdefault(key("hidden"), len(config.layers))
     state.setdefault(key("features"), list(config.features))
     for i in range(m.MAX_LAYERS):
         state.setdefault(key(f"units_{i}"), config.layers[i] if i < len(config.layers) else 4)
         state.setdefault(key(f"act_{i}"), config.activations[i] if i < len(config.activations) else "tanh")
+        state.setdefault(key(f"res_{i}"), i + 1 in config.residual)
 
 
 def config_from_widgets() -> m.Config:
     hidden = state[key("hidden")]
-    chosen = {name: state[key(name)] for name in FIELDS if name not in ("layers", "activations", "features")}
+    chosen = {name: state[key(name)] for name in FIELDS if name not in OWN_WIDGETS}
     return m.Config(**chosen, features=tuple(state[key("features")]),
                     layers=tuple(state[key(f"units_{i}")] for i in range(hidden)),
-                    activations=tuple(state[key(f"act_{i}")] for i in range(hidden))).fixed()
+                    activations=tuple(state[key(f"act_{i}")] for i in range(hidden)),
+                    residual=tuple(i + 1 for i in range(1, hidden) if state[key(f"res_{i}")])).fixed()
 
 
 def set_function(text: str) -> None:
@@ -143,6 +146,10 @@ with st.sidebar:
         units_col, act_col = st.columns(2)
         units_col.number_input(f"Layer {i + 1}: neurons", 1, m.MAX_UNITS, key=key(f"units_{i}"))
         act_col.selectbox(f"Layer {i + 1}: activation", ACTIVATIONS, key=key(f"act_{i}"))
+        if i >= 1:
+            st.checkbox(f"Layer {i + 1}: residual", key=key(f"res_{i}"),
+                        help=f"Res(z) = z + σ(MM(σ(MM(z)))) (seed 004): layer {i + 1}'s output adds layer {i}'s "
+                             f"input z; their widths must match")
 
     regression = dataset in m.REGRESSION
     st.selectbox("Loss", tuple(m.LOSSES), key=key("loss"), format_func=lambda k: f"{k}: {m.LOSSES[k]}",

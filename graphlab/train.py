@@ -135,7 +135,7 @@ class Model:
         Returns the path written: NumPy adds ``.npz`` to a name without it."""
         g = self.graph.graph
         meta = {"sizes": list(g["sizes"]), "activation": g["activation"], "loss": g["loss"], "l2": g["l2"],
-                "classes": list(self.classes)}
+                "classes": list(self.classes), "residual": list(g["residual"])}
         arrays = {name: to_numpy(p) for name, p in self.params.items()}
         if self.mean is not None:
             arrays.update(_mean=self.mean, _std=self.std)
@@ -153,7 +153,7 @@ class Model:
         try:
             with np.load(Path(path), allow_pickle=False) as f:
                 meta = json.loads(str(f["_meta"]))
-                graph = mlp(meta["sizes"], meta["activation"], meta["loss"], meta["l2"])
+                graph = mlp(meta["sizes"], meta["activation"], meta["loss"], meta["l2"], meta.get("residual", ()))
                 params = {name: xp.asarray(f[name]) for name in graph.graph["params"]}
                 mean, std = (f["_mean"], f["_std"]) if "_mean" in f else (None, None)
         except (OSError, KeyError, ValueError) as e:
@@ -333,7 +333,7 @@ class Trainer:
 
     def __init__(self, data: Dataset, layers: Sequence[int] = (16, 16), activation: str | Sequence[str] = "relu",
                  loss: str = "ce", optimizer: str = "adam", lr: float = 0.01, batch_size: int = 32, l2: float = 0.0,
-                 seed: int = 0, device: str = "cpu", dtype: str = "float32"):
+                 seed: int = 0, device: str = "cpu", dtype: str = "float32", residual: Sequence[int] = ()):
         if optimizer not in _OPTIMIZERS:
             raise GraphlabError(f"unknown optimizer {optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
         if dtype not in DTYPES:
@@ -348,7 +348,7 @@ class Trainer:
         self.xp = xp = array_module(device)
         self.data, self.lr, self.l2, self.batch_size, self.optimizer = data, lr, l2, batch_size, optimizer
         sizes = [data.features, *layers, 1 if loss == "bce" or data.regression else n_classes]
-        graph = mlp(sizes, activation, loss, l2)
+        graph = mlp(sizes, activation, loss, l2, residual)
         refused = [NOT_TRAINABLE[a] for a in graph.graph["activations"] if a in NOT_TRAINABLE]
         if refused:
             raise GraphlabError(refused[0])
@@ -385,7 +385,7 @@ class Trainer:
         steps = self.steps
         if l2 != self.l2:
             g = self.model.graph.graph
-            self.model.graph = mlp(g["sizes"], g["activation"], g["loss"], l2)
+            self.model.graph = mlp(g["sizes"], g["activation"], g["loss"], l2, g["residual"])
             self.steps = CompiledStep(self.model.graph, self.params, optimizer, lr, batch_size, self.xp)
             if optimizer == self.optimizer:  # the same parameters, in the same order: the state carries over
                 self.steps.optimizer = steps.optimizer
@@ -423,14 +423,14 @@ class Trainer:
 def train(data: Dataset, layers: Sequence[int] = (16, 16), activation: str | Sequence[str] = "relu",
           loss: str = "ce", optimizer: str = "adam", lr: float = 0.01, epochs: int = 100, batch_size: int = 32,
           l2: float = 0.0, seed: int = 0, device: str = "cpu", dtype: str = "float32",
-          on_epoch: Callable[[Epoch], None] | None = None) -> Result:
+          on_epoch: Callable[[Epoch], None] | None = None, residual: Sequence[int] = ()) -> Result:
     """Train an MLP with hidden sizes ``layers`` on ``data``; same seed, same result.
 
     Raises :class:`TrainingDiverged` naming the epoch when the loss becomes NaN or infinite.
     """
     if epochs < 1:
         raise GraphlabError("epochs, batch size and learning rate must be positive, L2 not negative")
-    trainer = Trainer(data, layers, activation, loss, optimizer, lr, batch_size, l2, seed, device, dtype)
+    trainer = Trainer(data, layers, activation, loss, optimizer, lr, batch_size, l2, seed, device, dtype, residual)
     result = Result(trainer.model, trainer.history)
     start = time.perf_counter()
     for _ in range(epochs):

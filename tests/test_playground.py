@@ -382,3 +382,30 @@ def test_the_page_draws_the_layer_chart_and_links_by_gradient():
     network = next(s for s in (json.loads(c.proto.spec) for c in at.get("vega_lite_chart"))
                    if "layer" in s and any("gradient" in json.dumps(x.get("encoding", {})) for x in s["layer"]))
     assert network
+
+
+def test_residual_blocks_keep_a_deep_sigmoid_networks_gradients():
+    def first_over_last(residual: tuple[int, ...]) -> float:
+        run = m.Run.start(m.Config(dataset="circle", points=400, layers=(8,) * 6, activations=("sigmoid",) * 6,
+                                   optimizer="sgd", lr=0.3, residual=residual))
+        run.step(3)
+        norms = [r["gradient"] for r in run.layer_history if r["epoch"] == 3]
+        return norms[0] / norms[-1]
+
+    assert first_over_last((3, 5)) > 100 * first_over_last(())
+
+
+def test_the_page_makes_residual_layers_and_opens_their_prediction():
+    at = open_playground(n="200", layers="4,4,4", act="tanh", res="3,1")
+    assert [at.checkbox(key=f"pg_res_{i}").value for i in (1, 2)] == [False, True]
+    assert at.query_params["res"] in ("3", ["3"])  # layer 1 cannot end a block: dropped
+    run = at.session_state["_pg_run"]
+    assert run.model.graph.graph["residual"] == (3,)
+    at.checkbox(key="pg_res_1").check().run()
+    assert "widths must match: 2 in, 4 out" in at.error[0].value
+    at.checkbox(key="pg_res_1").uncheck().run()
+    at.button(key="pg_step").click().run()
+    p = m.prediction(at.session_state["_pg_run"], "test", 3)
+    assert "h3_1 = h1_1 + tanh(" in p.expr
+    assert float(trace(from_text(p.expr), {k: float(v) for k, v in p.values.items()}).output) == \
+        pytest.approx(p.loss, rel=1e-9)

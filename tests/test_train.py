@@ -304,3 +304,48 @@ def test_a_network_fits_sin_with_mse_and_reports_r_squared():
     assert trainer.model.loss(d.X_test, y) == pytest.approx(np.mean((predicted - y) ** 2), rel=1e-5)
     linear = train(d, [16, 16], "linear", "mse", lr=0.01, batch_size=16, epochs=40)
     assert linear.last.test_accuracy < 0.5  # a straight line through a sine
+
+
+# ----------------------------------------------------------------------------- residual blocks (issue 18)
+def test_a_residual_layer_is_seed_004s_block_and_its_gradients_check():
+    """Res(z) = z + σ(MM(σ(MM(z)))): layer 3 of 2-4-4-4-1 gives H3 = H1 + tanh(tanh(H1 W2 + b2) W3 + b3)."""
+    from graphlab.compile import central_differences, compile_graph
+
+    g = mlp([2, 4, 4, 4, 1], "tanh", "mse", residual=[3])
+    assert g.nodes["H3"]["op"] == "add" and list(g.predecessors("H3")) == ["H1", "S3"]
+    assert g.graph["residual"] == (3,) and g.graph["layers"][2]["residual"] == "H1"
+    rng = np.random.default_rng(0)
+    values = {"X": rng.normal(size=(5, 2)), "Y": rng.normal(size=(5, 1))}
+    values |= {f"W{i}": rng.normal(size=s) for i, s in enumerate([(2, 4), (4, 4), (4, 4), (4, 1)], 1)}
+    values |= {f"b{i}": rng.normal(size=(n,)) for i, n in enumerate([4, 4, 4, 1], 1)}
+    compiled = compile_graph(g, wrt=g.graph["params"])
+    loss, grads = compiled(values)
+    h1 = np.tanh(values["X"] @ values["W1"] + values["b1"])
+    h3 = h1 + np.tanh(np.tanh(h1 @ values["W2"] + values["b2"]) @ values["W3"] + values["b3"])
+    assert float(loss) == pytest.approx(np.mean((h3 @ values["W4"] + values["b4"] - values["Y"]) ** 2))
+    numeric = central_differences(compiled, values, g.graph["params"])
+    for name in g.graph["params"]:
+        np.testing.assert_allclose(grads[name], numeric[name], rtol=1e-5, atol=1e-7)
+    with pytest.raises(GraphlabError, match="widths must match: 2 in, 4 out"):
+        mlp([2, 4, 4, 1], residual=[2])
+    with pytest.raises(GraphlabError, match="ends at one of layers 2 to 2"):
+        mlp([2, 4, 4, 1], residual=[1])
+
+
+def test_residual_networks_train_save_and_reload_and_the_cli_knows_them(tmp_path, capsys):
+    d = data.circle(n=300)
+    trainer = Trainer(d, [4, 4, 4], "relu", "ce", residual=[3])
+    trainer.epoch()
+    trainer.tune(l2=0.01)  # a new loss graph keeps the blocks
+    assert trainer.model.graph.graph["residual"] == (3,)
+    path = trainer.model.save(tmp_path / "res.npz")
+    loaded = Model.load(path)
+    assert loaded.graph.graph["residual"] == (3,)
+    np.testing.assert_array_equal(loaded.logits(d.X_test), trainer.model.logits(d.X_test))
+    assert main(["mlp", "--layers", "2,8,8,8,1", "--activation", "sigmoid", "--residual", "3"]) == 0
+    assert "H3 = H1 + sigmoid(Z3)" in capsys.readouterr().out
+    assert main(["mlp", "--layers", "2,8,8,1", "--residual", "2"]) == 2
+    assert "widths must match: 2 in, 8 out" in capsys.readouterr().err
+    assert main(["train", "--dataset", "circle", "--layers", "8,8,8", "--residual", "3", "--epochs", "3",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["epochs"] == 3
