@@ -283,6 +283,16 @@ class Run:
                                        "gradient": float(np.linalg.norm(self.gradients[f"W{layer}"])),
                                        "update": ratio})
 
+    def set_weight(self, name: str, index: tuple[int, ...], value: float) -> None:
+        """Put ``value`` into one weight or bias by hand: the losses at this epoch and the gradients are
+        recomputed, so every view shows the edited network; training goes on from it."""
+        if not np.isfinite(value) or abs(value) > 1e6:
+            raise GraphlabError(f"a weight must be a finite number of at most 10^6 in size, got {value}")
+        self.model.params[name][index] = value
+        m, d = self.model, self.inputs
+        self.train_loss[-1], self.test_loss[-1] = m.loss(d.X_train, d.y_train), m.loss(d.X_test, d.y_test)
+        self.gradients = self.trainer.gradients()
+
     def weights(self) -> dict[str, np.ndarray]:
         return {k: np.array(v, dtype=np.float64) for k, v in self.model.params.items()}
 
@@ -453,6 +463,29 @@ def weight_style(w: float, biggest: float) -> tuple[str, float]:
     return (POSITIVE if w >= 0 else NEGATIVE), round(0.3 + 5.7 * share, 2)
 
 
+def unit_labels(run: Run) -> list[list[str]]:
+    """The units' names, layer by layer: the inputs, h1_1..., then the output z (z1, z2...: logits, as in the
+    stepper)."""
+    sizes = run.model.graph.graph["sizes"]
+    labels = [input_labels(run.data, run.config.features)]
+    labels += [[f"h{layer}_{j}" for j in range(1, n + 1)] for layer, n in enumerate(sizes[1:-1], 1)]
+    labels.append(["z"] if sizes[-1] == 1 else [f"z{k}" for k in range(1, sizes[-1] + 1)])
+    return labels
+
+
+def weight_choices(run: Run) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Every weight and bias by a readable name (``W1[1,2]: x₁ → h1_2``, ``b1[2]: bias of h1_2``) -> (param, index)."""
+    labels, out = unit_labels(run), {}
+    for layer in range(1, len(labels)):
+        w = run.model.params[f"W{layer}"]
+        for i in range(w.shape[0]):
+            for j in range(w.shape[1]):
+                out[f"W{layer}[{i + 1},{j + 1}]: {labels[layer - 1][i]} → {labels[layer][j]}"] = (f"W{layer}", (i, j))
+        for j in range(w.shape[1]):
+            out[f"b{layer}[{j + 1}]: bias of {labels[layer][j]}"] = (f"b{layer}", (j,))
+    return out
+
+
 def network(run: Run, show: str = "weight") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The network diagram as data: neurons at (layer, row) and links with their weight, colour and width.
 
@@ -467,9 +500,7 @@ def network(run: Run, show: str = "weight") -> tuple[pd.DataFrame, pd.DataFrame]
     shown = run.gradients if show == "gradient" else m.params
     params = {k: np.asarray(v, dtype=np.float64) for k, v in shown.items()}
     biggest = max(float(np.abs(params[f"W{i}"]).max()) for i in range(1, len(sizes)))
-    labels = [input_labels(run.data, run.config.features)]
-    labels += [[f"h{layer}_{j}" for j in range(1, n + 1)] for layer, n in enumerate(sizes[1:-1], 1)]
-    labels.append(["z"] if sizes[-1] == 1 else [f"z{k}" for k in range(1, sizes[-1] + 1)])  # logits, as in the stepper
+    labels = unit_labels(run)
     tallest = max(sizes)
 
     def row(layer: int, j: int) -> float:

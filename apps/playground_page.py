@@ -87,6 +87,29 @@ def reset() -> None:
     state.pop("_pg_run", None)
 
 
+def pick_point() -> None:
+    """A click on a point of the plot: it becomes the point that "Open this prediction" opens."""
+    event = state.get(key("boundary")) or state.get(key("curve")) or {}
+    picked = (event.get("selection") or {}).get("pick") or []
+    if picked and {"set", "index"} <= set(picked[0]):
+        state[key("split")], state[key("index")] = picked[0]["set"], int(picked[0]["index"])
+        state["_pg_picked"] = True
+
+
+def choose_weight() -> None:
+    run: m.Run = state["_pg_run"]
+    name, index = m.weight_choices(run)[state[key("weight")]]
+    state[key("weight_value")] = float(np.asarray(run.model.params[name])[index])
+
+
+def set_weight() -> None:
+    run: m.Run = state["_pg_run"]
+    choice = m.weight_choices(run).get(state[key("weight")])
+    if choice is not None:
+        state["_pg_playing"] = False
+        run.set_weight(*choice, float(state[key("weight_value")]))
+
+
 def open_prediction(prediction: m.Prediction) -> None:
     state["_pg_playing"] = False
     state.pop("_restored", None)  # the stepper reads its URL once per session: let it read this one
@@ -195,6 +218,11 @@ if m.uses_features(run.data) or run.regression:
 
 
 # --------------------------------------------------------------------------- charts
+def pickable(points: alt.Chart) -> alt.Chart:
+    """Points a click selects (by train/test set and index), for "Open this prediction"."""
+    return points.add_params(alt.selection_point(name="pick", fields=["set", "index"], on="click"))
+
+
 def boundary_chart(run: m.Run, show_test: bool) -> alt.LayerChart:
     x0, x1, y0, y1 = run.extent()
     xs, ys = alt.Scale(domain=[x0, x1], nice=False, zero=False), alt.Scale(domain=[y0, y1], nice=False, zero=False)
@@ -220,7 +248,7 @@ def boundary_chart(run: m.Run, show_test: bool) -> alt.LayerChart:
         stroke=alt.Stroke("set:N", scale=alt.Scale(domain=["train", "test"], range=["#ffffff", "#000000"]),
                           legend=None),  # said in the caption: a legend would draw black dots
         tooltip=["set", "index", "class", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("y:Q", format=".2f")])
-    return alt.layer(cells, points).properties(
+    return alt.layer(cells, pickable(points)).properties(
         width=380, height=440, title="Decision boundary")  # the plot inside comes out about square
 
 
@@ -236,7 +264,7 @@ def regression_plane(run: m.Run, cells: alt.Chart, xs: alt.Scale, ys: alt.Scale,
                           legend=None),
         tooltip=["set", "index", alt.Tooltip("value:Q", format=".3f"), alt.Tooltip("x:Q", format=".2f"),
                  alt.Tooltip("y:Q", format=".2f")])
-    return alt.layer(cells, points).properties(width=380, height=440, title="The network's output")
+    return alt.layer(cells, pickable(points)).properties(width=380, height=440, title="The network's output")
 
 
 def curve_chart(run: m.Run, show_test: bool, units: bool) -> alt.LayerChart:
@@ -248,7 +276,7 @@ def curve_chart(run: m.Run, show_test: bool, units: bool) -> alt.LayerChart:
                                                                            legend=alt.Legend(title=None, orient="top")),
         tooltip=["set", "index", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])
     line = alt.Chart(curve).mark_line(color=m.NEGATIVE, strokeWidth=3).encode(x="x:Q", y="network:Q")
-    layers = [points, line]
+    layers = [pickable(points), line]
     shares = [c for c in curve.columns if c.startswith("h")]
     if units and shares:
         long = curve.melt(id_vars="x", value_vars=shares, var_name="unit", value_name="adds")
@@ -319,6 +347,19 @@ def network_chart(run: m.Run, show: str = "weight") -> alt.LayerChart:
     return alt.layer(lines, circles, names, titles).properties(height=min(640, 36 * rows + 60) if not many else 520)
 
 
+def weight_editor(run: m.Run) -> None:
+    """Pick a weight (or bias) and type its value: the views redraw with it at once; training goes on from it."""
+    choices = m.weight_choices(run)
+    if state.get(key("weight")) not in choices:
+        state[key("weight")] = next(iter(choices))
+        choose_weight()
+    with st.expander("Edit a weight by hand"):
+        pick, value = st.columns([3, 2], vertical_alignment="bottom")
+        pick.selectbox("Weight", list(choices), key=key("weight"), on_change=choose_weight)
+        value.number_input("Value", -1e6, 1e6, step=0.1, format="%.4f", key=key("weight_value"), on_change=set_weight)
+        st.caption("The boundary, the loss and the gradients update at once; Play or Step trains on from here.")
+
+
 def layer_chart(run: m.Run) -> alt.FacetChart:
     data = run.layer_chart_data()
     layers = [f"W{i}" for i in range(1, len(run.model.graph.graph["sizes"]))]
@@ -369,13 +410,14 @@ def live() -> None:
     with left:
         if run.regression and not plane:
             st.altair_chart(curve_chart(run, state.get(key("show_test"), True), state.get(key("unit_curves"), False)),
-                            key=key("curve"))
+                            key=key("curve"), on_select=pick_point, selection_mode="pick")
             st.toggle("Show what each hidden unit adds", key=key("unit_curves"),
                       help="Dashed: each unit of the last hidden layer times its weight to the output; the curve "
                            "is their sum plus the output's bias")
         elif plane:
             st.altair_chart(boundary_chart(run, state.get(key("show_test"), True)), key=key("boundary"),
-                            width="content")  # square: x₁ and x₂ on the same scale
+                            width="content", on_select=pick_point, selection_mode="pick")  # square plot
+            st.caption("Click a point to open it below.")
             st.caption(boundary_caption(run))
         else:
             st.altair_chart(confusion_chart(run, "test" if len(run.data.y_test) else "train"), key=key("confusion"),
@@ -393,11 +435,14 @@ def live() -> None:
                              required=True, help="gradient: d loss / d w over the training set at the current "
                                                  "weights: the step gradient descent takes next, before −η")
         st.altair_chart(network_chart(run, show), key=key("network"))
+        weight_editor(run)
     if neurons is not None:
         with neurons:
             st.markdown("**What each hidden neuron computes** over the plane (orange −, white 0, blue +)")
             neuron_maps(run)
     st.altair_chart(layer_chart(run), key=key("layers_chart"), width="content")
+    if state.pop("_pg_picked", False):
+        st.rerun()  # the picked point is opened below, outside this fragment
     st.caption("Each weight matrix's gradient norm after each epoch, and how far the epoch moved it relative to its "
                "size. Sigmoid's derivative is at most ¼, so in a deep sigmoid network the first layers' gradients "
                "shrink by orders of magnitude (seed 003: vanishing gradients); relu or residual networks keep them. "

@@ -409,3 +409,34 @@ def test_the_page_makes_residual_layers_and_opens_their_prediction():
     assert "h3_1 = h1_1 + tanh(" in p.expr
     assert float(trace(from_text(p.expr), {k: float(v) for k, v in p.values.items()}).output) == \
         pytest.approx(p.loss, rel=1e-9)
+
+
+def test_a_weight_typed_by_hand_changes_the_network_and_its_loss_at_once():
+    at = open_playground(n="200", layers="3", act="tanh")
+    at.button(key="pg_step").click().run()
+    run = at.session_state["_pg_run"]
+    before = metrics(at)["Train loss"]
+    label = "W1[2,3]: x₂ → h1_3"
+    assert label in at.selectbox(key="pg_weight").options
+    at.selectbox(key="pg_weight").set_value(label).run()
+    assert at.number_input(key="pg_weight_value").value == pytest.approx(float(run.model.params["W1"][1, 2]), abs=1e-4)
+    at.number_input(key="pg_weight_value").set_value(5.0).run()
+    assert float(run.model.params["W1"][1, 2]) == 5.0 and metrics(at)["Epoch"] == "1"
+    assert metrics(at)["Train loss"] != before
+    assert float(metrics(at)["Train loss"]) == pytest.approx(run.model.loss(run.inputs.X_train, run.inputs.y_train),
+                                                             abs=1e-4)
+    at.selectbox(key="pg_weight").set_value("b2[1]: bias of z").run()
+    at.number_input(key="pg_weight_value").set_value(-2.0).run()
+    assert float(run.model.params["b2"][0]) == -2.0
+    with pytest.raises(GraphlabError, match="finite number"):
+        run.set_weight("W1", (0, 0), float("nan"))
+
+
+def test_the_plots_points_are_selectable_for_open_this_prediction():
+    at = open_playground(n="200", layers="3", act="tanh")
+    charts = {json.loads(c.proto.spec).get("title"): c.proto for c in at.get("vega_lite_chart")}
+    boundary = charts["Decision boundary"]
+    spec = json.loads(boundary.spec)
+    params = [p for layer in spec["layer"] for p in layer.get("params", [])] + spec.get("params", [])
+    assert any(p["name"] == "pick" and p["select"]["fields"] == ["set", "index"] for p in params)
+    assert list(boundary.selection_mode) == ["pick"]
