@@ -219,8 +219,8 @@ if m.uses_features(run.data) or run.regression:
 
 # --------------------------------------------------------------------------- charts
 def pickable(points: alt.Chart) -> alt.Chart:
-    """Points a click selects (by train/test set and index), for "Open this prediction"."""
-    return points.add_params(alt.selection_point(name="pick", fields=["set", "index"], on="click"))
+    """Points a click selects (by train/test set and index), for "Open this prediction": the nearest to the click."""
+    return points.add_params(alt.selection_point(name="pick", fields=["set", "index"], on="click", nearest=True))
 
 
 def boundary_chart(run: m.Run, show_test: bool) -> alt.LayerChart:
