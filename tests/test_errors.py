@@ -19,8 +19,10 @@ from graphlab.errors import FIELDS, GraphlabError, ParseError
 from graphlab.exercise import Ranges, draw_values, exercise, parse_range
 from graphlab.forward import forward_trace
 from graphlab.gradcheck import gradcheck
+from graphlab.materials import animation
 from graphlab.nn import parse_layers
 from graphlab.point import parse_point
+from graphlab.trace import trace
 from graphlab.verify import verify
 from graphlab.worksheet import write_worksheets
 
@@ -92,6 +94,10 @@ CASES = {
                            "must be between 1 and 500, not 0"),
     "worksheet format": (lambda: write_worksheets("unused", from_text("x y"), fmt="png"), "format", (),
                          "must be one of pdf, svg, tikz, not 'png'"),
+    "animation rate": (lambda: animation(trace(from_text("x"), {"x": 1}), "gif", fps=0), "fps", (),
+                       "must be between 0.05 and 50 steps a second, not 0"),
+    "animation pause": (lambda: animation(trace(from_text("x"), {"x": 1}), "apng", pause=-1), "pause", (),
+                        "must be between 0 and 60 seconds, not -1"),
 }
 
 
