@@ -255,7 +255,7 @@ def from_text(text: str, canonical: bool = False, names: Collection[str] = (),
     ``names`` are plainly variables (see :func:`graphlab.parse.parse`); ``shapes`` gives variables
     that hold matrices their shapes (``{"X": (4, 2), "W1": (2, 2)}``; a size may be a name, ``"N"``)."""
     if canonical and shapes and any(shapes.values()):
-        raise GraphlabError("--canonical is for scalar expressions; matrices keep your grouping")
+        raise GraphlabError("the canonical form is for scalar expressions; matrices keep your grouping")
     builder = GraphBuilder(text, shapes)
     with gc_paused():
         parse(text, builder, names)

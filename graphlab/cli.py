@@ -325,9 +325,9 @@ def print_matrix_trace(t: Trace) -> None:
             if e.contribution is not None:
                 print(f"        contribution = {fmt(e.contribution)}")
     print()
-    print(f"{out} = {fmt(t.output)}")
+    print(f"{out} [{shape_text(g.nodes[out].get('shape', ()))}] = {fmt(t.output)}")
     for v, x in t.gradient.items():
-        print(f"∂{out}/∂{v} = {fmt(x)}")
+        print(f"∂{out}/∂{v} [{shapes[v]}] = {fmt(x)}")
 
 
 def add_form_arg(p: argparse.ArgumentParser) -> None:

@@ -69,7 +69,7 @@ def parse_value(text: str) -> sp.Expr:
 def parse_matrix(text: str) -> np.ndarray:
     """``[[0,0],[0,1]]`` -> a 2×2 float64 array; ``[1,2]`` -> a 2×1 column. Only numbers, brackets,
     commas and signs; rows of one length; at most :data:`MAX_ENTRIES` entries."""
-    if len(text) > 30 * MAX_ENTRIES:
+    if len(text) > 30 * MAX_ENTRIES or text.count(",") >= MAX_ENTRIES:
         raise GraphlabError(f"a matrix of over {MAX_ENTRIES:,} entries is refused")
     rows: list[list[float]] = []
     stack: list[list] = []
