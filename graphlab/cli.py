@@ -115,7 +115,7 @@ def add_matrix_args(p: argparse.ArgumentParser) -> None:
 def graph_and_point(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The graph of the expression and the point: matrices (``--at X=[[...]]``, ``--shape``, ``--seed``) decide
     the variables' shapes, and so the ops (X W is a matrix product)."""
-    point = parse_point(*args.at)
+    point = parse_point(*args.at, matrices=args.mode == "reverse" if hasattr(args, "mode") else True)
     shapes = shapes_of(point, parse_shapes(*getattr(args, "shape", [])))
     graph = from_text(args.expr.strip(), canonical=args.canonical, shapes=shapes or None)
     if getattr(args, "seed", None) is not None:

@@ -33,7 +33,8 @@ from .evaluate import evaluate
 from .ops import Op
 from .program import Program, program
 
-__all__ = ["MatrixEdge", "matrix_edge", "written", "gradient_name", "FORMS", "MAX_TERMS", "MAX_SYMBOLIC_WORK", "Product", "Formula", "Forms", "gradient_forms",
+__all__ = ["MatrixEdge", "matrix_edge", "written", "gradient_name",
+           "FORMS", "MAX_TERMS", "MAX_SYMBOLIC_WORK", "Product", "Formula", "Forms", "gradient_forms",
            "gradient_exprs", "names_form", "delta_symbol", "names_to_variables", "text", "latex", "as_expr"]
 
 FORMS = ("names", "expanded", "delta")
@@ -265,17 +266,16 @@ def _shape(graph: nx.DiGraph, node: str) -> tuple:
     return tuple(graph.nodes[node].get("shape", ()))
 
 
-def written(graph: nx.DiGraph, node: str, cache: dict | None = None) -> str:
-    """What a node computes, in the lecture's matrix notation over named nodes: ``X W1 + repmat(b1ᵀ)``."""
+def written(graph: nx.DiGraph, node: str, define: bool = False) -> str:
+    """What a node computes, in the lecture's matrix notation over named nodes: ``X W1 + repmat(b1ᵀ)``;
+    a named node is its name (``define``: the node itself is written out, ``σ(Z1)`` for H1)."""
     from .ops import OPS
 
-    cache = {} if cache is None else cache
+    cache: dict[str, str] = {}
     prog = program(graph)
     for n in prog.cone(node):
-        if n in cache:
-            continue
         data = graph.nodes[n]
-        if data["kind"] != "op" or n in prog.names:
+        if data["kind"] != "op" or (n in prog.names and not (define and n == node)):
             cache[n] = data["label"]
             continue
         op = OPS[data["op"]]
@@ -380,7 +380,6 @@ def _product_shapes(template: str, g: tuple, operands: list[tuple], result: tupl
     """Each factor's shape in a product template (``{a}ᵀ · {g}``), and the side the transposed operand stands."""
     if " · " not in template:
         return None
-    from .ops import shape_text
 
     found, side = [], ""
     factors = template.split(" · ")

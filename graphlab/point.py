@@ -172,11 +172,11 @@ def fill(shapes: Mapping[str, Shape], point: Mapping[str, Any], seed: int) -> di
     return filled
 
 
-def parse_point(*texts: str) -> dict[str, sp.Expr]:
+def parse_point(*texts: str, matrices: bool = False) -> dict[str, sp.Expr]:
     """``parse_point("x=-2,y=5", "z=pi/2")`` -> ``{"x": -2, "y": 5, "z": pi/2}``, exactly.
 
     A value is a number or a constant expression in the input language (``1/3``, ``pi/2``), or a
-    matrix (:func:`parse_matrix`, a float64 array).
+    matrix (:func:`parse_matrix`, a float64 array) where ``matrices`` is True; elsewhere a matrix is refused.
     Errors concern the field ``"values"``.
     """
     point: dict[str, sp.Expr] = {}
@@ -188,4 +188,7 @@ def parse_point(*texts: str) -> dict[str, sp.Expr]:
                 point[name] = parse_value(value)
             except GraphlabError as e:
                 raise GraphlabError(f"{name}: {e}", field="values") from None
+            if not matrices and isinstance(point[name], np.ndarray):
+                raise GraphlabError(f"{name}: matrices are traced in reverse mode by grad, draw and explain; "
+                                    "this takes numbers", field="values")
     return point

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from .gradcheck import GradCheck, Nudge
     from .verify import Report
 
-__all__ = ["matrix", "matrix_rows", "MAX_SHOWN_ENTRIES", "formula", "latex", "number", "equation", "assignments", "Table", "node_table", "descent_table",
+__all__ = ["matrix", "matrix_rows", "MAX_SHOWN_ENTRIES",
+           "formula", "latex", "number", "equation", "assignments", "Table", "node_table", "descent_table",
            "ClaimLines", "report_lines", "CHECK_MARKS", "tangent_table", "cost_table", "check_table", "nudge_table",
            "graph_summary", "trace_summary", "diagram_svg", "MAX_INLINE_NODES"]
 
@@ -238,7 +239,8 @@ def node_table(trace: Trace, step: int | None = None, exact: bool = False, digit
     """A row per node of what is known at ``step``, an index into ``trace.steps`` (None: the end).
 
     Columns: ``""`` (▶ at the node visited), ``node``, ``op``, ``inputs``, ``shape`` (1×1 for a scalar),
-    ``value``, ``∂f/∂node``, ``local gradients`` (over matrices: each VJP in matrix form). A value appears when the forward pass reaches it (``?`` if it has no number);
+    ``value``, ``∂f/∂node``, ``local gradients`` (over matrices: each VJP in matrix form). A value
+    appears when the forward pass reaches it (``?`` if it has no number);
     a gradient as soon as a contribution arrives, marked "k of n terms" while a node with several
     consumers is still summing; local gradients are formulas until their node's backward step, then
     numbers too.

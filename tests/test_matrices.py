@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
+from conftest import cpu_time
 
 import graphlab
 from graphlab.build import from_text
@@ -23,8 +24,6 @@ from graphlab.errors import GraphlabError, ParseError
 from graphlab.formulas import matrix_edge
 from graphlab.ops import FUNCTIONS, OPS
 from graphlab.point import parse_matrix, parse_point
-
-from conftest import cpu_time
 
 CORNERS = [[0, 0], [0, 1], [1, 0], [1, 1]]
 NET = "Z1 = X W1 + b1; H1 = σ(Z1); Z2 = H1 W2 + b2; yhat = σ(Z2); E = (y - yhat)^T (y - yhat) / (2 N)"
@@ -303,7 +302,7 @@ def test_matrix_literals(text, value):
                                   "[__import__('os')]", "[1,2]]", "[[1,2][3,4]]", "[x]"])
 def test_matrix_literals_are_read_strictly(text):
     with pytest.raises(GraphlabError):
-        parse_point(f"A={text}")
+        parse_point(f"A={text}", matrices=True)
 
 
 def test_huge_matrix_literal_is_refused_quickly():
