@@ -238,7 +238,7 @@ def node_table(trace: Trace, step: int | None = None, exact: bool = False, digit
                compact: bool = False) -> Table:
     """A row per node of what is known at ``step``, an index into ``trace.steps`` (None: the end).
 
-    Columns: ``""`` (▶ at the node visited), ``node``, ``op``, ``inputs``, ``shape`` (1×1 for a scalar),
+    Columns: ``""`` (▶ at the node visited), ``node``, ``op``, ``inputs``, over matrices ``shape``,
     ``value``, ``∂f/∂node``, ``local gradients`` (over matrices: each VJP in matrix form). A value
     appears when the forward pass reaches it (``?`` if it has no number);
     a gradient as soon as a contribution arrives, marked "k of n terms" while a node with several
@@ -267,10 +267,12 @@ def node_table(trace: Trace, step: int | None = None, exact: bool = False, digit
         else:
             local = "; ".join(equation(f"∂{node}/∂{e.input}", formula(local_formula(g, node, e.position)),
                                        num(e.local) if visited else "") for e in backward[node].edges)
+        shape = (shape_text(data.get("shape", ())),) if g.graph.get("matrices") else ()
         rows.append(("▶" if node == fr.current else "", node, data.get("op", data["kind"]),
-                     " ".join(data.get("args", ())), shape_text(data.get("shape", ())),
+                     " ".join(data.get("args", ())), *shape,
                      num(fr.values[node]) if node in fr.values else "", grad, local))
-    return Table(("", "node", "op", "inputs", "shape", "value", f"∂{out}/∂node", "local gradients"), tuple(rows))
+    shape = ("shape",) if g.graph.get("matrices") else ()
+    return Table(("", "node", "op", "inputs", *shape, "value", f"∂{out}/∂node", "local gradients"), tuple(rows))
 
 
 def descent_table(descent: Descent, exact: bool = False, digits: int = 10, compact: bool = False) -> Table:

@@ -361,3 +361,34 @@ def test_cli_shape_error_is_one_line(capsys):
     code, out, err = run(capsys, "grad", "Z = X W1", "--at", "X=[[0,0],[0,1],[1,0],[1,1]]", "--shape", "W1=3x2")
     assert code == 2 and err.strip().count("\n") == 0
     assert "cannot multiply 4×2 by 3×2 at column 7: inner sizes 2 and 3 differ; did you mean W1^T?" in err
+
+
+# --------------------------------------------------------------------------- the app
+def test_app_steps_through_the_xor_batch_with_small_tables():
+    import sys
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    apps = Path(__file__).resolve().parent.parent / "apps"
+    sys.path.insert(0, str(apps))
+    xor = "H = σ(X W + b)"
+    at = AppTest.from_file(str(apps / "graphlab_app.py"), default_timeout=60)
+    at.query_params.update({"expr": xor, "step": "3"})  # the example's values come with it
+    at.run()
+    assert not at.exception, at.exception
+    assert [b.label for b in at.button if b.label == xor]  # a sidebar example
+    # step 3 is forward at the matrix product X W: its value, the corners times W, as a 4×2 table
+    product = next(n for n, d in from_text(xor, shapes={"X": (4, 2), "W": (2, 2), "b": (2, 1)}).nodes(data=True)
+                   if d.get("op") == "matmul")
+    assert any(f"{product} [4×2]" in m.value for m in at.markdown)
+    values = at.dataframe[0].value
+    assert values.shape == (4, 2) and list(values.iloc[1]) == ["-5", "5"]
+    nodes = at.dataframe[-1].value
+    assert "shape" in nodes.columns and set(nodes["shape"]) >= {"4×2", "2×2", "2×1"}
+    # the backward step at the product: its gradient ∂H/∂(X W) = σ′(Z), a 4×2 table; σ′(1) = σ(1)(1 − σ(1))
+    at.slider[0].set_value(14).run()
+    assert not at.exception, at.exception
+    assert any(f"∂H/∂{product}" in m.value for m in at.markdown)
+    sigma1 = 1 / (1 + math.exp(-1))
+    assert at.dataframe[1].value.iloc[0, 0] == f"{sigma1 * (1 - sigma1):.4g}"
