@@ -128,6 +128,9 @@ class GraphBuilder:
         if op in ("add", "sub") and len(shapes) == 2 and all(shapes) and shapes[0] != shapes[1]:
             args = self._broadcast_bias(args, shapes)
             shapes = [self.nodes[int(a)]["shape"] for a in args]
+        if OPS[op].tensor and not any(shapes):
+            raise ParseError(f"{op} takes matrices", pos, self.text,
+                             "give a variable a matrix value (--at A=[[1,2],[3,4]]) or a shape (--shape A=2x2)")
         try:
             shape = OPS[op].result_shape(shapes)
         except ShapeError as e:

@@ -287,9 +287,18 @@ def test_shape_errors_name_both_shapes_and_the_column(text, message):
     assert str(e.value).startswith(message)
 
 
-def test_sum_of_a_scalar_is_refused_with_a_column():
-    with pytest.raises(ParseError, match="cannot"):
+def test_matrix_ops_on_scalars_are_refused_with_a_column():
+    with pytest.raises(ParseError, match="cannot compare a 1×1 prediction with a 2×2 target at column 1"):
         from_text("mse(x, A)", shapes={"A": (2, 2)})
+    with pytest.raises(ParseError, match="sum takes matrices at column 5"):
+        from_text("1 + sum(x)")
+    with pytest.raises(ParseError, match="mse takes matrices at column 1"):
+        from_text("mse(x, y)")
+
+
+def test_scalar_commands_refuse_matrix_values(capsys):
+    code, _, err = run(capsys, "gradcheck", "x y", "--at", "x=[[1,2]],y=2")
+    assert code == 2 and "x: matrices are traced in reverse mode by grad, draw and explain" in err
 
 
 @pytest.mark.parametrize("text, value", [("[[0,0],[0,1]]", [[0, 0], [0, 1]]), ("[1, -2.5e1]", [[1], [-25]]),
