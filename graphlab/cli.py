@@ -330,6 +330,26 @@ def print_matrix_trace(t: Trace) -> None:
         print(f"∂{out}/∂{v} [{shapes[v]}] = {fmt(x)}")
 
 
+def path_lines(t: Trace, variable: str) -> list[str]:
+    """``x → q → f: ∂f/∂q · ∂q/∂x = (z)(1) = (-4)(1) = -4`` per path, then their sum, the gradient."""
+    from .paths import paths
+
+    g = t.graph
+    out = g.graph["output"]
+    exact = t.mode == "exact"
+    found = paths(t, variable)
+    lines = [f"{len(found)} path{'s' * (len(found) != 1)} from {variable} to {out}; "
+             f"the sum over paths is ∂{out}/∂{variable}:"]
+    for p in found:
+        chain = " · ".join(f"∂{node}/∂{g.nodes[node]['args'][i]}" for node, i in p.edges) or "1"
+        written = " · ".join(f"({f})" for f in p.formulas)
+        numbers = " · ".join(f"({fmt(x, exact)})" for x in p.locals)
+        lines.append(f"  {' → '.join(p.nodes)}: {equation(chain, written, numbers, fmt(p.product, exact))}")
+    total = " + ".join(f"({fmt(p.product, exact)})" for p in found)
+    lines.append(f"  sum: {equation(total, fmt(t.gradient[variable], exact))} = ∂{out}/∂{variable}")
+    return lines
+
+
 def add_form_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--form", choices=formulas.FORMS, default="names",
                    help="how gradients are written: names (default: the lecture's products of local factors "
@@ -351,12 +371,27 @@ def cmd_grad(args: argparse.Namespace) -> int:
         return EXIT_OK
     matrices = t.graph.graph.get("matrices", False)
     if args.json:
-        emit_json({**trace_to_json(t), **({} if matrices else {"cost": cost(t.graph).to_json()})})
+        extra = {} if matrices else {"cost": cost(t.graph).to_json()}
+        if args.paths:
+            extra["paths"] = paths_json(t, args.paths)
+        emit_json({**trace_to_json(t), **extra})
     else:
         print_trace_table(t, args.form)
+        if args.paths:
+            print()
+            print("\n".join(path_lines(t, args.paths)))
         if not matrices:
             print_cost(t.graph)
     return EXIT_OK
+
+
+def paths_json(t: Trace, variable: str) -> list[dict[str, Any]]:
+    from .paths import paths
+
+    return [{"nodes": list(p.nodes), "factors": [{"node": n, "input": t.graph.nodes[n]["args"][i], "formula": f,
+                                                  "local": as_json_number(x)}
+                                                 for (n, i), f, x in zip(p.edges, p.formulas, p.locals)],
+             "product": as_json_number(p.product)} for p in paths(t, variable)]
 
 
 def add_grad(sub) -> None:
@@ -365,6 +400,8 @@ def add_grad(sub) -> None:
     add_matrix_args(p)
     add_form_arg(p)
     add_mode_args(p)
+    p.add_argument("--paths", metavar="NAME", help="every path from NAME to the output, each path's product of "
+                                                   "local gradients, and their sum: the gradient")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(run=cmd_grad)
 
@@ -476,6 +513,12 @@ def cmd_draw(args: argparse.Namespace) -> int:
             raise UsageError(f"--step {args.step} is out of range: this trace has steps 1 to {len(t.steps)}")
         index = args.step - 1
     options = _drawing_options(args)
+    if args.paths:
+        if t is None:
+            raise UsageError("--paths needs values (--at) to trace")
+        from .paths import paths
+
+        options["highlight"] = tuple(dict.fromkeys(n for p in paths(t, args.paths) for n in p.nodes))
     if args.frames:
         paths = save_frames(args.frames, t, args.format, args.style, args.dpi, args.bare, **options)
         print(f"wrote {len(paths) + 1} files to {args.frames}")  # the frames and index.md
@@ -511,6 +554,7 @@ def add_draw(sub) -> None:
     p.add_argument("--font", default="Helvetica", help="font of the labels (default Helvetica)")
     p.add_argument("--dpi", type=float, help="resolution of .png files (default 96)")
     p.add_argument("--bare", action="store_true", help=".tex: the tikzpicture only, not a standalone document")
+    p.add_argument("--paths", metavar="NAME", help="highlight every node on a path from NAME to the output")
     add_mode_args(p)
     p.set_defaults(run=cmd_draw)
 
