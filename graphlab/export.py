@@ -73,6 +73,9 @@ class _TikzWriter(Writer):
     def d(self, top: str, bottom: str) -> str:
         return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
 
+    def words(self, text: str) -> str:
+        return rf"\text{{{text}}}"
+
     def math(self, text: str) -> str:
         for plain, tex in _MATH:
             text = text.replace(plain, tex)

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .gradcheck import GradCheck, Nudge
     from .verify import Report
 
-__all__ = ["matrix", "matrix_rows", "MAX_SHOWN_ENTRIES",
+__all__ = ["matrix", "matrix_rows", "MAX_SHOWN_SIZE",
            "formula", "latex", "number", "equation", "assignments", "Table", "node_table", "descent_table",
            "ClaimLines", "report_lines", "CHECK_MARKS", "tangent_table", "cost_table", "check_table", "nudge_table",
            "graph_summary", "trace_summary", "diagram_svg", "MAX_INLINE_NODES"]
@@ -185,12 +185,13 @@ def number(value: Any, exact: bool = False, digits: int = 6, compact: bool = Fal
     return text
 
 
-MAX_SHOWN_ENTRIES = 16  # a matrix up to 4×4 is written out; a larger one as its shape and a summary
+MAX_SHOWN_SIZE = 4  # a matrix up to 4×4 is written out; a larger one as its shape and a summary
 
 
 def matrix_rows(value: np.ndarray, digits: int = 4) -> list[list[str]] | None:
-    """A small matrix's entries as text, row by row (None: over :data:`MAX_SHOWN_ENTRIES`, summarised)."""
-    if value.size > MAX_SHOWN_ENTRIES:
+    """A small matrix's entries as text, row by row (None: over :data:`MAX_SHOWN_SIZE` rows or columns,
+    summarised)."""
+    if any(n > MAX_SHOWN_SIZE for n in np.shape(value)):
         return None
     return [[number(float(v), digits=digits) for v in row] for row in np.atleast_2d(value)]
 

@@ -177,6 +177,10 @@ class Writer:
         """Matrix-form text (∂E/∂W = Xᵀ · ∂E/∂Z) as this writer writes it: as it is."""
         return text
 
+    def words(self, text: str) -> str:
+        """Words among the math: as they are."""
+        return text
+
     def value_lines(self, value: Any, span: Any, prefix: str = "") -> list[Line]:
         """A value: a number on one line; a matrix of up to 4×4 as its rows in brackets; a larger one as
         its shape and a summary."""
@@ -287,6 +291,11 @@ class Writer:
         if not arrived or arrived[0][1].consumers < 2:
             return None
         total = arrived[-1][1].consumers
+        if any(isinstance(e.contribution, np.ndarray) for _, e in arrived):  # matrices: on the edges already
+            text = f"the sum of the {total} gradients on its edges" if len(arrived) == total else \
+                f"{len(arrived)} of {total} terms arrived"
+            return (self.grad_span(f"{self.d(self.node_label(self.out_key), self.node_label(node))} = "
+                                   + self.words(text)),)
         parts = [self.num(e.contribution) for _, e in arrived]
         parts = [f"({p})" if p.startswith("-") and i else p for i, p in enumerate(parts)]
         text = " + ".join(parts + [self.ellipsis] * (total - len(arrived)))

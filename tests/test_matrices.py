@@ -401,3 +401,26 @@ def test_app_steps_through_the_xor_batch_with_small_tables():
     assert any(f"∂H/∂{product}" in m.value for m in at.markdown)
     sigma1 = 1 / (1 + math.exp(-1))
     assert at.dataframe[1].value.iloc[0, 0] == f"{sigma1 * (1 - sigma1):.4g}"
+
+
+# --------------------------------------------------------------------------- diagrams
+def test_diagrams_label_edges_with_shapes_and_draw_small_matrices():
+    from graphlab.export import to_tikz
+    from graphlab.render import to_dot
+
+    t, _ = traced("H = σ(X W + b)", {"X": CORNERS, "W": [[5, -5], [-5, 5]], "b": [1, 1]})
+    product = next(n for n, d in t.graph.nodes(data=True) if d.get("op") == "matmul")
+    step = next(s.index for s in t.backward_steps if s.node == product)
+    dot = to_dot(t.graph, t, step).source
+    assert "[4×2]" in dot and "[2×2]" in dot and "[2×1]" in dot  # each edge's shape
+    assert "⎡" in dot and "⎣" in dot  # a little matrix, row by row
+    assert "∂H/∂W = Xᵀ · ∂H/∂(X W)" in dot and "[2×4]·[4×2] = [2×2]" in dot  # the visited edge's VJP
+    for style in ("record", "plain"):
+        assert "[4×2]" in to_dot(t.graph, t, step, style).source or style == "record"
+    tex = to_tikz(t.graph, t, step)
+    assert r"\begin{bmatrix} 5 & -5 \\ -5 & 5 \end{bmatrix}" in tex
+    assert r"X^{\top}" in tex and "⊙" not in tex and "∂" not in tex  # LaTeX, not Unicode
+    big = graphlab.trace(from_text("E = mean(X W)", shapes={"X": (5, 4), "W": (4, 3)}),
+                         {"X": np.ones((5, 4)), "W": np.ones((4, 3))})
+    source = to_dot(big.graph, big).source
+    assert "5×3 matrix, mean 4, range 4…4" in source and "⎡ 1  1  1 ⎤" in source  # over 4×4: a summary
