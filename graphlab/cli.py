@@ -314,6 +314,8 @@ def print_matrix_trace(t: Trace) -> None:
         if not s.edges:
             continue
         up = f" = {fmt(s.upstream)}" if s.upstream is not None else ""
+        if s.node == out and g.nodes[out].get("shape"):
+            up += " in every entry (the gradients of the sum of the entries)"
         shape = shape_text(g.nodes[s.node].get("shape", ()))
         print(f"[{s.index + 1}] at {s.node} ({g.nodes[s.node]['op']}): upstream "
               f"{formulas.gradient_name(g, s.node) if s.node != out else '1'} [{shape}]{up}")
