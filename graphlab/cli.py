@@ -724,6 +724,18 @@ def add_compile(sub) -> None:
 
 
 # --------------------------------------------------------------------------- train
+RESIDUAL_HELP = ("hidden layers that end a residual block Res(z) = z + σ(MM(σ(MM(z)))), e.g. 2,4: layer l's "
+                 "output adds layer l-1's input (widths must match)")
+
+
+def parse_residual(text: str | None) -> list[int]:
+    from .nn import parse_layers
+
+    return parse_layers(text) if text and text.strip() else []
+
+
+ACTIVATION_HELP = ("activation of the hidden layers: relu (default), tanh, sigmoid, linear (the identity), or sign "
+                   "(the perceptron's step; no gradient, so train refuses it)")
 LOSS_HELP = "ce: softmax cross-entropy (default); bce: binary cross-entropy, one output; mse: mean squared error"
 
 
@@ -749,7 +761,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         result = train(data, layers, activation=args.activation, loss=args.loss, optimizer=args.optimizer, lr=args.lr,
                        epochs=args.epochs, batch_size=args.batch_size, l2=args.l2, seed=args.seed, device=args.device,
-                       dtype=args.dtype, on_epoch=on_epoch)
+                       dtype=args.dtype, on_epoch=on_epoch, residual=parse_residual(args.residual))
     finally:
         bar.close()
     saved = result.model.save(args.save) if args.save else None
@@ -777,8 +789,9 @@ def add_train(sub) -> None:
                    help="circle, xor, gauss, spiral, moons, digits, or a CSV file (features..., label)")
     p.add_argument("--layers", default="16,16", help="hidden layer sizes, e.g. 16,16 (empty: none)")
     p.add_argument("--activation", default="relu", choices=ACTIVATIONS,
-                   help="activation of the hidden layers (default relu)")
+                   help=ACTIVATION_HELP)
     p.add_argument("--loss", default="ce", choices=list(LOSSES), help=LOSS_HELP)
+    p.add_argument("--residual", metavar="L,...", help=RESIDUAL_HELP)
     p.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam"],
                    help="sgd, momentum (0.9) or adam (default)")
     p.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
@@ -804,7 +817,8 @@ def add_train(sub) -> None:
 def cmd_mlp(args: argparse.Namespace) -> int:
     from .nn import describe, layer_dot, mlp, parse_layers, summary
 
-    graph = mlp(parse_layers(args.layers), activation=args.activation, loss=args.loss)
+    graph = mlp(parse_layers(args.layers), activation=args.activation, loss=args.loss,
+                residual=parse_residual(args.residual))
     if args.output:
         from .graphviz_lib import pygraphviz
 
@@ -825,8 +839,9 @@ def add_mlp(sub) -> None:
     p = sub.add_parser("mlp", help="an MLP as a graph: parameter counts, layer diagram")
     p.add_argument("--layers", required=True, help="all layer sizes, input to output, e.g. 784,200,10")
     p.add_argument("--activation", default="relu", choices=ACTIVATIONS,
-                   help="activation of the hidden layers (default relu)")
+                   help=ACTIVATION_HELP)
     p.add_argument("--loss", default="ce", choices=list(LOSSES), help=LOSS_HELP)
+    p.add_argument("--residual", metavar="L,...", help=RESIDUAL_HELP)
     p.add_argument("--summary", action="store_true", help="print the layer table (the default without -o)")
     p.add_argument("--json", action="store_true", help='{"parameters", "layers": [...]} on stdout')
     p.add_argument("-o", "--output", metavar="diagram.svg", help="draw the layer-level diagram (svg, png, pdf)")
