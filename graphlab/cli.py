@@ -47,7 +47,7 @@ EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 70
 # The options that hold each field a library error can name (graphlab.errors.FIELDS)
 OPTIONS = {"values": "--at", "wrt": "--wrt", "steps": "--steps", "batch_size": "--batch-size", "layers": "--layers",
            "claims": "--claim", "learning_rate": "--lr", "data": "--data",
-           "h": "--h", "rtol": "--rtol", "atol": "--atol"}
+           "h": "--h", "rtol": "--rtol", "atol": "--atol", "fps": "--fps", "pause": "--pause"}
 
 
 class UsageError(GraphlabError):
@@ -498,12 +498,16 @@ def _drawing_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_draw(args: argparse.Namespace) -> int:
     from .export import save, save_frames  # Graphviz loads only for drawing
+    from .materials import is_trace_file, save_document
 
     if not args.output and not args.frames:
         raise UsageError("give -o FILE or --frames DIR")
+    whole = bool(args.output) and is_trace_file(args.output, args.beamer)  # every step in one file
+    if args.beamer and not whole:
+        raise UsageError("--beamer writes a .tex deck: give -o deck.tex")
     graph, point = graph_and_point(args)
     t = trace(graph, point, mode="exact" if args.exact else "float") \
-        if point or args.frames or args.step is not None else None
+        if point or args.frames or args.step is not None or whole else None
     if args.mode == "forward" or args.wrt is not None:  # forward mode: the tangents on the edges
         t = traced(args)
         graph = t.graph
@@ -518,13 +522,17 @@ def cmd_draw(args: argparse.Namespace) -> int:
     if args.paths:
         if t is None:
             raise UsageError("--paths needs values (--at) to trace")
-        from .paths import paths
+        from .paths import paths as path_terms
 
-        options["highlight"] = tuple(dict.fromkeys(n for p in paths(t, args.paths) for n in p.nodes))
+        options["highlight"] = tuple(dict.fromkeys(n for p in path_terms(t, args.paths) for n in p.nodes))
     if args.frames:
         paths = save_frames(args.frames, t, args.format, args.style, args.dpi, args.bare, **options)
         print(f"wrote {len(paths) + 1} files to {args.frames}")  # the frames and index.md
-    if args.output:
+    if whole:
+        for path in save_document(args.output, t, beamer=args.beamer, start=index, style=args.style, form=args.form,
+                                  dpi=args.dpi, fps=args.fps, pause=args.pause, **options):
+            written(path)
+    elif args.output:
         written(save(args.output, graph, t, index, args.style, dpi=args.dpi, bare=args.bare, **options))
     return EXIT_OK
 
@@ -533,14 +541,18 @@ def add_draw(sub) -> None:
     from .export import FORMATS
     from .render import PALETTES, STYLES
 
-    p = sub.add_parser("draw", help="draw the graph (at a step of the trace) to .svg .png .pdf .dot or .tex")
+    p = sub.add_parser("draw", help="draw the graph (at a step of the trace) to .svg .png .pdf .dot or .tex; "
+                                    "every step to .html (a stepper), .gif, .apng, .zip, or .tex --beamer")
     add_expression_args(p)
     add_matrix_args(p)
     when = p.add_mutually_exclusive_group()
     when.add_argument("--step", type=int, metavar="K",
                       help="the frame of step K, counted from 1 (forward steps, then backward), as in the app")
     when.add_argument("--final", action="store_true", help="every value and gradient (the default)")
-    p.add_argument("-o", "--output", metavar="FILE", help="output file; the format comes from the suffix")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="output file; the format comes from the suffix. One step: .svg .png .pdf .dot .tex; every "
+                        "step: .html (the stepper, offline), .gif and .apng (animations), .zip (every frame as DOT, "
+                        "SVG, PDF, TikZ), .tex with --beamer (a Beamer deck)")
     p.add_argument("--frames", metavar="DIR", help="one file per step in DIR, and DIR/index.md")
     p.add_argument("--format", choices=[f for f in FORMATS if f != "gv"], default="svg",
                    help="file format of --frames (default svg)")
@@ -557,6 +569,11 @@ def add_draw(sub) -> None:
     p.add_argument("--dpi", type=float, help="resolution of .png files (default 96)")
     p.add_argument("--bare", action="store_true", help=".tex: the tikzpicture only, not a standalone document")
     p.add_argument("--paths", metavar="NAME", help="highlight every node on a path from NAME to the output")
+    p.add_argument("--beamer", action="store_true",
+                   help=".tex: a Beamer deck, one overlay per step, and NAME-frame.tex, its frame alone to \\input")
+    p.add_argument("--fps", type=float, default=1.0, help=".gif, .apng: steps a second (default 1)")
+    p.add_argument("--pause", type=float, default=3.0, help=".gif, .apng: seconds more on the last step (default 3)")
+    add_form_arg(p)
     add_mode_args(p)
     p.set_defaults(run=cmd_draw)
 

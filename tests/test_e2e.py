@@ -202,7 +202,7 @@ def test_downloads_return_valid_files(page, server):
     assert info.value.suggested_filename == "graphlab-step-06-backward-f.svg"
     assert b"<svg" in svg and b"<title>v1</title>" in svg
     with page.expect_download() as info:
-        page.get_by_role("button", name="PNG").click()
+        page.get_by_role("button", name="PNG", exact=True).click()  # not APNG
     assert Path(info.value.path()).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     with page.expect_download() as info:
         page.get_by_role("button", name="All 10 frames (ZIP)").click()
