@@ -24,8 +24,9 @@ from graphlab.errors import GraphlabError
 from graphlab.explain import Explanation, explain_step
 from graphlab.export import render_bytes, to_tikz
 from graphlab.materials import ZIP_FORMATS, frame_name  # noqa: F401 (ZIP_FORMATS: what frames_zip holds)
-from graphlab.point import parse_value, split_point
-from graphlab.present import latex, number, step_label  # noqa: F401 (the page reads m.step_label)
+from graphlab.ops import shape_text
+from graphlab.point import parse_value, shapes_of, split_point
+from graphlab.present import latex, matrix_rows, number, step_label  # noqa: F401 (the page reads m.step_label)
 from graphlab.render import PALETTES, STYLES, to_dot
 from graphlab.trace import Trace, trace
 
@@ -41,6 +42,12 @@ EXAMPLES: dict[str, dict[str, str]] = {
     "log(x1 x2) sin(x2)": {"x1": "2", "x2": "3"},
     "sigmoid(w0 x0 + w1 x1 + w2)": {"w0": "2", "x0": "-1", "w1": "-3", "x1": "-2", "w2": "-3"},
     "(y - x theta)^2": {"y": "10", "x": "2", "theta": "6"},  # the gradient descent exercise
+    # matrices: seed 002's XOR neurons σ(5x₁ − 5x₂ + 1), σ(−5x₁ + 5x₂ + 1) over the four corners in one batch
+    "H = σ(X W + b)": {"X": "[[0,0],[0,1],[1,0],[1,1]]", "W": "[[5,-5],[-5,5]]", "b": "[1,1]"},
+    # seed 003's 2-layer net in matrix form, its error (1/2N)(y − ŷ)ᵀ(y − ŷ); the output weights make it XOR
+    "Z1 = X W1 + b1; H1 = σ(Z1); Z2 = H1 W2 + b2; yhat = σ(Z2); E = (y - yhat)^T (y - yhat) / (2 N)": {
+        "X": "[[0,0],[0,1],[1,0],[1,1]]", "W1": "[[5,-5],[-5,5]]", "b1": "[1,1]", "W2": "[-20,-20]", "b2": "[25]",
+        "y": "[0,1,1,0]", "N": "4"},
 }
 DEFAULT_EXPR = "(x+y)z"
 DEFAULT_VALUE = "1"
@@ -153,11 +160,34 @@ def default_value(expr: str, name: str) -> str:
 # cache_resource, not cache_data: a Trace is never mutated, and unpickling a copy on every
 # rerun (what cache_data does) would cost more than the stepping it is meant to save.
 @st.cache_resource(max_entries=64, show_spinner=False)
-def build(expr: str) -> nx.DiGraph:
-    """The graph of ``expr``; raises :class:`ParseError` with the column of the mistake."""
+def build(expr: str, shapes: tuple[tuple[str, tuple], ...] = ()) -> nx.DiGraph:
+    """The graph of ``expr``, its variables holding matrices of ``shapes``; raises :class:`ParseError` with the
+    column of the mistake."""
     if len(expr) > MAX_EXPR_CHARS:
         raise GraphlabError(f"the expression is longer than {MAX_EXPR_CHARS:,} characters")
-    return from_text(expr.strip())
+    return from_text(expr.strip(), shapes=dict(shapes) or None)
+
+
+def shapes_typed(values: Values) -> tuple[tuple[str, tuple], ...]:
+    """The shapes of the matrices typed as values (``[[0,0],[0,1]]``); a value that does not read is left out
+    here (the trace names it)."""
+    point = {}
+    for name, text in values:
+        if text.strip().startswith("["):
+            try:
+                point[name] = parse_value(text.strip())
+            except GraphlabError:
+                continue
+    return tuple(sorted(shapes_of(point).items()))
+
+
+def matrix_table(value: Any, precision: int) -> list[list[str]] | None:
+    """A small matrix's entries as rows of text, for a table (None: a number, no value, or too large)."""
+    return matrix_rows(value, precision) if getattr(value, "ndim", 0) == 2 else None
+
+
+def shape_of(graph: nx.DiGraph, node: str) -> str:
+    return shape_text(graph.nodes[node].get("shape", ()))
 
 
 def point_of(values: Values) -> dict[str, Any]:
@@ -176,7 +206,7 @@ def point_of(values: Values) -> dict[str, Any]:
 @st.cache_resource(max_entries=64, show_spinner="Tracing...")
 def compute(key: Key) -> Trace:
     """The trace for ``key``; raises :class:`BadValue` naming the variable whose value is bad."""
-    return trace(build(key.expr), point_of(key.values), mode=key.mode)
+    return trace(build(key.expr, shapes_typed(key.values)), point_of(key.values), mode=key.mode)
 
 
 @st.cache_resource(max_entries=512, show_spinner=False)

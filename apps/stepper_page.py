@@ -17,7 +17,8 @@ import stepper_model as m
 import streamlit as st
 
 from graphlab.errors import GraphlabError, ParseError
-from graphlab.present import node_table
+from graphlab.frames import frame
+from graphlab.present import node_table, number
 
 state = st.session_state
 ROW_HIGHLIGHT = "background-color: rgba(255, 190, 0, 0.3)"  # translucent: reads on light and dark themes
@@ -127,11 +128,30 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
         st.latex(r"\begin{aligned}" + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in lines)
                  + r"\end{aligned}")  # the = signs one under the other
 
+    if graph.graph.get("matrices"):
+        matrix_tables(t, index, drawing.precision)
+
     st.subheader("All nodes")
     table = node_table(t, index, digits=drawing.precision, compact=True)
     rows = pd.DataFrame(list(table.rows), columns=list(table.columns))
     marked = rows.style.apply(lambda row: [ROW_HIGHLIGHT if row.iloc[0] else ""] * len(row), axis=1)
     st.dataframe(marked, hide_index=True, width="stretch")
+
+
+def matrix_tables(t, index: int, precision: int) -> None:
+    """Over matrices: the visited node's value and gradient at this step, as small tables."""
+    fr = frame(t.graph, t, index)
+    node = fr.current
+    out = t.graph.graph["output"]
+    shown = [(f"{node} [{m.shape_of(t.graph, node)}]", fr.values.get(node)),
+             (f"∂{out}/∂{node}", fr.grads.get(node) if fr.phase == "backward" else None)]
+    for column, (title, value) in zip(st.columns(2), shown, strict=True):
+        rows = m.matrix_table(value, precision)
+        if rows is not None:
+            column.markdown(f"**{title}**")
+            column.dataframe(pd.DataFrame(rows), hide_index=True)
+        elif value is not None:
+            column.markdown(f"**{title}** = {number(value, digits=precision)}")
 
 
 # --------------------------------------------------------------------------- page
@@ -165,6 +185,9 @@ st.text_input("Expression", key="expr", on_change=lambda: state.update(step=1),
 expr = state["expr"]
 try:
     graph = m.build(expr)
+    # matrices typed as values ([[0,0],[0,1]]) decide the shapes, and so the ops (X W is a matrix product)
+    typed = m.values_of(state, (*graph.graph["variables"], *m.EXAMPLES.get(expr.strip(), {})))
+    graph = m.build(expr, m.shapes_typed(typed))
 except GraphlabError as e:
     show_error("Cannot read the expression:", e)
 
@@ -175,7 +198,8 @@ if variables:
         if m.value_key(name) not in state:
             state[m.value_key(name)] = m.default_value(expr, name)
         columns[i % len(columns)].text_input(name, key=m.value_key(name),
-                                             help="a number or a constant such as 1/3 or pi/2")
+                                             help="a number, a constant such as 1/3 or pi/2, or a matrix "
+                                                  "such as [[0,0],[0,1]]")
 key = m.Key(expr, m.values_of(state, variables), state["mode"])
 try:
     t = m.compute(key)
@@ -195,7 +219,12 @@ drawing = m.Drawing(**{k: state[k] for k in DRAWING_KEYS})
 view = m.View(expr=expr, values=dict(key.values), mode=key.mode, step=state["step"], drawing=drawing)
 # Only the open tab runs (on_change="rerun"): stepping does not redo the other tabs' work.
 step_tab, check, descent, forward, gradients, practice = st.tabs(list(TABS.values()), key="tab", on_change="rerun")
-if practice.open:
+if graph.graph.get("matrices") and not step_tab.open:
+    for tab_ in (check, descent, forward, gradients, practice):
+        with tab_:
+            st.info("This tab works on scalar expressions; a graph over matrices is stepped through in the "
+                    "first tab.")
+elif practice.open:
     with practice:
         practice_tab.show(key, drawing)
 elif forward.open:

@@ -8,6 +8,7 @@
 | :class:`Names` | SymPy expression in the user's named intermediates | lecture-form formulas |
 | :class:`Rounded` | float rounded to d decimals at every step | verify's "right up to rounding" |
 | :class:`Tangent` | a :class:`Dual`: (value, ∂node/∂x) for one input x | forward mode |
+| :class:`Arrays` | float64 number or 2-D NumPy array (a matrix) | matrix traces |
 | ``compile.Emit`` | a name in generated source; rules become lines | compile |
 
 Each one runs the very same rule text from :mod:`graphlab.ops`: over NumPy, or over
@@ -28,7 +29,7 @@ from .ops import SYMPY_XP, Op
 
 __all__ = ["MAX_EXACT_BITS", "symbol", "exact_number", "check_exact_pow", "Float", "Exact", "Symbolic", "Names",
            "Rounded",
-           "Dual", "Tangent"]
+           "Dual", "Tangent", "Arrays", "unbroadcast"]
 
 MAX_EXACT_BITS = 100_000  # an exact integer or rational larger than this is refused
 
@@ -103,6 +104,59 @@ class Float(_Products):
 
     def one(self) -> float:
         return 1.0
+
+
+def unbroadcast(x: Any, shape: tuple) -> Any:
+    """A contribution summed back to its operand's shape, where the op broadcast the operand
+    (a scalar times a matrix: the scalar's gradient is the sum over the entries)."""
+    if np.shape(x) == tuple(shape):
+        return x
+    if not shape:
+        return float(np.sum(x))
+    return np.sum(x, axis=tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(x)[i] != 1), keepdims=True)
+
+
+class Arrays(Float):
+    """Scalars and matrices: a value is a float64 number or a 2-D NumPy array, by its node's shape.
+
+    Forward runs each op's forward rule on NumPy; backward runs each op's VJP rule over the upstream
+    gradient ``g`` (the registry's ``vjp``, or ``g * local`` entry by entry for an elementwise op) and
+    sums the result back to the operand's shape. A 1×1 result counts as a scalar (``(y - ŷ)ᵀ (y - ŷ)``).
+    The local gradient recorded is the elementwise one (σ′(Z) as a matrix); a tensor op's is None:
+    its Jacobian is never built, only the VJP."""
+
+    def __init__(self, shapes: dict[str, tuple]):
+        self.shapes = shapes  # node -> its shape, from the graph
+
+    def variable(self, node: str, given: Any) -> Any:
+        if given is None:
+            return None
+        if np.ndim(given):
+            return np.array(given, dtype=np.float64).reshape(self.shapes[node])
+        return float(np.float64(given))
+
+    def constant(self, value: sp.Expr) -> Any:
+        if not value.is_number:  # a symbolic size (N): a shape-only trace has no numbers
+            return None
+        return int(value) if value.is_Integer else float(value)  # an integer counts rows (repmat)
+
+    def apply(self, op: Op, node: str, args: list[Any]) -> Any:
+        if not op.tensor and not any(np.ndim(a) for a in args):
+            return super().apply(op, node, args)
+        out = op.forward_fn(len(args))(np, *args)
+        if not self.shapes.get(node):
+            return float(np.reshape(out, ()))
+        return np.asarray(out, dtype=np.float64)
+
+    def edge(self, op: Op, node: str, out: Any, args: list[Any], i: int, upstream: Any) -> tuple[Any, Any]:
+        if not op.tensor and not any(np.ndim(a) for a in (out, upstream, *args)):
+            return super().edge(op, node, out, args, i, upstream)
+        g = upstream
+        if not np.ndim(g):  # at the output, or a 1×1 result that counts as a scalar: g in the rule's shape
+            g = np.full(np.shape(op.forward_fn(len(args))(np, *args)) if op.tensor else np.shape(out), g)
+        contribution = unbroadcast(op.vjp_fns(len(args))[i](np, g, out, *args), np.shape(args[i]))
+        local = None if op.tensor else op.local_fns(len(args))[i](np, out, *args)
+        return local, contribution
 
 
 def _round(value: float, decimals: int) -> float:

@@ -11,6 +11,11 @@ Conventions (see DESIGN.md):
 * the user's grouping is kept; ``canonical=True`` gives SymPy's n-ary form instead;
 * graph data: ``output`` (key), ``source``, ``variables`` (names, in order of first
   appearance), ``aliases`` (extra names for a node), ``canonical``;
+* matrices: given the variables' ``shapes``, every node gets its ``shape`` (``()`` a scalar,
+  ``(rows, columns)``), and the graph ``matrices=True``. The operands' shapes decide the op:
+  a product of two matrices is ``matmul``, and ``X W + b`` with a bias vector ``b`` adds a
+  visible ``repmat(b, N)`` node (the lecture's repmat(bᵀ)). Shapes that do not fit are a
+  :class:`ParseError` at the operator's column that names both shapes;
 * nodes are inserted in topological order, so ``list(graph)`` is a forward order.
 
 Values never live in the graph: one graph serves many input points.
@@ -29,7 +34,7 @@ import sympy as sp
 from .arithmetic import MAX_EXACT_BITS, Symbolic, check_exact_pow, symbol
 from .errors import GraphlabError, ParseError
 from .evaluate import evaluate
-from .ops import OPS, sympy_family, sympy_heads
+from .ops import OPS, Shape, ShapeError, shape_text, sympy_family, sympy_heads
 from .parse import parse
 from .program import program
 
@@ -75,8 +80,9 @@ _LITERAL = re.compile(r"-?(\d*)\.?(\d*)(?:[eE]([+-]?\d+))?")
 class GraphBuilder:
     """Receives the parser's calls and makes the graph, sharing repeated subexpressions."""
 
-    def __init__(self, text: str = ""):
+    def __init__(self, text: str = "", shapes: dict[str, Shape] | None = None):
         self.text = text
+        self.shapes = shapes or {}  # variable -> its shape (matrices); others are scalars
         self.nodes: list[dict] = []  # in creation (= topological) order
         self.index: dict[tuple, int] = {}  # structural key -> node id
         self.names: dict[str, int] = {}  # assigned names
@@ -102,7 +108,7 @@ class GraphBuilder:
         if name in self.names:
             return str(self.names[name])
         self.var_pos.setdefault(name, pos)
-        return self._add(("var", name), pos, kind="var", label=name)
+        return self._add(("var", name), pos, kind="var", label=name, shape=tuple(self.shapes.get(name, ())))
 
     def const(self, text: str, pos: int) -> str:
         m = _LITERAL.fullmatch(text)
@@ -110,11 +116,65 @@ class GraphBuilder:
                   or (m.group(3) and abs(int(m.group(3))) > MAX_LITERAL_DIGITS)):
             raise self._error(f"number {text[:20]}... is too large (at most {MAX_LITERAL_DIGITS} digits)", pos)
         value = _literal_value(text)
-        return self._add(("const", value), pos, kind="const", label=text, value=value)
+        return self._add(("const", value), pos, kind="const", label=text, value=value, shape=())
+
+    def is_matrix(self, node: str) -> bool:
+        return bool(self.nodes[int(node)]["shape"])
 
     def apply(self, op: str, args: list[str], pos: int) -> str:
+        shapes = [self.nodes[int(a)]["shape"] for a in args]
+        if op == "mul" and len(shapes) == 2 and all(shapes):  # X W: the product of two matrices
+            op = "matmul"
+        if op in ("add", "sub") and len(shapes) == 2 and all(shapes) and shapes[0] != shapes[1]:
+            args = self._broadcast_bias(args, shapes)
+            shapes = [self.nodes[int(a)]["shape"] for a in args]
+        if OPS[op].tensor and not any(shapes):
+            raise ParseError(f"{op} takes matrices", pos, self.text,
+                             "give a variable a matrix value (--at A=[[1,2],[3,4]]) or a shape (--shape A=2x2)")
+        try:
+            shape = OPS[op].result_shape(shapes)
+        except ShapeError as e:
+            what, why = (*e.args, "")[:2]
+            raise ParseError(self._shape_message(op, shapes, what), pos, self.text,
+                             why + self._transpose_hint(op, args, shapes)) from None
         ids = tuple(int(a) for a in args)
-        return self._add(("op", op, ids), pos, kind="op", op=op, args=ids)
+        return self._add(("op", op, ids), pos, kind="op", op=op, args=ids, shape=shape)
+
+    def _broadcast_bias(self, args: list[str], shapes: list[Shape]) -> list[str]:
+        """``Z + b``, Z an N×l matrix and b a bias vector of l entries (l×1 or 1×l): b becomes the
+        lecture's repmat(bᵀ), a visible node whose backward step sums over the rows."""
+        for k in (1, 0):
+            matrix, vector = shapes[1 - k], shapes[k]
+            if 1 in vector and max(vector, key=lambda d: d != 1) == matrix[1] and matrix[0] != 1:
+                rows = self.const(str(matrix[0]), 0) if isinstance(matrix[0], int) else self._size(matrix[0])
+                ids = (int(args[k]), int(rows))
+                repeated = self._add(("op", "repmat", ids), self.nodes[int(args[k])]["pos"], kind="op", op="repmat",
+                                     args=ids, shape=matrix)
+                return [repeated, args[1]] if k == 0 else [args[0], repeated]
+        return args
+
+    def _size(self, name: str) -> str:
+        """A symbolic size (N) as a constant node: the row count of a repmat."""
+        value = sp.Symbol(name, positive=True, integer=True)
+        return self._add(("const", value), 0, kind="const", label=name, value=value, shape=())
+
+    @staticmethod
+    def _shape_message(op: str, shapes: list[Shape], what: str) -> str:
+        a, b = (shape_text(s) for s in (shapes + shapes)[:2])
+        return {"add": f"cannot add {a} and {b}", "sub": f"cannot subtract {b} from {a}",
+                "hadamard": f"cannot multiply {a} and {b} elementwise",
+                "div": f"cannot divide {a} by {b}"}.get(op, what)
+
+    def _transpose_hint(self, op: str, args: list[str], shapes: list[Shape]) -> str:
+        """``; did you mean W1^T?`` where transposing one operand makes the shapes fit."""
+        if op != "matmul" or not all(shapes):
+            return ""
+        (r, k), (m, c) = shapes
+        names = [self.nodes[int(a)].get("label") or self.nodes[int(a)].get("name") for a in args]
+        for fits, i in ((k == c, 1), (r == m, 0)):
+            if fits and names[i]:
+                return f"; did you mean {names[i]}^T?"
+        return ""
 
     def assign(self, name: str, node: str, pos: int) -> None:
         if name in self.names or name in self.aliases:
@@ -160,6 +220,8 @@ class GraphBuilder:
             aliases={alias: keys[i] for alias, i in self.aliases.items()},
             canonical=canonical,
         )
+        if any(data["shape"] for data in self.nodes):
+            g.graph["matrices"] = True
         for key, data in zip(keys, self.nodes):
             attrs = dict(data)
             if data["kind"] == "op":
@@ -189,11 +251,15 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def from_text(text: str, canonical: bool = False, names: Collection[str] = ()) -> OperatorGraph:
+def from_text(text: str, canonical: bool = False, names: Collection[str] = (),
+              shapes: dict[str, Shape] | None = None) -> OperatorGraph:
     """Parse ``text`` and build its graph. Raises :class:`ParseError` for bad input.
 
-    ``names`` are plainly variables (see :func:`graphlab.parse.parse`)."""
-    builder = GraphBuilder(text)
+    ``names`` are plainly variables (see :func:`graphlab.parse.parse`); ``shapes`` gives variables
+    that hold matrices their shapes (``{"X": (4, 2), "W1": (2, 2)}``; a size may be a name, ``"N"``)."""
+    if canonical and shapes and any(shapes.values()):
+        raise GraphlabError("the canonical form is for scalar expressions; matrices keep your grouping")
+    builder = GraphBuilder(text, shapes)
     with gc_paused():
         parse(text, builder, names)
         g = builder.graph()

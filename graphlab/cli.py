@@ -18,13 +18,14 @@ from typing import Any
 
 from . import formulas
 from .build import from_text
-from .cost import cost
+from .cost import cost, count_text, parameters
 from .descend import descend, read_table
 from .errors import GraphlabError
 from .forward import ForwardTrace, forward_trace
 from .gradcheck import DEFAULT_ATOL, DEFAULT_H, DEFAULT_RTOL, GradCheck, gradcheck
 from .nn import ACTIVATIONS, LOSSES
-from .point import parse_point
+from .ops import shape_text
+from .point import fill, parse_point, parse_shapes, shapes_of
 from .present import (
     Table,
     assignments,
@@ -105,9 +106,27 @@ def add_expression_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--canonical", action="store_true", help="SymPy's canonical n-ary form instead of your grouping")
 
 
+def add_matrix_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shape", action="append", default=[], metavar="NAME=RxC,...",
+                   help="matrices given by shape only, e.g. X=Nx784,W1=784x200 (a size may be a name); repeatable")
+    p.add_argument("--seed", type=int, metavar="N",
+                   help="give matrices that have a shape and no value random values (standard normal), seeded by N")
+
+
+def graph_and_point(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The graph of the expression and the point: matrices (``--at X=[[...]]``, ``--shape``, ``--seed``) decide
+    the variables' shapes, and so the ops (X W is a matrix product)."""
+    point = parse_point(*args.at, matrices=args.mode == "reverse" if hasattr(args, "mode") else True)
+    shapes = shapes_of(point, parse_shapes(*getattr(args, "shape", [])))
+    graph = from_text(args.expr.strip(), canonical=args.canonical, shapes=shapes or None)
+    if getattr(args, "seed", None) is not None:
+        point = fill(shapes, point, args.seed)
+    return graph, point
+
+
 def trace_from_args(args: argparse.Namespace) -> Trace:
-    graph = from_text(args.expr.strip(), canonical=args.canonical)
-    return trace(graph, parse_point(*args.at), mode="exact" if args.exact else "float")
+    graph, point = graph_and_point(args)
+    return trace(graph, point, mode="exact" if args.exact else "float")
 
 
 def warn_nonfinite(t: Trace) -> None:
@@ -133,10 +152,22 @@ def _exact_writer(exact: bool) -> Callable[[str, Any], dict[str, Any]]:
 
 
 def _nodes_json(t: Any, with_exact: Callable, key: str, per_node: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every node's JSON: id, op, label, inputs, value, and ``key`` (its gradient or its tangent)."""
+    """Every node's JSON: id, op, label, inputs, value, and ``key`` (its gradient or its tangent); over
+    matrices also its ``shape`` ([] a scalar)."""
+    matrices = t.graph.graph.get("matrices", False)
     return [{"id": n, "op": d.get("op", d["kind"]), "label": d["label"], "inputs": list(d.get("args", ())),
+             **({"shape": list(d.get("shape", ()))} if matrices else {}),
              **with_exact("value", t.values[n]), **with_exact(key, per_node[n])}
             for n, d in t.graph.nodes(data=True)]
+
+
+def _edge_formula(g, node: str, position: int) -> dict[str, Any]:
+    """A backward edge's formula: the local gradient's, or over matrices the VJP in matrix form."""
+    if not g.graph.get("matrices"):
+        return {"formula": str(local_formula(g, node, position))}
+    m = formulas.matrix_edge(g, node, position)
+    return {"formula": f"{m.lhs} = {m.step}", "matrix": {"gradient": m.lhs, "vjp": m.step, "written_out": m.rhs,
+                                                         "shapes": m.shapes, "why": m.why}}
 
 
 def trace_to_json(t: Trace) -> dict[str, Any]:
@@ -152,7 +183,7 @@ def trace_to_json(t: Trace) -> dict[str, Any]:
             steps.append({"phase": "forward", "index": s.index, "number": s.index + 1, "node": s.node,
                           **with_exact("value", s.value)})
             continue
-        edges = [{"input": e.input, "formula": str(local_formula(g, s.node, e.position)),
+        edges = [{"input": e.input, **_edge_formula(g, s.node, e.position),
                   **with_exact("local", e.local), **with_exact("contribution", e.contribution),
                   **with_exact("accumulated", e.accumulated), "term": e.term, "consumers": e.consumers}
                  for e in s.edges]
@@ -173,6 +204,8 @@ def trace_to_json(t: Trace) -> dict[str, Any]:
         "nonfinite": t.nonfinite,
         "missing": list(t.missing),
     }
+    if g.graph.get("matrices"):
+        result["parameters"] = parameters(g)
     if exact:
         result["gradient_exact"] = {v: str(x) for v, x in t.gradient.items()}
         result["inputs_exact"] = {v: str(x) for v, x in t.inputs.items()}
@@ -237,6 +270,8 @@ def print_trace_table(t: Trace, form: str = "names") -> None:
     g = t.graph
     exact = t.mode == "exact"
     out = g.graph["output"]
+    if g.graph.get("matrices"):
+        return print_matrix_trace(t)
     point = assignments({v: x for v, x in t.inputs.items() if v not in t.missing}, exact)
     print(f"{g.graph['source'].strip()}" + (f"   at {point}" if point else ""))
     if t.missing:
@@ -247,6 +282,75 @@ def print_trace_table(t: Trace, form: str = "names") -> None:
     print(f"{out} = {fmt(t.output, exact)}")
     for line in gradient_lines(t, form):
         print(line)
+
+
+def parameter_line(g) -> str:
+    """``parameters: W1 784×200 = 156,800, b1 200×1 = 200, ...; total 159,010``."""
+    found = parameters(g)
+    if not found:
+        return "parameters: none (weights and biases are named W..., w..., b... or θ)"
+    parts = [f"{v} {shape_text(g.nodes[v].get('shape', ()))} = {count_text(n) if isinstance(n, int) else n}"
+             for v, n in found.items()]
+    total = sum(n for n in found.values() if isinstance(n, int))
+    symbolic = [n for n in found.values() if not isinstance(n, int)]
+    return f"parameters: {', '.join(parts)}; total {' + '.join([count_text(total), *symbolic])}"
+
+
+def print_matrix_trace(t: Trace) -> None:
+    """A trace over matrices: each node's shape and value, then each backward step in the lecture's matrix
+    form, with the factors' shapes and why they stand where they do."""
+    g = t.graph
+    out = g.graph["output"]
+    shapes = {v: shape_text(g.nodes[v].get("shape", ())) for v in g.graph["variables"]}
+    print(g.graph["source"].strip() + "   with " + ", ".join(f"{v} {s}" for v, s in shapes.items()))
+    if t.missing:
+        print(f"{', '.join(t.missing)} {'has no value' if len(t.missing) == 1 else 'have no values'}: "
+              "shapes and formulas only (give values with --at NAME=[[...]] or --seed N)")
+    print(parameter_line(g))
+    print()
+    print_table(node_table(t).only("node", "op", "inputs", "shape", "value", f"∂{out}/∂node"))
+    print()
+    print("backward, in matrix form:")
+    for s in t.backward_steps:
+        if not s.edges:
+            continue
+        up = f" = {fmt(s.upstream)}" if s.upstream is not None else ""
+        if s.node == out and g.nodes[out].get("shape"):
+            up += " in every entry (the gradients of the sum of the entries)"
+        shape = shape_text(g.nodes[s.node].get("shape", ()))
+        print(f"[{s.index + 1}] at {s.node} ({g.nodes[s.node]['op']}): upstream "
+              f"{formulas.gradient_name(g, s.node) if s.node != out else '1'} [{shape}]{up}")
+        for e in s.edges:
+            m = formulas.matrix_edge(g, s.node, e.position)
+            print(f"    {formulas.gradient_name(g, e.input)} {'+=' if e.term > 1 else '='} {m.step}"
+                  + (f" = {m.rhs}" if m.rhs != m.step else ""))
+            print(f"        shapes: {m.shapes}; why: {m.why}")
+            if e.contribution is not None:
+                print(f"        contribution = {fmt(e.contribution)}")
+    print()
+    print(f"{out} [{shape_text(g.nodes[out].get('shape', ()))}] = {fmt(t.output)}")
+    for v, x in t.gradient.items():
+        print(f"∂{out}/∂{v} [{shapes[v]}] = {fmt(x)}")
+
+
+def path_lines(t: Trace, variable: str) -> list[str]:
+    """``x → q → f: ∂f/∂q · ∂q/∂x = (z)(1) = (-4)(1) = -4`` per path, then their sum, the gradient."""
+    from .paths import paths
+
+    g = t.graph
+    out = g.graph["output"]
+    exact = t.mode == "exact"
+    found = paths(t, variable)
+    lines = [f"{len(found)} path{'s' * (len(found) != 1)} from {variable} to {out}; "
+             f"the sum over paths is ∂{out}/∂{variable}:"]
+    for p in found:
+        chain = " · ".join(f"∂{node}/∂{g.nodes[node]['args'][i]}" for node, i in p.edges) or "1"
+        written = " · ".join(f"({f})" for f in p.formulas)
+        numbers = " · ".join(f"({fmt(x, exact)})" for x in p.locals)
+        lines.append(f"  {' → '.join(p.nodes)}: {equation(chain, written, numbers, fmt(p.product, exact))}")
+    total = " + ".join(f"({fmt(p.product, exact)})" for p in found)
+    lines.append(f"  sum: {equation(total, fmt(t.gradient[variable], exact))} = ∂{out}/∂{variable}")
+    return lines
 
 
 def add_form_arg(p: argparse.ArgumentParser) -> None:
@@ -268,19 +372,39 @@ def cmd_grad(args: argparse.Namespace) -> int:
             print_forward_table(t, args.form)
             print_cost(t.graph)
         return EXIT_OK
+    matrices = t.graph.graph.get("matrices", False)
     if args.json:
-        emit_json({**trace_to_json(t), "cost": cost(t.graph).to_json()})
+        extra = {} if matrices else {"cost": cost(t.graph).to_json()}
+        if args.paths:
+            extra["paths"] = paths_json(t, args.paths)
+        emit_json({**trace_to_json(t), **extra})
     else:
         print_trace_table(t, args.form)
-        print_cost(t.graph)
+        if args.paths:
+            print()
+            print("\n".join(path_lines(t, args.paths)))
+        if not matrices:
+            print_cost(t.graph)
     return EXIT_OK
+
+
+def paths_json(t: Trace, variable: str) -> list[dict[str, Any]]:
+    from .paths import paths
+
+    return [{"nodes": list(p.nodes), "factors": [{"node": n, "input": t.graph.nodes[n]["args"][i], "formula": f,
+                                                  "local": as_json_number(x)}
+                                                 for (n, i), f, x in zip(p.edges, p.formulas, p.locals)],
+             "product": as_json_number(p.product)} for p in paths(t, variable)]
 
 
 def add_grad(sub) -> None:
     p = sub.add_parser("grad", help="values and gradients of every node, step by step")
     add_expression_args(p)
+    add_matrix_args(p)
     add_form_arg(p)
     add_mode_args(p)
+    p.add_argument("--paths", metavar="NAME", help="every path from NAME to the output, each path's product of "
+                                                   "local gradients, and their sum: the gradient")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(run=cmd_grad)
 
@@ -332,6 +456,8 @@ def forward_to_json(t: ForwardTrace) -> dict[str, Any]:
         "nonfinite": t.nonfinite,
         "missing": list(t.missing),
     }
+    if g.graph.get("matrices"):
+        result["parameters"] = parameters(g)
     if exact:
         result["tangents_exact"] = {n: str(x) for n, x in t.tangents.items()}
     return result
@@ -380,9 +506,9 @@ def cmd_draw(args: argparse.Namespace) -> int:
     whole = bool(args.output) and is_trace_file(args.output, args.beamer)  # every step in one file
     if args.beamer and not whole:
         raise UsageError("--beamer writes a .tex deck: give -o deck.tex")
-    graph = from_text(args.expr.strip(), canonical=args.canonical)
-    t = trace(graph, parse_point(*args.at), mode="exact" if args.exact else "float") \
-        if args.at or args.frames or args.step is not None or whole else None
+    graph, point = graph_and_point(args)
+    t = trace(graph, point, mode="exact" if args.exact else "float") \
+        if point or args.frames or args.step is not None or whole else None
     if args.mode == "forward" or args.wrt is not None:  # forward mode: the tangents on the edges
         t = traced(args)
         graph = t.graph
@@ -394,6 +520,12 @@ def cmd_draw(args: argparse.Namespace) -> int:
             raise UsageError(f"--step {args.step} is out of range: this trace has steps 1 to {len(t.steps)}")
         index = args.step - 1
     options = _drawing_options(args)
+    if args.paths:
+        if t is None:
+            raise UsageError("--paths needs values (--at) to trace")
+        from .paths import paths as path_terms
+
+        options["highlight"] = tuple(dict.fromkeys(n for p in path_terms(t, args.paths) for n in p.nodes))
     if args.frames:
         paths = save_frames(args.frames, t, args.format, args.style, args.dpi, args.bare, **options)
         print(f"wrote {len(paths) + 1} files to {args.frames}")  # the frames and index.md
@@ -413,6 +545,7 @@ def add_draw(sub) -> None:
     p = sub.add_parser("draw", help="draw the graph (at a step of the trace) to .svg .png .pdf .dot or .tex; "
                                     "every step to .html (a stepper), .gif, .apng, .zip, or .tex --beamer")
     add_expression_args(p)
+    add_matrix_args(p)
     when = p.add_mutually_exclusive_group()
     when.add_argument("--step", type=int, metavar="K",
                       help="the frame of step K, counted from 1 (forward steps, then backward), as in the app")
@@ -436,6 +569,7 @@ def add_draw(sub) -> None:
     p.add_argument("--font", default="Helvetica", help="font of the labels (default Helvetica)")
     p.add_argument("--dpi", type=float, help="resolution of .png files (default 96)")
     p.add_argument("--bare", action="store_true", help=".tex: the tikzpicture only, not a standalone document")
+    p.add_argument("--paths", metavar="NAME", help="highlight every node on a path from NAME to the output")
     p.add_argument("--beamer", action="store_true",
                    help=".tex: a Beamer deck, one overlay per step, and NAME-frame.tex, its frame alone to \\input")
     p.add_argument("--fps", type=float, default=1.0, help=".gif, .apng: steps a second (default 1)")

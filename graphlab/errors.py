@@ -59,17 +59,18 @@ class GraphlabError(Exception):
 class ParseError(GraphlabError):
     """The text is not in graphlab's input language.
 
-    ``pos`` is the 0-based offset into ``text``; ``line`` and ``column`` count from 1.
+    ``pos`` is the 0-based offset into ``text``; ``line`` and ``column`` count from 1; ``why``, if any,
+    follows the column (``cannot multiply 4×2 by 3×2 at column 9: inner sizes 2 and 3 differ``).
     """
 
-    def __init__(self, message: str, pos: int, text: str = ""):
+    def __init__(self, message: str, pos: int, text: str = "", why: str = ""):
         self.message = message
         self.pos = pos
         self.text = text
         self.line = text.count("\n", 0, pos) + 1
         self.column = pos - (text.rfind("\n", 0, pos) + 1) + 1
         where = f"line {self.line}, column {self.column}" if "\n" in text else f"column {self.column}"
-        super().__init__(f"{message} at {where}")
+        super().__init__(f"{message} at {where}" + (f": {why}" if why else ""))
 
     def caret(self) -> str:
         """The offending line with a ``^`` under the column, for displays that have room."""

@@ -21,7 +21,7 @@ from .build import symbol
 from .errors import GraphlabError
 from .forward import ForwardTrace, TangentStep
 from .frames import check_step
-from .ops import OPS
+from .ops import OPS, shape_text
 from .present import formula, latex, number
 from .trace import BackwardStep, Trace, local_formula
 
@@ -233,11 +233,45 @@ def _terms(trace: Trace, node: str) -> list[tuple[str, Any]]:
     return [(s.node, e) for s in trace.backward_steps for e in s.edges if e.input == node]
 
 
+def _matrix_sentences(trace: Trace, s: Any, precision: int) -> list[str]:
+    """Over matrices: the node's value with its shape; backward, the upstream gradient in the node's shape,
+    then each VJP in the lecture's matrix form, its factors' shapes, why, and the contribution."""
+    g = trace.graph
+    shape = shape_text(g.nodes[s.node].get("shape", ()))
+    num = lambda v: number(v, digits=precision)  # noqa: E731
+    if s.phase == "forward":
+        data = g.nodes[s.node]
+        if data["kind"] == "op":
+            return [f"{data['label']} = {formulas.written(g, s.node, define=True)} [{shape}] = {num(s.value)}"]
+        return [f"{data['label']} [{shape}] = {num(s.value)}"]
+    out = g.graph["output"]
+    if s.upstream is None and not s.edges:
+        return [f"{g.nodes[s.node]['label']}: no variable reaches it, no gradient"]
+    lines = [f"upstream {formulas.gradient_name(g, s.node) if s.node != out else '1'} [{shape}] = {num(s.upstream)}"]
+    for e in s.edges:
+        m = formulas.matrix_edge(g, s.node, e.position)
+        note = f" (term {e.term} of {e.consumers})" if e.consumers > 1 else ""
+        lines.append(f"{m.lhs} = {m.step}" + (f" = {m.rhs}" if m.rhs != m.step else "") + f", {m.shapes}{note}")
+        lines.append(f"why this shape: {m.why}")
+        if e.contribution is not None:
+            lines.append(f"contribution = {num(e.contribution)}")
+    return lines
+
+
 def explain_step(trace: Trace, step: int, precision: int = 4, form: str | None = "names") -> Explanation:
     """The sentences for ``trace.steps[step]``. At a variable's backward step, where its gradient is
-    complete, the whole gradient is written in ``form`` (names, delta, expanded; None: not at all)."""
+    complete, the whole gradient is written in ``form`` (names, delta, expanded; None: not at all).
+    Over matrices, each step in the lecture's matrix form (text; the LaTeX of it is the same text)."""
     s = trace.steps[check_step(trace, step)]
     sentences = {}
+    if trace.graph.graph.get("matrices"):
+        lines = _matrix_sentences(trace, s, precision)
+        header = f"Step {s.index + 1} ({s.phase}, node {s.node})"
+        formulas_only = [line.split(" = [")[0] for line in lines if not line.startswith("contribution")]
+        return Explanation(step=s.index, phase=s.phase, node=s.node, text="\n".join(lines),
+                           markdown=f"**{header}**: " + "; ".join(f"`{line}`" for line in lines),
+                           # the matrices themselves are in the app's tables: LaTeX has the formulas and shapes
+                           latex=" \\\\\n".join(rf"\text{{{line}}}" for line in formulas_only))
     for kind, notation in (("text", Notation(precision)), ("latex", LatexNotation(precision))):
         if s.phase == "forward":
             sentences[kind] = _forward(trace, s.node, s.value, notation)

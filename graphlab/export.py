@@ -13,13 +13,14 @@ from typing import Any
 
 import graphviz
 import networkx as nx
+import numpy as np
 import sympy as sp
 
 from .build import symbol
 from .errors import GraphlabError
 from .graphviz_lib import pygraphviz
 from .ops import OPS
-from .present import latex, number
+from .present import latex, matrix_rows, number
 from .render import PALETTES, Line, Writer, build, pinned_layout, to_dot
 from .trace import Trace
 
@@ -72,6 +73,24 @@ class _TikzWriter(Writer):
     def d(self, top: str, bottom: str) -> str:
         return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
 
+    def words(self, text: str) -> str:
+        return rf"\text{{{text}}}"
+
+    def math(self, text: str) -> str:
+        for plain, tex in _MATH:
+            text = text.replace(plain, tex)
+        return text
+
+    def value_lines(self, value: Any, span: Any, prefix: str = "") -> list:
+        """A small matrix as one ``bmatrix``; a larger one as its shape and summary, as text."""
+        rows = matrix_rows(value, self.opts.precision) if isinstance(value, np.ndarray) else None
+        if rows is None:
+            if isinstance(value, np.ndarray):
+                return [(span(self.math(prefix) + r"\text{" + number(value, digits=3).replace("…", "--") + "}"),)]
+            return super().value_lines(value, span, prefix)
+        body = r" \\ ".join(" & ".join(r) for r in rows)
+        return [(span(self.math(prefix) + rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"),)]
+
     def formula(self, expr: Any) -> str:
         return latex(expr)  # relu' as [z >= 0], as everywhere
 
@@ -87,6 +106,11 @@ class _TikzWriter(Writer):
         if super().op_text(node) != op.symbol:  # a constant exponent drawn inside the circle (^2)
             return f"{{}}^{{{sp.latex(self.g.nodes[data['args'][1]]['value'])}}}"
         return op.tikz
+
+
+# Matrix-form text in LaTeX math: ∂E/∂W = Xᵀ · (∂E/∂Z ⊙ σ′(Z)) [2×4]·[4×2] = [2×2]
+_MATH = (("∂", r"\partial "), ("ᵀ", r"^{\top}"), ("⊙", r"\odot "), ("·", r"\cdot "), ("σ′", r"\sigma'"),
+         ("σ", r"\sigma "), ("′", "'"), ("−", "-"), ("×", r"\times "), ("Σ", r"\sum "), ("⎡", ""), ("⎤", ""))
 
 
 def _tex_lines(lines: list[Line] | None, colours: dict[str, str], sep: str = r"\\") -> str:

@@ -35,7 +35,8 @@ from functools import cache
 
 import sympy as sp
 
-__all__ = ["OPS", "FUNCTIONS", "Op", "SYMPY_XP", "get_op", "operand_names", "register", "unregister", "sympy_heads"]
+__all__ = ["OPS", "FUNCTIONS", "Op", "SYMPY_XP", "get_op", "operand_names", "register", "unregister", "sympy_heads",
+           "Shape", "ShapeError", "shape_text", "elementwise_shape"]
 
 
 def operand_names(arity: int) -> tuple[str, ...]:
@@ -77,6 +78,15 @@ class Op:
     # Where the op is defined and has one derivative: a rule over xp and the operands, true inside
     # (log: a > 0). None: everywhere. Values drawn for exercises stay inside (graphlab.exercise).
     domain: str | None = None
+    # A tensor op the input language calls by name (mse(Yhat, Y), sum(A)); other tensor ops are the MLPs' own.
+    callable: bool = False
+    # Matrices (graphlab.shapes): the shape of the result from the operands' shapes, raising ShapeError;
+    # None: elementwise (equal shapes, or a scalar with anything).
+    shape: Callable[..., Shape] | None = None
+    # Each operand's VJP as the lecture writes it in matrix form, over {g} (the upstream gradient),
+    # {a}, {b} (the operands), {n} (a's number of entries) and {r} (a's rows); ᵀ transposes, · is the matrix product,
+    # ⊙ the elementwise one, 1 a column of ones. None: an elementwise op's g ⊙ local.
+    matrix_vjp: tuple[str, ...] | None = None
     _fns: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -86,7 +96,9 @@ class Op:
     @property
     def input_names(self) -> tuple[str, ...]:
         """The names the input language calls it by: none for an op written with a sign, or a tensor op."""
-        return () if self.infix or self.prefix or self.tensor else (self.name, *self.aliases)
+        if self.infix or self.prefix or (self.tensor and not self.callable):
+            return ()
+        return (self.name, *self.aliases)
 
     def local_rules(self, arity: int) -> tuple[str, ...]:
         if self.tensor:
@@ -127,14 +139,22 @@ class Op:
         """One ``g(xp, out, *operands) -> d out / d operand_i`` per operand."""
         return tuple(_rule_function(r, arity, with_out=True) for r in self.local_rules(arity))
 
+    def vjp_fns(self, arity: int) -> tuple[Callable, ...]:
+        """One ``f(xp, g, out, *operands) -> operand_i's contribution`` per operand (before unbroadcasting)."""
+        return tuple(_rule_function(r, arity, with_out=True, with_g=True) for r in self.vjp_rules(arity))
+
+    def result_shape(self, shapes: list[Shape]) -> Shape:
+        """The shape of this op's result from its operands' shapes; :class:`ShapeError` if they do not fit."""
+        return (self.shape or elementwise_shape)(*shapes)
+
     def check_arity(self, n: int) -> bool:
         return n >= 2 if self.arity is None else n == self.arity
 
 
 @cache
-def _rule_function(rule: str, arity: int, with_out: bool) -> Callable:
+def _rule_function(rule: str, arity: int, with_out: bool, with_g: bool = False) -> Callable:
     # The rule is graphlab's own source text from the table below, never user input.
-    params = ", ".join(("xp", "out", *operand_names(arity)) if with_out else ("xp", *operand_names(arity)))
+    params = ", ".join(("xp", *("g",) * with_g, *("out",) * with_out, *operand_names(arity)))
     code = compile(f"lambda {params}: {rule}", f"<graphlab rule: {rule}>", "eval")
     return types.FunctionType(code.co_consts[0], {"__builtins__": {}})
 
@@ -153,6 +173,54 @@ def _inline(rule: str, saved: tuple[tuple[str, str], ...]) -> str:
     for name, text in saved:
         defs[name] = Inline().visit(ast.parse(text, mode="eval").body)
     return ast.unparse(Inline().visit(ast.parse(rule, mode="eval")))
+
+
+Shape = tuple  # () a scalar, (rows, columns) a matrix; a size is an int or a name (N)
+
+
+class ShapeError(ValueError):
+    """Operands whose shapes do not fit the op: ``ShapeError(what, why)``; the parser adds the column
+    between the two (``cannot multiply 4×2 by 3×2 at column 9: inner sizes 2 and 3 differ``)."""
+
+
+def shape_text(shape: Shape) -> str:
+    """``4×2``; a scalar is ``1×1``."""
+    return "×".join(map(str, shape)) if shape else "1×1"
+
+
+def elementwise_shape(*shapes: Shape) -> Shape:
+    """Equal shapes, or scalars with anything: the result has the one non-scalar shape."""
+    found = {s for s in shapes if s}
+    if len(found) > 1:
+        raise ShapeError(f"cannot combine {' and '.join(shape_text(s) for s in shapes)}", "the shapes differ")
+    return found.pop() if found else ()
+
+
+def _matmul_shape(a: Shape, b: Shape) -> Shape:
+    if len(a) != 2 or len(b) != 2:
+        raise ShapeError("cannot multiply a scalar with @", "a matrix product needs two matrices (write * for a scalar)")
+    if a[1] != b[0]:
+        raise ShapeError(f"cannot multiply {shape_text(a)} by {shape_text(b)}", f"inner sizes {a[1]} and {b[0]} differ")
+    return () if (a[0], b[1]) == (1, 1) else (a[0], b[1])  # a 1×1 result counts as a scalar
+
+
+def _transpose_shape(a: Shape) -> Shape:
+    return (a[1], a[0]) if a else ()
+
+
+def _scalar_shape(*shapes: Shape) -> Shape:
+    return ()
+
+
+def _same_shape(a: Shape, b: Shape) -> Shape:
+    if a != b:
+        raise ShapeError(f"cannot compare a {shape_text(a)} prediction with a {shape_text(b)} target",
+                         "they must have one shape")
+    return ()
+
+
+def _repmat_shape(a: Shape, b: Shape) -> Shape:
+    raise ShapeError("repmat is not written by hand", "X W + b repeats the bias b as each row of X W")
 
 
 def _nary(symbol: str) -> Callable[[int], str]:
@@ -175,17 +243,25 @@ def _sigmoid(a):
 # The order of this table is the order of the docs. Conventions at non-smooth points
 # follow the lecture: relu'(z) = 0 for z < 0, else 1.
 _TABLE = [
-    Op("add", None, "+", "{0} + {1}", sp.Add, _nary("+"), _nary_add_local, infix="+", tikz="+"),
-    Op("sub", 2, "−", "{0} - {1}", lambda a, b: a - b, "a - b", ("1", "-1"), infix="-", tikz="-"),
-    Op("mul", None, "*", r"{0} \cdot {1}", sp.Mul, _nary("*"), _nary_mul_local, infix="*", tikz=r"\times"),
-    Op("div", 2, "/", r"\frac{{{0}}}{{{1}}}", lambda a, b: a / b, "a / b", ("1 / b", "-out / b"), infix="/", tikz=r"\div", domain="b != 0",
-       vjp=("g / b", "g * (-out / b)")),  # g / b: one division, not g * (1 / b)
-    Op("neg", 1, "−", "-{0}", lambda a: -a, "-a", ("-1",), prefix="-", tikz="-"),
+    Op("add", None, "+", "{0} + {1}", sp.Add, _nary("+"), _nary_add_local, infix="+", tikz="+",
+       matrix_vjp=("{g}", "{g}")),
+    Op("sub", 2, "−", "{0} - {1}", lambda a, b: a - b, "a - b", ("1", "-1"), infix="-", tikz="-",
+       matrix_vjp=("{g}", "−{g}")),
+    Op("mul", None, "*", r"{0} \cdot {1}", sp.Mul, _nary("*"), _nary_mul_local, infix="*", tikz=r"\times",
+       matrix_vjp=("{b} {g}", "{a} {g}")),
+    # the elementwise product of matrices (the lecture's ⊙; ASCII .*, as in MATLAB); of scalars, a product
+    Op("hadamard", 2, "⊙", r"{0} \odot {1}", lambda a, b: a * b, "a * b", ("b", "a"), infix="⊙", tikz=r"\odot",
+       matrix_vjp=("{g} ⊙ {b}", "{a} ⊙ {g}")),
+    Op("div", 2, "/", r"\frac{{{0}}}{{{1}}}", lambda a, b: a / b, "a / b", ("1 / b", "-out / b"), infix="/", tikz=r"\div",
+       domain="b != 0", vjp=("g / b", "g * (-out / b)"),  # g / b: one division, not g * (1 / b)
+       matrix_vjp=("{g} / {b}", "−{g} ⊙ {a} / {b}^2")),
+    Op("neg", 1, "−", "-{0}", lambda a: -a, "-a", ("-1",), prefix="-", tikz="-", matrix_vjp=("−{g}",)),
     Op(
         "pow", 2, "^", "{{{0}}}^{{{1}}}", lambda a, b: a**b, "a ** b", ("b * a ** (b - 1)", "out * xp.log(a)"),
         note="d/db needs a > 0; it is only computed when the exponent depends on a variable.",
         infix="^", tikz=r"\wedge",
         domain="(a > 0) | ((b == xp.round(b)) & ((a != 0) | (b >= 1)))",  # real, and a^b differentiable in a
+        matrix_vjp=("{g} ⊙ {b} {a}^({b} − 1)", "{g} ⊙ log({a}) {a}^{b}"),
     ),
     Op("sin", 1, "sin", r"\sin\left({0}\right)", sp.sin, "xp.sin(a)", ("xp.cos(a)",), tikz=r"\sin"),
     Op("cos", 1, "cos", r"\cos\left({0}\right)", sp.cos, "xp.cos(a)", ("-xp.sin(a)",), tikz=r"\cos"),
@@ -245,15 +321,26 @@ _TABLE = [
 # the logits' shape.
 # The losses are means over the batch and take targets as ``b`` (one-hot rows for softmax_ce).
 def _tensor(name: str, arity: int, symbol: str, latex: str, forward: str, vjp: tuple[str, ...], note: str = "",
-            saved: tuple[tuple[str, str], ...] = (), broadcast: bool = False):
+            saved: tuple[tuple[str, str], ...] = (), broadcast: bool = False, **language):
     return Op(name, arity, symbol, latex, sp.Function(name), forward, (), note=note, vjp=vjp, tensor=True,
-              saved=saved, broadcast=broadcast)
+              saved=saved, broadcast=broadcast, **language)
 
 
 # Upstream g comes first in a product, with the scalar factors, so that the compiler can drop
 # it where it is 1 (at the output) and an array is multiplied once.
 _TABLE += [
-    _tensor("matmul", 2, "·", r"{0} {1}", "a @ b", ("g @ b.T", "a.T @ g"), note="2-D operands: (n, k) @ (k, m)"),
+    _tensor("matmul", 2, "·", r"{0} {1}", "a @ b", ("g @ b.T", "a.T @ g"), note="2-D operands: (n, k) @ (k, m)",
+            infix="@", shape=_matmul_shape, matrix_vjp=("{g} · {b}ᵀ", "{a}ᵀ · {g}")),
+    _tensor("transpose", 1, "ᵀ", r"{{{0}}}^{{\top}}", "a.T", ("g.T",), note="written W^T", shape=_transpose_shape,
+            matrix_vjp=("{g}ᵀ",)),
+    # the lecture's repmat(bᵀ): X W + b adds the bias row to each of the N rows; b is the operand, N the
+    # number of rows (a constant); the VJP sums the upstream gradient over the rows, (∂E/∂Z)ᵀ · 1_N
+    _tensor("repmat", 2, "repmat", r"\operatorname{{repmat}}\left({0}^{{\top}}\right)",
+            "xp.repeat(xp.reshape(a, (1, -1)), b, axis=0)", ("xp.reshape(xp.sum(g, axis=0), a.shape)", "0 * b"),
+            note="b (l×1 or 1×l) repeated as each of the N rows; its VJP sums over the rows", shape=_repmat_shape,
+            matrix_vjp=("{g}ᵀ · 1", "")),
+    _tensor("sum", 1, "Σ", r"\sum {0}", "xp.sum(a)", ("g * xp.ones_like(a)",), note="sum of the entries",
+            callable=True, shape=_scalar_shape, matrix_vjp=("{g} 1 1ᵀ",)),
     _tensor("bias_add", 2, "+b", r"{0} + {1}", "a + b", ("g", "xp.sum(g, axis=0)"),
             note="b (features,) is added to every row, so its VJP sums over the rows"),
     # log-softmax = z - log(s) with z = a - max(a), s = sum(exp(z)); softmax = exp(z) / s (stable, computed once)
@@ -262,18 +349,21 @@ _TABLE += [
             ("g * (1 / a.shape[0]) * (e / s - b)", "g * (-1 / a.shape[0]) * (z - xp.log(s))"),
             saved=(("z", "a - xp.max(a, axis=-1, keepdims=True)"), ("e", "xp.exp(z)"),
                    ("s", "xp.sum(e, axis=-1, keepdims=True)")),
-            note="softmax and cross-entropy fused, through log-softmax (stable); mean over the rows; b has a's shape"),
+            note="softmax and cross-entropy fused, through log-softmax (stable); mean over the rows; b has a's shape",
+            callable=True, shape=_same_shape, matrix_vjp=("(softmax({a}) − {b}) {g} / {r}", "−log softmax({a}) {g} / {r}")),
     _tensor("bce_logits", 2, "BCE", r"\operatorname{{BCE}}\left(\sigma({0}), {1}\right)",
             "xp.mean(xp.logaddexp(0, a) - a * b)",
             ("g * (1 / a.size) * (xp.exp(-xp.logaddexp(0, -a)) - b)", "g * (-1 / a.size) * a"),
-            note="binary cross-entropy on logits: mean of log(1 + e^a) - a b (stable); b has a's shape"),
+            note="binary cross-entropy on logits: mean of log(1 + e^a) - a b (stable); b has a's shape",
+            callable=True, shape=_same_shape, matrix_vjp=("(σ({a}) − {b}) {g} / {n}", "−{a} {g} / {n}")),
     _tensor("mse", 2, "MSE", r"\operatorname{{MSE}}\left({0}, {1}\right)", "xp.mean((a - b) ** 2)",
             ("g * (2 / a.size) * (a - b)", "g * (2 / a.size) * (b - a)"),
-            note="mean of the squared differences; b has a's shape"),
+            note="mean of the squared differences; b has a's shape",
+            callable=True, shape=_same_shape, matrix_vjp=("2 ({a} − {b}) {g} / {n}", "2 ({b} − {a}) {g} / {n}")),
     _tensor("l2", 1, "‖·‖²", r"\left\lVert {0} \right\rVert^2", "xp.sum(a * a)", ("g * 2 * a",),
             note="sum of squares (the L2 penalty before its coefficient)"),
     _tensor("mean", 1, "mean", r"\operatorname{{mean}}\left({0}\right)", "xp.mean(a)",
-            ("g * xp.ones_like(a) / a.size",)),
+            ("g * xp.ones_like(a) / a.size",), callable=True, shape=_scalar_shape, matrix_vjp=("{g} 1 1ᵀ / {n}",)),
 ]
 
 OPS: dict[str, Op] = {}

@@ -10,9 +10,14 @@ Grammar (lowest precedence first)::
     program   := statement ((';' | newline) statement)*
     statement := [NAME '='] sum
     sum       := product (('+' | '-') product)*
-    product   := unary (('*' | '/') unary | unary-without-sign)*   # juxtaposition: x1 x2
+    product   := unary (('*' | '/' | '@' | '⊙' | '.*') unary | unary-without-sign)*   # juxtaposition: x1 x2
     unary     := ('-' | '+') unary | power
-    power     := primary [('^' | '**') unary]                      # right-assoc, above unary minus
+    power     := primary ('^T')* [('^' | '**') unary]              # right-assoc, above unary minus
+
+Matrices (a variable given a matrix's shape or value): ``X W`` and ``X * W`` are the matrix product
+when both operands are matrices, as is ``X @ W``; ``A ⊙ B`` (ASCII ``A .* B``) is the elementwise
+product; ``W^T`` is the transpose. The builder decides by the operands' shapes, and refuses shapes
+that do not fit with both shapes and the column.
     primary   := NUMBER | NAME | FUNC '(' sum (',' sum)* ')' | FUNC unary | '(' sum ')'
 
 So ``2^3^2`` is 512, ``-x^2`` is -(x^2), ``(x+y)z`` is (x+y)*z, and ``sin x cos x`` is
@@ -63,7 +68,7 @@ _TOKEN = r"""
   | (?P<newline>\n)
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<name>{names}[A-Za-z][A-Za-z0-9_]*)
-  | (?P<op>\*\*|[-+*/^(),=;])
+  | (?P<op>\*\*|\.\*|[-+*/^(),=;@⊙])
     """
 
 
@@ -158,7 +163,7 @@ def tokenize(text: str) -> list[Token]:
         if kind == "newline":
             tokens.append(Token("op", ";", pos))
         elif kind == "op":
-            tokens.append(Token("op", "^" if m.group() == "**" else m.group(), pos))
+            tokens.append(Token("op", _SAME.get(m.group(), m.group()), pos))
         elif kind != "space":
             tokens.append(Token(kind, m.group(), pos))
         pos = m.end()
@@ -174,9 +179,12 @@ class Emitter(Protocol):
     def apply(self, op: str, args: list[str], pos: int) -> str: ...
     def assign(self, name: str, node: str, pos: int) -> None: ...
     def finish(self, node: str) -> None: ...
+    def is_matrix(self, node: str) -> bool: ...  # W^T is a transpose when W is a matrix
 
 
 _STARTS_FACTOR = ("number", "name")
+_SAME = {"**": "^", ".*": "⊙"}  # other spellings of an operator
+_PRODUCTS = {"*": "mul", "/": "div", "@": "matmul", "⊙": "hadamard"}
 
 
 class _Parser:
@@ -277,10 +285,10 @@ class _Parser:
     def product(self) -> str:
         left = self.unary()
         while True:
-            if self.at("*") or self.at("/"):
+            if self.tok.kind == "op" and self.tok.text in _PRODUCTS:
                 op = self.advance()
                 right = self.unary()
-                left = self.emit.apply("mul" if op.text == "*" else "div", [left, right], op.pos)
+                left = self.emit.apply(_PRODUCTS[op.text], [left, right], op.pos)
             elif self.tok.kind in _STARTS_FACTOR or self.at("("):
                 # Juxtaposition: x1 x2, (x+y)z, 2x. A sign never starts an implicit factor.
                 pos = self.tok.pos
@@ -309,6 +317,11 @@ class _Parser:
 
     def power(self) -> str:
         base = self.primary()
+        while (self.at("^") and self.tokens[self.i + 1].text == "T" and self.tokens[self.i + 1].kind == "name"
+               and self.emit.is_matrix(base)):  # W^T: the transpose of a matrix
+            op = self.advance()
+            self.advance()
+            base = self.emit.apply("transpose", [base], op.pos)
         if self.at("^"):
             op = self.advance()
             exponent = self.unary()

@@ -21,12 +21,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import precedence
 from sympy.printing.str import StrPrinter
 
+from .formulas import matrix_edge
 from .frames import frame
+from .ops import shape_text
 from .trace import Trace, as_json_number, local_formula
 
 if TYPE_CHECKING:
@@ -38,7 +41,8 @@ if TYPE_CHECKING:
     from .gradcheck import GradCheck, Nudge
     from .verify import Report
 
-__all__ = ["formula", "latex", "number", "equation", "assignments", "Table", "node_table", "descent_table",
+__all__ = ["matrix", "matrix_rows", "MAX_SHOWN_SIZE",
+           "formula", "latex", "number", "equation", "assignments", "Table", "node_table", "descent_table",
            "ClaimLines", "report_lines", "CHECK_MARKS", "tangent_table", "cost_table", "check_table", "nudge_table",
            "graph_summary", "trace_summary", "diagram_svg", "stepper_inline", "MAX_INLINE_NODES", "step_label"]
 
@@ -166,6 +170,8 @@ def number(value: Any, exact: bool = False, digits: int = 6, compact: bool = Fal
     """
     if value is None:
         return "" if compact else "?"
+    if isinstance(value, np.ndarray):
+        return matrix(value, digits)
     if isinstance(value, sp.Basic):
         if not value.is_number:
             return formula(value)
@@ -177,6 +183,28 @@ def number(value: Any, exact: bool = False, digits: int = 6, compact: bool = Fal
     if exact and isinstance(value, sp.Basic) and not value.is_Integer and formula(value) != text:
         return f"{formula(value)} ≈ {text}"
     return text
+
+
+MAX_SHOWN_SIZE = 4  # a matrix up to 4×4 is written out; a larger one as its shape and a summary
+
+
+def matrix_rows(value: np.ndarray, digits: int = 4) -> list[list[str]] | None:
+    """A small matrix's entries as text, row by row (None: over :data:`MAX_SHOWN_SIZE` rows or columns,
+    summarised)."""
+    if any(n > MAX_SHOWN_SIZE for n in np.shape(value)):
+        return None
+    return [[number(float(v), digits=digits) for v in row] for row in np.atleast_2d(value)]
+
+
+def matrix(value: np.ndarray, digits: int = 6) -> str:
+    """``[[0.7311, 0.7311], [0.01799, 0.9975]]``; a larger one ``784×200 matrix, mean 0.01, range -4.1…4.3``."""
+    from .ops import shape_text
+
+    rows = matrix_rows(value, digits)
+    if rows is not None:
+        return "[" + ", ".join("[" + ", ".join(r) + "]" for r in rows) + "]"
+    return (f"{shape_text(value.shape)} matrix, mean {number(float(np.mean(value)), digits=3)}, "
+            f"range {number(float(np.min(value)), digits=3)}…{number(float(np.max(value)), digits=3)}")
 
 
 def equation(*sides: str) -> str:
@@ -211,8 +239,9 @@ def node_table(trace: Trace, step: int | None = None, exact: bool = False, digit
                compact: bool = False) -> Table:
     """A row per node of what is known at ``step``, an index into ``trace.steps`` (None: the end).
 
-    Columns: ``""`` (▶ at the node visited), ``node``, ``op``, ``inputs``, ``value``, ``∂f/∂node``,
-    ``local gradients``. A value appears when the forward pass reaches it (``?`` if it has no number);
+    Columns: ``""`` (▶ at the node visited), ``node``, ``op``, ``inputs``, over matrices ``shape``,
+    ``value``, ``∂f/∂node``, ``local gradients`` (over matrices: each VJP in matrix form). A value
+    appears when the forward pass reaches it (``?`` if it has no number);
     a gradient as soon as a contribution arrives, marked "k of n terms" while a node with several
     consumers is still summing; local gradients are formulas until their node's backward step, then
     numbers too.
@@ -233,11 +262,18 @@ def node_table(trace: Trace, step: int | None = None, exact: bool = False, digit
         if arrived and len(arrived) < arrived[-1][1].consumers:
             grad += f" ({len(arrived)} of {arrived[-1][1].consumers} terms)"
         visited = backward[node].index <= index
-        local = "; ".join(equation(f"∂{node}/∂{e.input}", formula(local_formula(g, node, e.position)),
-                                   num(e.local) if visited else "") for e in backward[node].edges)
+        if g.graph.get("matrices"):  # a VJP in matrix form, not a local gradient
+            local = "; ".join(f"{m.lhs} = {m.step}" for m in (matrix_edge(g, node, e.position)
+                                                                for e in backward[node].edges))
+        else:
+            local = "; ".join(equation(f"∂{node}/∂{e.input}", formula(local_formula(g, node, e.position)),
+                                       num(e.local) if visited else "") for e in backward[node].edges)
+        shape = (shape_text(data.get("shape", ())),) if g.graph.get("matrices") else ()
         rows.append(("▶" if node == fr.current else "", node, data.get("op", data["kind"]),
-                     " ".join(data.get("args", ())), num(fr.values[node]) if node in fr.values else "", grad, local))
-    return Table(("", "node", "op", "inputs", "value", f"∂{out}/∂node", "local gradients"), tuple(rows))
+                     " ".join(data.get("args", ())), *shape,
+                     num(fr.values[node]) if node in fr.values else "", grad, local))
+    shape = ("shape",) if g.graph.get("matrices") else ()
+    return Table(("", "node", "op", "inputs", *shape, "value", f"∂{out}/∂node", "local gradients"), tuple(rows))
 
 
 def descent_table(descent: Descent, exact: bool = False, digits: int = 10, compact: bool = False) -> Table:

@@ -12,6 +12,10 @@ Three styles:
 A forward-mode trace (:mod:`graphlab.forward`) writes each tangent ∂node/∂x where a gradient
 would go, and at the node being visited, each term local × tangent of its tangent.
 
+Over matrices every edge carries its shape [N×l]; a value or gradient of up to 4×4 entries is
+drawn as a little matrix, a larger one as its shape and a summary; at the node being visited,
+the edge shows the VJP in the lecture's matrix form and the factors' shapes.
+
 Every frame of one trace is drawn at the same node positions: the layout is computed
 once by Graphviz's ``dot`` from the widest label each element takes in any frame, then
 pinned (``pos="x,y!"``, drawn by ``neato``), so a slide sequence does not jump. That layout is
@@ -31,11 +35,13 @@ from typing import Any
 
 import graphviz
 import networkx as nx
+import numpy as np
 
 from .errors import GraphlabError
+from .formulas import matrix_edge
 from .frames import Frame, folded_constants, frame, operand_edges
-from .ops import OPS
-from .present import formula, number
+from .ops import OPS, shape_text
+from .present import formula, matrix_rows, number
 from .trace import Trace, local_formula
 
 __all__ = ["STYLES", "PALETTES", "Options", "Palette", "Writer", "build", "to_dot", "frames_dot", "op_symbol",
@@ -167,6 +173,27 @@ class Writer:
     def formula(self, expr: Any) -> str:
         return formula(expr)  # the input language: x^2, step(z)
 
+    def math(self, text: str) -> str:
+        """Matrix-form text (∂E/∂W = Xᵀ · ∂E/∂Z) as this writer writes it: as it is."""
+        return text
+
+    def words(self, text: str) -> str:
+        """Words among the math: as they are."""
+        return text
+
+    def value_lines(self, value: Any, span: Any, prefix: str = "") -> list[Line]:
+        """A value: a number on one line; a matrix of up to 4×4 as its rows in brackets; a larger one as
+        its shape and a summary."""
+        rows = matrix_rows(value, self.opts.precision) if isinstance(value, np.ndarray) else None
+        if rows is None:
+            return [(span(prefix + self.num(value)),)]
+        widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
+        texts = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
+        ends = [("[", "]")] if len(texts) == 1 else \
+            [("⎡", "⎤"), *[("⎢", "⎥")] * (len(texts) - 2), ("⎣", "⎦")]
+        lines = [(span(prefix.rstrip(" =")),)] if prefix else []
+        return lines + [(span(f"{left} {t} {right}"),) for (left, right), t in zip(ends, texts)]
+
     def op_text(self, node: str) -> str:
         return op_symbol(self.g, node) if self.style != "record" else OPS[self.g.nodes[node]["op"]].symbol
 
@@ -176,6 +203,8 @@ class Writer:
 
     def edge_lines(self, arg: str, node: str, pos: int) -> list[Line]:
         """Value of ``arg`` on its way into ``node``, and the gradient sent back along the edge."""
+        if self.g.graph.get("matrices"):
+            return self.matrix_edge_lines(arg, node, pos)
         if not self.show_values:
             return []
         fr = self.fr
@@ -199,6 +228,27 @@ class Writer:
             lines.append((self.grad_span(product),))
         elif (arg, node, pos) in fr.contributions:
             lines.append((self.grad_span(self.num(fr.contributions[(arg, node, pos)])),))
+        return lines
+
+    def matrix_edge_lines(self, arg: str, node: str, pos: int) -> list[Line]:
+        """Over matrices: the shape [N×l], the value, and the gradient; at the node being visited, the VJP
+        in matrix form with its factors' shapes."""
+        fr = self.fr
+        lines: list[Line] = [((self.math(f"[{shape_text(self.g.nodes[arg].get('shape', ()))}]"), "", False),)]
+        if not self.show_values:
+            return lines
+        if arg in fr.values:
+            name = f"{self.node_label(arg)} = " if self.g.nodes[arg].get("name") else ""
+            lines += self.value_lines(fr.values[arg], self.value_span, name)
+        edge = fr.active.get((arg, pos))
+        if edge is not None and fr.current == node:
+            m = matrix_edge(self.g, node, pos)
+            lines.append(((self.math(f"{m.lhs} = {m.step}"), self.pal.local, False),))
+            lines.append(((self.math(m.shapes), self.pal.local, False),))
+            if edge.contribution is not None:
+                lines += self.value_lines(edge.contribution, self.grad_span)
+        elif (arg, node, pos) in fr.contributions:
+            lines += self.value_lines(fr.contributions[(arg, node, pos)], self.grad_span)
         return lines
 
     def tangent_lines(self, arg: str, node: str, pos: int) -> list[Line]:
@@ -225,7 +275,7 @@ class Writer:
         lines: list[Line] = []
         out = self.out_key
         if out in self.fr.values:
-            lines.append((self.value_span(f"{self.node_label(out)} = {self.num(self.fr.values[out])}"),))
+            lines += self.value_lines(self.fr.values[out], self.value_span, f"{self.node_label(out)} = ")
         if self.fr.output_grad is not None:
             lines.append((self.grad_span(self.num(self.fr.output_grad)),))
         if self.fr.tangents.get(out) is not None:  # forward mode: the output's tangent is ∂out/∂x
@@ -241,6 +291,11 @@ class Writer:
         if not arrived or arrived[0][1].consumers < 2:
             return None
         total = arrived[-1][1].consumers
+        if any(isinstance(e.contribution, np.ndarray) for _, e in arrived):  # matrices: on the edges already
+            text = f"the sum of the {total} gradients on its edges" if len(arrived) == total else \
+                f"{len(arrived)} of {total} terms arrived"
+            return (self.grad_span(f"{self.d(self.node_label(self.out_key), self.node_label(node))} = "
+                                   + self.words(text)),)
         parts = [self.num(e.contribution) for _, e in arrived]
         parts = [f"({p})" if p.startswith("-") and i else p for i, p in enumerate(parts)]
         text = " + ".join(parts + [self.ellipsis] * (total - len(arrived)))

@@ -23,7 +23,7 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from .arithmetic import Exact, Float, exact_number, symbol
+from .arithmetic import Arrays, Exact, Float, exact_number, symbol
 from .build import gc_paused
 from .errors import EvaluationError, GraphlabError
 from .evaluate import BackwardStep, Edge, ForwardStep, Step, evaluate
@@ -92,13 +92,15 @@ def is_finite(value: Any) -> bool:
         if value.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
             return False
         return value.is_extended_real is not False  # log(-1) = i*pi is not a real result
-    return bool(np.isfinite(value))
+    return bool(np.all(np.isfinite(value)))
 
 
-def as_json_number(value: Any) -> float | str | None:
-    """A JSON-safe number: non-finite floats become "inf", "-inf", "nan"."""
+def as_json_number(value: Any) -> float | str | list | None:
+    """A JSON-safe number: non-finite floats become "inf", "-inf", "nan"; a matrix is nested lists of them."""
     if value is None:
         return None
+    if isinstance(value, np.ndarray):
+        return [as_json_number(v) for v in value] if value.ndim else as_json_number(float(value))
     if isinstance(value, sp.Basic):
         if not value.is_number:
             return None  # symbolic (a variable had no value)
@@ -124,6 +126,9 @@ def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, /, mode: s
     goes in the mapping."""
     if mode not in ("float", "exact"):
         raise GraphlabError(f"unknown mode {mode!r}: use 'float' or 'exact'")
+    matrices = graph.graph.get("matrices", False)
+    if matrices and mode == "exact":
+        raise GraphlabError("exact mode is for scalars; matrices are traced in float64")
     values = dict(values or {})
     twice = sorted(set(values) & set(named))
     if twice:
@@ -140,7 +145,9 @@ def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, /, mode: s
                               f"(this graph has {len(prog.order):,}); use float mode")
     missing = tuple(v for v in variables if values.get(v) is None)
     with np.errstate(all="ignore"), gc_paused():
-        run = evaluate(prog, Exact() if mode == "exact" else Float(), values)
+        arith = Exact() if mode == "exact" else Arrays(dict(graph.nodes(data="shape", default=()))) if matrices \
+            else Float()
+        run = evaluate(prog, arith, values)
     nonfinite: dict[str, list[str]] = {}
     for node in run.nodes:
         if not is_finite(run.values[node]):
