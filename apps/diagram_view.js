@@ -3,7 +3,7 @@
 // zooms; this file only sizes the drawing so its labels stay legible, wires the buttons and the
 // keys to Panzoom and to the step, and reports the size of the space the diagram has.
 //
-// data: {svg, step, count, label, present, minPx: {phone, wide}, phoneWidth, maxPx}
+// data: {svg, step, count, label, direction, present, minPx: {phone, wide}, phoneWidth, maxPx}
 
 const TEXT_BOX = 'input, textarea, select, [contenteditable=""], [contenteditable="true"], [role="slider"], '
   + '[role="combobox"], [role="textbox"], [role="spinbutton"]';
@@ -69,6 +69,7 @@ function draw(view, data) {
   stage.style.width = `${Math.max(w, width)}px`;  // at least the box: Panzoom's contain "outside"
   stage.style.height = `${Math.max(h, boxHeight)}px`;
   view.root.dataset.labelPx = (label * scale).toFixed(1);
+  view.root.dataset.direction = data.direction;
   view.root.dataset.fits = String(w <= width + 1 && h <= room + 1);
   return {width, room};
 }

@@ -88,7 +88,8 @@ class Drawing:
     form: str = "names"  # how the chain rule writes a whole gradient (graphlab.formulas.FORMS)
 
     def options(self) -> dict[str, Any]:
-        return {"direction": self.direction, "palette": self.palette, "precision": self.precision,
+        direction = "LR" if self.direction == "auto" else self.direction  # auto, screen unknown: LR
+        return {"direction": direction, "palette": self.palette, "precision": self.precision,
                 "symbolic": self.symbolic}
 
 
