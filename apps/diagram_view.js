@@ -31,14 +31,31 @@ fill the screen; → / PageDown / Space next, ← / PageUp previous, Home / End 
           stage: root.querySelector('.gl-stage'), panzoom: null, step: 0, count: 0, present: false};
 }
 
-// Pan so that the node being visited is in view (centred), when it is not already.
-function showCurrent(view, always) {
+// The node being visited, in the stage's own pixels (whatever Panzoom's transform is just now).
+function currentAt(view) {
   const node = view.stage.querySelector('g.node.current');
-  if (!node || !view.panzoom) return;
+  if (!node) return null;
+  const stage = view.stage.getBoundingClientRect();
+  const at = node.getBoundingClientRect();
+  const k = view.stage.offsetWidth / stage.width;
+  return {x: (at.left + at.width / 2 - stage.left) * k, y: (at.top + at.height / 2 - stage.top) * k};
+}
+
+// A new view: at the legible scale, the node being visited in the middle (Panzoom keeps the drawing
+// covering the box).
+function centre(view) {
+  const at = currentAt(view) || {x: view.box.clientWidth / 2, y: view.box.clientHeight / 2};
+  view.panzoom.zoom(1, {animate: false});
+  view.panzoom.pan(view.box.clientWidth / 2 - at.x, view.box.clientHeight / 2 - at.y, {animate: false});
+}
+
+// The next step of the same drawing: the view stays, unless the node being visited is out of it.
+function follow(view) {
+  const node = view.stage.querySelector('g.node.current');
+  if (!node) return;
   const box = view.box.getBoundingClientRect();
   const at = node.getBoundingClientRect();
-  const inside = at.left >= box.left && at.right <= box.right && at.top >= box.top && at.bottom <= box.bottom;
-  if (inside && !always) return;
+  if (at.left >= box.left && at.right <= box.right && at.top >= box.top && at.bottom <= box.bottom) return;
   const scale = view.panzoom.getScale();
   const dx = (box.left + box.width / 2) - (at.left + at.width / 2);
   const dy = (box.top + box.height / 2) - (at.top + at.height / 2);
@@ -106,13 +123,16 @@ export default function ({data, parentElement, setStateValue, setTriggerValue}) 
   view.bar.querySelector('[data-do="present"]').textContent = data.present ? 'Exit' : 'Present';
   view.bar.querySelector('[data-do="present"]').setAttribute('aria-label', data.present ? 'Exit presentation' : 'Present');
 
-  const keep = view.panzoom && previousStep !== 0 && view.svgSize === data.svg.length;
-  if (view.panzoom) view.panzoom.destroy();
+  // the same drawing at another step (the layout is pinned): keep the user's pan and zoom
+  const drawing = `${data.direction} ${data.present} ${data.count} ${data.svg.slice(0, 200)}`;
+  const keep = view.panzoom && previousStep !== 0 && view.drawing === drawing;
+  view.drawing = drawing;
   const area = draw(view, data);
-  view.svgSize = data.svg.length;
-  view.panzoom = window.Panzoom(view.stage, {minScale: 1, maxScale: 6, step: 0.25, contain: 'outside',
-                                             cursor: 'grab', animate: false});
-  showCurrent(view, !keep);
+  if (!view.panzoom) {
+    view.panzoom = window.Panzoom(view.stage, {minScale: 1, maxScale: 6, step: 0.25, contain: 'outside',
+                                               cursor: 'grab', animate: false});
+  }
+  if (keep) follow(view); else centre(view);
   reportArea(view, setStateValue, area);
 
   const go = (target) => {
@@ -133,7 +153,7 @@ export default function ({data, parentElement, setStateValue, setTriggerValue}) 
     const what = event.target.closest('button')?.dataset.do;
     if (what === 'in') view.panzoom.zoomIn();
     else if (what === 'out') view.panzoom.zoomOut();
-    else if (what === 'reset') { view.panzoom.reset({animate: false}); showCurrent(view, true); }
+    else if (what === 'reset') centre(view);
     else if (what === 'present') present(!view.present);
     else if (what === 'prev') go(view.step - 1);
     else if (what === 'next') go(view.step + 1);
@@ -162,7 +182,7 @@ export default function ({data, parentElement, setStateValue, setTriggerValue}) 
   let resizing = null;
   const onResize = () => {
     clearTimeout(resizing);
-    resizing = setTimeout(() => reportArea(view, setStateValue, draw(view, data)), 250);
+    resizing = setTimeout(() => { reportArea(view, setStateValue, draw(view, data)); centre(view); }, 250);
   };
   document.addEventListener('keydown', onKey);
   document.addEventListener('fullscreenchange', onFullscreen);

@@ -63,9 +63,9 @@ _component = st.components.v2.component("graphlab_diagram", css=_CSS, js=_LIBRAR
 
 def show(svg: str, step: int, count: int, label: str, *, direction: str, present: bool, key: str,
          on_goto: Callable[[], None], on_present: Callable[[], None], on_area: Callable[[], None]):
-    """The diagram ``svg`` (Graphviz's SVG) of step ``step`` of ``count``. Its state in ``st.session_state[key]``:
-    ``area`` ({w, h}: the CSS pixels the diagram may take; ``direction`` is the layout's, LR or TB), and, for one run, ``goto`` (a step the keys or
-    the presentation's buttons asked for) and ``present`` (on or off)."""
+    """The diagram ``svg`` (Graphviz's SVG, laid out in ``direction``) of step ``step`` of ``count``. Its state
+    in ``st.session_state[key]``: ``area`` ({w, h}: the CSS pixels the diagram may take), and, for one run,
+    ``goto`` (a step the keys or the presentation's buttons asked for) and ``present`` (on or off)."""
     return _component(key=key, data={"svg": svg[svg.find("<svg"):], "step": step, "count": count, "label": label,
                                      "direction": direction,
                                      "present": present, "minPx": MIN_LABEL_PX, "phoneWidth": PHONE_WIDTH,

@@ -114,8 +114,8 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
     with stage:
         if drawable:
             diagram_view.show(m.diagram_svg(key, index, drawing), index + 1, count, m.step_label(t, index),
-                              direction=drawing.direction, present=bool(state.get("present")), key="diagram", on_goto=go_to,
-                              on_present=toggle_presenting, on_area=lambda: None)
+                              direction=drawing.direction, present=bool(state.get("present")), key="diagram",
+                              on_goto=go_to, on_present=toggle_presenting, on_area=lambda: None)
         else:
             st.info(f"This graph has {n:,} nodes, more than the {m.MAX_DRAW_NODES} that can be drawn legibly, "
                     "so the diagram is left out. The table below has every node.")

@@ -10,8 +10,8 @@ import io
 import json
 import sys
 import zipfile
-from xml.etree import ElementTree
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pygraphviz
 import pytest
