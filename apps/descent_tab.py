@@ -38,9 +38,9 @@ def default_wrt(variables: tuple[str, ...]) -> list[str]:
 
 
 @st.cache_resource(max_entries=64, show_spinner="Descending...")
-def run(key: m.Key, wrt: tuple[str, ...], lr: str, steps: int, table: str | None = None,
+def run(key: m.Key, wrt: tuple[str, ...], lr: str, steps: int, table: bytes | None = None,
         batch_size: int | None = None, seed: int = 0) -> Descent:
-    """The descent from the values typed; ``table``: CSV text of a data table."""
+    """The descent from the values typed; ``table``: an uploaded CSV data table's bytes."""
     data = parse_table(table, "the uploaded table") if table is not None else None
     return descend(m.build(key.expr), wrt, m.point_of(key.values), lr, steps, mode=key.mode, data=data,
                    batch_size=batch_size, seed=seed)
@@ -112,7 +112,7 @@ def show(key: m.Key) -> None:
         st.info("Choose the parameters θ to descend on.")
         return
     upload = state.get(DATA)
-    table = upload.getvalue().decode("utf-8", errors="replace") if upload is not None else None
+    table = upload.getvalue() if upload is not None else None
     try:
         d = run(key, tuple(state[WRT]), str(state[LR]), int(state[STEPS]), table,
                 state.get(BATCH) if upload is not None else None, int(state.get(SEED) or 0))

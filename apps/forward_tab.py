@@ -88,7 +88,8 @@ def show(key: m.Key, drawing: m.Drawing) -> None:
         return
     count = len(t.steps)
     state[STEP] = min(max(1, int(state[STEP])), count)
-    right.slider("Forward step", 1, count, key=STEP)
+    if count > 1:  # one node (the expression is a single variable) has a single step: nothing to slide
+        right.slider("Forward step", 1, count, key=STEP)
     index = state[STEP] - 1
     s = t.steps[index]
     st.markdown(f"**forward {index + 1} of {count}: node {s.node}**, carrying ∂{s.node}/∂{wrt} "

@@ -155,10 +155,7 @@ def raw_data(config: Config, csv_bytes: bytes | None = None) -> Dataset:
     if config.dataset == "csv":
         if not csv_bytes:
             raise GraphlabError("upload a CSV file: feature columns, then a label column")
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "uploaded.csv"
-            path.write_bytes(csv_bytes)
-            return datasets.from_csv(path, test_fraction=test, seed=config.seed)
+        return datasets.from_upload(csv_bytes, test_fraction=test, seed=config.seed)
     if config.dataset == "digits":
         return datasets.digits(test_fraction=test, seed=config.seed)
     if config.dataset == "spiral":

@@ -703,12 +703,24 @@ def add_mlp(sub) -> None:
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "apps" / "graphlab_app.py"
 
 
+# The server's configuration: `graphlab app` and `make app` both pass it; options after `--` override it.
+SERVER_SETTINGS = {
+    "browser.gatherUsageStats": "false",  # no usage statistics
+    "client.toolbarMode": "viewer",  # no "Deploy" button, no developer menu
+    "server.showEmailPrompt": "false",  # a first run on a desktop must not wait for an email
+    "server.maxUploadSize": "10",  # MB; CSV tables are read within graphlab.table's limits as well
+    "server.maxMessageSize": "50",  # MB; the largest page (every frame's SVG) is far below it
+    "server.disconnectedSessionTTL": "60",  # s: a closed tab's session and uploads are freed after a minute
+    "server.fileWatcherType": "none",  # a served app does not watch its source for edits
+}
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     if not APP_SCRIPT.is_file():
         raise GraphlabError(f"the app is not installed here (no {APP_SCRIPT}); run it from a source checkout")
-    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), "--browser.gatherUsageStats", "false",
-               "--client.toolbarMode", "viewer",  # viewer: no "Deploy" button, no developer menu
-               "--server.showEmailPrompt", "false"]  # a first run on a desktop must not wait for an email
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT)]
+    for option, value in SERVER_SETTINGS.items():
+        command += [f"--{option}", value]
     if args.port is not None:
         command += ["--server.port", str(args.port)]
     if args.headless:

@@ -8,16 +8,17 @@ its 0-50 % slider); digits ships inside scikit-learn, so nothing is downloaded.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import table
 from .errors import GraphlabError
 
-__all__ = ["Dataset", "DATASETS", "load", "circle", "xor", "gauss", "spiral", "moons", "digits", "from_csv", "split"]
+__all__ = ["Dataset", "DATASETS", "load", "circle", "xor", "gauss", "spiral", "moons", "digits", "from_csv",
+           "from_upload", "split", "MAX_CLASSES"]
 
 
 @dataclass(frozen=True)
@@ -143,21 +144,26 @@ def digits(n: int | None = None, noise: float | None = None, test_fraction: floa
     return split("digits", X, y, tuple(range(10)), test_fraction, seed)
 
 
+MAX_CLASSES = 100
+
+
 def from_csv(path: str | Path, label: str | int = -1, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     """Feature columns and one label column (the last by default; a name or index otherwise).
 
     A first row that is not all numbers is a header. Labels may be any text: classes are
-    the sorted distinct labels.
+    the sorted distinct labels. The file is read within :mod:`graphlab.table`'s limits.
     """
-    path = Path(path)
-    try:
-        with path.open(newline="") as f:
-            rows = [row for row in csv.reader(f) if row and any(c.strip() for c in row)]
-    except OSError as e:
-        raise GraphlabError(f"cannot read {path}: {e.strerror}") from None
-    if not rows:
-        raise GraphlabError(f"{path} has no rows")
+    return _from_rows(table.read_file(path), str(path), Path(path).stem, label, test_fraction, seed)
 
+
+def from_upload(raw: bytes, name: str = "the uploaded CSV file", label: str | int = -1,
+                test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """:func:`from_csv` on an upload's bytes; ``name`` names it in errors."""
+    return _from_rows(table.read_bytes(raw, name), name, "upload", label, test_fraction, seed)
+
+
+def _from_rows(rows: list[list[str]], path: str, stem: str, label: str | int, test_fraction: float,
+               seed: int) -> Dataset:
     def numeric(cell: str) -> bool:
         try:
             float(cell)
@@ -165,7 +171,7 @@ def from_csv(path: str | Path, label: str | int = -1, test_fraction: float = 0.2
         except ValueError:
             return False
 
-    header = None if all(numeric(c) for c in rows[0]) else [c.strip() for c in rows[0]]
+    header = None if all(numeric(c) for c in rows[0]) else rows[0]
     body = rows[1:] if header else rows
     width = len(rows[0])
     if width < 2:
@@ -181,16 +187,24 @@ def from_csv(path: str | Path, label: str | int = -1, test_fraction: float = 0.2
         if len(row) != width:
             raise GraphlabError(f"{path}, line {line}: {len(row)} columns, expected {width}")
         try:
-            features.append([float(c) for i, c in enumerate(row) if i != col])
+            point = [float(c) for i, c in enumerate(row) if i != col]
         except ValueError:
             raise GraphlabError(f"{path}, line {line}: a feature is not a number") from None
-        labels.append(row[col].strip())
+        if not all(math.isfinite(v) for v in point):
+            raise GraphlabError(f"{path}, line {line}: a feature is NaN or infinite")
+        features.append(point)
+        labels.append(row[col])
     if not body:
         raise GraphlabError(f"{path} has a header but no data")
     classes = sorted(set(labels), key=lambda c: (not numeric(c), float(c) if numeric(c) else 0.0, c))
+    if len(classes) < 2:
+        raise GraphlabError(f"{path}: every label is {classes[0]!r}; a classifier needs at least two classes")
+    if len(classes) > MAX_CLASSES:
+        raise GraphlabError(f"{path}: the label column has {len(classes):,} different values; the limit is "
+                            f"{MAX_CLASSES} classes (is the label the last column?)")
     index = {c: i for i, c in enumerate(classes)}
     y = np.array([index[c] for c in labels], dtype=np.int64)
-    return split(path.stem, np.array(features, dtype=np.float64), y, classes, test_fraction, seed)
+    return split(stem, np.array(features, dtype=np.float64), y, classes, test_fraction, seed)
 
 
 DATASETS = {"circle": circle, "xor": xor, "gauss": gauss, "spiral": spiral, "moons": moons, "digits": digits}

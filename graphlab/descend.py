@@ -10,8 +10,6 @@ and the update −η ∇L(θ_k) that gives θ_{k+1}; the last row has no update.
 
 from __future__ import annotations
 
-import csv
-import io
 import random
 import re
 from collections.abc import Mapping, Sequence
@@ -22,6 +20,7 @@ from typing import Any
 import networkx as nx
 import sympy as sp
 
+from . import table
 from .build import from_text
 from .errors import GraphlabError
 from .point import parse_value
@@ -30,7 +29,7 @@ from .trace import as_json_number, trace
 __all__ = ["DescentStep", "Descent", "descend", "read_table", "parse_table", "MAX_STEPS", "MAX_ROWS"]
 
 MAX_STEPS = 10_000
-MAX_ROWS = 100_000
+MAX_ROWS = table.MAX_ROWS
 _NUMBER = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
 
 
@@ -77,33 +76,30 @@ class Descent:
 
 def read_table(path: str) -> list[dict[str, str]]:
     """A small CSV data table: a header of variable names, then one number per cell."""
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise GraphlabError(f"cannot read {path}: {e.strerror}", field="data") from None
-    except UnicodeDecodeError as e:
-        raise GraphlabError(f"{path} is not a CSV table: {e}", field="data") from None
-    return parse_table(text, path)
+    return _records(table.read_file(path, field="data"), path)
 
 
-def parse_table(text: str, path: str = "the table") -> list[dict[str, str]]:
-    """:func:`read_table` on text already read (an upload, say); ``path`` names it in errors."""
-    try:
-        rows = list(csv.DictReader(io.StringIO(text, newline="")))
-    except csv.Error as e:
-        raise GraphlabError(f"{path} is not a CSV table: {e}", field="data") from None
-    if not rows:
+def parse_table(raw: bytes | str, path: str = "the table") -> list[dict[str, str]]:
+    """:func:`read_table` on an upload's bytes or text already read; ``path`` names it in errors."""
+    rows = table.read_bytes(raw, path, "data") if isinstance(raw, bytes) else table.rows(raw, path, "data")
+    return _records(rows, path)
+
+
+def _records(rows: list[list[str]], path: str) -> list[dict[str, str]]:
+    header, body = rows[0], rows[1:]
+    if not body:
         raise GraphlabError(f"{path} has no data rows", field="data")
-    if len(rows) > MAX_ROWS:
-        raise GraphlabError(f"{path} has {len(rows):,} rows; the limit is {MAX_ROWS:,}", field="data")
-    for i, row in enumerate(rows, start=2):
-        for name, cell in row.items():
-            if name is None or cell is None:
-                raise GraphlabError(f"{path} line {i}: the row does not match the header", field="data")
+    if len(body) > MAX_ROWS:
+        raise GraphlabError(f"{path} has {len(body):,} rows; the limit is {MAX_ROWS:,}", field="data")
+    records = []
+    for i, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise GraphlabError(f"{path} line {i}: the row does not match the header", field="data")
+        for name, cell in zip(header, row):
             if not _NUMBER.fullmatch(cell):
                 raise GraphlabError(f"{path} line {i}: {name} = {cell!r} is not a number", field="data")
-    return rows
+        records.append(dict(zip(header, row)))
+    return records
 
 
 def _number(text: str, mode: str) -> Any:

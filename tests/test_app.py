@@ -266,6 +266,9 @@ def test_graphlab_app_runs_streamlit_on_the_app(monkeypatch):
     assert command[1:4] == ["-m", "streamlit", "run"] and command[4] == APP
     assert command[command.index("--server.port") + 1] == "8765"
     assert command[-2:] == ["--server.address", "127.0.0.1"]
+    settings = dict(zip(command[5:-2:2], command[6:-2:2]))  # the shipped configuration, each option once
+    assert settings["--server.maxUploadSize"] == "10" and settings["--browser.gatherUsageStats"] == "false"
+    assert settings["--server.port"] == "8765" and settings["--server.headless"] == "true"
 
 
 LECTURE_Q = "q = x + y; f = q z"  # steps: forward x y q z f, then backward f z q y x

@@ -85,3 +85,29 @@ def test_a_wrong_epoch_or_step_fails_the_cross_checks():
     tiny.check(good, X, Y)
     with pytest.raises(AssertionError):  # a step on half the batch
         tiny.check({**good, "numpy": tiny.numpy_step(X[:100], Y[:100])}, X, Y)
+
+
+@pytest.mark.e2e
+def test_the_class_load_benchmark_drives_real_sessions_on_the_real_server(tmp_path):
+    """`python -m benchmarks --case app_load --quick`: 1 and 2 students stepping, one playing beside one."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from benchmarks import app_load
+
+    if not Path(app_load.CHROMIUM).is_file():
+        if os.environ.get("GRAPHLAB_E2E") == "1":
+            pytest.fail(f"GRAPHLAB_E2E=1 but no Chromium at {app_load.CHROMIUM}", pytrace=False)
+        pytest.skip(f"no Chromium at {app_load.CHROMIUM}")
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--case", "app_load", "--quick", "--json"],
+                          cwd=app_load.ROOT, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = json.loads(done.stdout)["app_load"]
+    assert list(table) == ["1 stepping", "2 stepping", "1 playing + 1 stepping"]
+    for row in table.values():
+        assert row["bleed"] == [], f"a student saw another's graph: nodes {row['bleed']}"
+        assert 0 < row["step_p50"] <= row["step_p95"] and row["server_cpu_per_rerun"] > 0
+        assert row["memory_peak"] >= row["memory_rss"] > 0
+    assert table["1 playing + 1 stepping"]["epochs_per_second"] > 0  # the player trained while the other stepped

@@ -14,11 +14,7 @@ import io
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
 from urllib.parse import urlencode
@@ -31,15 +27,15 @@ try:
 except ImportError:  # the browser fixture says so: a skip, or a failure under GRAPHLAB_E2E=1
     sync_playwright = None
 
+# one way to start the app, launch the browser and wait for a run, shared with the load benchmark
+from benchmarks.app_load import CHROMIUM, IDLE, LAUNCH_ARGS, serve  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "apps"))  # what `streamlit run` does for the app's own modules
 import stepper_model  # noqa: E402  (the lecture examples)
 
 SHOTS = ROOT / "out" / "e2e"
-CHROMIUM = os.environ.get("GRAPHLAB_CHROMIUM", "/usr/bin/chromium")
 REQUIRED = os.environ.get("GRAPHLAB_E2E") == "1"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 30_000  # every wait: Playwright's actions and expect(...)
 LOAD_TIMEOUT_MS = 90_000  # a new session's first run (imports, caches) on a loaded 2-core machine
 TRAIN_TIMEOUT_MS = 180_000  # the Playground trains ~0.3 s of each 0.5 s tick: fewer epochs when the CPU is busy
@@ -57,44 +53,14 @@ def _unavailable(reason: str):
     pytest.skip(f"browser tests skipped: {reason} (install Debian's chromium, or set GRAPHLAB_E2E=1 to require it)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    """`graphlab app` (which becomes `streamlit run`); waits until healthy, always stops it."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    command = [sys.executable, "-m", "graphlab.cli", "app", "--port", str(port), "--headless", "--",
-               "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    """`graphlab app` (which becomes `streamlit run`), as the load benchmark starts it; healthy, always stopped."""
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not become healthy in 120 s:\n{log_path.read_text()}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with serve(tmp_path_factory.mktemp("streamlit") / "server.log") as (url, _):
+            yield url
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -136,14 +102,6 @@ def open_app(page, server: str, **query: str):
 def wait_for_chart(page, timeout: float = LOAD_TIMEOUT_MS):
     page.wait_for_selector(f'{DIAGRAM} g.node', state="attached", timeout=timeout)
     wait_idle(page, timeout)
-
-
-IDLE = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return app !== null && app.dataset.testScriptState === 'notRunning'
-    && app.dataset.testConnectionState === 'CONNECTED'
-    && !document.querySelector('[data-stale="true"], [data-testid="stSkeleton"]');
-}"""
 
 
 def wait_idle(page, timeout: float = TIMEOUT_MS):

@@ -1,0 +1,247 @@
+"""`python -m benchmarks --case app_load`: a class on one server. N students at once in the real app.
+
+The real server (`graphlab app`, so with the app's shipped settings) and real browsers: one headless
+Chromium (the project's Playwright + Debian's Chromium, as the browser tests use) with a fresh
+browser context per student, so each is its own Streamlit session. Each stepping student opens a
+lecture example by link, types another lecture example into the Expression box, presses "next" six
+times and switches to the Forward mode tab and back. Each action is timed from the click (or the
+Enter) until the page shows its result and the script is idle. Playing students open the Playground
+on XOR, press Play, and train until the steppers are done.
+
+Reported per number of sessions: p50/p95 of the step latency (end to end, in the browser), the
+server's CPU time per rerun (its own process CPU over the run, divided by the reruns the students
+caused: browsers on the same machine compete for the CPU, so this is the server's share), its peak
+and final memory, each player's epochs per second, and whether any student saw another's graph.
+
+Browsers and server share this machine's cores, so the end-to-end latencies include the browsers'
+own work; the per-rerun CPU time does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("GRAPHLAB_CHROMIUM", "/usr/bin/chromium")
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+SESSIONS = (1, 8, 16, 32)
+STEPS = 6
+TIMEOUT_MS = 300_000  # a wait under the heaviest load; a benchmark reports slowness, it does not fail on it
+# The lecture examples, as (link expression, its values, the expression then typed in)
+EXAMPLES = [("(x+y)z", "x=-2,y=5,z=-4", "log(x1 x2) sin(x2)"),
+            ("log(x1 x2) sin(x2)", "x1=2,x2=3", "sigmoid(w0 x0 + w1 x1 + w2)"),
+            ("sigmoid(w0 x0 + w1 x1 + w2)", "w0=2,x0=-1,w1=-3,x1=-2,w2=-3", "q = x + y; f = q z"),
+            ("q = x + y; f = q z", "x=-2,y=5,z=-4", "(x+y)z")]
+PLAYGROUND = {"data": "xor", "noise": "0", "seed": "0", "layers": "4", "act": "tanh", "lr": "0.03", "batch": "10"}
+
+IDLE = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return app !== null && app.dataset.testScriptState === 'notRunning'
+    && app.dataset.testConnectionState === 'CONNECTED'
+    && !document.querySelector('[data-stale="true"], [data-testid="stSkeleton"]');
+}"""
+# The step's label ("forward 2 of 5: node y"), once the run that drew it is over; null while running
+LABEL = """() => {
+  if (!(IDLE)()) return null;
+  const label = [...document.querySelectorAll('[data-testid="stMarkdownContainer"] strong')]
+    .map(e => e.textContent).find(t => /^(forward|backward) \\d+ of \\d+: node /.test(t));
+  return label === undefined ? null : label;
+}""".replace("IDLE", IDLE)
+# The diagram's node titles: every node of the student's own graph is there (drawn), and none is foreign
+# (another student's graph). Graphviz draws in the browser after the run, so "drawn" is waited for.
+TITLES = """[...document.querySelectorAll('[data-testid="stGraphVizChart"] svg g.node > title')]
+  .map(t => t.textContent)"""
+DRAWN = f"(names) => {{ const titles = new Set({TITLES}); return names.every(n => titles.has(n)); }}"
+FOREIGN = f"(names) => {TITLES}.filter(t => !names.includes(t))"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(log_path: Path, timeout: float = 120) -> Iterator[tuple[str, int]]:
+    """`graphlab app` on a free local port, healthy: yields (its URL, its pid); always stops it."""
+    port = free_port()
+    command = [sys.executable, "-m", "graphlab.cli", "app", "--port", str(port), "--headless", "--",
+               "--server.address", "127.0.0.1"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield url, proc.pid  # `graphlab app` becomes the server (execv): the same process
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's user + system CPU time (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """The process's resident memory now and at its peak, in MB (Linux /proc)."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return {"rss": int(status["VmRSS"].split()[0]) / 1024, "peak": int(status["VmHWM"].split()[0]) / 1024}
+
+
+def node_names(expr: str) -> list[str]:
+    import graphlab as gl
+
+    return sorted(map(str, gl.graph(expr).nodes))
+
+
+async def _timed(page, act, changed: str, arg=None) -> float:
+    """Seconds from ``act()`` until the JS predicate ``changed`` (given ``arg``) holds."""
+    start = time.perf_counter()
+    await act()
+    await page.wait_for_function(changed, arg=arg, timeout=TIMEOUT_MS)
+    return time.perf_counter() - start
+
+
+async def stepper(browser, url: str, example: tuple[str, str, str]) -> dict:
+    """One stepping student; returns their latencies and whether they ever saw another's graph."""
+    link_expr, at, typed = example
+    context = await browser.new_context(viewport={"width": 1366, "height": 768})
+    page = await context.new_page()
+    try:
+        await page.goto(f"{url}/?{urlencode({'expr': link_expr, 'at': at})}", timeout=TIMEOUT_MS)
+        await page.wait_for_function(f"(names) => ({LABEL})() !== null && ({DRAWN})(names)",
+                                     arg=node_names(link_expr), timeout=TIMEOUT_MS)
+        foreign = await page.evaluate(FOREIGN, node_names(link_expr))
+        box = page.get_by_role("textbox", name="Expression")
+
+        async def type_it():
+            await box.fill(typed)
+            await box.press("Enter")
+
+        typing = await _timed(page, type_it,
+                              f"(names) => ({LABEL})() !== null && ({DRAWN})(names)", node_names(typed))
+        steps = []
+        for _ in range(STEPS):
+            before = await page.evaluate(LABEL)
+            steps.append(await _timed(page, lambda: page.get_by_role("button", name="next").click(),
+                                      f"(before) => {{ const l = ({LABEL})(); return l !== null && l !== before; }}",
+                                      before))
+            foreign += await page.evaluate(FOREIGN, node_names(typed))
+        tabs = []
+        for tab, shows in (("Forward mode", "Forward step"), ("Step through", "next")):  # text only that tab has
+            tabs.append(await _timed(page, page.get_by_role("tab", name=tab).click, f"""() => ({IDLE})()
+              && [...document.querySelectorAll('label, button')].some(e => e.innerText.trim().endsWith({shows!r}))"""))
+        return {"steps": steps, "typing": typing, "tabs": tabs, "reruns": 2 + STEPS + len(tabs),
+                "bleed": sorted(set(foreign))}
+    finally:
+        await context.close()
+
+
+async def player(browser, url: str, done: asyncio.Event) -> dict:
+    """One student training XOR in the Playground until ``done``; returns epochs per second."""
+    context = await browser.new_context(viewport={"width": 1366, "height": 768})
+    page = await context.new_page()
+    epoch = page.locator('[data-testid="stMetric"]').filter(has_text="Epoch").locator(
+        '[data-testid="stMetricValue"]')
+    try:
+        await page.goto(f"{url}/playground?{urlencode(PLAYGROUND)}", timeout=TIMEOUT_MS)
+        await page.get_by_role("button", name="Play").wait_for(timeout=TIMEOUT_MS)
+        await page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
+        await page.get_by_role("button", name="Play").click()
+        start = time.perf_counter()
+        await done.wait()
+        epochs = int((await epoch.inner_text(timeout=TIMEOUT_MS)).replace(",", ""))
+        seconds = time.perf_counter() - start
+        await page.get_by_role("button", name="Pause").click(timeout=TIMEOUT_MS)
+        return {"epochs_per_second": epochs / seconds}
+    finally:
+        await context.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+async def _scenario(browser, url: str, pid: int, steppers: int, players: int) -> dict:
+    done = asyncio.Event()
+    cpu, wall = cpu_seconds(pid), time.perf_counter()
+    playing = [asyncio.create_task(player(browser, url, done)) for _ in range(players)]
+    stepping = await asyncio.gather(*(stepper(browser, url, EXAMPLES[i % len(EXAMPLES)]) for i in range(steppers)))
+    cpu, wall = cpu_seconds(pid) - cpu, time.perf_counter() - wall
+    done.set()
+    played = await asyncio.gather(*playing)
+    steps = [s for r in stepping for s in r["steps"]]
+    reruns = sum(r["reruns"] for r in stepping)
+    row = {"sessions": steppers + players, "steppers": steppers, "players": players,
+           "step_p50": statistics.median(steps), "step_p95": percentile(steps, 95),
+           "tab_p50": statistics.median(t for r in stepping for t in r["tabs"]),
+           "typing_p50": statistics.median(r["typing"] for r in stepping),
+           "server_cpu_per_rerun": cpu / reruns, "server_cpu_share": cpu / wall,
+           "bleed": sorted({n for r in stepping for n in r["bleed"]}),
+           **{f"memory_{k}": v for k, v in memory_mb(pid).items()}}
+    if played:
+        row["epochs_per_second"] = statistics.median(p["epochs_per_second"] for p in played)
+    return row
+
+
+async def _run(sessions: tuple[int, ...], players: bool, log_path: Path) -> dict:
+    from playwright.async_api import async_playwright
+
+    out = {}
+    with serve(log_path) as (url, pid):
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+            try:
+                await _scenario(browser, url, pid, 1, 0)  # warm: imports and the first run's caches
+                for n in sessions:
+                    out[f"{n} stepping"] = await _scenario(browser, url, pid, n, 0)
+                if players:
+                    n = max(1, max(sessions) // 4)
+                    out[f"{n} playing + {n} stepping"] = await _scenario(browser, url, pid, n, n)
+            finally:
+                await browser.close()
+    return out
+
+
+def run(quick: bool = False, sessions: tuple[int, ...] | None = None, players: bool = True) -> dict:
+    """The table: one row per number of concurrent sessions (``quick``: 1 and 2 only), then a quarter of
+    the most sessions playing the Playground beside as many stepping (``quick``: one and one)."""
+    if not (Path(CHROMIUM).is_file()):
+        return {}
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return {}
+    sessions = sessions or ((1, 2) if quick else SESSIONS)
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"graphlab-app-load-{os.getpid()}.log"
+    return asyncio.run(_run(tuple(sessions), players, log))
