@@ -5,8 +5,10 @@
 //
 // data: {svg, step, count, label, direction, present, minPx: {phone, wide}, phoneWidth, maxPx}
 
+// focus in these keeps its keys: text boxes, and widgets that move by arrow keys themselves
 const TEXT_BOX = 'input, textarea, select, [contenteditable=""], [contenteditable="true"], [role="slider"], '
-  + '[role="combobox"], [role="textbox"], [role="spinbutton"]';
+  + '[role="combobox"], [role="textbox"], [role="spinbutton"], [role="tab"], [role="radio"], [role="option"], '
+  + '[role="listbox"], [role="menuitem"]';
 const KEYS = {ArrowRight: 1, PageDown: 1, ' ': 1, ArrowLeft: -1, PageUp: -1};
 
 function median(values) {
@@ -150,7 +152,9 @@ export default function ({data, parentElement, setStateValue, setTriggerValue}) 
     setTriggerValue('present', on);
   };
   view.bar.onclick = (event) => {
-    const what = event.target.closest('button')?.dataset.do;
+    const button = event.target.closest('button');
+    button?.blur();  // a later Space or Enter is a step, not this button again
+    const what = button?.dataset.do;
     if (what === 'in') view.panzoom.zoomIn();
     else if (what === 'out') view.panzoom.zoomOut();
     else if (what === 'reset') centre(view);
@@ -167,6 +171,8 @@ export default function ({data, parentElement, setStateValue, setTriggerValue}) 
     if (event.altKey || event.ctrlKey || event.metaKey || event.defaultPrevented) return;
     const target = event.target instanceof Element ? event.target : null;
     if (target && target.closest(TEXT_BOX)) return;
+    // Space on a focused button presses it (Streamlit's "next", say): that press is the step
+    if (event.key === ' ' && target && target.closest('button, a, [role="button"]')) return;
     let to = null;
     if (event.key in KEYS) to = view.step + KEYS[event.key];
     else if (event.key === 'Home') to = 1;

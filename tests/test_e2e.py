@@ -14,6 +14,7 @@ import io
 import os
 import re
 import shutil
+import sys
 import time
 import zipfile
 from pathlib import Path
