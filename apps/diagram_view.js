@@ -46,9 +46,12 @@ function currentAt(view) {
 // A new view: at the legible scale, the node being visited in the middle (Panzoom keeps the drawing
 // covering the box).
 function centre(view) {
-  const at = currentAt(view) || {x: view.box.clientWidth / 2, y: view.box.clientHeight / 2};
-  view.panzoom.zoom(1, {animate: false});
-  view.panzoom.pan(view.box.clientWidth / 2 - at.x, view.box.clientHeight / 2 - at.y, {animate: false});
+  view.panzoom.reset({animate: false});
+  // Panzoom applies a transform on the next frame: measure after it, so containment sees the true size
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    const at = currentAt(view);
+    if (at) view.panzoom.pan(view.box.clientWidth / 2 - at.x, view.box.clientHeight / 2 - at.y, {animate: false});
+  }));
 }
 
 // The next step of the same drawing: the view stays, unless the node being visited is out of it.
