@@ -29,7 +29,10 @@ from graphlab.ops import OPS
 from graphlab.train import OPTIMIZERS, Trainer, TrainingDiverged
 
 GENERATED = ("circle", "xor", "gauss", "spiral", "moons")  # 2-D point sets: boundary and neuron heatmaps
-DATASETS = (*GENERATED, "digits", "csv")
+REGRESSION = ("function", "plane", "bumps")  # a number per point: f(x) on a line, the Playground's two on the plane
+DATASETS = (*GENERATED, *REGRESSION, "digits", "csv")
+FUNCTIONS = {"sin": "sin(x)", "step": "step(x)", "|x|": "abs(x)"}  # the function presets, in the input language
+MAX_FUNCTION = 200  # characters of a typed f(x)
 LOSSES = {"bce": "binary cross-entropy", "ce": "softmax cross-entropy", "mse": "mean squared error"}
 # feature key (URL) -> (label, the name of the network input in the stepper, f(x1, x2))
 FEATURES: dict[str, tuple[str, str, Any]] = {
@@ -68,16 +71,21 @@ class Config:
     lr: float = 0.03
     batch_size: int = 10
     l2: float = 0.0
+    function: str = "sin(x)"  # dataset "function": f(x), in graphlab's input language
+    residual: tuple[int, ...] = ()  # hidden layers (2 onward) that end a residual block (graphlab.nn.residual_layers)
 
     def fixed(self) -> Config:
         """The same configuration made consistent: one activation per layer, a loss that fits the classes."""
         acts = tuple(self.activations[:len(self.layers)])
         acts += (acts[-1] if acts else "tanh",) * (len(self.layers) - len(acts))
         loss = self.loss
-        if loss == "bce" and self.class_count() != 2:
+        if self.dataset in REGRESSION:
+            loss = "mse"
+        elif loss == "bce" and self.class_count() != 2:
             loss = "ce"
         features = tuple(f for f in FEATURES if f in self.features) or ("x1", "x2")
-        return replace(self, activations=acts, loss=loss, features=features)
+        residual = tuple(sorted({r for r in self.residual if 2 <= r <= len(self.layers)}))
+        return replace(self, activations=acts, loss=loss, features=features, residual=residual)
 
     def class_count(self) -> int:
         if self.dataset == "digits":
@@ -86,14 +94,20 @@ class Config:
             return self.classes
         return 2  # a CSV file's classes are known only once it is read: the page checks bce then
 
+    def network_key(self) -> Config:
+        """What the network depends on: a change here starts a new one; the rest (:data:`LIVE`) is tuned live."""
+        return replace(self, **{name: getattr(Config, name) for name in LIVE})
+
     def data_key(self) -> tuple:
         """What the data depends on: changing only these regenerates the points."""
-        return self.dataset, self.points, self.noise, self.classes, self.test_percent, self.seed
+        return self.dataset, self.points, self.noise, self.classes, self.test_percent, self.seed, self.function
 
+
+LIVE = ("optimizer", "lr", "batch_size", "l2")  # changed while training goes on: same weights, same epoch count
 
 QUERY_NAMES = {"dataset": "data", "points": "n", "noise": "noise", "classes": "classes", "test_percent": "test",
                "seed": "seed", "features": "features", "layers": "layers", "activations": "act", "loss": "loss",
-               "optimizer": "opt", "lr": "lr", "batch_size": "batch", "l2": "l2"}
+               "optimizer": "opt", "lr": "lr", "batch_size": "batch", "l2": "l2", "function": "f", "residual": "res"}
 
 
 def to_query(config: Config) -> dict[str, str]:
@@ -138,6 +152,12 @@ def from_query(params: Mapping[str, str]) -> tuple[Config, list[str]]:
                 if any(a not in ACTIVATIONS for a in acts):
                     raise ValueError(f"each must be one of {', '.join(ACTIVATIONS)}")
                 chosen[f.name] = acts
+            elif f.name == "residual":
+                chosen[f.name] = tuple(int(n) for n in text.split(",") if n.strip())
+            elif f.name == "function":
+                if not text or len(text) > MAX_FUNCTION:
+                    raise ValueError(f"must be an expression in x of 1 to {MAX_FUNCTION} characters")
+                chosen[f.name] = text  # parsed (safely) when the data is made
             elif f.name == "features":
                 feats = tuple(a.strip() for a in text.split(",") if a.strip())
                 if not feats or any(a not in FEATURES for a in feats):
@@ -158,6 +178,10 @@ def raw_data(config: Config, csv_bytes: bytes | None = None) -> Dataset:
         return datasets.from_upload(csv_bytes, test_fraction=test, seed=config.seed)
     if config.dataset == "digits":
         return datasets.digits(test_fraction=test, seed=config.seed)
+    if config.dataset == "function":
+        if len(config.function) > MAX_FUNCTION:
+            raise GraphlabError(f"f(x) is limited to {MAX_FUNCTION} characters")
+        return datasets.function(config.function, config.points, config.noise, test, config.seed)
     if config.dataset == "spiral":
         return datasets.spiral(config.points, config.noise, test, config.seed, arms=config.classes)
     return datasets.load(config.dataset, noise=config.noise, n=config.points, test_fraction=test, seed=config.seed)
@@ -176,6 +200,8 @@ def input_names(data: Dataset, features: tuple[str, ...]) -> list[str]:
     """The network inputs' names, as variables of the stepper's expression."""
     if uses_features(data):
         return [FEATURES[f][1] for f in features]
+    if data.features == 1:
+        return ["x"]  # f(x)
     prefix = "p" if data.name == "digits" else "x"  # digits: pixels p1..p64
     return [f"{prefix}{j}" for j in range(1, data.features + 1)]
 
@@ -203,19 +229,36 @@ class Run:
     train_loss: list[float] = field(default_factory=list)  # after each epoch; [0] is before training
     test_loss: list[float] = field(default_factory=list)
     error: str | None = None  # why training stopped (divergence)
+    requested: Config | None = None  # the configuration asked for (config may have replaced bce by ce)
+    # per epoch and weight matrix: the gradient's norm at the weights after the epoch, ‖∇W‖, and the update
+    # ratio ‖ΔW‖/‖W‖ of the epoch (seed 003's vanishing gradients: the early layers' are orders smaller)
+    layer_history: list[dict[str, Any]] = field(default_factory=list)
+    gradients: dict[str, np.ndarray] = field(default_factory=dict)  # the latest, per parameter
 
     @classmethod
     def start(cls, config: Config, csv_bytes: bytes | None = None) -> Run:
-        config = config.fixed()
+        config = requested = config.fixed()
         data = raw_data(config, csv_bytes)
         if config.loss == "bce" and len(data.classes) != 2:
             config = replace(config, loss="ce")
         inputs = network_inputs(data, config.features)
         trainer = Trainer(inputs, config.layers, config.activations, config.loss, config.optimizer, config.lr,
-                          config.batch_size, config.l2, config.seed, dtype="float64")
-        run = cls(config, data, inputs, trainer)
+                          config.batch_size, config.l2, config.seed, dtype="float64", residual=config.residual)
+        run = cls(config, data, inputs, trainer, requested=requested)
         run._record()
         return run
+
+    def follow(self, config: Config) -> bool:
+        """Take ``config``: tune the learning rate, L2, batch size and optimizer in place when only they
+        changed (True); False when the data, features or network differ (then :meth:`start` a new run)."""
+        config = config.fixed()
+        if config.network_key() != self.requested.network_key():
+            return False
+        if config != self.requested:
+            self.trainer.tune(lr=config.lr, l2=config.l2, batch_size=config.batch_size, optimizer=config.optimizer)
+            live = {name: getattr(config, name) for name in LIVE}
+            self.config, self.requested = replace(self.config, **live), config
+        return True
 
     @property
     def model(self):
@@ -225,21 +268,49 @@ class Run:
     def epoch(self) -> int:
         return len(self.trainer.history)
 
-    def _record(self) -> None:
+    def _record(self, before: dict[str, np.ndarray] | None = None) -> None:
         m, d = self.model, self.inputs
         self.train_loss.append(m.loss(d.X_train, d.y_train))
         self.test_loss.append(m.loss(d.X_test, d.y_test))
+        self.gradients = self.trainer.gradients()
+        for layer in range(1, len(m.graph.graph["sizes"])):
+            w = np.asarray(m.params[f"W{layer}"], dtype=np.float64)
+            ratio = np.nan if before is None else float(np.linalg.norm(w - before[f"W{layer}"]) / np.linalg.norm(w))
+            self.layer_history.append({"epoch": self.epoch, "layer": f"W{layer}",
+                                       "gradient": float(np.linalg.norm(self.gradients[f"W{layer}"])),
+                                       "update": ratio})
+
+    def set_weight(self, name: str, index: tuple[int, ...], value: float) -> None:
+        """Put ``value`` into one weight or bias by hand: the losses at this epoch and the gradients are
+        recomputed, so every view shows the edited network; training goes on from it."""
+        if not np.isfinite(value) or abs(value) > 1e6:
+            raise GraphlabError(f"a weight must be a finite number of at most 10^6 in size, got {value}")
+        self.model.params[name][index] = value
+        m, d = self.model, self.inputs
+        self.train_loss[-1], self.test_loss[-1] = m.loss(d.X_train, d.y_train), m.loss(d.X_test, d.y_test)
+        self.gradients = self.trainer.gradients()
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return {k: np.array(v, dtype=np.float64) for k, v in self.model.params.items()}
+
+    def layer_chart_data(self) -> pd.DataFrame:
+        """Long form: epoch, layer (W1 first), what ("‖∇W‖" or "‖ΔW‖/‖W‖"), value; zeros left out (log scale)."""
+        frame = pd.DataFrame(self.layer_history)
+        long = frame.melt(id_vars=["epoch", "layer"], value_vars=["gradient", "update"], var_name="what")
+        long["what"] = long["what"].map({"gradient": "gradient norm ‖∇W‖", "update": "update ratio ‖ΔW‖/‖W‖"})
+        return long[np.isfinite(long["value"]) & (long["value"] > 0)].reset_index(drop=True)
 
     def step(self, epochs: int = 1) -> None:
         for _ in range(epochs):
             if self.error:
                 return
+            before = self.weights()
             try:
                 self.trainer.epoch()
             except TrainingDiverged as e:
                 self.error = str(e)
                 return
-            self._record()
+            self._record(before)
 
     def train_for(self, seconds: float, most: int = 50) -> int:
         """As many epochs as fit in ``seconds`` (at least one, at most ``most``); how many ran."""
@@ -261,6 +332,30 @@ class Run:
         if len(self.inputs.y_test):
             frames.append(pd.DataFrame({"epoch": epochs, "set": "test", "loss": self.test_loss}))
         return pd.concat(frames, ignore_index=True)
+
+    @property
+    def regression(self) -> bool:
+        return self.data.regression
+
+    def values(self, X_raw: np.ndarray) -> np.ndarray:
+        """A regression network's output (its one number) at raw points."""
+        X = feature_matrix(X_raw, self.config.features) if uses_features(self.data) else X_raw
+        return np.asarray(self.model.logits(X), dtype=np.float64)[:, 0]
+
+    def curve(self, n: int = 200) -> pd.DataFrame:
+        """A 1-D fit over the x range: x and the network's output, then ``h{L}_{j}``: what each unit of the
+        last hidden layer adds to the output (its activation times its outgoing weight; the output is their
+        sum plus the bias)."""
+        X = np.concatenate([self.data.X_train, self.data.X_test])[:, 0]
+        xs = np.linspace(X.min(), X.max(), n)
+        frame = pd.DataFrame({"x": xs, "network": self.values(xs[:, None])})
+        hidden = self.model.hidden(xs[:, None])
+        if hidden:
+            layer = len(hidden)
+            w = np.asarray(self.model.params[f"W{layer + 1}"], dtype=np.float64)[:, 0]
+            for j in range(hidden[-1].shape[1]):
+                frame[f"h{layer}_{j + 1}"] = hidden[-1][:, j] * w[j]
+        return frame
 
     def probabilities(self, X_raw: np.ndarray) -> np.ndarray:
         """Class probabilities (rows sum to 1) for raw points."""
@@ -293,19 +388,29 @@ class Run:
     def boundary(self, n: int = 40) -> pd.DataFrame:
         """The decision heatmap: one row per cell with its bounds, predicted class and confidence."""
         xs, ys, points = self.grid(n)
-        p = self.probabilities(points)
         dx, dy = xs[1] - xs[0], ys[1] - ys[0]
+        if self.regression:  # the network's number in each cell
+            return pd.DataFrame({"x": points[:, 0] - dx / 2, "x2": points[:, 0] + dx / 2, "y": points[:, 1] - dy / 2,
+                                 "y2": points[:, 1] + dy / 2, "value": self.values(points)})
+        p = self.probabilities(points)
         return pd.DataFrame({"x": points[:, 0] - dx / 2, "x2": points[:, 0] + dx / 2, "y": points[:, 1] - dy / 2,
                              "y2": points[:, 1] + dy / 2, "class": p.argmax(axis=1).astype(str),
                              "p1": p[:, 1], "confidence": p.max(axis=1)})
 
     def points(self, show_test: bool = True) -> pd.DataFrame:
+        """One row per point: x, y (a 1-D fit: x and its target), its class or value, train or test, index."""
         d = self.data
-        frames = [pd.DataFrame({"x": d.X_train[:, 0], "y": d.X_train[:, 1], "class": d.y_train.astype(str),
-                                "set": "train", "index": np.arange(len(d.y_train))})]
-        if show_test and len(d.y_test):
-            frames.append(pd.DataFrame({"x": d.X_test[:, 0], "y": d.X_test[:, 1], "class": d.y_test.astype(str),
-                                        "set": "test", "index": np.arange(len(d.y_test))}))
+        frames = []
+        for split, X, y in (("train", d.X_train, d.y_train), ("test", d.X_test, d.y_test)):
+            if split == "test" and not (show_test and len(y)):
+                continue
+            frame = pd.DataFrame({"x": X[:, 0], "y": X[:, 1] if X.shape[1] > 1 else y, "set": split,
+                                  "index": np.arange(len(y))})
+            if self.regression:
+                frame["value"] = y
+            else:
+                frame["class"] = y.astype(str)
+            frames.append(frame)
         return pd.concat(frames, ignore_index=True)
 
     def neuron_maps(self, n: int = 24) -> list[list[np.ndarray]]:
@@ -355,25 +460,51 @@ def weight_style(w: float, biggest: float) -> tuple[str, float]:
     return (POSITIVE if w >= 0 else NEGATIVE), round(0.3 + 5.7 * share, 2)
 
 
-def network(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
+def unit_labels(run: Run) -> list[list[str]]:
+    """The units' names, layer by layer: the inputs, h1_1..., then the output z (z1, z2...: logits, as in the
+    stepper)."""
+    sizes = run.model.graph.graph["sizes"]
+    labels = [input_labels(run.data, run.config.features)]
+    labels += [[f"h{layer}_{j}" for j in range(1, n + 1)] for layer, n in enumerate(sizes[1:-1], 1)]
+    labels.append(["z"] if sizes[-1] == 1 else [f"z{k}" for k in range(1, sizes[-1] + 1)])
+    return labels
+
+
+def weight_choices(run: Run) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Every weight and bias by a readable name (``W1[1,2]: x₁ → h1_2``, ``b1[2]: bias of h1_2``) -> (param, index)."""
+    labels, out = unit_labels(run), {}
+    for layer in range(1, len(labels)):
+        w = run.model.params[f"W{layer}"]
+        for i in range(w.shape[0]):
+            for j in range(w.shape[1]):
+                out[f"W{layer}[{i + 1},{j + 1}]: {labels[layer - 1][i]} → {labels[layer][j]}"] = (f"W{layer}", (i, j))
+        for j in range(w.shape[1]):
+            out[f"b{layer}[{j + 1}]: bias of {labels[layer][j]}"] = (f"b{layer}", (j,))
+    return out
+
+
+def network(run: Run, show: str = "weight") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The network diagram as data: neurons at (layer, row) and links with their weight, colour and width.
+
+    ``show="gradient"``: links are coloured and sized by d loss / d w at the current weights (over the
+    training set) instead, each layer on the scale of the largest in the whole network.
 
     Drawn by the page as circles and lines at fixed places, so neuron 1 is always on top
     (a layout engine reorders them). Rows are centred: a layer of n neurons spans n rows.
     """
     m = run.model
     sizes = m.graph.graph["sizes"]
-    params = {k: np.asarray(v, dtype=np.float64) for k, v in m.params.items()}
+    shown = run.gradients if show == "gradient" else m.params
+    params = {k: np.asarray(v, dtype=np.float64) for k, v in shown.items()}
     biggest = max(float(np.abs(params[f"W{i}"]).max()) for i in range(1, len(sizes)))
-    labels = [input_labels(run.data, run.config.features)]
-    labels += [[f"h{layer}_{j}" for j in range(1, n + 1)] for layer, n in enumerate(sizes[1:-1], 1)]
-    labels.append(["z"] if sizes[-1] == 1 else [f"z{k}" for k in range(1, sizes[-1] + 1)])  # logits, as in the stepper
+    labels = unit_labels(run)
     tallest = max(sizes)
 
     def row(layer: int, j: int) -> float:
         return (tallest - len(labels[layer])) / 2 + j
 
-    titles = ["inputs", *run.config.activations, "output"]
+    titles = ["inputs", *(a + (" + skip" if i in run.config.residual else "")
+                          for i, a in enumerate(run.config.activations, 1)), "output"]
     nodes = pd.DataFrame([{"layer": layer, "row": row(layer, j), "label": label, "title": titles[layer]}
                           for layer, names in enumerate(labels) for j, label in enumerate(names)])
     links = []
@@ -383,7 +514,7 @@ def network(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
             for j in range(w.shape[1]):
                 colour, width = weight_style(float(w[i, j]), biggest)
                 links.append({"layer": layer - 1, "row": row(layer - 1, i), "layer2": layer, "row2": row(layer, j),
-                              "weight": float(w[i, j]), "colour": colour, "width": width,
+                              show: float(w[i, j]), "colour": colour, "width": width,
                               "link": f"{labels[layer - 1][i]} → {labels[layer][j]}"})
     return nodes, pd.DataFrame(links)
 
@@ -439,15 +570,18 @@ def prediction(run: Run, split: str, index: int) -> Prediction:
         raise GraphlabError(f"the {split} set has {len(y)} points; no point {index}")
     sizes, loss = m.graph.graph["sizes"], run.config.loss
     inputs = input_names(run.data, run.config.features)
-    g = neuron_graph(sizes, run.config.activations, bias=True, loss=loss, inputs=inputs)
-    label = int(y[index])
-    target = [label] if loss == "bce" else np.eye(sizes[-1])[label]  # one-hot for ce and mse
+    g = neuron_graph(sizes, run.config.activations, bias=True, loss=loss, inputs=inputs, residual=run.config.residual)
+    if run.regression:
+        target, label = [float(y[index])], f"{float(y[index]):.3g}"
+    else:
+        label = d.classes[int(y[index])]
+        target = [int(y[index])] if loss == "bce" else np.eye(sizes[-1])[int(y[index])]  # one-hot for ce and mse
     x = (X[index] - m.mean) / m.std
     values = {k: _number(v) for k, v in neuron_values(g, m.params, x, target).items()}
     raw = (run.data.X_test if split == "test" else run.data.X_train)[index]
     point_loss = m.loss(X[index:index + 1], y[index:index + 1])
     return Prediction(g.graph["source"], values, point_loss, g.number_of_nodes(), tuple(float(v) for v in raw),
-                      d.classes[label])
+                      label)
 
 
 def stepper_query(p: Prediction) -> dict[str, str]:

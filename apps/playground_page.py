@@ -1,9 +1,11 @@
 """The Playground: train a small network on 2-D points (or digits, or a CSV file) and watch it learn.
 
 Controls sit in the sidebar; the views live in a fragment that reruns on a timer while
-training plays, so the rest of the page stays responsive. Changing any control starts a
-new network (like pressing reset). "Open this prediction" hands one point's scalar graph,
-with the current weights, to the stepper page through its URL state.
+training plays, so the rest of the page stays responsive. Changing the data, the features or
+the network starts a new network (like pressing reset); the training controls (optimizer,
+learning rate, batch size, L2) apply to the network being trained, which goes on. "Open this
+prediction" hands one point's scalar graph, with the current weights, to the stepper page
+through its URL state.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ TRAIN_SECONDS = 0.3  # and each refresh trains for about this long
 LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # the Playground's choices
 L2_RATES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 FIELDS = [f.name for f in fields(m.Config)]
+OWN_WIDGETS = ("layers", "activations", "features", "residual")  # fields made from several widgets
+DATASET_NAMES = {"csv": "CSV upload", "digits": "digits (8×8 images, 10 classes)", "function": "f(x): fit a curve",
+                 "plane": "plane (regression)", "bumps": "multi-Gaussian (regression)"}
 
 
 # --------------------------------------------------------------------------- state
@@ -39,21 +44,27 @@ def seed_widgets(config: m.Config) -> None:
     kept under ``_pg_config`` brings it back.
     """
     for name in FIELDS:
-        if name not in ("layers", "activations", "features") and key(name) not in state:
+        if name not in OWN_WIDGETS and key(name) not in state:
             state[key(name)] = getattr(config, name)
     state.setdefault(key("hidden"), len(config.layers))
     state.setdefault(key("features"), list(config.features))
     for i in range(m.MAX_LAYERS):
         state.setdefault(key(f"units_{i}"), config.layers[i] if i < len(config.layers) else 4)
         state.setdefault(key(f"act_{i}"), config.activations[i] if i < len(config.activations) else "tanh")
+        state.setdefault(key(f"res_{i}"), i + 1 in config.residual)
 
 
 def config_from_widgets() -> m.Config:
     hidden = state[key("hidden")]
-    chosen = {name: state[key(name)] for name in FIELDS if name not in ("layers", "activations", "features")}
+    chosen = {name: state[key(name)] for name in FIELDS if name not in OWN_WIDGETS}
     return m.Config(**chosen, features=tuple(state[key("features")]),
                     layers=tuple(state[key(f"units_{i}")] for i in range(hidden)),
-                    activations=tuple(state[key(f"act_{i}")] for i in range(hidden))).fixed()
+                    activations=tuple(state[key(f"act_{i}")] for i in range(hidden)),
+                    residual=tuple(i + 1 for i in range(1, hidden) if state[key(f"res_{i}")])).fixed()
+
+
+def set_function(text: str) -> None:
+    state[key("function")] = text
 
 
 def regenerate() -> None:
@@ -76,6 +87,29 @@ def reset() -> None:
     state.pop("_pg_run", None)
 
 
+def pick_point() -> None:
+    """A click on a point of the plot: it becomes the point that "Open this prediction" opens."""
+    event = state.get(key("boundary")) or state.get(key("curve")) or {}
+    picked = (event.get("selection") or {}).get("pick") or []
+    if picked and {"set", "index"} <= set(picked[0]):
+        state[key("split")], state[key("index")] = picked[0]["set"], int(picked[0]["index"])
+        state["_pg_picked"] = True
+
+
+def choose_weight() -> None:
+    run: m.Run = state["_pg_run"]
+    name, index = m.weight_choices(run)[state[key("weight")]]
+    state[key("weight_value")] = float(np.asarray(run.model.params[name])[index])
+
+
+def set_weight() -> None:
+    run: m.Run = state["_pg_run"]
+    choice = m.weight_choices(run).get(state[key("weight")])
+    if choice is not None:
+        state["_pg_playing"] = False
+        run.set_weight(*choice, float(state[key("weight_value")]))
+
+
 def open_prediction(prediction: m.Prediction) -> None:
     state["_pg_playing"] = False
     state.pop("_restored", None)  # the stepper reads its URL once per session: let it read this one
@@ -94,16 +128,25 @@ state.setdefault("_pg_playing", False)
 st.title("Playground: watch a network learn")
 
 with st.sidebar:
-    st.subheader("Data")
+    st.caption("Data, Features and Network start a new network; Training changes apply as it trains, "
+               "with no reset.")
+    st.subheader("Data", help="Changing these starts a new network")
     st.selectbox("Dataset", m.DATASETS, key=key("dataset"),
-                 format_func=lambda d: {"csv": "CSV upload", "digits": "digits (8×8 images, 10 classes)"}.get(d, d))
+                 format_func=lambda d: DATASET_NAMES.get(d, d))
     dataset = state[key("dataset")]
     upload = None
     if dataset == "csv":
         upload = st.file_uploader("CSV file: feature columns, then the label", type=["csv"], key=key("upload"))
-    if dataset in m.GENERATED:
+    if dataset == "function":
+        st.text_input("f(x)", key=key("function"), max_chars=m.MAX_FUNCTION,
+                      help="Any expression in x in graphlab's input language, e.g. x^2/10 or sin(2x)/x")
+        presets = st.columns(len(m.FUNCTIONS))
+        for column, (name, text) in zip(presets, m.FUNCTIONS.items(), strict=True):
+            column.button(name, key=key(f"f_{name}"), on_click=set_function, args=(text,), width="stretch")
+    if dataset in m.GENERATED or dataset in m.REGRESSION:
         st.slider("Noise", 0.0, 0.5, step=0.05, key=key("noise"), format="%.2f",
-                  help="The Playground's 0-50 %: how far points stray across the boundary")
+                  help="f(x): the standard deviation of the noise added to f" if dataset == "function" else
+                  "The Playground's 0-50 %: how far points stray across the boundary")
         st.slider("Points", 100, m.MAX_POINTS, step=50, key=key("points"))
         if dataset == "spiral":
             st.segmented_control("Spiral arms (classes)", (2, 3), key=key("classes"), required=True)
@@ -113,23 +156,29 @@ with st.sidebar:
     regen_col.button("Regenerate", icon=":material/refresh:", on_click=regenerate, width="stretch",
                      help="New points: the next seed")
 
-    st.subheader("Features")
-    features_apply = dataset in m.GENERATED
+    st.subheader("Features", help="Changing these starts a new network")
+    features_apply = dataset in m.GENERATED or dataset in ("plane", "bumps")
     st.pills("Inputs to the network", list(m.FEATURES), selection_mode="multi", key=key("features"),
              format_func=lambda f: m.FEATURES[f][0], disabled=not features_apply,
              help="Computed from each point's coordinates x₁, x₂" if features_apply else
-             "Digits and CSV files use their own columns as inputs")
+             "f(x), digits and CSV files use their own columns as inputs")
 
-    st.subheader("Network")
+    st.subheader("Network", help="Changing these starts a new network")
     st.number_input("Hidden layers", 0, m.MAX_LAYERS, key=key("hidden"))
     for i in range(state[key("hidden")]):
         units_col, act_col = st.columns(2)
         units_col.number_input(f"Layer {i + 1}: neurons", 1, m.MAX_UNITS, key=key(f"units_{i}"))
         act_col.selectbox(f"Layer {i + 1}: activation", ACTIVATIONS, key=key(f"act_{i}"))
+        if i >= 1:
+            st.checkbox(f"Layer {i + 1}: residual", key=key(f"res_{i}"),
+                        help=f"Res(z) = z + σ(MM(σ(MM(z)))) (seed 004): layer {i + 1}'s output adds layer {i}'s "
+                             f"input z; their widths must match")
 
-    st.subheader("Training")
+    regression = dataset in m.REGRESSION
     st.selectbox("Loss", tuple(m.LOSSES), key=key("loss"), format_func=lambda k: f"{k}: {m.LOSSES[k]}",
-                 help="bce needs two classes; with more the page uses ce")
+                 disabled=regression, help="A regression is fitted with mse" if regression else
+                 "bce needs two classes; with more the page uses ce")
+    st.subheader("Training", help="Changed while it trains: the weights and the epoch count go on")
     st.selectbox("Optimizer", OPTIMIZERS, key=key("optimizer"))
     st.select_slider("Learning rate", LEARNING_RATES, key=key("lr"))
     st.slider("Batch size", 1, 100, key=key("batch_size"))
@@ -141,7 +190,7 @@ st.query_params.from_dict(m.to_query(config))
 csv_bytes = upload.getvalue() if upload is not None else None
 
 run: m.Run | None = state.get("_pg_run")
-if run is None or run.config != config or state.get("_pg_csv") != csv_bytes:
+if run is None or state.get("_pg_csv") != csv_bytes or not run.follow(config):
     try:
         run = m.Run.start(config, csv_bytes)
     except GraphlabError as e:
@@ -164,17 +213,24 @@ controls[1].button("Step", key=key("step"), icon=":material/skip_next:", on_clic
                    help="Train one epoch", disabled=bool(run.error))
 controls[2].button("Reset", key=key("reset"), icon=":material/restart_alt:", on_click=reset, width="stretch",
                    help="New random weights, epoch 0")
-if m.uses_features(run.data):
+if m.uses_features(run.data) or run.regression:
     controls[3].toggle("Show test points", value=True, key=key("show_test"))
 
 
 # --------------------------------------------------------------------------- charts
+def pickable(points: alt.Chart) -> alt.Chart:
+    """Points a click selects (by train/test set and index), for "Open this prediction": the nearest to the click."""
+    return points.add_params(alt.selection_point(name="pick", fields=["set", "index"], on="click", nearest=True))
+
+
 def boundary_chart(run: m.Run, show_test: bool) -> alt.LayerChart:
     x0, x1, y0, y1 = run.extent()
     xs, ys = alt.Scale(domain=[x0, x1], nice=False, zero=False), alt.Scale(domain=[y0, y1], nice=False, zero=False)
     classes = list(run.data.classes)
     binary = len(classes) == 2
     cells = alt.Chart(run.boundary()).mark_rect(opacity=0.85, strokeWidth=0)
+    if run.regression:
+        return regression_plane(run, cells, xs, ys, show_test)
     if binary:
         colour = alt.Color("p1:Q", scale=alt.Scale(domain=[0, 0.5, 1], range=[m.NEGATIVE, "#ffffff", m.POSITIVE]),
                            legend=None)  # said in the caption
@@ -192,11 +248,47 @@ def boundary_chart(run: m.Run, show_test: bool) -> alt.LayerChart:
         stroke=alt.Stroke("set:N", scale=alt.Scale(domain=["train", "test"], range=["#ffffff", "#000000"]),
                           legend=None),  # said in the caption: a legend would draw black dots
         tooltip=["set", "index", "class", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("y:Q", format=".2f")])
-    return alt.layer(cells, points).properties(
+    return alt.layer(cells, pickable(points)).properties(
         width=380, height=440, title="Decision boundary")  # the plot inside comes out about square
 
 
+VALUE_SCALE = alt.Scale(domain=[-1, 0, 1], range=[m.NEGATIVE, "#ffffff", m.POSITIVE], clamp=True)
+
+
+def regression_plane(run: m.Run, cells: alt.Chart, xs: alt.Scale, ys: alt.Scale, show_test: bool) -> alt.LayerChart:
+    cells = cells.encode(x=alt.X("x:Q", scale=xs, title="x₁"), x2="x2", y=alt.Y("y:Q", scale=ys, title="x₂"), y2="y2",
+                         color=alt.Color("value:Q", scale=VALUE_SCALE, legend=None))
+    points = alt.Chart(run.points(show_test)).mark_circle(size=36, opacity=1, strokeWidth=1).encode(
+        x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys), fill=alt.Fill("value:Q", scale=VALUE_SCALE, legend=None),
+        stroke=alt.Stroke("set:N", scale=alt.Scale(domain=["train", "test"], range=["#ffffff", "#000000"]),
+                          legend=None),
+        tooltip=["set", "index", alt.Tooltip("value:Q", format=".3f"), alt.Tooltip("x:Q", format=".2f"),
+                 alt.Tooltip("y:Q", format=".2f")])
+    return alt.layer(cells, pickable(points)).properties(width=380, height=440, title="The network's output")
+
+
+def curve_chart(run: m.Run, show_test: bool, units: bool) -> alt.LayerChart:
+    """A 1-D fit: the points (x, f(x) + noise), the network's curve and, optionally, each last-layer unit's share."""
+    curve = run.curve()
+    sets = alt.Scale(domain=["train", "test"], range=[m.POSITIVE, "#888888"])
+    points = alt.Chart(run.points(show_test)).mark_circle(size=30, opacity=0.7).encode(
+        x=alt.X("x:Q", title="x"), y=alt.Y("y:Q", title="y"), color=alt.Color("set:N", scale=sets,
+                                                                           legend=alt.Legend(title=None, orient="top")),
+        tooltip=["set", "index", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])
+    line = alt.Chart(curve).mark_line(color=m.NEGATIVE, strokeWidth=3).encode(x="x:Q", y="network:Q")
+    layers = [pickable(points), line]
+    shares = [c for c in curve.columns if c.startswith("h")]
+    if units and shares:
+        long = curve.melt(id_vars="x", value_vars=shares, var_name="unit", value_name="adds")
+        layers.insert(0, alt.Chart(long).mark_line(strokeWidth=1, strokeDash=[4, 3], opacity=0.8).encode(
+            x="x:Q", y="adds:Q", detail="unit:N", color=alt.value("#2ca02c"), tooltip=["unit"]))
+    return alt.layer(*layers).properties(height=380, title="The fit: points, and the network's curve (orange)")
+
+
 def boundary_caption(run: m.Run) -> str:
+    if run.regression:
+        return ("The background is the network's output: orange −1, white 0, blue +1; each point is coloured by "
+                "its target. White outline: training point; black outline: test point.")
     classes = run.data.classes
     if len(classes) == 2:
         background = (f"Orange points are class {classes[0]}, blue class {classes[1]}. The background is the "
@@ -236,8 +328,8 @@ def confusion_chart(run: m.Run, split: str) -> alt.LayerChart:
     return alt.layer(rect, text).properties(width=340, height=300, title=f"Confusion matrix ({split} set)")
 
 
-def network_chart(run: m.Run) -> alt.LayerChart:
-    nodes, links = m.network(run)
+def network_chart(run: m.Run, show: str = "weight") -> alt.LayerChart:
+    nodes, links = m.network(run, show)
     rows = int(nodes["row"].max()) + 1
     many = rows > 16  # digits: 64 inputs, drawn small and unlabelled
     x = alt.X("layer:Q", axis=None, scale=alt.Scale(domain=[-0.4, nodes["layer"].max() + 0.4]))
@@ -245,7 +337,7 @@ def network_chart(run: m.Run) -> alt.LayerChart:
     lines = alt.Chart(links).mark_rule(opacity=0.8).encode(
         x=x, y=y, x2="layer2:Q", y2="row2:Q", color=alt.Color("colour:N", scale=None),
         strokeWidth=alt.StrokeWidth("width:Q", scale=None),
-        tooltip=["link", alt.Tooltip("weight:Q", format=".3f")])
+        tooltip=["link", alt.Tooltip(f"{show}:Q", format=".3g")])
     circles = alt.Chart(nodes).mark_circle(size=60 if many else 900, color="#f4f4f4", stroke="#888888",
                                            opacity=1).encode(x=x, y=y, tooltip=["label"])
     names = alt.Chart(nodes[nodes["label"].str.len() < 8] if not many else nodes.iloc[0:0]).mark_text(
@@ -253,6 +345,34 @@ def network_chart(run: m.Run) -> alt.LayerChart:
     titles = alt.Chart(nodes.drop_duplicates("layer")).mark_text(fontSize=12, fontWeight="bold", dy=-4).encode(
         x=x, y=alt.datum(-1), text="title")
     return alt.layer(lines, circles, names, titles).properties(height=min(640, 36 * rows + 60) if not many else 520)
+
+
+def weight_editor(run: m.Run) -> None:
+    """Pick a weight (or bias) and type its value: the views redraw with it at once; training goes on from it."""
+    choices = m.weight_choices(run)
+    if state.get(key("weight")) not in choices:
+        state[key("weight")] = next(iter(choices))
+        choose_weight()
+    with st.expander("Edit a weight by hand"):
+        pick, value = st.columns([3, 2], vertical_alignment="bottom")
+        pick.selectbox("Weight", list(choices), key=key("weight"), on_change=choose_weight)
+        value.number_input("Value", -1e6, 1e6, step=0.1, format="%.4f", key=key("weight_value"), on_change=set_weight)
+        st.caption("The boundary, the loss and the gradients update at once; Play or Step trains on from here.")
+
+
+def layer_chart(run: m.Run) -> alt.FacetChart:
+    data = run.layer_chart_data()
+    layers = [f"W{i}" for i in range(1, len(run.model.graph.graph["sizes"]))]
+    epochs = alt.Scale(domain=[0, max(1, run.epoch)], nice=False)
+    return alt.Chart(data).mark_line(point=run.epoch < 2).encode(
+        x=alt.X("epoch:Q", scale=epochs, axis=alt.Axis(format="d", tickMinStep=1)),
+        y=alt.Y("value:Q", scale=alt.Scale(type="log"), title=None),
+        color=alt.Color("layer:N", sort=layers, scale=alt.Scale(scheme="viridis"),
+                        legend=alt.Legend(title="weights", orient="right")),
+        tooltip=["epoch", "layer", "what", alt.Tooltip("value:Q", format=".3g")],
+    ).properties(height=220, width=420).facet(
+        column=alt.Column("what:N", title=None, sort=["gradient norm ‖∇W‖", "update ratio ‖ΔW‖/‖W‖"]),
+    ).resolve_scale(y="independent").properties(title="Per layer: gradient norms and update ratios")
 
 
 def neuron_maps(run: m.Run) -> None:
@@ -276,34 +396,57 @@ def live() -> None:
     stats[0].metric("Epoch", f"{run.epoch:,}")
     stats[1].metric("Train loss", f"{run.train_loss[-1]:.4f}")
     stats[2].metric("Test loss", "–" if np.isnan(run.test_loss[-1]) else f"{run.test_loss[-1]:.4f}")
-    stats[3].metric("Train accuracy", f"{train_acc:.1%}")
-    stats[4].metric("Test accuracy", "–" if np.isnan(test_acc) else f"{test_acc:.1%}")
+    if run.regression:  # R² = 1 - Σ(y - ŷ)²/Σ(y - ȳ)²; the losses above are the mean squared errors
+        stats[3].metric("Train R²", f"{train_acc:.3f}", help="1 is a perfect fit, 0 no better than the mean")
+        stats[4].metric("Test R²", "–" if np.isnan(test_acc) else f"{test_acc:.3f}")
+    else:
+        stats[3].metric("Train accuracy", f"{train_acc:.1%}")
+        stats[4].metric("Test accuracy", "–" if np.isnan(test_acc) else f"{test_acc:.1%}")
     if run.error:
         st.error(run.error + ". Press Reset.", icon=":material/warning:")
         state["_pg_playing"] = False
     plane = m.uses_features(run.data)
     left, right = st.columns(2)
     with left:
-        if plane:
+        if run.regression and not plane:
+            st.altair_chart(curve_chart(run, state.get(key("show_test"), True), state.get(key("unit_curves"), False)),
+                            key=key("curve"), on_select=pick_point, selection_mode="pick")
+            st.toggle("Show what each hidden unit adds", key=key("unit_curves"),
+                      help="Dashed: each unit of the last hidden layer times its weight to the output; the curve "
+                           "is their sum plus the output's bias")
+        elif plane:
             st.altair_chart(boundary_chart(run, state.get(key("show_test"), True)), key=key("boundary"),
-                            width="content")  # square: x₁ and x₂ on the same scale
+                            width="content", on_select=pick_point, selection_mode="pick")  # square plot
+            st.caption("Click a point to open it below.")
             st.caption(boundary_caption(run))
         else:
             st.altair_chart(confusion_chart(run, "test" if len(run.data.y_test) else "train"), key=key("confusion"),
                             width="content")
     with right:
         st.altair_chart(loss_chart(run), key=key("loss_chart"))
-    if plane and len(run.data.classes) > 2:
+    if plane and not run.regression and len(run.data.classes) > 2:
         st.altair_chart(confusion_chart(run, "test" if len(run.data.y_test) else "train"), key=key("confusion"),
                         width="content")
     network, neurons = st.columns([3, 2]) if plane else (st.container(), None)
     with network:
-        st.markdown("**The network** (blue links: positive weights, orange: negative; thicker: larger)")
-        st.altair_chart(network_chart(run), key=key("network"))
+        show = state.get(key("links"), "weight")
+        st.markdown(f"**The network** (blue links: positive {show}s, orange: negative; thicker: larger)")
+        st.segmented_control("Links show", ("weight", "gradient"), key=key("links"), default="weight",
+                             required=True, help="gradient: d loss / d w over the training set at the current "
+                                                 "weights: the step gradient descent takes next, before −η")
+        st.altair_chart(network_chart(run, show), key=key("network"))
+        weight_editor(run)
     if neurons is not None:
         with neurons:
             st.markdown("**What each hidden neuron computes** over the plane (orange −, white 0, blue +)")
             neuron_maps(run)
+    st.altair_chart(layer_chart(run), key=key("layers_chart"), width="content")
+    if state.pop("_pg_picked", False):
+        st.rerun()  # the picked point is opened below, outside this fragment
+    st.caption("Each weight matrix's gradient norm after each epoch, and how far the epoch moved it relative to its "
+               "size. Sigmoid's derivative is at most ¼, so in a deep sigmoid network the first layers' gradients "
+               "shrink by orders of magnitude (seed 003: vanishing gradients); relu or residual networks keep them. "
+               "Adam rescales every step, so with it the update ratios stay alike: use sgd to see them vanish too.")
 
 
 live()
@@ -323,9 +466,13 @@ try:
 except GraphlabError as e:
     pick[2].info(str(e))
 else:
-    probabilities = run.probabilities(np.array([prediction.raw])) if m.uses_features(run.data) else None
+    plane_point = m.uses_features(run.data) and not run.regression
+    probabilities = run.probabilities(np.array([prediction.raw])) if plane_point else None
     where = ", ".join(f"{v:.3g}" for v in prediction.raw[:4]) + (" …" if len(prediction.raw) > 4 else "")
-    text = f"Point ({where}), class **{prediction.label}**, loss **{prediction.loss:.4g}**"
+    text = (f"Point ({where}), " + ("target" if run.regression else "class")
+            + f" **{prediction.label}**, loss **{prediction.loss:.4g}**")
+    if run.regression:
+        text += f"; the network says {run.values(np.array([prediction.raw]))[0]:.3g}"
     if probabilities is not None:
         text += f"; the network says class {int(probabilities[0].argmax())} ({probabilities[0].max():.0%})"
     pick[2].markdown(text)

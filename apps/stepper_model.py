@@ -8,8 +8,6 @@ mode): stepping never re-traces, it only redraws.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,14 +17,15 @@ import networkx as nx
 import streamlit as st
 import sympy as sp
 
-from graphlab import formulas
+from graphlab import formulas, materials
 from graphlab.arithmetic import symbol
 from graphlab.build import from_text
 from graphlab.errors import GraphlabError
 from graphlab.explain import Explanation, explain_step
 from graphlab.export import render_bytes, to_tikz
+from graphlab.materials import ZIP_FORMATS, frame_name  # noqa: F401 (ZIP_FORMATS: what frames_zip holds)
 from graphlab.point import parse_value, split_point
-from graphlab.present import latex, number
+from graphlab.present import latex, number, step_label  # noqa: F401 (the page reads m.step_label)
 from graphlab.render import PALETTES, STYLES, make_options, pinned_layout, to_dot
 from graphlab.trace import Trace, trace
 
@@ -261,16 +260,16 @@ def gradient_latex(key: Key, form: str, precision: int) -> list[str]:
 # name -> (file extension, MIME type); each is made only when its button is clicked
 DOWNLOADS = {"DOT": ("dot", "text/vnd.graphviz"), "SVG": ("svg", "image/svg+xml"), "PNG": ("png", "image/png"),
              "PDF": ("pdf", "application/pdf"), "TikZ": ("tex", "application/x-tex")}
-ZIP_FORMATS = ("dot", "svg", "pdf", "tex")  # per frame in the ZIP: sources and vector figures for slides
+# every step in one file, as `graphlab draw -o FILE` writes it: name -> (format, file name, MIME type)
+TRACE_DOWNLOADS = {"Stepper (HTML)": ("html", "graphlab-steps.html", "text/html"),
+                   "Beamer (TeX)": ("beamer", "graphlab-deck.tex", "application/x-tex"),
+                   "GIF": ("gif", "graphlab-steps.gif", "image/gif"),
+                   "APNG": ("apng", "graphlab-steps.apng", "image/apng")}
 
 
 def file_name(key: Key, index: int | None, ext: str) -> str:
     """``graphlab-step-03-backward-v1.svg``; ``graphlab-frames.zip`` for all frames."""
-    if index is None:
-        return f"graphlab-frames.{ext}"
-    s = compute(key).steps[index]
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in s.node)
-    return f"graphlab-step-{index + 1:02d}-{s.phase}-{safe}.{ext}"
+    return frame_name(compute(key), index, ext)
 
 
 def figure(key: Key, index: int, drawing: Drawing, ext: str) -> bytes:
@@ -283,23 +282,16 @@ def figure(key: Key, index: int, drawing: Drawing, ext: str) -> bytes:
 
 def frames_zip(key: Key, drawing: Drawing) -> bytes:
     """Every step, each as DOT, SVG, PDF and TikZ, in one ZIP (one folder per format)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for index in range(len(compute(key).steps)):
-            for ext in ZIP_FORMATS:
-                archive.writestr(f"{ext}/{file_name(key, index, ext)}", figure(key, index, drawing, ext))
-    return buffer.getvalue()
+    return materials.frames_zip(compute(key), drawing.style, **drawing.options())
+
+
+def whole_trace(key: Key, drawing: Drawing, fmt: str, index: int) -> bytes:
+    """Every step in one file (:data:`TRACE_DOWNLOADS`); the HTML stepper opens on step ``index``."""
+    return materials.document(compute(key), fmt, start=index, style=drawing.style, form=drawing.form,
+                              **drawing.options())
 
 
 # --------------------------------------------------------------------------- steps
-def step_label(t: Trace, index: int) -> str:
-    """``"backward 3 of 5: node q"`` for the step at ``index`` (0-based) of ``t.steps``."""
-    s = t.steps[index]
-    n = t.graph.number_of_nodes()
-    k = index + 1 if s.phase == "forward" else index - n + 1
-    return f"{s.phase} {k} of {n}: node {s.node}"
-
-
 def value_key(name: str) -> str:
     """Session-state key of a variable's value input."""
     return f"value:{name}"

@@ -137,6 +137,12 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
             st.download_button(f"All {count} frames (ZIP)", partial(m.frames_zip, key, drawing),
                                m.file_name(key, None, "zip"), "application/zip", key="download:zip",
                                on_click="ignore", width="stretch", icon=":material/download:")
+            st.markdown("**Every step in one file**", help="The stepper as one HTML page that works offline, "
+                        "a Beamer deck with one overlay per step, or an animation: as `graphlab draw -o FILE`")
+            buttons = st.columns(len(m.TRACE_DOWNLOADS))
+            for column, (name, (fmt, file, mime)) in zip(buttons, m.TRACE_DOWNLOADS.items(), strict=True):
+                column.download_button(name, partial(m.whole_trace, key, drawing, fmt, index), file, mime,
+                                       key=f"download:{fmt}", on_click="ignore", width="stretch")
 
     with st.expander("Every gradient", expanded=False):
         lines = m.gradient_latex(key, drawing.form, drawing.precision)

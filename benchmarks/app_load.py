@@ -26,6 +26,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -44,6 +45,9 @@ EXAMPLES = [("(x+y)z", "x=-2,y=5,z=-4", "log(x1 x2) sin(x2)"),
             ("log(x1 x2) sin(x2)", "x1=2,x2=3", "sigmoid(w0 x0 + w1 x1 + w2)"),
             ("sigmoid(w0 x0 + w1 x1 + w2)", "w0=2,x0=-1,w1=-3,x1=-2,w2=-3", "q = x + y; f = q z"),
             ("q = x + y; f = q z", "x=-2,y=5,z=-4", "(x+y)z")]
+CHURN = 200
+# The churn's server frees a closed tab's session after 5 s, not the shipped 60 s: the same freeing, sooner
+SESSION_TTL = 5
 PLAYGROUND = {"data": "xor", "noise": "0", "seed": "0", "layers": "4", "act": "tanh", "lr": "0.03", "batch": "10"}
 
 IDLE = """() => {
@@ -74,11 +78,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(log_path: Path, timeout: float = 120) -> Iterator[tuple[str, int]]:
-    """`graphlab app` on a free local port, healthy: yields (its URL, its pid); always stops it."""
+def serve(log_path: Path, timeout: float = 120, settings: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """`graphlab app` on a free local port (``settings``: Streamlit options over the shipped ones), healthy:
+    yields (its URL, its pid); always stops it."""
     port = free_port()
     command = [sys.executable, "-m", "graphlab.cli", "app", "--port", str(port), "--headless", "--",
-               "--server.address", "127.0.0.1"]
+               "--server.address", "127.0.0.1", *(a for k, v in (settings or {}).items() for a in (f"--{k}", v))]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -214,11 +219,39 @@ async def _scenario(browser, url: str, pid: int, steppers: int, players: int) ->
     return row
 
 
-async def _run(sessions: tuple[int, ...], players: bool, log_path: Path) -> dict:
+async def _visit(browser, url: str, i: int) -> None:
+    """A student who opens the lecture's example at their own values, sees the diagram and leaves."""
+    context = await browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        page = await context.new_page()
+        await page.goto(f"{url}/?{urlencode({'expr': '(x+y)z', 'at': f'x={i},y=5,z=-4'})}", timeout=TIMEOUT_MS)
+        await page.wait_for_function(DRAWN, arg=node_names("(x+y)z"), timeout=TIMEOUT_MS)
+    finally:
+        await context.close()
+
+
+async def _churn(browser, url: str, pid: int, total: int = CHURN, wave: int = 10) -> dict:
+    """``total`` students come and go, ``wave`` at a time, each with their own values (new cache entries):
+    the server's memory once the first wave's sessions are freed, and once all are."""
+    settle = SESSION_TTL + 3  # the server frees a closed tab's session this long after it closes
+
+    async def waves(first: int, last: int) -> dict:
+        for start in range(first, last, wave):
+            await asyncio.gather(*(_visit(browser, url, i) for i in range(start, min(start + wave, last))))
+        await asyncio.sleep(settle)
+        return memory_mb(pid)
+
+    first = await waves(0, wave)
+    last = await waves(wave, total)
+    return {"memory_first": first["rss"], "memory_last": last["rss"], "memory_growth": last["rss"] / first["rss"],
+            "memory_peak": last["peak"]}
+
+
+async def _run(sessions: tuple[int, ...], players: bool, churn: bool, log_path: Path) -> dict:
     from playwright.async_api import async_playwright
 
     out = {}
-    with serve(log_path) as (url, pid):
+    with serve(log_path, settings={"server.disconnectedSessionTTL": str(SESSION_TTL)}) as (url, pid):
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
             try:
@@ -228,14 +261,18 @@ async def _run(sessions: tuple[int, ...], players: bool, log_path: Path) -> dict
                 if players:
                     n = max(1, max(sessions) // 4)
                     out[f"{n} playing + {n} stepping"] = await _scenario(browser, url, pid, n, n)
+                if churn:
+                    out[f"{CHURN} sessions come and go"] = await _churn(browser, url, pid)
             finally:
                 await browser.close()
     return out
 
 
-def run(quick: bool = False, sessions: tuple[int, ...] | None = None, players: bool = True) -> dict:
+def run(quick: bool = False, sessions: tuple[int, ...] | None = None, players: bool = True,
+        churn: bool | None = None) -> dict:
     """The table: one row per number of concurrent sessions (``quick``: 1 and 2 only), then a quarter of
-    the most sessions playing the Playground beside as many stepping (``quick``: one and one)."""
+    the most sessions playing the Playground beside as many stepping (``quick``: one and one), then
+    (not ``quick``) the memory as 200 sessions come and go."""
     if not (Path(CHROMIUM).is_file()):
         return {}
     try:
@@ -243,5 +280,5 @@ def run(quick: bool = False, sessions: tuple[int, ...] | None = None, players: b
     except ImportError:
         return {}
     sessions = sessions or ((1, 2) if quick else SESSIONS)
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"graphlab-app-load-{os.getpid()}.log"
-    return asyncio.run(_run(tuple(sessions), players, log))
+    log = Path(tempfile.gettempdir()) / f"graphlab-app-load-{os.getpid()}.log"  # the server's output, if it fails
+    return asyncio.run(_run(tuple(sessions), players, not quick if churn is None else churn, log))

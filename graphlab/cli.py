@@ -46,7 +46,7 @@ EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 70
 # The options that hold each field a library error can name (graphlab.errors.FIELDS)
 OPTIONS = {"values": "--at", "wrt": "--wrt", "steps": "--steps", "batch_size": "--batch-size", "layers": "--layers",
            "claims": "--claim", "learning_rate": "--lr", "data": "--data",
-           "h": "--h", "rtol": "--rtol", "atol": "--atol"}
+           "h": "--h", "rtol": "--rtol", "atol": "--atol", "fps": "--fps", "pause": "--pause"}
 
 
 class UsageError(GraphlabError):
@@ -372,12 +372,16 @@ def _drawing_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_draw(args: argparse.Namespace) -> int:
     from .export import save, save_frames  # Graphviz loads only for drawing
+    from .materials import is_trace_file, save_document
 
     if not args.output and not args.frames:
         raise UsageError("give -o FILE or --frames DIR")
+    whole = bool(args.output) and is_trace_file(args.output, args.beamer)  # every step in one file
+    if args.beamer and not whole:
+        raise UsageError("--beamer writes a .tex deck: give -o deck.tex")
     graph = from_text(args.expr.strip(), canonical=args.canonical)
     t = trace(graph, parse_point(*args.at), mode="exact" if args.exact else "float") \
-        if args.at or args.frames or args.step is not None else None
+        if args.at or args.frames or args.step is not None or whole else None
     if args.mode == "forward" or args.wrt is not None:  # forward mode: the tangents on the edges
         t = traced(args)
         graph = t.graph
@@ -392,7 +396,11 @@ def cmd_draw(args: argparse.Namespace) -> int:
     if args.frames:
         paths = save_frames(args.frames, t, args.format, args.style, args.dpi, args.bare, **options)
         print(f"wrote {len(paths) + 1} files to {args.frames}")  # the frames and index.md
-    if args.output:
+    if whole:
+        for path in save_document(args.output, t, beamer=args.beamer, start=index, style=args.style, form=args.form,
+                                  dpi=args.dpi, fps=args.fps, pause=args.pause, **options):
+            written(path)
+    elif args.output:
         written(save(args.output, graph, t, index, args.style, dpi=args.dpi, bare=args.bare, **options))
     return EXIT_OK
 
@@ -401,13 +409,17 @@ def add_draw(sub) -> None:
     from .export import FORMATS
     from .render import PALETTES, STYLES
 
-    p = sub.add_parser("draw", help="draw the graph (at a step of the trace) to .svg .png .pdf .dot or .tex")
+    p = sub.add_parser("draw", help="draw the graph (at a step of the trace) to .svg .png .pdf .dot or .tex; "
+                                    "every step to .html (a stepper), .gif, .apng, .zip, or .tex --beamer")
     add_expression_args(p)
     when = p.add_mutually_exclusive_group()
     when.add_argument("--step", type=int, metavar="K",
                       help="the frame of step K, counted from 1 (forward steps, then backward), as in the app")
     when.add_argument("--final", action="store_true", help="every value and gradient (the default)")
-    p.add_argument("-o", "--output", metavar="FILE", help="output file; the format comes from the suffix")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="output file; the format comes from the suffix. One step: .svg .png .pdf .dot .tex; every "
+                        "step: .html (the stepper, offline), .gif and .apng (animations), .zip (every frame as DOT, "
+                        "SVG, PDF, TikZ), .tex with --beamer (a Beamer deck)")
     p.add_argument("--frames", metavar="DIR", help="one file per step in DIR, and DIR/index.md")
     p.add_argument("--format", choices=[f for f in FORMATS if f != "gv"], default="svg",
                    help="file format of --frames (default svg)")
@@ -423,6 +435,11 @@ def add_draw(sub) -> None:
     p.add_argument("--font", default="Helvetica", help="font of the labels (default Helvetica)")
     p.add_argument("--dpi", type=float, help="resolution of .png files (default 96)")
     p.add_argument("--bare", action="store_true", help=".tex: the tikzpicture only, not a standalone document")
+    p.add_argument("--beamer", action="store_true",
+                   help=".tex: a Beamer deck, one overlay per step, and NAME-frame.tex, its frame alone to \\input")
+    p.add_argument("--fps", type=float, default=1.0, help=".gif, .apng: steps a second (default 1)")
+    p.add_argument("--pause", type=float, default=3.0, help=".gif, .apng: seconds more on the last step (default 3)")
+    add_form_arg(p)
     add_mode_args(p)
     p.set_defaults(run=cmd_draw)
 
@@ -590,6 +607,18 @@ def add_compile(sub) -> None:
 
 
 # --------------------------------------------------------------------------- train
+RESIDUAL_HELP = ("hidden layers that end a residual block Res(z) = z + σ(MM(σ(MM(z)))), e.g. 2,4: layer l's "
+                 "output adds layer l-1's input (widths must match)")
+
+
+def parse_residual(text: str | None) -> list[int]:
+    from .nn import parse_layers
+
+    return parse_layers(text) if text and text.strip() else []
+
+
+ACTIVATION_HELP = ("activation of the hidden layers: relu (default), tanh, sigmoid, linear (the identity), or sign "
+                   "(the perceptron's step; no gradient, so train refuses it)")
 LOSS_HELP = "ce: softmax cross-entropy (default); bce: binary cross-entropy, one output; mse: mean squared error"
 
 
@@ -615,7 +644,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         result = train(data, layers, activation=args.activation, loss=args.loss, optimizer=args.optimizer, lr=args.lr,
                        epochs=args.epochs, batch_size=args.batch_size, l2=args.l2, seed=args.seed, device=args.device,
-                       dtype=args.dtype, on_epoch=on_epoch)
+                       dtype=args.dtype, on_epoch=on_epoch, residual=parse_residual(args.residual))
     finally:
         bar.close()
     saved = result.model.save(args.save) if args.save else None
@@ -643,8 +672,9 @@ def add_train(sub) -> None:
                    help="circle, xor, gauss, spiral, moons, digits, or a CSV file (features..., label)")
     p.add_argument("--layers", default="16,16", help="hidden layer sizes, e.g. 16,16 (empty: none)")
     p.add_argument("--activation", default="relu", choices=ACTIVATIONS,
-                   help="activation of the hidden layers (default relu)")
+                   help=ACTIVATION_HELP)
     p.add_argument("--loss", default="ce", choices=list(LOSSES), help=LOSS_HELP)
+    p.add_argument("--residual", metavar="L,...", help=RESIDUAL_HELP)
     p.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam"],
                    help="sgd, momentum (0.9) or adam (default)")
     p.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
@@ -670,7 +700,8 @@ def add_train(sub) -> None:
 def cmd_mlp(args: argparse.Namespace) -> int:
     from .nn import describe, layer_dot, mlp, parse_layers, summary
 
-    graph = mlp(parse_layers(args.layers), activation=args.activation, loss=args.loss)
+    graph = mlp(parse_layers(args.layers), activation=args.activation, loss=args.loss,
+                residual=parse_residual(args.residual))
     if args.output:
         from .graphviz_lib import pygraphviz
 
@@ -691,8 +722,9 @@ def add_mlp(sub) -> None:
     p = sub.add_parser("mlp", help="an MLP as a graph: parameter counts, layer diagram")
     p.add_argument("--layers", required=True, help="all layer sizes, input to output, e.g. 784,200,10")
     p.add_argument("--activation", default="relu", choices=ACTIVATIONS,
-                   help="activation of the hidden layers (default relu)")
+                   help=ACTIVATION_HELP)
     p.add_argument("--loss", default="ce", choices=list(LOSSES), help=LOSS_HELP)
+    p.add_argument("--residual", metavar="L,...", help=RESIDUAL_HELP)
     p.add_argument("--summary", action="store_true", help="print the layer table (the default without -o)")
     p.add_argument("--json", action="store_true", help='{"parameters", "layers": [...]} on stdout')
     p.add_argument("-o", "--output", metavar="diagram.svg", help="draw the layer-level diagram (svg, png, pdf)")

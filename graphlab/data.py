@@ -1,7 +1,8 @@
 """Datasets for training: the TensorFlow Playground's four, scikit-learn's moons and digits, CSV files.
 
 Every loader returns a :class:`Dataset` already split into train and test parts (the split
-is seeded). Features are float64 (the trainer casts them), labels are class indices 0..k-1.
+is seeded). Features are float64 (the trainer casts them), labels are class indices 0..k-1, or, for
+the regression sets (``plane``, ``bumps``, ``function``), float targets with no classes.
 The Playground sets follow its generators (points in [-6, 6]², ``noise`` in [0, 0.5] as
 its 0-50 % slider); digits ships inside scikit-learn, so nothing is downloaded.
 """
@@ -18,7 +19,7 @@ from . import table
 from .errors import GraphlabError
 
 __all__ = ["Dataset", "DATASETS", "load", "circle", "xor", "gauss", "spiral", "moons", "digits", "from_csv",
-           "from_upload", "split", "MAX_CLASSES"]
+           "from_upload", "split", "MAX_CLASSES", "plane", "bumps", "function", "evaluate_function"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class Dataset:
     @property
     def features(self) -> int:
         return self.X_train.shape[1]
+
+    @property
+    def regression(self) -> bool:
+        """Float targets and no classes: one output, fitted with mse."""
+        return not self.classes
 
 
 def split(name: str, X: np.ndarray, y: np.ndarray, classes, test_fraction: float, seed: int) -> Dataset:
@@ -95,6 +101,86 @@ def _spiral(n: int, noise: float, rng: np.random.Generator, arms: int = 2):
 
 
 _PLAYGROUND = {"circle": _circle, "xor": _xor, "gauss": _gauss, "spiral": _spiral}
+
+
+# ----------------------------------------------------------------------------- regression
+# A regression Dataset has no classes (``classes == ()``) and float targets ``y``: the network has one
+# output and the loss is mse.
+def _plane(n: int, noise: float, rng: np.random.Generator):
+    # Playground's regressPlane: the label is (x + y) scaled from [-10, 10] to [-1, 1], at a noisy point
+    x, y = _uniform(rng, -6, 6, n), _uniform(rng, -6, 6, n)
+    nx_, ny_ = _uniform(rng, -6, 6, n) * noise, _uniform(rng, -6, 6, n) * noise
+    return np.column_stack([x, y]), (x + nx_ + y + ny_) / 10
+
+
+_BUMPS = ((-4, 2.5, 1), (0, 2.5, -1), (4, 2.5, 1), (-4, -2.5, -1), (0, -2.5, 1), (4, -2.5, -1))
+
+
+def _bumps(n: int, noise: float, rng: np.random.Generator):
+    # Playground's regressGaussian: six signed cones of radius 2; the largest in absolute value wins
+    x, y = _uniform(rng, -6, 6, n), _uniform(rng, -6, 6, n)
+    px, py = x + _uniform(rng, -6, 6, n) * noise, y + _uniform(rng, -6, 6, n) * noise
+    cones = np.array([sign * np.clip(1 - np.hypot(px - cx, py - cy) / 2, 0, 1) for cx, cy, sign in _BUMPS])
+    label = np.take_along_axis(cones, np.abs(cones).argmax(axis=0)[None], axis=0)[0]
+    return np.column_stack([x, y]), label
+
+
+_REGRESSION = {"plane": _plane, "bumps": _bumps}
+
+
+def plane(n: int = 500, noise: float | None = None, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """The Playground's regression plane: target (x₁ + x₂)/10 over [-6, 6]²."""
+    return _regression("plane", n, noise, test_fraction, seed)
+
+
+def bumps(n: int = 500, noise: float | None = None, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """The Playground's multi-Gaussian regression: six cones of height ±1."""
+    return _regression("bumps", n, noise, test_fraction, seed)
+
+
+def _regression(name: str, n: int, noise: float | None, test_fraction: float, seed: int) -> Dataset:
+    noise = 0.0 if noise is None else noise
+    if not 0 <= noise <= 0.5:
+        raise GraphlabError(f"noise must be in [0, 0.5] (the Playground's 0-50 %), got {noise}")
+    X, y = _REGRESSION[name](n, noise, np.random.default_rng(seed))
+    return split(name, X, y, (), test_fraction, seed)
+
+
+FUNCTION_RANGE = (-5.0, 5.0)
+
+
+def function(expr: str = "sin(x)", n: int = 200, noise: float | None = None, test_fraction: float = 0.2,
+             seed: int = 0) -> Dataset:
+    """Points (x, f(x) + noise) for x uniform in [-5, 5]: f is an expression in ``x`` in graphlab's input
+    language (``sin(x)``, ``step(x)``, ``abs(x)``, ``x^2/10``), parsed by the parser and run by the compiled
+    graph, never by eval. ``noise`` is the standard deviation of the Gaussian noise added to f."""
+    from .build import from_text
+
+    noise = 0.0 if noise is None else noise
+    if not 0 <= noise <= 0.5:
+        raise GraphlabError(f"noise must be in [0, 0.5], got {noise}")
+    g = from_text(expr)
+    others = [v for v in g.graph["variables"] if v != "x"]
+    if others:
+        raise GraphlabError(f"f(x) may use only the variable x, not {', '.join(others)}")
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(*FUNCTION_RANGE, n))
+    y = evaluate_function(g, x) + rng.normal(0.0, noise, n) * (noise > 0)
+    return split(expr, x[:, None], y, (), test_fraction, seed)
+
+
+def evaluate_function(graph, x: np.ndarray) -> np.ndarray:
+    """A one-variable expression's graph (from :func:`graphlab.from_text`) at the points ``x``, compiled."""
+    from .compile import compile_graph
+
+    forward = compile_graph(graph, wrt=())
+    with np.errstate(all="ignore"):
+        y = np.broadcast_to(np.asarray(forward.fn(np, *(x for _ in forward.inputs))[0], dtype=np.float64), x.shape)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        raise GraphlabError(f"f(x) is not a finite number at x = {x[bad][0]:.3g}: choose an f defined on "
+                            f"[{FUNCTION_RANGE[0]:g}, {FUNCTION_RANGE[1]:g}]")
+    return np.array(y)
 
 
 def _playground(name: str, n: int, noise: float | None, test_fraction: float, seed: int, classes: int = 2,
@@ -207,7 +293,8 @@ def _from_rows(rows: list[list[str]], path: str, stem: str, label: str | int, te
     return split(stem, np.array(features, dtype=np.float64), y, classes, test_fraction, seed)
 
 
-DATASETS = {"circle": circle, "xor": xor, "gauss": gauss, "spiral": spiral, "moons": moons, "digits": digits}
+DATASETS = {"circle": circle, "xor": xor, "gauss": gauss, "spiral": spiral, "moons": moons, "digits": digits,
+            "plane": plane, "bumps": bumps}
 
 
 def load(name: str, noise: float | None = None, n: int | None = None, test_fraction: float = 0.2,

@@ -17,6 +17,8 @@ FIELDS = {
     "h": "the step h of a central difference (g(w + h) - g(w - h)) / 2h, or of a nudge",
     "rtol": "the largest relative error a gradient check passes",
     "atol": "the largest absolute difference a gradient check passes",
+    "fps": "an animation's steps a second",
+    "pause": "the seconds an animation stays on its last step",
 }
 
 

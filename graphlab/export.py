@@ -120,9 +120,14 @@ def to_tikz(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = No
     """The diagram as TikZ, from Graphviz's layout coordinates (points)."""
     writer, nodes, edges = build(graph, trace, step, style, _TikzWriter, **options)
     opts = writer.opts
+    box = []
     if opts.pin:  # the frame's positions are the pinned layout's: no second frame, no Graphviz run
         layout = pinned_layout(graph, trace, style, opts)
         node_pos, edge_pos = layout.nodes, layout.edges
+        # every frame the same size (as the SVG's page), so overlays and slides do not jump
+        llx, lly, urx, ury = (float(v) for v in layout.bb.split(","))
+        box = [rf"\pgfresetboundingbox\path[use as bounding box] ({llx:.2f},{lly:.2f}) "
+               rf"rectangle ({urx:.2f},{ury:.2f});"]
     else:
         agraph = _laid_out(to_dot(graph, trace, step, style, **options))
         node_pos = {str(n): n.attr["pos"] for n in agraph.nodes()}
@@ -163,6 +168,7 @@ def to_tikz(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = No
         "  edge/.style={->, draw=black!85}, active/.style={draw=glgrad, line width=1pt},",
         rf"  edgelabel/.style={{align=center, font={font}, inner sep=1pt}}]",
         *body,
+        *box,
         r"\end{tikzpicture}",
     ])
     if bare:
@@ -234,7 +240,7 @@ def save_frames(directory: str | Path, trace: Trace, fmt: str = "svg", style: st
 
 
 class Diagram:
-    """A graph or a trace (at a step) that shows itself as SVG in Jupyter."""
+    """A graph or a trace (at a step) that shows itself in Jupyter: SVG, and a trace as the HTML stepper."""
 
     def __init__(self, obj: nx.DiGraph | Trace, step: int | None = None, style: str = "lecture", **options: Any):
         self.trace = obj if isinstance(obj, Trace) else None
@@ -244,6 +250,12 @@ class Diagram:
 
     def _repr_svg_(self) -> str:
         return render_bytes(self.dot, "svg").decode()
+
+    def _repr_html_(self) -> str | None:
+        """A trace's diagram is the interactive stepper in Jupyter and Colab, opening on its step."""
+        from .present import stepper_inline
+
+        return None if self.trace is None else stepper_inline(self.trace, self.step, self.style, **self.options)
 
     def save(self, path: str | Path, dpi: float | None = None, bare: bool = False) -> Path:
         return save(path, self.graph, self.trace, self.step, self.style, dpi=dpi, bare=bare, **self.options)

@@ -26,10 +26,14 @@ import sympy as sp
 from .build import from_text
 from .errors import GraphlabError
 
-__all__ = ["ACTIVATIONS", "LOSSES", "mlp", "hidden_activations", "describe", "summary", "parameter_count",
-           "layer_dot", "neuron_graph", "neuron_values", "parse_layers"]
+__all__ = ["ACTIVATIONS", "NOT_TRAINABLE", "LOSSES", "mlp", "hidden_activations", "residual_layers", "describe",
+           "summary",
+           "parameter_count", "layer_dot", "neuron_graph", "neuron_values", "parse_layers"]
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "sign")  # each an op of the registry
+# sign's derivative is 0 wherever it exists: gradient descent gets nothing, so training refuses it
+NOT_TRAINABLE = {"sign": "sign has no gradient to descend (sign'(z) = 0, the convention at 0 too): train a sign "
+                         "unit with the perceptron rule, w += eta (y - y_hat) x, or pick relu, tanh, sigmoid or linear"}
 LOSSES = {"ce": "softmax_ce", "bce": "bce_logits", "mse": "mse"}  # CLI name -> registry op
 MAX_NEURON_WEIGHTS = 400  # a neuron-level graph is for looking at; larger nets stay layer-level
 
@@ -56,6 +60,29 @@ def hidden_activations(activation: str | Sequence[str], hidden: int) -> tuple[st
     return names
 
 
+def residual_layers(sizes: Sequence[int], residual: Sequence[int]) -> tuple[bool, ...]:
+    """One flag per hidden layer from the hidden-layer numbers in ``residual`` (1 is the first hidden layer).
+
+    A residual layer l ends seed 004's block Res(z) = z + σ(MM(σ(MM(z)))) with z the input of layer l - 1:
+    H_l = H_{l-2} + σ(H_{l-1}·W_l + b_l), where H_{l-1} = σ(H_{l-2}·W_{l-1} + b_{l-1}) (H_0 is the input X).
+    So the widths must match: layer l has as many units as layer l - 1's input.
+    """
+    hidden = len(sizes) - 2
+    flags = [False] * hidden
+    for layer in residual:
+        layer = int(layer)
+        if not 2 <= layer <= hidden:
+            raise GraphlabError(f"residual layer {layer}: a residual block spans two hidden layers, so it ends at "
+                                f"one of layers 2 to {hidden}" if hidden >= 2 else
+                                f"residual layer {layer}: a residual block spans two hidden layers; this network "
+                                f"has {hidden}")
+        if sizes[layer] != sizes[layer - 2]:
+            raise GraphlabError(f"residual layer {layer} adds its block's input to its output, so their widths "
+                                f"must match: {sizes[layer - 2]} in, {sizes[layer]} out")
+        flags[layer - 1] = True
+    return tuple(flags)
+
+
 def _check(sizes: Sequence[int], activation: str | Sequence[str], loss: str) -> None:
     if len(sizes) < 2 or any(int(n) < 1 for n in sizes):
         raise GraphlabError(f"an MLP needs at least an input and an output size, all positive; got {list(sizes)}")
@@ -67,15 +94,17 @@ def _check(sizes: Sequence[int], activation: str | Sequence[str], loss: str) -> 
 
 
 def mlp(sizes: Sequence[int], activation: str | Sequence[str] = "relu", loss: str = "ce",
-        l2: float = 0.0) -> nx.DiGraph:
+        l2: float = 0.0, residual: Sequence[int] = ()) -> nx.DiGraph:
     """The graph of an MLP with layer sizes ``sizes`` (input first, output last).
 
     Hidden layers use ``activation`` (or, given a sequence, one activation per hidden layer);
     the output layer gives logits (or raw outputs for ``mse``) into the loss. ``l2 > 0`` adds
-    ``l2 * sum ||W||^2`` to the loss.
+    ``l2 * sum ||W||^2`` to the loss. ``residual``: hidden-layer numbers that end a residual block
+    (:func:`residual_layers`): their output is ``H{l} = add(H{l-2}, S{l})`` with ``S{l}`` the activation.
     """
     sizes = [int(n) for n in sizes]
     _check(sizes, activation, loss)
+    skips = residual_layers(sizes, residual)
     activations = hidden_activations(activation, len(sizes) - 2)
     if not isinstance(activation, str):  # the same for every layer: keep the single name; else a list (JSON-able)
         activation = activations[0] if len(set(activations)) == 1 else list(activations) or "relu"
@@ -90,6 +119,7 @@ def mlp(sizes: Sequence[int], activation: str | Sequence[str] = "relu", loss: st
 
     add("X", "var", ("N", sizes[0]))
     h = "X"
+    outputs_of = ["X"]  # H0 = X, H1, H2...
     params: list[str] = []
     layers: list[dict[str, Any]] = []
     for i in range(1, depth + 1):
@@ -100,9 +130,16 @@ def mlp(sizes: Sequence[int], activation: str | Sequence[str] = "relu", loss: st
         m = add(f"M{i}", "op", ("N", units), op="matmul", args=(h, w))
         z = add(f"Z{i}", "op", ("N", units), op="bias_add", args=(m, b))
         act = activations[i - 1] if i < depth else None
-        h = add(f"H{i}", "op", ("N", units), op=act, args=(z,)) if act else z
+        skip = i < depth and skips[i - 1]
+        if skip:
+            s = add(f"S{i}", "op", ("N", units), op=act, args=(z,))
+            h = add(f"H{i}", "op", ("N", units), op="add", args=(outputs_of[i - 2], s))
+        else:
+            h = add(f"H{i}", "op", ("N", units), op=act, args=(z,)) if act else z
+        outputs_of.append(h)
         layers.append({"name": f"dense{i}", "inputs": fan_in, "units": units, "activation": act,
-                       "weight": w, "bias": b, "parameters": fan_in * units + units})
+                       "weight": w, "bias": b, "parameters": fan_in * units + units}
+                      | ({"residual": outputs_of[i - 2]} if skip else {}))
     outputs = sizes[-1]
     add("Y", "var", ("N", outputs))
     data_loss = "loss" if l2 <= 0 else "data_loss"
@@ -116,8 +153,10 @@ def mlp(sizes: Sequence[int], activation: str | Sequence[str] = "relu", loss: st
     g.graph.update(
         output="loss", variables=("X", *params, "Y"), params=tuple(params), inputs=("X", "Y"), logits=h,
         layers=layers, sizes=tuple(sizes), activation=activation, activations=activations, loss=loss,
-        l2=float(l2), source=f"mlp {'-'.join(map(str, sizes))} {_activation_text(activation)} {loss}"
-        + (f" l2={l2:g}" if l2 > 0 else ""),
+        l2=float(l2), residual=tuple(i for i, flag in enumerate(skips, 1) if flag),
+        source=f"mlp {'-'.join(map(str, sizes))} {_activation_text(activation)} {loss}"
+        + (f" l2={l2:g}" if l2 > 0 else "") + (" residual=" + ",".join(str(i) for i, f in enumerate(skips, 1) if f)
+                                               if any(skips) else ""),
         aliases={}, canonical=False,
     )
     return g
@@ -136,6 +175,7 @@ def describe(graph: nx.DiGraph) -> dict[str, Any]:
     """``{"parameters", "layers": [...], ...}``: the layer-level description (``mlp --json``)."""
     data_loss = "loss" if graph.graph["l2"] <= 0 else "data_loss"
     return {"sizes": list(graph.graph["sizes"]), "activation": graph.graph["activation"],
+            "residual": list(graph.graph["residual"]),
             "loss": graph.graph["loss"], "loss_op": graph.nodes[data_loss]["op"],
             "parameters": parameter_count(graph), "layers": [dict(layer) for layer in graph.graph["layers"]]}
 
@@ -149,7 +189,9 @@ def summary(graph: nx.DiGraph) -> str:
         rows.append((layer["name"], f"Z{i} = {h}·W{i} + b{i}", f"(N, {layer['units']})", f"{layer['parameters']:,}"))
         if layer["activation"]:
             h = f"H{i}"
-            rows.append((layer["activation"], f"{h} = {layer['activation']}(Z{i})", f"(N, {layer['units']})", "0"))
+            skip = f"{layer['residual']} + " if layer.get("residual") else ""
+            rows.append((("residual " if skip else "") + layer["activation"],
+                         f"{h} = {skip}{layer['activation']}(Z{i})", f"(N, {layer['units']})", "0"))
         else:
             h = f"Z{i}"
     rows.append(("loss", f"{info['loss_op']}({h}, Y)" + (" + l2·Σ‖W‖²" if graph.graph["l2"] > 0 else ""), "()", "0"))
@@ -174,8 +216,10 @@ def layer_dot(graph: nx.DiGraph) -> str:
         lines.append(f'  {prev} -> Z{i} [label="{shape(graph.nodes[prev if prev != "X" else "X"]["shape"])}"];')
         prev = f"Z{i}"
         if layer["activation"]:
-            lines.append(f'  H{i} [label="{layer["activation"]}"];')
+            lines.append(f'  H{i} [label="{layer["activation"]}' + (' + skip"];' if layer.get("residual") else '"];'))
             lines.append(f'  Z{i} -> H{i} [label="{shape(graph.nodes[f"Z{i}"]["shape"])}"];')
+            if layer.get("residual"):
+                lines.append(f'  {layer["residual"]} -> H{i} [label="skip", style=dashed];')
             prev = f"H{i}"
     loss = describe(graph)["loss_op"]
     lines.append(f'  loss [label="{loss}", shape=ellipse];')
@@ -218,7 +262,8 @@ def _loss_text(loss: str | None, outputs: Sequence[str], targets: Sequence[str])
 
 
 def neuron_graph(sizes: Sequence[int] = (2, 2, 1), activation: str | Sequence[str] = "sigmoid", bias: bool = False,
-                 loss: str | None = None, inputs: Sequence[str] | None = None) -> nx.DiGraph:
+                 loss: str | None = None, inputs: Sequence[str] | None = None,
+                 residual: Sequence[int] = ()) -> nx.DiGraph:
     """A small MLP at the neuron level: one scalar node per weight, for one point.
 
     ``loss=None`` is the lecture's network: every layer, the output included, applies ``activation``,
@@ -237,6 +282,7 @@ def neuron_graph(sizes: Sequence[int] = (2, 2, 1), activation: str | Sequence[st
     if loss is None and not isinstance(activation, str):
         raise GraphlabError("the lecture's network (no loss named) applies one activation to every layer")
     acts = hidden_activations(activation, len(sizes) - 2)
+    skips = residual_layers(sizes, residual) if loss is not None else ()
     weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
     if weights > MAX_NEURON_WEIGHTS:
         raise GraphlabError(f"a neuron-level graph is limited to {MAX_NEURON_WEIGHTS} weights (this net has "
@@ -251,12 +297,13 @@ def neuron_graph(sizes: Sequence[int] = (2, 2, 1), activation: str | Sequence[st
             if bias:
                 terms.append(f"b{layer}_{j}")
             total = " + ".join(terms)
-            statements.append(f"{unit} = {act}({total})" if act else f"{unit} = {total}")
+            skip = f"{names[layer - 2][j - 1]} + " if layer < len(sizes) - 1 and skips and skips[layer - 1] else ""
+            statements.append(f"{unit} = {skip}{act}({total})" if act else f"{unit} = {total}")
     targets = ["t"] if sizes[-1] == 1 else [f"t{k}" for k in range(1, sizes[-1] + 1)]
     statements.append(f"E = {_loss_text(loss, names[-1], targets)}")
     g = from_text("; ".join(statements))
     g.graph.update(sizes=tuple(sizes), activation=activation, bias=bias, loss=loss, units=names,
-                   targets=tuple(targets))
+                   residual=tuple(residual), targets=tuple(targets))
     return g
 
 

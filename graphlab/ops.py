@@ -210,6 +210,14 @@ _TABLE = [
     # relu's derivative as a function of its own, so that every form writes it the one way: step(z), [z ≥ 0]
     Op("step", 1, "step", r"\left[{0} \geq 0\right]", lambda a: sp.Heaviside(a, 1), "xp.heaviside(a, 1)", ("0 * a",),
        note="step(z) = 1 for z >= 0, else 0 (relu's derivative, the lecture's convention); step'(z) = 0 (z != 0)"),
+    # Activations of their own: linear (the identity; stacked linear layers stay linear, seed 000) and the
+    # perceptron's sign (seeds 003, 004), whose zero derivative gives gradient descent nothing to follow.
+    Op("linear", 1, "lin", r"\operatorname{{linear}}\left({0}\right)", lambda a: a,
+       "a", ("1",), note="linear(z) = z, the identity: linear'(z) = 1", vjp=("g",)),
+    Op("sign", 1, "sign", r"\operatorname{{sign}}\left({0}\right)", lambda a: 2 * sp.Heaviside(a, 1) - 1,
+       "2 * xp.heaviside(a, 1) - 1", ("0 * a",),
+       note="sign(z) = 1 for z >= 0, else -1 (the perceptron's output, {-1, 1}); sign'(z) = 0 for z != 0 and, "
+            "by convention, 0 at z = 0: no gradient to descend, so networks with it learn by the perceptron rule"),
     Op("softplus", 1, "softplus", r"\operatorname{{softplus}}\left({0}\right)", lambda a: sp.log(1 + sp.exp(a)),
        "xp.logaddexp(0, a)", ("xp.exp(-xp.logaddexp(0, -a))",)),
     Op("max", 2, "max", r"\max\left({0}, {1}\right)", sp.Max, "xp.maximum(a, b)",

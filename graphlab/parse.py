@@ -94,7 +94,7 @@ _MISSING = {
     "asinh": "log(x + sqrt(x^2 + 1))", "arsinh": "log(x + sqrt(x^2 + 1))", "arcsinh": "log(x + sqrt(x^2 + 1))",
     "acosh": "log(x + sqrt(x^2 - 1))", "arcosh": "log(x + sqrt(x^2 - 1))", "arccosh": "log(x + sqrt(x^2 - 1))",
     "atanh": "log((1 + x)/(1 - x))/2", "artanh": "log((1 + x)/(1 - x))/2", "arctanh": "log((1 + x)/(1 - x))/2",
-    "sign": "x/abs(x) (undefined at 0)", "sgn": "x/abs(x) (undefined at 0)", "logit": "log(p/(1 - p))",
+    "sgn": "sign(x)", "logit": "log(p/(1 - p))",
     "silu": "x σ(x)", "swish": "x σ(x)", "softsign": "x/(1 + abs(x))", "logsumexp": "log(exp(a) + exp(b))",
     "atan2": None, "arctan2": None, "floor": None, "ceil": None, "round": None, "trunc": None, "mod": None,
     "erf": None, "erfc": None, "heaviside": None, "clip": None, "clamp": None, "sinc": None, "softmax": None,

@@ -12,7 +12,7 @@ The records of a trace, a descent and a verify report become text here: :func:`n
 :func:`check_table` and a nudge's :func:`nudge_table` too. The front ends only
 lay them out: the CLI as aligned columns, the app as ``st.dataframe`` and Markdown. A graph and
 a trace read in a REPL as :func:`graph_summary` and :func:`trace_summary`, and draw themselves in
-Jupyter through :func:`diagram_svg`.
+Jupyter through :func:`diagram_svg`; a trace is also the interactive stepper there (:func:`stepper_inline`).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["formula", "latex", "number", "equation", "assignments", "Table", "node_table", "descent_table",
            "ClaimLines", "report_lines", "CHECK_MARKS", "tangent_table", "cost_table", "check_table", "nudge_table",
-           "graph_summary", "trace_summary", "diagram_svg", "MAX_INLINE_NODES"]
+           "graph_summary", "trace_summary", "diagram_svg", "stepper_inline", "MAX_INLINE_NODES", "step_label"]
 
 MAX_INLINE_NODES = 60  # as the app: a larger diagram is illegible, and Jupyter shows the summary instead
 
@@ -341,6 +341,14 @@ def nudge_table(nudge: Nudge, digits: int = 6, compact: bool = False) -> Table:
                         num(r.change - r.predicted)) for r in nudge.rows))
 
 
+def step_label(trace: Trace, index: int) -> str:
+    """``"backward 3 of 5: node q"`` for the step at ``index`` (0-based) of ``trace.steps``."""
+    s = trace.steps[index]
+    n = trace.graph.number_of_nodes()
+    k = index + 1 if s.phase == "forward" else index - n + 1
+    return f"{s.phase} {k} of {n}: node {s.node}"
+
+
 def _short(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -384,3 +392,14 @@ def diagram_svg(obj: nx.DiGraph | Trace) -> str | None:
     if graph.number_of_nodes() > MAX_INLINE_NODES:
         return None
     return Diagram(obj)._repr_svg_()
+
+
+def stepper_inline(trace: Trace, step: int | None = None, style: str = "lecture", **options: Any) -> str | None:
+    """The HTML stepper of ``trace`` for a notebook's output, opening on ``step`` (None: the last); None
+    (Jupyter then shows the SVG or the summary) when the graph is too large to draw legibly."""
+    from .stepper import stepper_html  # Graphviz loads only when a diagram is asked for
+
+    if trace.graph.number_of_nodes() > MAX_INLINE_NODES:
+        return None
+    start = len(trace.steps) - 1 if step is None else step
+    return stepper_html(trace, start, style, standalone=False, **options)

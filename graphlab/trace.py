@@ -78,6 +78,12 @@ class Trace:
 
         return diagram_svg(self)
 
+    def _repr_html_(self) -> str | None:
+        """Jupyter and Colab: the interactive stepper (:mod:`graphlab.stepper`), on the last step."""
+        from .present import stepper_inline
+
+        return stepper_inline(self)
+
 
 def is_finite(value: Any) -> bool:
     if value is None:

@@ -24,7 +24,7 @@ import numpy as np
 from .compile import compile_graph
 from .data import Dataset
 from .errors import GraphlabError
-from .nn import mlp
+from .nn import NOT_TRAINABLE, mlp
 
 __all__ = ["OPTIMIZERS", "DEVICES", "TrainingDiverged", "Model", "Epoch", "Result", "Trainer", "CompiledStep", "train",
            "array_module", "to_numpy"]
@@ -104,18 +104,28 @@ class Model:
         if len(y) == 0:
             return float("nan")
         forward = compile_graph(g, wrt=(), output="loss" if g.graph["l2"] <= 0 else "data_loss")
-        targets = self.xp.asarray(_targets(np.asarray(y), g.graph["loss"], g.graph["sizes"][-1]), dtype=self.dtype)
+        classes = len(self.classes) if self.classes or g.graph["loss"] != "mse" else 0  # 0: a regression
+        targets = self.xp.asarray(_targets(np.asarray(y), g.graph["loss"], classes), dtype=self.dtype)
         inputs = {"X": self._inputs(X), "Y": targets, **self.params}
         return float(forward.fn(self.xp, *(inputs[v] for v in forward.inputs))[0])
 
+    @property
+    def regression(self) -> bool:
+        return not self.classes and self.graph.graph["loss"] == "mse"
+
     def predict(self, X: np.ndarray, standardized: bool = False) -> np.ndarray:
-        """Class indices."""
+        """Class indices (a regression: the predicted numbers)."""
         z = self.logits(X, standardized)
+        if self.regression:
+            return to_numpy(z[:, 0]).astype(np.float64)
         if self.graph.graph["loss"] == "bce":
             return to_numpy(z[:, 0] > 0).astype(np.int64)
         return to_numpy(self.xp.argmax(z, axis=1))
 
     def accuracy(self, X: np.ndarray, y: np.ndarray, standardized: bool = False) -> float:
+        """The share classified right; for a regression the coefficient of determination R² instead."""
+        if self.regression:
+            return r_squared(y, self.predict(X, standardized)) if len(y) else float("nan")
         if len(y) == 0:
             return float("nan")
         return float(np.mean(self.predict(X, standardized) == to_numpy(y)))
@@ -125,7 +135,7 @@ class Model:
         Returns the path written: NumPy adds ``.npz`` to a name without it."""
         g = self.graph.graph
         meta = {"sizes": list(g["sizes"]), "activation": g["activation"], "loss": g["loss"], "l2": g["l2"],
-                "classes": list(self.classes)}
+                "classes": list(self.classes), "residual": list(g["residual"])}
         arrays = {name: to_numpy(p) for name, p in self.params.items()}
         if self.mean is not None:
             arrays.update(_mean=self.mean, _std=self.std)
@@ -143,12 +153,20 @@ class Model:
         try:
             with np.load(Path(path), allow_pickle=False) as f:
                 meta = json.loads(str(f["_meta"]))
-                graph = mlp(meta["sizes"], meta["activation"], meta["loss"], meta["l2"])
+                graph = mlp(meta["sizes"], meta["activation"], meta["loss"], meta["l2"], meta.get("residual", ()))
                 params = {name: xp.asarray(f[name]) for name in graph.graph["params"]}
                 mean, std = (f["_mean"], f["_std"]) if "_mean" in f else (None, None)
         except (OSError, KeyError, ValueError) as e:
             raise GraphlabError(f"cannot load weights from {path}: {e}") from None
         return cls(graph, params, xp, mean, std, tuple(meta["classes"]))
+
+
+def r_squared(y: np.ndarray, predicted: np.ndarray) -> float:
+    """1 - Σ(y - ŷ)² / Σ(y - ȳ)²: 1 for a perfect fit, 0 for predicting the mean."""
+    y = to_numpy(y).astype(np.float64)
+    total = float(np.sum((y - y.mean()) ** 2))
+    residual = float(np.sum((y - predicted) ** 2))
+    return 1.0 - residual / total if total > 0 else float("nan")
 
 
 # ----------------------------------------------------------------------------- optimizers
@@ -267,7 +285,7 @@ class CompiledStep:
 class Epoch:
     epoch: int
     train_loss: float  # mean mini-batch loss over the epoch (the L2 term included)
-    train_accuracy: float  # after the epoch
+    train_accuracy: float  # after the epoch (a regression: R², see r_squared)
     test_accuracy: float
 
 
@@ -300,7 +318,7 @@ def _init_params(sizes: Sequence[int], activations: Sequence[str], rng: np.rando
 
 
 def _targets(y: np.ndarray, loss: str, classes: int) -> np.ndarray:
-    if loss == "bce":
+    if loss == "bce" or classes == 0:  # two classes on one output, or a regression target
         return y.reshape(-1, 1).astype(np.float64)
     return np.eye(classes)[y]
 
@@ -315,7 +333,7 @@ class Trainer:
 
     def __init__(self, data: Dataset, layers: Sequence[int] = (16, 16), activation: str | Sequence[str] = "relu",
                  loss: str = "ce", optimizer: str = "adam", lr: float = 0.01, batch_size: int = 32, l2: float = 0.0,
-                 seed: int = 0, device: str = "cpu", dtype: str = "float32"):
+                 seed: int = 0, device: str = "cpu", dtype: str = "float32", residual: Sequence[int] = ()):
         if optimizer not in _OPTIMIZERS:
             raise GraphlabError(f"unknown optimizer {optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
         if dtype not in DTYPES:
@@ -323,12 +341,17 @@ class Trainer:
         if batch_size < 1 or not lr > 0 or l2 < 0:
             raise GraphlabError("epochs, batch size and learning rate must be positive, L2 not negative")
         n_classes = len(data.classes)
+        if data.regression and loss != "mse":
+            raise GraphlabError(f"{data.name} is a regression set (a number per point): use loss mse, not {loss}")
         if loss == "bce" and n_classes != 2:
             raise GraphlabError(f"loss bce is for two classes; this dataset has {n_classes} (use ce)")
         self.xp = xp = array_module(device)
-        self.data, self.lr = data, lr
-        sizes = [data.features, *layers, 1 if loss == "bce" else n_classes]
-        graph = mlp(sizes, activation, loss, l2)
+        self.data, self.lr, self.l2, self.batch_size, self.optimizer = data, lr, l2, batch_size, optimizer
+        sizes = [data.features, *layers, 1 if loss == "bce" or data.regression else n_classes]
+        graph = mlp(sizes, activation, loss, l2, residual)
+        refused = [NOT_TRAINABLE[a] for a in graph.graph["activations"] if a in NOT_TRAINABLE]
+        if refused:
+            raise GraphlabError(refused[0])
         self.rng = np.random.default_rng(seed)
 
         mean = data.X_train.mean(axis=0)
@@ -345,6 +368,41 @@ class Trainer:
 
         self.steps = CompiledStep(graph, params, optimizer, lr, batch_size, xp)
         self.history: list[Epoch] = []
+
+    def tune(self, lr: float | None = None, l2: float | None = None, batch_size: int | None = None,
+             optimizer: str | None = None) -> None:
+        """Change the learning rate, L2, batch size or optimizer between epochs: the weights, the history and
+        the shuffling go on. The optimizer keeps its state (Adam's moments) unless it is the one changed; a new
+        L2 recompiles the step for the new loss."""
+        lr = self.lr if lr is None else lr
+        l2 = self.l2 if l2 is None else l2
+        batch_size = self.batch_size if batch_size is None else batch_size
+        optimizer = self.optimizer if optimizer is None else optimizer
+        if optimizer not in _OPTIMIZERS:
+            raise GraphlabError(f"unknown optimizer {optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
+        if batch_size < 1 or not lr > 0 or l2 < 0:
+            raise GraphlabError("epochs, batch size and learning rate must be positive, L2 not negative")
+        steps = self.steps
+        if l2 != self.l2:
+            g = self.model.graph.graph
+            self.model.graph = mlp(g["sizes"], g["activation"], g["loss"], l2, g["residual"])
+            self.steps = CompiledStep(self.model.graph, self.params, optimizer, lr, batch_size, self.xp)
+            if optimizer == self.optimizer:  # the same parameters, in the same order: the state carries over
+                self.steps.optimizer = steps.optimizer
+        elif optimizer != self.optimizer:
+            self.steps.optimizer = _OPTIMIZERS[optimizer](self.xp, steps.optimizer.params, lr)
+        self.steps.optimizer.lr = lr
+        self.steps.batch_size = batch_size
+        self.lr, self.l2, self.batch_size, self.optimizer = lr, l2, batch_size, optimizer
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        """d loss / d each parameter at the current weights over the whole training set, without updating:
+        what the per-layer gradient charts show (one more compiled call; training itself never calls it)."""
+        steps = self.steps
+        args = list(steps._args)
+        args[steps._x], args[steps._t] = self.X, self.T
+        _, grads = steps.compiled.fn(self.xp, *args)
+        return {name: to_numpy(g).astype(np.float64) for name, g in zip(steps.compiled.wrt, grads, strict=True)}
 
     def epoch(self) -> Epoch:
         """One pass over the training set in shuffled mini-batches; its record is appended to ``history``."""
@@ -365,14 +423,14 @@ class Trainer:
 def train(data: Dataset, layers: Sequence[int] = (16, 16), activation: str | Sequence[str] = "relu",
           loss: str = "ce", optimizer: str = "adam", lr: float = 0.01, epochs: int = 100, batch_size: int = 32,
           l2: float = 0.0, seed: int = 0, device: str = "cpu", dtype: str = "float32",
-          on_epoch: Callable[[Epoch], None] | None = None) -> Result:
+          on_epoch: Callable[[Epoch], None] | None = None, residual: Sequence[int] = ()) -> Result:
     """Train an MLP with hidden sizes ``layers`` on ``data``; same seed, same result.
 
     Raises :class:`TrainingDiverged` naming the epoch when the loss becomes NaN or infinite.
     """
     if epochs < 1:
         raise GraphlabError("epochs, batch size and learning rate must be positive, L2 not negative")
-    trainer = Trainer(data, layers, activation, loss, optimizer, lr, batch_size, l2, seed, device, dtype)
+    trainer = Trainer(data, layers, activation, loss, optimizer, lr, batch_size, l2, seed, device, dtype, residual)
     result = Result(trainer.model, trainer.history)
     start = time.perf_counter()
     for _ in range(epochs):

@@ -94,3 +94,13 @@ def test_every_text_box_of_the_stepper_takes_any_text(data):
             box.input(data.draw(VALUES, label=f"{tab}:{box.key}"))
         run(at)
 
+
+
+@FUZZ
+@given(s.data())
+def test_every_text_box_of_the_playground_takes_any_text(data):
+    at = playground({"data": "function"})  # the curve fit's f(x) box; the other data sets have none
+    assert at.text_input, "the curve fit has its f(x) box"
+    for box in at.text_input:
+        box.input(data.draw(VALUES, label=str(box.key)))
+    run(at)

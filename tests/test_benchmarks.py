@@ -88,7 +88,7 @@ def test_a_wrong_epoch_or_step_fails_the_cross_checks():
 
 
 @pytest.mark.e2e
-def test_the_class_load_benchmark_drives_real_sessions_on_the_real_server(tmp_path):
+def test_the_class_load_benchmark_drives_real_sessions_on_the_real_server():
     """`python -m benchmarks --case app_load --quick`: 1 and 2 students stepping, one playing beside one."""
     import os
     import subprocess
@@ -101,8 +101,7 @@ def test_the_class_load_benchmark_drives_real_sessions_on_the_real_server(tmp_pa
             pytest.fail(f"GRAPHLAB_E2E=1 but no Chromium at {app_load.CHROMIUM}", pytrace=False)
         pytest.skip(f"no Chromium at {app_load.CHROMIUM}")
     done = subprocess.run([sys.executable, "-m", "benchmarks", "--case", "app_load", "--quick", "--json"],
-                          cwd=app_load.ROOT, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "TMPDIR": str(tmp_path)})
+                          cwd=app_load.ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     table = json.loads(done.stdout)["app_load"]
     assert list(table) == ["1 stepping", "2 stepping", "1 playing + 1 stepping"]

@@ -54,7 +54,7 @@ def test_frames_and_index(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["-o", "{tmp}/g.gif"], "unknown file type '.gif'"),
+    (["-o", "{tmp}/g.jpg"], "unknown file type '.jpg'"),
     (["-o", "{tmp}/missing/dir/g.svg"], "cannot write"),
     (["--step", "11", "-o", "{tmp}/g.svg"], "--step 11 is out of range: this trace has steps 1 to 10"),
     (["--step", "0", "-o", "{tmp}/g.svg"], "--step 0 is out of range: this trace has steps 1 to 10"),

@@ -209,7 +209,7 @@ def test_downloads_return_valid_files(page, server):
     assert info.value.suggested_filename == "graphlab-step-06-backward-f.svg"
     assert b"<svg" in svg and b"<title>v1</title>" in svg
     with page.expect_download() as info:
-        page.get_by_role("button", name="PNG").click()
+        page.get_by_role("button", name="PNG", exact=True).click()  # not APNG
     assert Path(info.value.path()).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     with page.expect_download() as info:
         page.get_by_role("button", name="All 10 frames (ZIP)").click()
@@ -430,4 +430,70 @@ def test_playground_trains_xor_and_opens_a_prediction_in_the_stepper(page, serve
     wait_idle(page)
     expect_titles(page, "g.node", {"x1", "x2", "h1_1", "z", "E"}, at_least=True)
     expect(step_label(page)).to_contain_text("forward 1 of", use_inner_text=True)
+    expect(page).to_have_url(re.compile(r"[?&]expr=[^&]*softplus"))
+
+
+def metric_number(page, label: str) -> float:
+    return float(metric(page, label).inner_text().replace(",", ""))
+
+
+def open_playground(page, server: str, **query: str):
+    page.goto(f"{server}/playground?{urlencode(query)}")
+    page.locator('[data-testid="stVegaLiteChart"]').nth(1).locator("canvas, svg").first.wait_for(
+        timeout=LOAD_TIMEOUT_MS)
+    wait_idle(page, LOAD_TIMEOUT_MS)
+    expect(metric(page, "Epoch")).to_have_text("0", use_inner_text=True)
+
+
+def test_playground_fits_a_curve_and_its_loss_falls(page, server):
+    open_playground(page, server, data="function", f="sin(x)", n="200", layers="8,8", act="tanh", lr="0.03",
+                    batch="10")
+    start = metric_number(page, "Train loss")
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function(  # the live fragment trains until the train loss is a fifth of what it was
+        "start => { const m = [...document.querySelectorAll('[data-testid=\"stMetric\"]')].find(m =>"
+        " m.innerText.includes('Train loss'));"
+        " return m && parseFloat(m.querySelector('[data-testid=\"stMetricValue\"]').innerText) < start / 5; }",
+        arg=start, timeout=TRAIN_TIMEOUT_MS)
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("button", name="Play")).to_be_visible()
+    wait_idle(page)
+    assert metric_number(page, "Train loss") < start / 5 and metric_number(page, "Epoch") > 0
+    expect(metric(page, "Train R²")).to_be_visible()
+
+
+def test_playground_changes_the_learning_rate_without_resetting_the_epochs(page, server):
+    open_playground(page, server, data="xor", n="200", layers="4", act="tanh", lr="0.03", batch="10")
+    for _ in range(3):
+        before = metric(page, "Epoch").inner_text()
+        page.get_by_role("button", name="Step", exact=True).click()
+        expect(metric(page, "Epoch")).not_to_have_text(before, use_inner_text=True)
+    wait_idle(page)
+    expect(metric(page, "Epoch")).to_have_text("3", use_inner_text=True)
+    slider = page.locator('[data-testid="stSidebar"] [data-testid="stSlider"]').filter(has_text="Learning rate")
+    slider.get_by_role("slider").focus()
+    slider.get_by_role("slider").press("ArrowRight")  # 0.03 -> 0.1
+    page.wait_for_url(re.compile(r"[?&]lr=0\.1(&|$)"), timeout=LOAD_TIMEOUT_MS)
+    wait_idle(page)
+    expect(metric(page, "Epoch")).to_have_text("3", use_inner_text=True)  # the same network, not a new one
+    page.get_by_role("button", name="Step", exact=True).click()
+    expect(metric(page, "Epoch")).to_have_text("4", use_inner_text=True)
+
+
+def test_playground_opens_a_clicked_point_in_the_stepper(page, server):
+    open_playground(page, server, data="xor", n="400", layers="3", act="tanh", test="0")
+    text = page.get_by_text(re.compile(r"^Point \([^)]*, ")).first  # the point, not the index box
+    expect(text).to_contain_text("Point (", use_inner_text=True)
+    first = text.inner_text()
+    plot = page.locator('[data-testid="stVegaLiteChart"]').nth(0).locator("canvas, svg").first
+    box = plot.bounding_box()
+    plot.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.5})  # the nearest point to the middle
+    expect(text).not_to_have_text(first, use_inner_text=True)
+    wait_idle(page)
+    x, y = (float(v) for v in re.search(r"Point \(([-\d.e]+), ([-\d.e]+)\)", text.inner_text()).groups())
+    assert abs(x) < 3 and abs(y) < 3, (x, y)  # xor's points span ±5.3: the clicked one is near the middle
+    page.get_by_role("button", name="Open in the stepper").click()
+    page.wait_for_url("**/?expr=*", timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_selector('[data-testid="stGraphVizChart"] svg g.node > title:text-is("E")', state="attached",
+                           timeout=LOAD_TIMEOUT_MS)
     expect(page).to_have_url(re.compile(r"[?&]expr=[^&]*softplus"))

@@ -18,8 +18,10 @@ from graphlab.descend import descend, parse_table, read_table
 from graphlab.errors import FIELDS, GraphlabError, ParseError
 from graphlab.forward import forward_trace
 from graphlab.gradcheck import gradcheck
+from graphlab.materials import animation
 from graphlab.nn import parse_layers
 from graphlab.point import parse_point
+from graphlab.trace import trace
 from graphlab.verify import verify
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +78,10 @@ CASES = {
                             "must be a positive number, not -1.0"),
     "gradient check atol": (lambda: gradcheck(from_text("x"), {"x": 1}, atol=float("nan")), "atol", (),
                             "must be a positive number, not nan"),
+    "animation rate": (lambda: animation(trace(from_text("x"), {"x": 1}), "gif", fps=0), "fps", (),
+                       "must be between 0.05 and 50 steps a second, not 0"),
+    "animation pause": (lambda: animation(trace(from_text("x"), {"x": 1}), "apng", pause=-1), "pause", (),
+                        "must be between 0 and 60 seconds, not -1"),
 }
 
 

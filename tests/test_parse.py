@@ -312,7 +312,7 @@ def test_function_like_name_refused_with_suggestion(text, suggestion, column):
     [
         ("log10(x)", "write log(...)/log(10) instead"),
         ("log2(x)", "write log(...)/log(2) instead"),
-        ("sign(x)", "write x/abs(x)"),
+        ("sgn(x)", "write sign(x)"),
         ("floor(x)", ""),
         ("atanh(x)", "write log((1 + x)/(1 - x))/2 instead"),
     ],

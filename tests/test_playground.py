@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -235,3 +236,207 @@ def test_the_loss_chart_counts_epochs_in_whole_numbers():
     run = m.Run.start(m.Config(points=200, layers=(3,)))
     run.step(2)
     assert run.curves()["epoch"].dtype.kind == "i" and sorted(set(run.curves()["epoch"])) == [0, 1, 2]
+
+
+# ----------------------------------------------------------------------------- issue 18
+def test_training_controls_tune_the_run_and_the_rest_start_a_new_one():
+    run = m.Run.start(m.Config(points=200, layers=(3,)))
+    run.step(2)
+    trainer = run.trainer
+    for change in ({"lr": 0.1}, {"l2": 0.01}, {"batch_size": 25}, {"optimizer": "sgd"}):
+        config = replace(run.requested, **change)
+        assert run.follow(config) and run.trainer is trainer and run.epoch == 2
+        assert run.config == config
+    assert (trainer.lr, trainer.l2, trainer.batch_size, trainer.optimizer) == (0.1, 0.01, 25, "sgd")
+    run.step()
+    assert run.epoch == 3 and len(run.train_loss) == 4
+    for change in ({"layers": (4,)}, {"activations": ("relu",)}, {"features": ("x1",)}, {"seed": 1},
+                   {"dataset": "circle"}, {"loss": "mse"}):
+        assert not run.follow(replace(run.requested, **change)), change
+
+
+def test_the_page_changes_the_learning_rate_without_resetting_and_says_which_controls_do_what():
+    at = open_playground(n="200", layers="3", act="tanh")
+    at.button(key="pg_step").click().run()
+    at.button(key="pg_step").click().run()
+    run = at.session_state["_pg_run"]
+    at.select_slider(key="pg_lr").set_value(0.1).run()
+    at.selectbox(key="pg_optimizer").set_value("momentum").run()
+    at.slider(key="pg_batch_size").set_value(20).run()
+    at.select_slider(key="pg_l2").set_value(0.01).run()
+    assert at.session_state["_pg_run"] is run and metrics(at)["Epoch"] == "2"
+    assert (run.trainer.lr, run.trainer.optimizer, run.trainer.batch_size, run.trainer.l2) == (0.1, "momentum", 20,
+                                                                                              0.01)
+    assert at.query_params["lr"] in ("0.1", ["0.1"])
+    at.button(key="pg_step").click().run()
+    assert metrics(at)["Epoch"] == "3"
+    assert any("Training changes apply as it trains" in c.value for c in at.sidebar.caption)
+    at.selectbox(key="pg_act_0").set_value("relu").run()
+    assert metrics(at)["Epoch"] == "0"
+
+
+def test_the_page_offers_linear_and_explains_why_sign_does_not_train():
+    at = open_playground(n="200", layers="3,3", act="linear,linear")
+    at.button(key="pg_step").click().run()
+    assert metrics(at)["Epoch"] == "1" and not at.error
+    at.selectbox(key="pg_act_1").set_value("sign").run()
+    assert "perceptron rule" in at.error[0].value
+    run = m.Run.start(m.Config(points=200, layers=(3, 3), activations=("linear", "linear")))
+    nodes, links = m.network(run)
+    assert list(nodes.drop_duplicates("layer")["title"]) == ["inputs", "linear", "linear", "output"]
+
+
+def test_a_curve_fit_trains_and_each_units_share_sums_to_the_curve():
+    config, problems = m.from_query({"data": "function", "f": "abs(x)", "n": "200", "layers": "6", "act": "relu",
+                                     "loss": "bce"})
+    assert not problems and config.loss == "mse" and config.function == "abs(x)"
+    run = m.Run.start(config)
+    assert run.regression and m.input_names(run.data, config.features) == ["x"]
+    before = run.train_loss[-1]
+    run.step(60)
+    assert run.train_loss[-1] < before / 3
+    curve = run.curve(50)
+    shares = curve[[f"h1_{j}" for j in range(1, 7)]].sum(axis=1) + float(np.asarray(run.model.params["b2"])[0])
+    np.testing.assert_allclose(shares, curve["network"], atol=1e-9)
+    train_r2, _ = run.accuracy()
+    assert train_r2 > 0.8
+    p = m.prediction(run, "test", 0)  # the stepper's graph of one point: mse on its target
+    assert "E = (z - t)^2" in p.expr and float(p.values["t"]) == pytest.approx(run.data.y_test[0])
+    assert float(trace(from_text(p.expr), {k: float(v) for k, v in p.values.items()}).output) == \
+        pytest.approx(p.loss, rel=1e-9)
+    assert m.from_query({"data": "function", "f": "x" * 300})[1] == [
+        f"f: must be an expression in x of 1 to {m.MAX_FUNCTION} characters"]
+    with pytest.raises(GraphlabError, match="only the variable x"):
+        m.Run.start(replace(config, function="x + y"))
+
+
+def test_the_regression_planes_colour_by_the_networks_output():
+    run = m.Run.start(m.Config(dataset="bumps", points=300, layers=(8,), activations=("tanh",)))
+    run.step(3)
+    cells = run.boundary(10)
+    np.testing.assert_allclose(cells["value"], run.values(run.grid(10)[2]))
+    points = run.points()
+    assert {"value", "set"} <= set(points.columns) and "class" not in points.columns
+
+
+def test_the_page_fits_a_typed_function_and_the_presets_fill_it_in():
+    at = open_playground(data="function", f="x^2/10", n="200", layers="8", act="tanh")
+    assert at.text_input(key="pg_function").value == "x^2/10"
+    assert "Train R²" in metrics(at) and at.selectbox(key="pg_loss").disabled
+    at.button(key="pg_step").click().run()
+    assert metrics(at)["Epoch"] == "1"
+    assert any(json.loads(c.proto.spec).get("title", "").startswith("The fit") for c in at.get("vega_lite_chart"))
+    at.toggle(key="pg_unit_curves").set_value(True).run()
+    at.button(key="pg_f_sin").click().run()
+    assert at.text_input(key="pg_function").value == "sin(x)" and metrics(at)["Epoch"] == "0"
+    at.text_input(key="pg_function").set_value("sin(y)").run()
+    assert "only the variable x" in at.error[0].value
+    at.selectbox(key="pg_dataset").set_value("plane").run()
+    assert not at.error and "Test R²" in metrics(at)
+
+
+def test_a_deep_sigmoid_networks_first_layers_gradients_vanish_and_relus_do_not():
+    """Seed 003, shown: the per-layer gradient norms of a 6-layer network after a few epochs."""
+    def norms(act: str) -> list[float]:
+        run = m.Run.start(m.Config(dataset="circle", points=400, layers=(8,) * 6, activations=(act,) * 6,
+                                   optimizer="sgd", lr=0.3))
+        run.step(3)
+        last = [r for r in run.layer_history if r["epoch"] == 3]
+        assert [r["layer"] for r in last] == [f"W{i}" for i in range(1, 8)]
+        first = run.trainer.gradients()["W1"]  # the norm is that of the full-batch gradient
+        assert last[0]["gradient"] == pytest.approx(float(np.linalg.norm(first)))
+        return [r["gradient"] for r in last]
+
+    sigmoid, relu = norms("sigmoid"), norms("relu")
+    assert sigmoid[0] < sigmoid[-1] / 100  # W1's gradient is orders of magnitude below the output layer's
+    assert relu[0] > relu[-1] / 10
+
+
+def test_the_gradient_matches_finite_differences_and_the_links_can_show_it():
+    run = m.Run.start(m.Config(points=100, layers=(3,), activations=("tanh",), l2=0.01))
+    run.step(2)
+    grads = run.trainer.gradients()
+    params, (i, j) = run.model.params, (1, 2)
+    d = run.inputs
+    w, h = params["W1"], 1e-6
+    losses = []
+    for sign in (1, -1):
+        w[i, j] += sign * h
+        penalty = 0.01 * sum(float(np.sum(np.asarray(params[f"W{k}"]) ** 2)) for k in (1, 2))
+        losses.append(run.model.loss(d.X_train, d.y_train) + penalty)
+        w[i, j] -= sign * h
+    assert grads["W1"][i, j] == pytest.approx((losses[0] - losses[1]) / (2 * h), rel=1e-5)
+    _, links = m.network(run, "gradient")
+    assert links["gradient"].tolist()[:3] == grads["W1"][0].tolist()
+    data = run.layer_chart_data()
+    assert set(data["what"]) == {"gradient norm ‖∇W‖", "update ratio ‖ΔW‖/‖W‖"} and set(data["epoch"]) == {0, 1, 2}
+
+
+def test_the_page_draws_the_layer_chart_and_links_by_gradient():
+    at = open_playground(n="200", layers="3,3", act="sigmoid,sigmoid")
+    at.button(key="pg_step").click().run()
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert any(s.get("title") == "Per layer: gradient norms and update ratios" for s in specs)
+    at.segmented_control(key="pg_links").set_value("gradient").run()
+    assert not at.exception
+    network = next(s for s in (json.loads(c.proto.spec) for c in at.get("vega_lite_chart"))
+                   if "layer" in s and any("gradient" in json.dumps(x.get("encoding", {})) for x in s["layer"]))
+    assert network
+
+
+def test_residual_blocks_keep_a_deep_sigmoid_networks_gradients():
+    def first_over_last(residual: tuple[int, ...]) -> float:
+        run = m.Run.start(m.Config(dataset="circle", points=400, layers=(8,) * 6, activations=("sigmoid",) * 6,
+                                   optimizer="sgd", lr=0.3, residual=residual))
+        run.step(3)
+        norms = [r["gradient"] for r in run.layer_history if r["epoch"] == 3]
+        return norms[0] / norms[-1]
+
+    assert first_over_last((3, 5)) > 100 * first_over_last(())
+
+
+def test_the_page_makes_residual_layers_and_opens_their_prediction():
+    at = open_playground(n="200", layers="4,4,4", act="tanh", res="3,1")
+    assert [at.checkbox(key=f"pg_res_{i}").value for i in (1, 2)] == [False, True]
+    assert at.query_params["res"] in ("3", ["3"])  # layer 1 cannot end a block: dropped
+    run = at.session_state["_pg_run"]
+    assert run.model.graph.graph["residual"] == (3,)
+    at.checkbox(key="pg_res_1").check().run()
+    assert "widths must match: 2 in, 4 out" in at.error[0].value
+    at.checkbox(key="pg_res_1").uncheck().run()
+    at.button(key="pg_step").click().run()
+    p = m.prediction(at.session_state["_pg_run"], "test", 3)
+    assert "h3_1 = h1_1 + tanh(" in p.expr
+    assert float(trace(from_text(p.expr), {k: float(v) for k, v in p.values.items()}).output) == \
+        pytest.approx(p.loss, rel=1e-9)
+
+
+def test_a_weight_typed_by_hand_changes_the_network_and_its_loss_at_once():
+    at = open_playground(n="200", layers="3", act="tanh")
+    at.button(key="pg_step").click().run()
+    run = at.session_state["_pg_run"]
+    before = metrics(at)["Train loss"]
+    label = "W1[2,3]: x₂ → h1_3"
+    assert label in at.selectbox(key="pg_weight").options
+    at.selectbox(key="pg_weight").set_value(label).run()
+    assert at.number_input(key="pg_weight_value").value == pytest.approx(float(run.model.params["W1"][1, 2]), abs=1e-4)
+    at.number_input(key="pg_weight_value").set_value(5.0).run()
+    assert float(run.model.params["W1"][1, 2]) == 5.0 and metrics(at)["Epoch"] == "1"
+    assert metrics(at)["Train loss"] != before
+    assert float(metrics(at)["Train loss"]) == pytest.approx(run.model.loss(run.inputs.X_train, run.inputs.y_train),
+                                                             abs=1e-4)
+    at.selectbox(key="pg_weight").set_value("b2[1]: bias of z").run()
+    at.number_input(key="pg_weight_value").set_value(-2.0).run()
+    assert float(run.model.params["b2"][0]) == -2.0
+    with pytest.raises(GraphlabError, match="finite number"):
+        run.set_weight("W1", (0, 0), float("nan"))
+
+
+def test_the_plots_points_are_selectable_for_open_this_prediction():
+    at = open_playground(n="200", layers="3", act="tanh")
+    charts = {json.loads(c.proto.spec).get("title"): c.proto for c in at.get("vega_lite_chart")}
+    boundary = charts["Decision boundary"]
+    spec = json.loads(boundary.spec)
+    params = [p for layer in spec["layer"] for p in layer.get("params", [])] + spec.get("params", [])
+    assert any(p["name"] == "pick" and p["select"]["fields"] == ["set", "index"] for p in params)
+    assert list(boundary.selection_mode) == ["pick"]

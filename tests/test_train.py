@@ -181,3 +181,171 @@ def test_gpu_training_matches_the_cpu_path():
     np.testing.assert_allclose(g_gpu["x2"].get(), g_cpu["x2"], rtol=1e-12)
     r = train(data.digits(), layers=[64], lr=0.003, epochs=10, device="gpu")
     assert isinstance(r.model.params["W1"], cupy.ndarray) and r.last.test_accuracy >= 0.95
+
+
+# ----------------------------------------------------------------------------- linear and sign (issue 18)
+def test_stacked_linear_layers_stay_linear():
+    """Seed 000: W2 (W1 x + b1) + b2 = W' x + b'. Three linear layers on xor do no better than none."""
+    d = data.xor(n=400)
+    g = mlp([2, 3, 4, 1], "linear", "bce")
+    assert [g.nodes[n]["op"] for n in ("H1", "H2")] == ["linear", "linear"]
+    trainer = Trainer(d, [3, 4], "linear", "bce", lr=0.03, batch_size=10)
+    for _ in range(30):
+        trainer.epoch()
+    p = {k: np.asarray(v, dtype=np.float64) for k, v in trainer.model.params.items()}
+    w = p["W1"] @ p["W2"] @ p["W3"]  # the one linear map the network is
+    b = (p["b1"] @ p["W2"] + p["b2"]) @ p["W3"] + p["b3"]
+    x = (d.X_test - trainer.model.mean) / trainer.model.std
+    np.testing.assert_allclose(np.asarray(trainer.model.logits(d.X_test)), x @ w + b, rtol=1e-4, atol=1e-5)
+    assert trainer.history[-1].train_accuracy < 0.7  # a straight boundary cannot split xor
+    tanh = train(d, [8], "tanh", "bce", lr=0.03, batch_size=10, epochs=30)  # one nonlinear layer does
+    assert tanh.last.train_accuracy > 0.9
+
+
+def test_sign_is_refused_for_gradient_training_pointing_to_the_perceptron_rule(capsys):
+    g = mlp([2, 3, 1], "sign", "bce")  # the graph knows it
+    assert g.nodes["H1"]["op"] == "sign"
+    with pytest.raises(GraphlabError, match="perceptron rule"):
+        Trainer(data.xor(), [3], "sign", "bce")
+    with pytest.raises(GraphlabError, match="perceptron rule"):
+        Trainer(data.xor(), [3, 3], ["relu", "sign"], "bce")
+    assert main(["train", "--dataset", "xor", "--layers", "3", "--activation", "sign"]) == 2
+    assert "perceptron rule" in capsys.readouterr().err
+    assert main(["mlp", "--layers", "2,3,1", "--activation", "sign", "--loss", "bce"]) == 0
+    assert "H1 = sign(Z1)" in capsys.readouterr().out
+
+
+def test_cli_trains_and_describes_linear_layers(capsys):
+    assert main(["train", "--dataset", "circle", "--layers", "4", "--activation", "linear", "--epochs", "5",
+                 "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["epochs"] == 5 and summary["train_accuracy"] < 0.8  # circle is not linearly separable
+    assert main(["mlp", "--layers", "2,4,2", "--activation", "linear", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["layers"][0]["activation"] == "linear"
+
+
+# ----------------------------------------------------------------------------- live tuning (issue 18)
+def test_tuning_between_epochs_keeps_the_weights_and_the_history():
+    d = data.xor(n=200, noise=0.1)
+    trainer = Trainer(d, [4], "tanh", "bce", lr=0.03, batch_size=10, seed=3)
+    trainer.epoch()
+    before = {k: np.array(v) for k, v in trainer.params.items()}
+    adam = trainer.steps.optimizer
+    trainer.tune(lr=0.1, batch_size=20)
+    assert trainer.steps.optimizer is adam and adam.lr == 0.1 and trainer.steps.batch_size == 20
+    for k, v in before.items():
+        np.testing.assert_array_equal(trainer.params[k], v)  # tuning itself changes no weight
+    trainer.epoch()
+    assert len(trainer.history) == 2
+    trainer.tune(optimizer="sgd", l2=0.01)
+    assert type(trainer.steps.optimizer).__name__ == "_Optimizer" and trainer.model.graph.graph["l2"] == 0.01
+    trainer.epoch()
+    assert [e.epoch for e in trainer.history] == [1, 2, 3]
+    with pytest.raises(GraphlabError, match="learning rate must be positive"):
+        trainer.tune(lr=0)
+
+
+def test_a_tuned_run_equals_a_fresh_run_with_the_new_settings_from_the_same_state():
+    """After tune(lr, batch), an epoch is exactly the epoch a trainer built with those settings takes."""
+    d = data.circle(n=200, noise=0.1)
+    a = Trainer(d, [4], "tanh", "bce", optimizer="sgd", lr=0.03, batch_size=10, seed=1)
+    b = Trainer(d, [4], "tanh", "bce", optimizer="sgd", lr=0.1, batch_size=25, l2=0.01, seed=1)
+    for k in a.params:
+        b.params[k][...] = a.params[k]  # the same start (the same seed gives the same weights anyway)
+    a.tune(lr=0.1, batch_size=25, l2=0.01)
+    a.epoch()
+    b.epoch()
+    assert a.history[-1].train_loss == pytest.approx(b.history[-1].train_loss, rel=1e-6)
+    for k in a.params:
+        np.testing.assert_allclose(a.params[k], b.params[k], rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- regression (issue 18)
+def test_the_playgrounds_regression_sets_follow_its_formulas():
+    d = data.plane(n=300)
+    X = np.concatenate([d.X_train, d.X_test])
+    y = np.concatenate([d.y_train, d.y_test])
+    assert d.regression and d.classes == () and np.abs(X).max() <= 6
+    np.testing.assert_allclose(y, X.sum(axis=1) / 10)  # no noise: the label is (x + y)/10 exactly
+    b = data.bumps(n=300)
+    X, y = np.concatenate([b.X_train, b.X_test]), np.concatenate([b.y_train, b.y_test])
+    assert np.all(np.abs(y) <= 1) and y.min() < -0.5 and y.max() > 0.5
+    for (cx, cy, sign) in data._BUMPS:  # the label at a point 1 from a centre (and 2+ from the others) is ±0.5
+        near = np.hypot(X[:, 0] - cx, X[:, 1] - cy)
+        inside = (near < 2) & (np.min([np.hypot(X[:, 0] - ox, X[:, 1] - oy) for ox, oy, _ in data._BUMPS
+                                       if (ox, oy) != (cx, cy)], axis=0) > 2)
+        np.testing.assert_allclose(y[inside], sign * (1 - near[inside] / 2))
+
+
+def test_a_function_is_parsed_and_run_by_graphlab_never_eval():
+    d = data.function("abs(x) - 1", n=100, test_fraction=0)
+    np.testing.assert_allclose(d.y_train, np.abs(d.X_train[:, 0]) - 1)
+    step = data.function("step(x)", n=100, test_fraction=0)
+    assert set(step.y_train) == {0.0, 1.0}
+    assert data.function("2", n=10).y_train.tolist() == [2.0] * 8  # a constant is a (flat) function too
+    for bad, message in (("sin(y)", "only the variable x"), ("__import__('os')", "at column"),
+                         ("log(x)", "not a finite number at x ="), ("x +", "at column")):
+        with pytest.raises(GraphlabError, match=message):
+            data.function(bad)
+
+
+def test_a_network_fits_sin_with_mse_and_reports_r_squared():
+    d = data.function("sin(x)", n=300, seed=1)
+    with pytest.raises(GraphlabError, match="regression set .* use loss mse"):
+        Trainer(d, [8], "tanh", "bce")
+    trainer = Trainer(d, [16, 16], "tanh", "mse", lr=0.01, batch_size=16)
+    first = trainer.epoch()
+    for _ in range(150):
+        last = trainer.epoch()
+    assert last.train_loss < first.train_loss / 10 and last.test_accuracy > 0.95  # R² on the test set
+    predicted = trainer.model.predict(d.X_test)
+    y = d.y_test
+    assert last.test_accuracy == pytest.approx(1 - np.sum((y - predicted) ** 2) / np.sum((y - y.mean()) ** 2))
+    assert trainer.model.loss(d.X_test, y) == pytest.approx(np.mean((predicted - y) ** 2), rel=1e-5)
+    linear = train(d, [16, 16], "linear", "mse", lr=0.01, batch_size=16, epochs=40)
+    assert linear.last.test_accuracy < 0.5  # a straight line through a sine
+
+
+# ----------------------------------------------------------------------------- residual blocks (issue 18)
+def test_a_residual_layer_is_seed_004s_block_and_its_gradients_check():
+    """Res(z) = z + σ(MM(σ(MM(z)))): layer 3 of 2-4-4-4-1 gives H3 = H1 + tanh(tanh(H1 W2 + b2) W3 + b3)."""
+    from graphlab.compile import central_differences, compile_graph
+
+    g = mlp([2, 4, 4, 4, 1], "tanh", "mse", residual=[3])
+    assert g.nodes["H3"]["op"] == "add" and list(g.predecessors("H3")) == ["H1", "S3"]
+    assert g.graph["residual"] == (3,) and g.graph["layers"][2]["residual"] == "H1"
+    rng = np.random.default_rng(0)
+    values = {"X": rng.normal(size=(5, 2)), "Y": rng.normal(size=(5, 1))}
+    values |= {f"W{i}": rng.normal(size=s) for i, s in enumerate([(2, 4), (4, 4), (4, 4), (4, 1)], 1)}
+    values |= {f"b{i}": rng.normal(size=(n,)) for i, n in enumerate([4, 4, 4, 1], 1)}
+    compiled = compile_graph(g, wrt=g.graph["params"])
+    loss, grads = compiled(values)
+    h1 = np.tanh(values["X"] @ values["W1"] + values["b1"])
+    h3 = h1 + np.tanh(np.tanh(h1 @ values["W2"] + values["b2"]) @ values["W3"] + values["b3"])
+    assert float(loss) == pytest.approx(np.mean((h3 @ values["W4"] + values["b4"] - values["Y"]) ** 2))
+    numeric = central_differences(compiled, values, g.graph["params"])
+    for name in g.graph["params"]:
+        np.testing.assert_allclose(grads[name], numeric[name], rtol=1e-5, atol=1e-7)
+    with pytest.raises(GraphlabError, match="widths must match: 2 in, 4 out"):
+        mlp([2, 4, 4, 1], residual=[2])
+    with pytest.raises(GraphlabError, match="ends at one of layers 2 to 2"):
+        mlp([2, 4, 4, 1], residual=[1])
+
+
+def test_residual_networks_train_save_and_reload_and_the_cli_knows_them(tmp_path, capsys):
+    d = data.circle(n=300)
+    trainer = Trainer(d, [4, 4, 4], "relu", "ce", residual=[3])
+    trainer.epoch()
+    trainer.tune(l2=0.01)  # a new loss graph keeps the blocks
+    assert trainer.model.graph.graph["residual"] == (3,)
+    path = trainer.model.save(tmp_path / "res.npz")
+    loaded = Model.load(path)
+    assert loaded.graph.graph["residual"] == (3,)
+    np.testing.assert_array_equal(loaded.logits(d.X_test), trainer.model.logits(d.X_test))
+    assert main(["mlp", "--layers", "2,8,8,8,1", "--activation", "sigmoid", "--residual", "3"]) == 0
+    assert "H3 = H1 + sigmoid(Z3)" in capsys.readouterr().out
+    assert main(["mlp", "--layers", "2,8,8,1", "--residual", "2"]) == 2
+    assert "widths must match: 2 in, 8 out" in capsys.readouterr().err
+    assert main(["train", "--dataset", "circle", "--layers", "8,8,8", "--residual", "3", "--epochs", "3",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["epochs"] == 3
