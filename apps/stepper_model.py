@@ -27,7 +27,7 @@ from graphlab.materials import ZIP_FORMATS, frame_name  # noqa: F401 (ZIP_FORMAT
 from graphlab.ops import shape_text
 from graphlab.point import parse_value, shapes_of, split_point
 from graphlab.present import latex, matrix_rows, number, step_label  # noqa: F401 (the page reads m.step_label)
-from graphlab.render import PALETTES, STYLES, to_dot
+from graphlab.render import PALETTES, STYLES, make_options, pinned_layout, to_dot
 from graphlab.trace import Trace, trace
 
 # Above this many nodes the diagram is not drawn: it is illegible, and laying it out in the
@@ -35,6 +35,7 @@ from graphlab.trace import Trace, trace
 MAX_DRAW_NODES = 60
 MAX_EXPR_CHARS = 20_000  # longer text (from a URL, say) is refused before parsing; ~6,000 nodes at most
 
+NETWORK = "h1 = σ(w3 x1 + w4 x2); h2 = σ(w5 x1 + w6 x2); y = σ(w1 h1 + w2 h2); E = 1/2 (y - t)^2"
 # The lecture's examples, with the values the lecture uses.
 EXAMPLES: dict[str, dict[str, str]] = {
     "(x+y)z": {"x": "-2", "y": "5", "z": "-4"},
@@ -42,6 +43,9 @@ EXAMPLES: dict[str, dict[str, str]] = {
     "log(x1 x2) sin(x2)": {"x1": "2", "x2": "3"},
     "sigmoid(w0 x0 + w1 x1 + w2)": {"w0": "2", "x0": "-1", "w1": "-3", "x1": "-2", "w2": "-3"},
     "(y - x theta)^2": {"y": "10", "x": "2", "theta": "6"},  # the gradient descent exercise
+    # lecture 004's sigmoid network (25 nodes drawn): inputs 0.35 and 0.9, target 0.5
+    NETWORK: {"x1": "0.35", "x2": "0.9", "w1": "0.3", "w2": "0.9", "w3": "0.1", "w4": "0.8", "w5": "0.4", "w6": "0.6",
+              "t": "0.5"},
     # matrices: seed 002's XOR neurons σ(5x₁ − 5x₂ + 1), σ(−5x₁ + 5x₂ + 1) over the four corners in one batch
     "H = σ(X W + b)": {"X": "[[0,0],[0,1],[1,0],[1,1]]", "W": "[[5,-5],[-5,5]]", "b": "[1,1]"},
     # seed 003's 2-layer net in matrix form, its error (1/2N)(y − ŷ)ᵀ(y − ŷ); the output weights make it XOR
@@ -53,7 +57,9 @@ DEFAULT_EXPR = "(x+y)z"
 DEFAULT_VALUE = "1"
 MODES = ("float", "exact")
 FORMS = formulas.FORMS
-CHOICES = {"mode": MODES, "style": STYLES, "direction": ("LR", "TB"), "palette": tuple(PALETTES), "form": FORMS}
+# direction "auto": the one of LR and TB that draws the graph largest in the space the page has
+CHOICES = {"mode": MODES, "style": STYLES, "direction": ("auto", "LR", "TB"), "palette": tuple(PALETTES),
+           "form": FORMS}
 
 Values = tuple[tuple[str, str], ...]  # (variable, value text), hashable for the caches
 
@@ -81,14 +87,15 @@ class Drawing:
     """How the diagram is drawn: ``style`` and :func:`graphlab.render.to_dot`'s options."""
 
     style: str = "lecture"
-    direction: str = "LR"
+    direction: str = "auto"  # or LR, TB; resolved by :func:`laid_out` before drawing
     palette: str = "default"
     precision: int = 4
     symbolic: bool = False
     form: str = "names"  # how the chain rule writes a whole gradient (graphlab.formulas.FORMS)
 
     def options(self) -> dict[str, Any]:
-        return {"direction": self.direction, "palette": self.palette, "precision": self.precision,
+        direction = "LR" if self.direction == "auto" else self.direction  # auto, screen unknown: LR
+        return {"direction": direction, "palette": self.palette, "precision": self.precision,
                 "symbolic": self.symbolic}
 
 
@@ -214,6 +221,39 @@ def diagram(key: Key, index: int, drawing: Drawing) -> graphviz.Digraph:
     """The diagram of step ``index``: what ``st.graphviz_chart`` draws and the downloads render."""
     t = compute(key)
     return to_dot(t.graph, t, index, drawing.style, **drawing.options())
+
+
+@st.cache_resource(max_entries=512, show_spinner=False)
+def diagram_svg(key: Key, index: int, drawing: Drawing) -> str:
+    """The diagram of step ``index`` as SVG (what the stepper shows)."""
+    return render_bytes(diagram(key, index, drawing), "svg").decode()
+
+
+def layout_size(key: Key, drawing: Drawing) -> tuple[float, float]:
+    """Width and height, in points, of the pinned layout every frame of ``drawing`` is drawn at."""
+    t = compute(key)
+    bb = pinned_layout(t.graph, t, drawing.style, make_options(**drawing.options())).bb
+    _, _, width, height = (float(v) for v in bb.split(","))
+    return width, height
+
+
+def laid_out(key: Key, drawing: Drawing, area: Mapping[str, Any] | None) -> Drawing:
+    """``drawing`` with its direction chosen: "auto" becomes the direction whose layout fills ``area``
+    ({"w", "h"}: the pixels the diagram has) at the larger scale; LR while the area is not known."""
+    if drawing.direction != "auto":
+        return drawing
+    try:
+        width, height = float(area["w"]), float(area["h"])
+    except (KeyError, TypeError, ValueError):
+        return replace(drawing, direction="LR")
+    if not (width > 0 and height > 0):
+        return replace(drawing, direction="LR")
+
+    def scale(direction: str) -> float:
+        w, h = layout_size(key, replace(drawing, direction=direction))
+        return min(width / w, height / h)
+
+    return replace(drawing, direction=max(("LR", "TB"), key=scale))
 
 
 @st.cache_resource(max_entries=512, show_spinner=False)

@@ -9,6 +9,7 @@ from functools import partial
 
 import check_tab
 import descent_tab
+import diagram_view
 import forward_tab
 import gradcheck_tab
 import pandas as pd
@@ -40,6 +41,7 @@ def restore_from_url() -> None:
     state["_restored"] = True
     view, problems = m.view_from_query(st.query_params.to_dict())
     state.update(expr=view.expr, step=view.step, mode=view.mode, **asdict(view.drawing))
+    state["present"] = params_present(st.query_params.to_dict())
     for name, text in view.values.items():
         state[m.value_key(name)] = text
     params = st.query_params.to_dict()
@@ -64,6 +66,25 @@ def load_example(expr: str) -> None:
         state[m.value_key(name)] = text
     state["step"] = 1
     state[check_tab.KEY] = ""  # claims about another example's nodes would only be errors
+
+
+def params_present(params: dict[str, str]) -> bool:
+    return params.get("present") == "1"
+
+
+def diagram_event(name: str):
+    """The diagram's key presses and buttons: the step (``goto``) or presentation (``present``) they asked for."""
+    return (state.get("diagram") or {}).get(name)
+
+
+def go_to() -> None:
+    target = diagram_event("goto")
+    if isinstance(target, int) and not isinstance(target, bool):
+        state["step"] = target  # clamped to the trace's steps where the page reads it
+
+
+def toggle_presenting() -> None:
+    state["present"] = diagram_event("present") is True
 
 
 def go(where: str, count: int) -> None:
@@ -95,17 +116,23 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
 
     n = graph.number_of_nodes()
     drawable = n <= m.MAX_DRAW_NODES
-    if drawable:
-        st.graphviz_chart(m.diagram(key, index, drawing), width="stretch")
-    else:
-        st.info(f"This graph has {n:,} nodes, more than the {m.MAX_DRAW_NODES} that can be drawn legibly, "
-                "so the diagram is left out. The table below has every node.")
-
-    left, right = st.columns([3, 2])
-    with left:
-        explained = m.explanation(key, index, drawing.precision, drawing.form)
-        st.markdown("**The chain rule at this step**" if explained.phase == "backward" else "**Computed at this step**")
-        st.latex(rf"\begin{{gathered}}{explained.latex}\end{{gathered}}")  # one sentence per line
+    stage = st.container(key=diagram_view.STAGE)  # the diagram and the chain rule: what presenting shows
+    with stage:
+        if drawable:
+            diagram_view.show(m.diagram_svg(key, index, drawing), index + 1, count, m.step_label(t, index),
+                              direction=drawing.direction, present=bool(state.get("present")), key="diagram",
+                              on_goto=go_to, on_present=toggle_presenting, on_area=lambda: None)
+        else:
+            st.info(f"This graph has {n:,} nodes, more than the {m.MAX_DRAW_NODES} that can be drawn legibly, "
+                    "so the diagram is left out. The table below has every node.")
+        with st.container(key=diagram_view.RULE):
+            explained = m.explanation(key, index, drawing.precision, drawing.form)
+            st.markdown("**The chain rule at this step**" if explained.phase == "backward"
+                        else "**Computed at this step**")
+            # inline maths, one sentence a paragraph: KaTeX breaks a long line after = and +, so it wraps
+            for line in explained.latex.split(r"\\"):
+                st.markdown(rf"$\displaystyle {line.strip()}$")
+    right = st.container()
     if drawable:
         with right:
             st.markdown("**Download this step**")
@@ -172,7 +199,7 @@ with st.sidebar:
                          help="float: NumPy float64. exact: SymPy numbers, so 1/3 and log(6) stay exact.")
     st.segmented_control("Diagram style", m.CHOICES["style"], key="style", required=True)
     st.segmented_control("Direction", m.CHOICES["direction"], key="direction", required=True,
-                         format_func={"LR": "left to right", "TB": "top to bottom"}.get)
+                         format_func={"auto": "fit the screen", "LR": "left to right", "TB": "top to bottom"}.get)
     st.selectbox("Colours", m.CHOICES["palette"], key="palette")
     st.number_input("Significant digits", 1, 17, key="precision")
     st.toggle("Local gradients as formulas", key="symbolic")
@@ -215,8 +242,9 @@ for node, what in t.nonfinite.items():
 count = len(t.steps)
 state["step"] = min(max(1, int(state["step"])), count)
 index = state["step"] - 1
-drawing = m.Drawing(**{k: state[k] for k in DRAWING_KEYS})
-view = m.View(expr=expr, values=dict(key.values), mode=key.mode, step=state["step"], drawing=drawing)
+chosen = m.Drawing(**{k: state[k] for k in DRAWING_KEYS})
+view = m.View(expr=expr, values=dict(key.values), mode=key.mode, step=state["step"], drawing=chosen)
+drawing = m.laid_out(key, chosen, (state.get("diagram") or {}).get("area"))  # "auto" direction: the screen's
 # Only the open tab runs (on_change="rerun"): stepping does not redo the other tabs' work.
 step_tab, check, descent, forward, gradients, practice = st.tabs(list(TABS.values()), key="tab", on_change="rerun")
 if graph.graph.get("matrices") and not step_tab.open:
@@ -248,4 +276,4 @@ tab = next(name for name, label in TABS.items() if label == state["tab"])
 st.query_params.from_dict({**m.view_to_query(view, variables), **({"tab": tab} if tab != "step" else {}),
                            **check_tab.to_query(state), **descent_tab.to_query(state),
                            **forward_tab.to_query(state), **gradcheck_tab.to_query(state),
-                           **practice_tab.to_query(state)})
+                           **practice_tab.to_query(state), **({"present": "1"} if state.get("present") else {})})

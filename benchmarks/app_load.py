@@ -64,8 +64,8 @@ LABEL = """() => {
   return label === undefined ? null : label;
 }""".replace("IDLE", IDLE)
 # The diagram's node titles: every node of the student's own graph is there (drawn), and none is foreign
-# (another student's graph). Graphviz draws in the browser after the run, so "drawn" is waited for.
-TITLES = """[...document.querySelectorAll('[data-testid="stGraphVizChart"] svg g.node > title')]
+# (another student's graph). The diagram draws in the browser after the run, so "drawn" is waited for.
+TITLES = """[...document.querySelectorAll(':is(.gl-stage, [data-testid="stGraphVizChart"]) svg g.node > title')]
   .map(t => t.textContent)"""
 DRAWN = f"(names) => {{ const titles = new Set({TITLES}); return names.every(n => titles.has(n)); }}"
 FOREIGN = f"(names) => {TITLES}.filter(t => !names.includes(t))"

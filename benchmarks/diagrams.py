@@ -6,11 +6,12 @@
   same bytes as the one written with all the others, and all frames share node positions.
 * app_step: one click on "next" in the stepper page on a 60-node graph (the largest the app
   draws), the page run by Streamlit's ``AppTest`` in this process: server time for the whole
-  page (diagram, explanation, node table, widgets), trace and layout already cached.
+  page (diagram as SVG, explanation, node table, widgets), trace and layout already cached.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import tempfile
@@ -86,8 +87,9 @@ def app_step(quick: bool = False) -> dict | None:
 
     step()
     seconds = median_seconds(step, repeat=5 if quick else 15)
-    charts = at.get("graphviz_chart")
-    assert not at.exception and len(charts) == 1 and "current" in charts[0].proto.spec, "the step drew no diagram"
+    views = at.get("bidi_component")  # the stepper's diagram view: the step's SVG in its data
+    svg = json.loads(views[0].proto.json)["svg"] if len(views) == 1 else ""
+    assert not at.exception and re.search(r'class="node [^"]*current', svg), "the step drew no diagram"
     return {"nodes": gl.graph(expr).number_of_nodes(), "seconds": seconds}
 
 

@@ -7,9 +7,11 @@ gives q = 3, f = -12, df/dx = df/dy = z = -4, df/dz = q = 3.
 from __future__ import annotations
 
 import io
+import json
 import sys
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pygraphviz
 import pytest
@@ -37,19 +39,43 @@ def open_app(**query: str) -> AppTest:
     return at
 
 
-def chart(at: AppTest) -> pygraphviz.AGraph:
-    """The DOT the page handed to st.graphviz_chart, parsed by Graphviz itself."""
-    charts = at.get("graphviz_chart")
-    assert len(charts) == 1
-    return pygraphviz.AGraph(string=charts[0].proto.spec)
+class Shown:
+    """The step's diagram as the page sent it to the browser: Graphviz's SVG, read with ElementTree."""
+
+    def __init__(self, data: dict):
+        self.direction = data["direction"]
+        self.svg = ElementTree.fromstring(data["svg"])
+
+    def groups(self, kind: str):
+        for g in self.svg.iter(f"{SVG}g"):
+            if kind in (g.get("class") or "").split():
+                yield g.findtext(f"{SVG}title"), g
+
+    def current(self) -> list[str]:
+        return [title for title, g in self.groups("node") if "current" in g.get("class").split()]
+
+    def edge_lines(self, tail: str, head: str) -> list[str]:
+        """The text lines on the edge tail -> head, top to bottom."""
+        [g] = [g for title, g in self.groups("edge") if title == f"{tail}->{head}"]
+        return [t.text for t in g.iter(f"{SVG}text")]
+
+    @property
+    def text(self) -> str:
+        return " ".join(t.text or "" for t in self.svg.iter(f"{SVG}text"))
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def shown(at: AppTest) -> Shown:
+    """The diagram the stepper shows (the diagram component's data)."""
+    views = at.get("bidi_component")
+    assert len(views) == 1
+    return Shown(json.loads(views[0].proto.json))
 
 
 def current(g: pygraphviz.AGraph) -> list[str]:
     return [str(n) for n in g.nodes() if "current" in n.attr.get("class", "").split()]
-
-
-def edge_label(g: pygraphviz.AGraph, tail: str, head: str) -> str:
-    return g.get_edge(tail, head).attr["label"]
 
 
 def label(at: AppTest) -> str:
@@ -75,8 +101,7 @@ def test_typing_the_lecture_example_and_stepping_shows_each_node_in_turn():
     for k, node in enumerate(ORDER):
         if k:
             at.button(key="go:next").click().run()
-        g = chart(at)
-        assert current(g) == [node], k
+        assert shown(at).current() == [node], k
         assert table(at).loc[table(at)[""] == "▶", "node"].tolist() == [node]
         assert at.query_params["step"] == str(k + 1)
     assert label(at) == "backward 5 of 5: node x"
@@ -87,17 +112,17 @@ def test_the_dot_carries_the_values_and_gradients_of_each_step():
     at = open_app()
     type_expression(at, "(x+y)z", LECTURE)
     at.slider[0].set_value(3).run()  # forward: q = x + y = 3 has just been computed
-    g = chart(at)
-    assert current(g) == ["v1"]
-    assert ">3<" in edge_label(g, "v1", "f")
-    assert edge_label(g, "z", "f") == "" and "f = -12" not in g.string()  # z comes next
+    diagram = shown(at)
+    assert diagram.current() == ["v1"]
+    assert "3" in diagram.edge_lines("v1", "f")
+    assert diagram.edge_lines("z", "f") == [] and "f = -12" not in diagram.text  # z comes next
     at.button(key="go:last").click().run()
     at.slider[0].set_value(8).run()  # backward at the add node: upstream -4 times local 1
     assert label(at) == "backward 3 of 5: node v1"
-    g = chart(at)
-    assert current(g) == ["v1"]
-    assert "-4 × 1 = -4" in edge_label(g, "x", "v1")
-    assert "f = -12" in g.string()
+    diagram = shown(at)
+    assert diagram.current() == ["v1"]
+    assert "-4 × 1 = -4" in diagram.edge_lines("x", "v1")
+    assert "f = -12" in diagram.text
     rows = table(at).set_index("node")
     assert rows.loc["v1", "value"] == "3" and rows.loc["v1", "∂f/∂node"] == "-4"
     assert rows.loc["z", "∂f/∂node"] == "3"
@@ -141,9 +166,9 @@ def test_a_shared_link_restores_expression_values_options_and_step():
     # x1 x2 -> v1, log -> v2, sin -> v3, product -> f; backward visits f, v3, v2...
     assert label(at) == "backward 3 of 6: node v2"
     assert at.slider[0].value == 9
-    g = chart(at)
-    assert g.graph_attr["rankdir"] == "TB"
-    assert current(g) == ["v2"]
+    diagram = shown(at)
+    assert diagram.direction == "TB"
+    assert diagram.current() == ["v2"]
     # exact mode: log(x1 x2) = log(6) is kept exact; its local gradient is 1/(x1 x2) = 1/6
     rows = table(at).set_index("node")
     assert rows.loc["v1", "value"] == "6"
@@ -171,7 +196,7 @@ def test_bad_expression_shows_the_error_inline_with_its_column(expr, column):
     assert len(at.error) == 1 and f"column {column}" in at.error[0].value
     caret = at.code[0].value.splitlines()
     assert caret[0] == expr and caret[1] == " " * (column - 1) + "^"
-    assert not at.get("graphviz_chart")
+    assert not at.get("bidi_component")
 
 
 def test_bad_value_names_the_variable():
@@ -206,7 +231,7 @@ def test_a_fan_out_node_shows_its_running_sum():
 def test_a_large_graph_gets_the_table_and_a_message_not_a_drawing():
     expr = " + ".join(f"x{i}" for i in range(40))
     at = open_app(expr=expr)
-    assert not at.get("graphviz_chart")
+    assert not at.get("bidi_component")
     assert any(f"more than the {stepper_model.MAX_DRAW_NODES}" in i.value for i in at.info)
     assert len(table(at)) == 79
 
@@ -254,7 +279,7 @@ def test_a_step_number_is_the_same_step_in_the_app_url_the_cli_and_the_frame_fil
     from graphlab import cli
 
     at = open_app(expr=LECTURE_Q, at="x=-2,y=5,z=-4", step=str(k))
-    assert current(chart(at)) == [node]  # the hand-counted order above
+    assert shown(at).current() == [node]  # the hand-counted order above
     argv = ["draw", LECTURE_Q, "--at", "x=-2,y=5,z=-4"]
     assert cli.main([*argv, "--step", str(k), "-o", str(tmp_path / "step.dot")]) == 0
     assert current(pygraphviz.AGraph(str(tmp_path / "step.dot"))) == [node]
@@ -295,3 +320,38 @@ def test_a_bad_form_in_a_link_is_ignored_with_a_message():
     at = open_app(expr="(x+y)z", at="x=-2,y=5,z=-4", form="nonsense")
     assert at.segmented_control(key="form").value == "names"
     assert any("form must be one of names, expanded, delta" in w.value for w in at.warning)
+
+
+# --------------------------------------------------------------------------- the diagram view
+def test_auto_direction_follows_the_screen_shape_unless_chosen():
+    key = stepper_model.Key("log(x1 x2) sin(x2)", (("x1", "2"), ("x2", "3")), "float")
+    auto = stepper_model.Drawing()
+    assert auto.direction == "auto" and auto.options()["direction"] == "LR"  # drawn alone (downloads, CLI): LR
+    assert stepper_model.laid_out(key, auto, None).direction == "LR"  # before the page has said its size
+    assert stepper_model.laid_out(key, auto, {"w": 374, "h": 600}).direction == "TB"  # a phone, upright
+    assert stepper_model.laid_out(key, auto, {"w": 1800, "h": 500}).direction == "LR"  # a wide screen
+    assert stepper_model.laid_out(key, auto, {"w": "wide", "h": None}).direction == "LR"  # nonsense: the default
+    chosen = stepper_model.Drawing(direction="LR")
+    assert stepper_model.laid_out(key, chosen, {"w": 374, "h": 600}) == chosen  # the user's choice stands
+
+
+def test_the_diagram_view_gets_the_step_and_presenting_comes_from_the_link():
+    at = open_app(expr="(x+y)z", at="x=-2,y=5,z=-4", step="7", present="1")
+    [view] = at.get("bidi_component")
+    data = json.loads(view.proto.json)
+    assert (data["step"], data["count"], data["present"]) == (7, 10, True)
+    assert data["label"] == "backward 2 of 5: node z" and data["svg"].startswith("<svg")
+    assert at.query_params["present"] == "1" and at.query_params["direction"] == "auto"
+    at = open_app(expr="(x+y)z")
+    assert not json.loads(at.get("bidi_component")[0].proto.json)["present"] and "present" not in at.query_params
+
+
+def test_pan_and_zoom_come_from_the_vendored_library_with_its_licence():
+    import diagram_view
+
+    static = Path(stepper_model.__file__).resolve().parent.parent / "graphlab" / "static"
+    assert "Panzoom" in (static / "panzoom.min.js").read_text()[:200]
+    assert "Permission is hereby granted, free of charge" in (static / "panzoom.LICENSE.txt").read_text()  # MIT
+    at = open_app()
+    js = at.get("bidi_component")[0].proto.js_content
+    assert js.startswith(diagram_view._LIBRARY) and not at.get("bidi_component")[0].proto.js_source_path

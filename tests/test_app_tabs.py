@@ -156,7 +156,7 @@ def test_a_link_with_a_bad_tab_or_steps_opens_the_stepper():
         "Ignored from the link: tab must be one of step, check, descent, forward, gradcheck, practice",
         "Ignored from the link: steps must be a whole number"]
     assert at.session_state["tab"] == "Step through" and "tab" not in at.query_params
-    assert len(at.get("graphviz_chart")) == 1 and at.button(key="go:next")
+    assert len(at.get("bidi_component")) == 1 and at.button(key="go:next")  # the stepper's diagram
 
 
 def test_describe_escapes_markdown():

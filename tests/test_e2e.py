@@ -14,6 +14,7 @@ import io
 import os
 import re
 import shutil
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -31,11 +32,17 @@ except ImportError:  # the browser fixture says so: a skip, or a failure under G
 from benchmarks.app_load import CHROMIUM, IDLE, LAUNCH_ARGS, serve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "apps"))  # what `streamlit run` does for the app's own modules
+import stepper_model  # noqa: E402  (the lecture examples)
+
 SHOTS = ROOT / "out" / "e2e"
 REQUIRED = os.environ.get("GRAPHLAB_E2E") == "1"
 TIMEOUT_MS = 30_000  # every wait: Playwright's actions and expect(...)
 LOAD_TIMEOUT_MS = 90_000  # a new session's first run (imports, caches) on a loaded 2-core machine
 TRAIN_TIMEOUT_MS = 180_000  # the Playground trains ~0.3 s of each 0.5 s tick: fewer epochs when the CPU is busy
+
+# the diagram's SVG: the stepper's diagram view, or st.graphviz_chart (the other tabs)
+DIAGRAM = ':is(.gl-stage, [data-testid="stGraphVizChart"]) svg'
 
 # one server and one browser for all of them, on one xdist worker (--dist loadfile in pyproject.toml)
 pytestmark = pytest.mark.e2e
@@ -94,7 +101,7 @@ def open_app(page, server: str, **query: str):
 
 
 def wait_for_chart(page, timeout: float = LOAD_TIMEOUT_MS):
-    page.wait_for_selector('[data-testid="stGraphVizChart"] svg g.node', state="attached", timeout=timeout)
+    page.wait_for_selector(f'{DIAGRAM} g.node', state="attached", timeout=timeout)
     wait_idle(page, timeout)
 
 
@@ -110,7 +117,7 @@ def wait_idle(page, timeout: float = TIMEOUT_MS):
 
 
 def _titles(page, selector: str) -> list[str]:
-    return page.locator(f'[data-testid="stGraphVizChart"] svg {selector} > title').evaluate_all(
+    return page.locator(f'{DIAGRAM} {selector} > title').evaluate_all(
         "titles => titles.map(t => t.textContent)")
 
 
@@ -121,7 +128,7 @@ def expect_titles(page, selector: str, expected: set[str], *, at_least: bool = F
             """([selector, want, atLeast]) => {
               const got = new Set([...document.querySelectorAll(selector)].map(t => t.textContent));
               return want.every(w => got.has(w)) && (atLeast || got.size === want.length);
-            }""", arg=[f'[data-testid="stGraphVizChart"] svg {selector} > title', sorted(expected), at_least])
+            }""", arg=[f'{DIAGRAM} {selector} > title', sorted(expected), at_least])
     except PlaywrightTimeoutError:
         raise AssertionError(f"the diagram's {selector} are {sorted(set(_titles(page, selector)))} after "
                              f"{TIMEOUT_MS / 1000:.0f} s, expected {'at least ' if at_least else ''}{sorted(expected)}"
@@ -130,7 +137,7 @@ def expect_titles(page, selector: str, expected: set[str], *, at_least: bool = F
 
 def highlighted(page):
     """The titles of the highlighted nodes: expect(highlighted(page)).to_have_text([...]) is the exact list."""
-    return page.locator('[data-testid="stGraphVizChart"] svg g.node.current > title')
+    return page.locator(f'{DIAGRAM} g.node.current > title')
 
 
 def step_label(page):
@@ -177,7 +184,7 @@ def test_a_shared_link_restores_the_step(page, server):
     expect(highlighted(page)).to_have_text(["v1"])
     expect(step_label(page)).to_contain_text("backward 3 of 5: node v1", use_inner_text=True)
     # the gradient arriving at x through the add node: upstream -4 times local 1
-    expect(page.locator('[data-testid="stGraphVizChart"] svg')).to_contain_text("-4 × 1 = -4")
+    expect(page.locator(DIAGRAM)).to_contain_text("-4 × 1 = -4")
 
 
 def test_a_bad_expression_shows_the_error_and_its_column(page, server):
@@ -251,6 +258,112 @@ def test_gradient_descent_tab_shows_the_exercise(page, server):
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     tall_screenshot(page, "app-descent.png")
 
+# ----------------------------------------------------------------------------- legible diagrams
+# (width, height, the median label height the diagram must reach there, CSS px)
+SCREENS = {"phone": (390, 844, 12), "laptop": (1366, 768, 14), "1080p": (1920, 1080, 14)}
+LABEL_PX = """() => {
+  const heights = [...document.querySelectorAll('.gl-stage svg text')].map(t => t.getBoundingClientRect().height)
+    .filter(h => h > 0).sort((a, b) => a - b);
+  return heights.length ? heights[Math.floor(heights.length / 2)] : 0;
+}"""
+
+
+def expect_legible(page, at_least: float, what: str):
+    """Waits until the diagram's median label is at least ``at_least`` px high on the screen."""
+    try:
+        page.wait_for_function(f"() => ({LABEL_PX})() >= {at_least}")
+    except PlaywrightTimeoutError:
+        raise AssertionError(f"{what}: median label {page.evaluate(LABEL_PX):.1f} px after {TIMEOUT_MS / 1000:.0f} s,"
+                             f" expected at least {at_least} px") from None
+
+
+def a_backward_step(expr: str) -> int:
+    """A step in the backward pass, where the edges carry the most text."""
+    from graphlab import graph
+
+    n = graph(expr).number_of_nodes()
+    return n + n // 2 + 1
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_every_lecture_example_is_legible(page, server, screen):
+    """The lecture's examples and the 25-node sigmoid network of lecture 004 at phone, laptop and 1080p size:
+    the median label is never under 12 px on the phone, 14 px on the larger screens (it pans instead)."""
+    width, height, at_least = SCREENS[screen]
+    page.set_viewport_size({"width": width, "height": height})
+    for expr, values in stepper_model.EXAMPLES.items():
+        at = ",".join(f"{k}={v}" for k, v in values.items())
+        open_app(page, server, expr=expr, at=at, step=str(a_backward_step(expr)))
+        expect_legible(page, at_least, f"{expr} on the {screen} ({width}x{height})")
+        if expr in ("log(x1 x2) sin(x2)", stepper_model.NETWORK):
+            wait_idle(page)
+            page.locator(".st-key-stage").scroll_into_view_if_needed()
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / f"legible-{screen}-{'network' if '=' in expr else 'log-sin'}.png"))
+        if screen == "phone":  # the chain rule wraps: nothing of it runs off the right edge
+            page.wait_for_function("""() => [...document.querySelectorAll('.st-key-chainrule .katex')]
+              .every(k => k.getBoundingClientRect().right <= window.innerWidth)""")
+
+
+def test_keys_step_through_the_trace_unless_typing(page, server):
+    """→ / PageDown / Space next, ← / PageUp back, Home / End: a presenter's clicker sends PageDown and PageUp."""
+    page.set_viewport_size({"width": 1366, "height": 768})
+    open_app(page, server, expr="log(x1 x2) sin(x2)", at="x1=2,x2=3", step="1")
+    for key, step, label in [("PageDown", 2, "forward 2 of 6"), ("PageDown", 3, "forward 3 of 6"),
+                             ("PageUp", 2, "forward 2 of 6"), ("End", 12, "backward 6 of 6"),
+                             ("ArrowLeft", 11, "backward 5 of 6"), ("Home", 1, "forward 1 of 6"),
+                             ("Space", 2, "forward 2 of 6"), ("ArrowRight", 3, "forward 3 of 6")]:
+        page.keyboard.press(key)
+        expect(page).to_have_url(url_has(f"step={step}"))
+        expect(step_label(page)).to_contain_text(label, use_inner_text=True)
+        wait_idle(page)
+    box = page.get_by_role("textbox", name="Expression")
+    box.click()
+    box.press("Home")  # moves the caret in the box, not the step
+    page.locator("h1").first.click()  # focus leaves the box
+    page.keyboard.press("PageUp")
+    expect(page).to_have_url(url_has("step=2"))  # from 3, not from 1
+    expect(step_label(page)).to_contain_text("forward 2 of 6", use_inner_text=True)
+
+
+def test_the_zoom_button_zooms(page, server):
+    open_app(page, server, expr="log(x1 x2) sin(x2)", at="x1=2,x2=3", step="9")
+    scale = "() => new DOMMatrix(getComputedStyle(document.querySelector('.gl-stage')).transform).a"
+    page.get_by_role("button", name="Zoom in").click()
+    page.wait_for_function(f"() => ({scale})() > 1.1")
+
+
+def test_presentation_fills_the_screen_and_a_clicker_steps(page, server):
+    """Present: only the diagram and the chain rule, on the whole window; PageDown / PageUp step; Exit returns."""
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    expr = stepper_model.NETWORK
+    at = ",".join(f"{k}={v}" for k, v in stepper_model.EXAMPLES[expr].items())
+    open_app(page, server, expr=expr, at=at, step="39")
+    page.get_by_role("button", name="Present").click()
+    expect(page.locator(".gl-presenting")).to_have_count(1)
+    expect(page).to_have_url(url_has("present=1", "step=39"))
+    expect(page.locator('[data-testid="stSidebar"]')).to_be_hidden()
+    expect(page.get_by_role("textbox", name="Expression")).to_be_hidden()
+    page.keyboard.press("PageDown")
+    expect(page).to_have_url(url_has("present=1", "step=40"))
+    expect(page.locator(".gl-label")).to_contain_text("backward 13 of 27: node w1", use_inner_text=True)
+    wait_idle(page)
+    expect_legible(page, 14, "presenting the network at 1080p")
+    page.wait_for_function("""() => {  // the diagram and the chain rule both on the screen, the chain rule under it
+      const box = document.querySelector('.gl-box').getBoundingClientRect();
+      const rule = document.querySelector('.st-key-chainrule .katex');
+      return rule && box.height > 500 && rule.getBoundingClientRect().bottom <= window.innerHeight
+        && rule.getBoundingClientRect().top >= box.bottom; }""")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "present.png"))  # docs/present.png is this one
+    page.keyboard.press("PageUp")
+    expect(page).to_have_url(url_has("present=1", "step=39"))
+    wait_idle(page)
+    page.get_by_role("button", name="Exit presentation").click()
+    expect(page.locator(".gl-presenting")).to_have_count(0)
+    expect(page.get_by_role("textbox", name="Expression")).to_be_visible()
+
+
 # ----------------------------------------------------------------------------- the Playground page
 def metric(page, label: str):
     """The value of the metric labelled ``label``."""
@@ -312,7 +425,7 @@ def test_playground_trains_xor_and_opens_a_prediction_in_the_stepper(page, serve
 
     page.get_by_role("button", name="Open in the stepper").click()
     page.wait_for_url("**/?expr=*", timeout=LOAD_TIMEOUT_MS)  # the Playground's run, then the stepper's
-    page.wait_for_selector('[data-testid="stGraphVizChart"] svg g.node > title:text-is("E")', state="attached",
+    page.wait_for_selector(f'{DIAGRAM} g.node > title:text-is("E")', state="attached",
                            timeout=LOAD_TIMEOUT_MS)
     wait_idle(page)
     expect_titles(page, "g.node", {"x1", "x2", "h1_1", "z", "E"}, at_least=True)

@@ -216,7 +216,7 @@ def test_open_this_prediction_switches_to_the_stepper_with_the_points_graph():
     expr = expr[0] if isinstance(expr, list) else expr
     assert "sigmoid(" in expr and expr.endswith("E = softplus(z) - t*z")
     assert at.text_input(key="expr").value == expr  # the stepper shows it
-    assert len(at.get("graphviz_chart")) == 1
+    assert len(at.get("bidi_component")) == 1  # the stepper's diagram view
 
 
 def loss_spec(at: AppTest) -> dict:
