@@ -4,6 +4,7 @@ gradients against central differences, each in its own tab."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, fields
 from functools import partial
 
@@ -28,6 +29,8 @@ TABS = {"step": "Step through", "check": "Check my work", "descent": "Gradient d
         "forward": "Forward mode", "gradcheck": "Gradient check", "practice": "Practice"}
 # The tabs' widgets: Streamlit forgets a widget's value when a run does not draw it (a hidden tab),
 # so each run hands these back to session state.
+WORDS = re.compile(r"\\text\{([^{}]*)\}")  # a line of the explanation that is one sentence in words
+MARKDOWN = re.compile(r"[\\`*_$\[\]<>#|~]")  # what Markdown would read as markup in such a sentence
 TAB_KEYS = (check_tab.KEY, descent_tab.WRT, descent_tab.LR, descent_tab.STEPS, descent_tab.BATCH, descent_tab.SEED,
             forward_tab.WRT, forward_tab.STEP, gradcheck_tab.H, gradcheck_tab.NUDGE, gradcheck_tab.NUDGE_H,
             practice_tab.MODE)
@@ -129,9 +132,11 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
             explained = m.explanation(key, index, drawing.precision, drawing.form)
             st.markdown("**The chain rule at this step**" if explained.phase == "backward"
                         else "**Computed at this step**")
-            # inline maths, one sentence a paragraph: KaTeX breaks a long line after = and +, so it wraps
+            # inline maths, one sentence a paragraph: KaTeX breaks a long line after = and +, so it wraps;
+            # a sentence in words (\text{...}, as matrix steps say their shapes) is text, which wraps anywhere
             for line in explained.latex.split(r"\\"):
-                st.markdown(rf"$\displaystyle {line.strip()}$")
+                words = WORDS.fullmatch(line.strip())
+                st.markdown(MARKDOWN.sub(r"\\\g<0>", words[1]) if words else rf"$\displaystyle {line.strip()}$")
     right = st.container()
     if drawable:
         with right:
