@@ -27,10 +27,10 @@ ROW_HIGHLIGHT = "background-color: rgba(255, 190, 0, 0.3)"  # translucent: reads
 DRAWING_KEYS = tuple(f.name for f in fields(m.Drawing))  # session-state keys of the drawing options
 TABS = {"step": "Step through", "check": "Check my work", "descent": "Gradient descent",  # URL name -> label
         "forward": "Forward mode", "gradcheck": "Gradient check", "practice": "Practice"}
-# The tabs' widgets: Streamlit forgets a widget's value when a run does not draw it (a hidden tab),
-# so each run hands these back to session state.
 WORDS = re.compile(r"\\text\{([^{}]*)\}")  # a line of the explanation that is one sentence in words
 MARKDOWN = re.compile(r"[\\`*_$\[\]<>#|~]")  # what Markdown would read as markup in such a sentence
+# The tabs' widgets: Streamlit forgets a widget's value when a run does not draw it (a hidden tab),
+# so each run hands these back to session state.
 TAB_KEYS = (check_tab.KEY, descent_tab.WRT, descent_tab.LR, descent_tab.STEPS, descent_tab.BATCH, descent_tab.SEED,
             forward_tab.WRT, forward_tab.STEP, gradcheck_tab.H, gradcheck_tab.NUDGE, gradcheck_tab.NUDGE_H,
             practice_tab.MODE)
