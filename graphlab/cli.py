@@ -272,10 +272,7 @@ def print_trace_table(t: Trace, form: str = "names") -> None:
     out = g.graph["output"]
     if g.graph.get("matrices"):
         return print_matrix_trace(t)
-    point = assignments({v: x for v, x in t.inputs.items() if v not in t.missing}, exact)
-    print(f"{g.graph['source'].strip()}" + (f"   at {point}" if point else ""))
-    if t.missing:
-        print(missing_sentence(t.missing))
+    print_heading(t, exact)
     print()
     print_table(node_table(t, exact=exact).only("node", "op", "inputs", "value", f"∂{out}/∂node"))
     print()
@@ -463,14 +460,19 @@ def forward_to_json(t: ForwardTrace) -> dict[str, Any]:
     return result
 
 
+def print_heading(t, exact: bool) -> None:
+    """The expression at the values given (a reverse or a forward trace), and which values are missing."""
+    point = assignments({v: x for v, x in t.inputs.items() if v not in t.missing}, exact)
+    print(f"{t.graph.graph['source'].strip()}" + (f"   at {point}" if point else ""))
+    if t.missing:
+        print(missing_sentence(t.missing))
+
+
 def print_forward_table(t: ForwardTrace, form: str = "names") -> None:
     g = t.graph
     exact = t.mode == "exact"
     out, x = g.graph["output"], t.wrt
-    point = assignments({v: value for v, value in t.inputs.items() if v not in t.missing}, exact)
-    print(f"{g.graph['source'].strip()}" + (f"   at {point}" if point else ""))
-    if t.missing:
-        print(missing_sentence(t.missing))
+    print_heading(t, exact)
     print(f"forward mode: each node carries its tangent ∂node/∂{x}, from ∂{x}/∂{x} = 1 (the other inputs 0)")
     print()
     print_table(tangent_table(t, exact=exact).only("node", "op", "inputs", "value", f"∂node/∂{x}"))
