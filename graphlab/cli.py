@@ -106,11 +106,12 @@ def add_expression_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--canonical", action="store_true", help="SymPy's canonical n-ary form instead of your grouping")
 
 
-def add_matrix_args(p: argparse.ArgumentParser) -> None:
+def add_matrix_args(p: argparse.ArgumentParser, seed: bool = True) -> None:
     p.add_argument("--shape", action="append", default=[], metavar="NAME=RxC,...",
                    help="matrices given by shape only, e.g. X=Nx784,W1=784x200 (a size may be a name); repeatable")
-    p.add_argument("--seed", type=int, metavar="N",
-                   help="give matrices that have a shape and no value random values (standard normal), seeded by N")
+    if seed:
+        p.add_argument("--seed", type=int, metavar="N",
+                       help="give matrices that have a shape and no value random values (standard normal), seeded by N")
 
 
 def graph_and_point(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
@@ -602,6 +603,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def add_explain(sub) -> None:
     p = sub.add_parser("explain", help="the chain rule at every step, in words")
     add_expression_args(p)
+    add_matrix_args(p)
     p.add_argument("--format", choices=("text", "markdown", "latex"), default="text",
                    help="text (default); markdown: one paragraph per step, math in $...$; latex: one \\\\ line "
                         "per sentence")
@@ -633,8 +635,10 @@ def print_report(report: Report, exact: bool) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    graph = from_text(args.expr.strip(), canonical=args.canonical)
-    report = verify(graph, args.claim, parse_point(*args.at), seed=args.seed)
+    point = parse_point(*args.at, matrices=True)  # --seed here seeds the sample points: nothing is filled in
+    shapes = shapes_of(point, parse_shapes(*args.shape))
+    graph = from_text(args.expr.strip(), canonical=args.canonical, shapes=shapes or None)
+    report = verify(graph, args.claim, point, seed=args.seed)
     if args.json:
         emit_json(report.to_json())
     else:
@@ -646,8 +650,11 @@ def add_verify(sub) -> None:
     p = sub.add_parser("verify", help="check hand-derived derivatives; find the first wrong step")
     add_expression_args(p)
     p.add_argument("--claim", action="append", required=True, metavar="CLAIM",
-                   help="'df/dx = z', 'dq/dx = 1', 'x = -4' (d output/dx), or a number at --at; repeatable")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random sample points for formula claims")
+                   help="'df/dx = z', 'dq/dx = 1', 'x = -4' (d output/dx), or a number at --at; over matrices "
+                        "'dE/dW2 = H1^T (yhat - y)'; repeatable")
+    add_matrix_args(p, seed=False)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random sample points for formula claims "
+                                                       "(over matrices: random values of the right shapes)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(run=cmd_verify)
 

@@ -41,6 +41,7 @@ from .arithmetic import Exact, Names, Rounded, Symbolic, symbol
 from .build import from_text, node_expr
 from .errors import GraphlabError, ParseError
 from .evaluate import evaluate
+from .matrix_claims import MatrixClaim, parse_matrix_claim
 from .ops import OPS
 from .present import equation, formula, number
 from .program import program
@@ -99,8 +100,9 @@ def _decimals(literal: str) -> int | None:
     return len(m.group(2) or "") - int(m.group(3) or 0)
 
 
-def parse_claim(graph: nx.DiGraph, text: str) -> Claim:
-    """``"df/dx = z"`` -> a :class:`Claim` (raises GraphlabError on bad input)."""
+def parse_claim(graph: nx.DiGraph, text: str) -> Claim | MatrixClaim:
+    """``"df/dx = z"`` -> a :class:`Claim` (raises GraphlabError on bad input); over matrices a
+    :class:`~graphlab.matrix_claims.MatrixClaim`."""
     lhs, eq, rhs = text.partition("=")
     if not eq or not rhs.strip():
         raise GraphlabError(f"claim {text!r}: write it as dA/dB = VALUE or x = VALUE")
@@ -112,6 +114,9 @@ def parse_claim(graph: nx.DiGraph, text: str) -> Claim:
         of, wrt = graph.graph["output"], _resolve(graph, m.group(1), text)
     else:
         raise GraphlabError(f"claim {text!r}: the left side must be dA/dB (or ∂A/∂B) or a variable name")
+    if graph.graph.get("matrices"):  # a matrix formula, judged by graphlab.matrix_claims
+        start = len(lhs) + 1 + len(rhs) - len(rhs.lstrip())
+        return parse_matrix_claim(graph, text.strip(), of, wrt, rhs.strip(), start, _decimals)
     names = [n for n, d in graph.nodes(data=True) if d["kind"] == "var" or d.get("name")]
     try:  # the expression's names are variables in the claim: sigma(1 - sigma) is a product there
         g = from_text(rhs.strip(), names=[*names, *graph.graph.get("aliases", {})])
@@ -288,6 +293,8 @@ class Finding(enum.Enum):
     CARRIED_FORWARD = "carried_forward"  # right given an earlier wrong claim
     LOCAL_ONLY = "local_only"  # a blank: the local gradient alone, not multiplied by the upstream one
     UPSTREAM_ONLY = "upstream_only"  # a blank: the upstream gradient alone, not multiplied by the local one
+    SHAPE = "shape"  # a matrix claim of the wrong shape (a transpose, or factors that do not fit)
+    MISSING_FACTOR = "missing_factor"  # a matrix claim without one or two of the local factors on the way
     PART_OF_DOMAIN = "part_of_domain"  # wrong, but right at some points
     UNCHECKABLE = "uncheckable"  # nowhere both defined at the samples
     WRONG = "wrong"  # wrong, and no explanation found
@@ -312,9 +319,19 @@ class ClaimResult:
     def to_json(self) -> dict[str, Any]:
         return {"claim": self.claim, "ok": self.ok, "verdict": self.verdict, "of": self.of, "wrt": self.wrt,
                 "expected": self.expected, "expected_value": as_json_number(self.expected_value),
-                "counterexample": self.counterexample, "diagnosis": self.diagnosis, "node": self.node,
+                "counterexample": _counterexample_json(self.counterexample),
+                "diagnosis": self.diagnosis, "node": self.node,
                 "finding": None if self.finding is None else self.finding.value,
                 "spread": None if self.spread is None else {str(k): v for k, v in self.spread.items()}}
+
+
+def _counterexample_json(c: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Matrices (a matrix claim's) as nested lists."""
+    if c is None:
+        return None
+    plain = lambda v: as_json_number(v) if isinstance(v, np.ndarray) else v  # noqa: E731
+    return {"point": {k: plain(v) for k, v in c["point"].items()}, "claimed": plain(c["claimed"]),
+            "expected": plain(c["expected"])}
 
 
 @dataclass
@@ -457,6 +474,8 @@ def verify(expr: str | nx.DiGraph, claims: Sequence[str], at: Mapping[str, Any] 
     if not claims:
         raise GraphlabError("none to check: give one such as 'df/dx = ...'", field="claims")
     parsed = [parse_claim(graph, c) for c in claims]
+    if graph.graph.get("matrices"):
+        return _verify_matrices(graph, parsed, at, seed)
     backward = {n: i for i, n in enumerate(reversed(program(graph).order))}
     formula_judge = _Judge(variables, _sample_points(variables, at, seed))
     results: list[ClaimResult] = []
@@ -489,6 +508,28 @@ def verify(expr: str | nx.DiGraph, claims: Sequence[str], at: Mapping[str, Any] 
             result.finding, result.diagnosis = chain
     first_wrong = next((i for i in order if not results[i].ok
                         and results[i].finding is not Finding.CARRIED_FORWARD), None)
+    return Report(graph.graph["source"], graph.graph["output"], results, first_wrong, at)
+
+
+def _verify_matrices(graph: nx.DiGraph, parsed: list[MatrixClaim], at: dict[str, Any], seed: int) -> Report:
+    """Matrix claims, judged at the values given and at random points of the right shapes
+    (:mod:`graphlab.matrix_claims`); the first wrong one in backward order is the first wrong step."""
+    from . import matrix_claims
+
+    matrix_claims.check_values(graph, at)
+    aliases = graph.graph.get("aliases", {})
+    wanted = [c.wrt for c in parsed] + [aliases.get(n, n) for c in parsed for n in c.gradients.values()]
+    found, sizes = matrix_claims.points(graph, at, list(dict.fromkeys(wanted)), seed)
+    backward = {n: i for i, n in enumerate(reversed(program(graph).order))}
+    results = []
+    for claim in parsed:
+        given = found[0].grads[claim.wrt] if found and found[0].given else None
+        result = ClaimResult(claim.text, claim.of, claim.wrt, False, "wrong", matrix_claims.expected_text(graph, claim.wrt),
+                             given, step=(backward[claim.wrt], 0), node=claim.wrt)
+        matrix_claims.judge(graph, claim, found, sizes, result, Finding, seed)
+        results.append(result)
+    order = sorted(range(len(parsed)), key=lambda i: results[i].step)
+    first_wrong = next((i for i in order if not results[i].ok), None)
     return Report(graph.graph["source"], graph.graph["output"], results, first_wrong, at)
 
 
