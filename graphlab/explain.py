@@ -23,6 +23,7 @@ from .forward import ForwardTrace, TangentStep
 from .frames import check_step
 from .ops import OPS, shape_text
 from .present import formula, latex, number
+from .program import program
 from .trace import BackwardStep, Trace, local_formula
 
 __all__ = ["Explanation", "explain", "explain_step"]
@@ -245,7 +246,7 @@ def _matrix_sentences(trace: Trace, s: Any, precision: int) -> list[str]:
             return [f"{data['label']} = {formulas.written(g, s.node, define=True)} [{shape}] = {num(s.value)}"]
         return [f"{data['label']} [{shape}] = {num(s.value)}"]
     out = g.graph["output"]
-    if s.upstream is None and not s.edges:
+    if s.upstream is None and s.node not in program(g).reached(g.graph["variables"]):
         return [f"{g.nodes[s.node]['label']}: no variable reaches it, no gradient"]
     lines = [f"upstream {formulas.gradient_name(g, s.node) if s.node != out else '1'} [{shape}] = {num(s.upstream)}"]
     for e in s.edges:

@@ -1,0 +1,183 @@
+"""Checking matrix work (issue #13 §4) and the "Done when" of the lecture's three matrix networks.
+
+The claims are seed 003's backward formulas in matrix notation (∂E/∂W_M = H_{M-1}ᵀ (∂E/∂ŷ ⊙ σ′(z_M)),
+∂E/∂H_{m-1} = (∂E/∂H_m ⊙ σ′(Z_m)) W_mᵀ, ∂E/∂W_{m-1} = H_{m-2}ᵀ (∂E/∂H_{m-1} ⊙ σ′(Z_{m-1})), with
+∂E/∂ŷ = (ŷ - y)/N and σ′ = σ (1 - σ)); the true gradient they are judged against is the evaluator's, which
+tests/test_matrices.py checks against SymPy, finite differences and the scalar graph.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from graphlab.build import from_text
+from graphlab.cli import main
+from graphlab.errors import GraphlabError, ParseError
+from graphlab.point import parse_point, shapes_of
+from graphlab.verify import Finding, parse_claim, verify
+
+NET = "Z1 = X W1 + b1; H1 = σ(Z1); Z2 = H1 W2 + b2; yhat = σ(Z2); E = (y - yhat)^T (y - yhat) / (2 N)"
+NET_AT = ["X=[[0,0],[0,1],[1,0],[1,1]]", "W1=[[5,-5],[-5,5]],b1=[1,1],W2=[-20,-20],b2=[25],y=[0,1,1,0],N=4"]
+XOR = "H = σ(X W + b)"
+XOR_AT = ["X=[[0,0],[0,1],[1,0],[1,1]]", "W=[[5,-5],[-5,5]],b=[1,1]"]
+MNIST = "H1 = σ(X W1 + b1); Yhat = H1 W2 + b2; E = softmax_ce(Yhat, Y)"
+MNIST_SHAPES = ["X=Nx784,W1=784x200,b1=200x1", "W2=200x10,b2=10x1,Y=Nx10"]
+
+D2 = "((yhat - y)/N ⊙ yhat ⊙ (1 - yhat))"  # ∂E/∂ŷ ⊙ σ′(z_M), the lecture's δ of the output layer
+RIGHT = {
+    "W2": f"dE/dW2 = H1^T {D2}",
+    "H1": f"dE/dH1 = {D2} W2^T",
+    "W1": f"dE/dW1 = X^T ({D2} W2^T ⊙ H1 ⊙ (1 - H1))",
+    "b2": f"dE/db2 = sum({D2})",
+    "yhat": "dE/dyhat = (yhat - y) / N",
+    "W1 by name": "dE/dW1 = X^T (dE/dH1 ⊙ H1 ⊙ (1 - H1))",  # through the upstream gradient, as the lecture writes it
+}
+
+
+def net(*claims, at=True, seed=0):
+    point = parse_point(*NET_AT, matrices=True) if at else {}
+    shapes = shapes_of(point) or {"X": (4, 2), "W1": (2, 2), "b1": (2, 1), "W2": (2, 1), "b2": (1, 1), "y": (4, 1)}
+    return verify(from_text(NET, shapes=shapes), list(claims), point, seed=seed)
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+# --------------------------------------------------------------------------- right claims
+@pytest.mark.parametrize("name", sorted(RIGHT))
+@pytest.mark.parametrize("at", [True, False])
+def test_seed003_formulas_are_accepted(name, at):
+    report = net(RIGHT[name], at=at)
+    c = report.claims[0]
+    assert c.ok and c.verdict == "right", c.diagnosis
+    assert "random points of these shapes (seed 0)" in c.diagnosis
+    assert ("the values given" in c.diagnosis) is at
+
+
+def test_right_claims_carry_the_lecture_form_and_the_value_at_the_values_given():
+    c = net(RIGHT["W1"]).claims[0]
+    assert c.expected == "Xᵀ · (∂E/∂H1 ⊙ σ′(Z1))"
+    assert np.shape(c.expected_value) == (2, 2)
+
+
+# --------------------------------------------------------------------------- wrong claims, diagnosed
+def test_a_transposed_claim_is_diagnosed_by_name():
+    c = net(f"dE/dW2 = {D2}^T H1").claims[0]
+    assert not c.ok and c.finding is Finding.SHAPE
+    assert c.diagnosis == "this is 1×2, ∂E/∂W2 is 2×1: transpose?"
+
+
+def test_a_transposed_square_claim_is_named():
+    c = net(f"dE/dW1 = (X^T ({D2} W2^T ⊙ H1 ⊙ (1 - H1)))^T").claims[0]
+    assert not c.ok and c.finding is Finding.SHAPE and c.diagnosis == "this is the transpose of ∂E/∂W1: transpose it"
+
+
+def test_factors_that_do_not_fit_are_told_where_with_the_transpose_to_try():
+    c = net("dE/dW2 = H1 (yhat - y)").claims[0]
+    assert not c.ok and c.finding is Finding.SHAPE
+    assert "cannot multiply 4×2 by 4×1 at column 13: inner sizes 2 and 4 differ; did you mean H1^T?" in c.diagnosis
+
+
+@pytest.mark.parametrize("claim, factor", [
+    ("dE/dW2 = H1^T ((yhat - y)/N)", "σ′(Z2)"),  # ∂E/∂ŷ without σ′(z_M)
+    (f"dE/dW1 = X^T ({D2} W2^T)", "σ′(Z1)"),
+    ("dE/dW1 = X^T dE/dH1", "σ′(Z1)"),
+])
+def test_a_missing_local_factor_is_named(claim, factor):
+    c = net(claim).claims[0]
+    assert not c.ok and c.finding is Finding.MISSING_FACTOR
+    assert c.diagnosis.startswith(f"missing the factor {factor}")
+
+
+def test_the_lectures_shortcut_without_sigma_prime_and_1_over_n_is_named():
+    c = net("dE/dW2 = H1^T (yhat - y)").claims[0]  # right for a linear output and E = mse; here σ′ and 1/N are missing
+    assert not c.ok and c.finding is Finding.MISSING_FACTOR
+    assert "σ′(Z2)" in c.diagnosis and "yours is 4 times" in c.diagnosis  # N = 4 at the values given
+
+
+def test_a_sign_error_and_differing_entries():
+    c = net(f"dE/dW2 = -H1^T {D2}").claims[0]
+    assert c.finding is Finding.SIGN and c.diagnosis == "sign error: this is −∂E/∂W2"
+    c = net(f"dE/dW1 = X^T ({D2} W2^T ⊙ H1 ⊙ (1 - H1)) + W1").claims[0]
+    assert not c.ok and c.finding is Finding.WRONG and "every entry differs (4)" in c.diagnosis
+    assert np.shape(c.counterexample["claimed"]) == (2, 2)
+
+
+def test_the_first_wrong_step_in_backward_order():
+    report = net(RIGHT["W1"], "dE/dW2 = H1^T ((yhat - y)/N)", RIGHT["H1"])
+    assert [c.ok for c in report.claims] == [True, False, True]
+    assert report.claims[report.first_wrong].wrt == "W2"
+
+
+def test_checks_are_reproducible_and_the_seed_matters():
+    wrong = f"dE/dW1 = X^T ({D2} W2^T ⊙ H1 ⊙ (1 - H1)) + W1"
+    first, again = (net(wrong, at=False, seed=5).to_json() for _ in range(2))
+    assert first == again
+    assert net(wrong, at=False, seed=6).to_json()["claims"][0]["counterexample"] != first["claims"][0]["counterexample"]
+
+
+def test_bad_claims_are_one_line_errors():
+    g = from_text(NET, shapes=shapes_of(parse_point(*NET_AT, matrices=True)))
+    with pytest.raises(ParseError, match="column"):
+        parse_claim(g, "dE/dW2 = H1^T (yhat - ")
+    with pytest.raises(GraphlabError, match="over matrices a claim is dE/dB"):
+        parse_claim(g, "dZ2/dW2 = H1")
+    with pytest.raises(GraphlabError, match="the value is 2×2, the expression's W2 is 2×1"):
+        verify(g, [RIGHT["W2"]], {**parse_point(*NET_AT, matrices=True), "W2": np.ones((2, 2))})
+
+
+def test_the_784_200_10_network_is_checked_by_shape_only():
+    shapes = {"X": ("N", 784), "W1": (784, 200), "b1": (200, 1), "W2": (200, 10), "b2": (10, 1), "Y": ("N", 10)}
+    report = verify(from_text(MNIST, shapes=shapes), ["dE/dW2 = H1^T dE/dYhat", "dE/dH1 = dE/dYhat W2^T",
+                                                      "dE/dW1 = X^T (dE/dH1 ⊙ H1 ⊙ (1 - H1))",
+                                                      "dE/dW2 = dE/dYhat^T H1"])
+    assert [c.ok for c in report.claims] == [True, True, True, False]
+    assert report.claims[3].diagnosis == "this is 10×200, ∂E/∂W2 is 200×10: transpose?"
+
+
+# --------------------------------------------------------------------------- Done when: the CLI
+def test_xor_batch_from_the_cli(capsys, tmp_path):
+    at = [a for v in XOR_AT for a in ("--at", v)]
+    code, out, _ = run(capsys, "grad", XOR, *at)
+    assert code == 0 and "[2×4]·[4×2] = [2×2]" in out
+    code, out, _ = run(capsys, "explain", XOR, *at)
+    assert code == 0 and "∂H/∂W = Xᵀ · ∂H/∂(X W)" in out and "so Xᵀ goes on the left" in out
+    code, _, _ = run(capsys, "draw", XOR, *at, "--step", "14", "-o", str(tmp_path / "xor.svg"))
+    assert code == 0 and "[4×2]" in (tmp_path / "xor.svg").read_text()
+    code, out, _ = run(capsys, "verify", XOR, *at, "--claim", "dH/dW = X^T (H ⊙ (1 - H))", "--claim",
+                          "dH/dW = (H ⊙ (1 - H))^T X")
+    assert code == 1 and "✓ dH/dW = X^T (H ⊙ (1 - H))" in out and "this is the transpose of ∂H/∂W: transpose it" in out
+
+
+def test_seed003_net_from_the_cli(capsys, tmp_path):
+    at = [a for v in NET_AT for a in ("--at", v)]
+    code, out, _ = run(capsys, "grad", NET, *at)
+    assert code == 0 and "= Xᵀ · (∂E/∂H1 ⊙ σ′(Z1))" in out
+    code, out, _ = run(capsys, "explain", NET, *at)
+    assert code == 0 and "[2×4]·[4×2] = [2×2]" in out
+    code, _, _ = run(capsys, "draw", NET, *at, "-o", str(tmp_path / "net.dot"))
+    assert code == 0 and "[4×1]" in (tmp_path / "net.dot").read_text()
+    code, out, _ = run(capsys, "verify", NET, *at, "--claim", RIGHT["W2"], "--claim", RIGHT["W1"], "--json")
+    data = json.loads(out)
+    assert code == 0 and data["ok"] and np.shape(data["claims"][0]["expected_value"]) == (2, 1)
+    code, out, _ = run(capsys, "verify", NET, *at, "--claim", f"dE/dW2 = {D2}^T H1")
+    assert code == 1 and "this is 1×2, ∂E/∂W2 is 2×1: transpose?" in out
+
+
+def test_the_784_200_10_network_from_the_cli(capsys, tmp_path):
+    shapes = [a for v in MNIST_SHAPES for a in ("--shape", v)]
+    code, out, _ = run(capsys, "grad", MNIST, *shapes)
+    assert code == 0 and "total 159,010" in out
+    code, out, _ = run(capsys, "explain", MNIST, *shapes)
+    assert code == 0 and "= Xᵀ · (∂E/∂H1 ⊙ σ′(X W1 + repmat(b1ᵀ)))" in out
+    assert "upstream ∂E/∂W1 [784×200] = ?" in out and "no variable reaches it" not in out
+    code, _, _ = run(capsys, "draw", MNIST, *shapes, "--step", "18", "-o", str(tmp_path / "mnist.svg"))
+    assert code == 0 and "[784×200]" in (tmp_path / "mnist.svg").read_text()
+    code, out, _ = run(capsys, "verify", MNIST, *shapes, "--claim", "dE/dW2 = H1^T dE/dYhat", "--seed", "3")
+    assert code == 0 and "checked at 3 random points of these shapes (seed 3)" in out
