@@ -37,7 +37,8 @@ from .evaluate import evaluate
 from .ops import OPS, Shape, shape_text
 from .program import program
 
-__all__ = ["MatrixClaim", "parse_matrix_claim", "verify_matrices", "SAMPLES", "SIZE"]
+__all__ = ["MatrixClaim", "parse_matrix_claim", "name_shapes", "points", "judge", "expected_text", "check_values",
+           "SAMPLES", "SIZE"]
 
 SAMPLES = 3  # random points a claim is checked at, besides the values given
 SIZE = 3  # a symbolic size (N) at the random points

@@ -524,8 +524,9 @@ def _verify_matrices(graph: nx.DiGraph, parsed: list[MatrixClaim], at: dict[str,
     results = []
     for claim in parsed:
         given = found[0].grads[claim.wrt] if found and found[0].given else None
-        result = ClaimResult(claim.text, claim.of, claim.wrt, False, "wrong", matrix_claims.expected_text(graph, claim.wrt),
-                             given, step=(backward[claim.wrt], 0), node=claim.wrt)
+        expected = matrix_claims.expected_text(graph, claim.wrt)
+        result = ClaimResult(claim.text, claim.of, claim.wrt, False, "wrong", expected, given,
+                             step=(backward[claim.wrt], 0), node=claim.wrt)
         matrix_claims.judge(graph, claim, found, sizes, result, Finding, seed)
         results.append(result)
     order = sorted(range(len(parsed)), key=lambda i: results[i].step)

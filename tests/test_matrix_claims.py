@@ -176,7 +176,7 @@ def test_the_784_200_10_network_from_the_cli(capsys, tmp_path):
     assert code == 0 and "total 159,010" in out
     code, out, _ = run(capsys, "explain", MNIST, *shapes)
     assert code == 0 and "= Xᵀ · (∂E/∂H1 ⊙ σ′(X W1 + repmat(b1ᵀ)))" in out
-    assert "upstream ∂E/∂W1 [784×200] = ?" in out and "no variable reaches it" not in out
+    assert "backward W1: upstream ∂E/∂W1 [784×200] = ?" in out and "backward b2: upstream ∂E/∂b2 [10×1] = ?" in out
     code, _, _ = run(capsys, "draw", MNIST, *shapes, "--step", "18", "-o", str(tmp_path / "mnist.svg"))
     assert code == 0 and "[784×200]" in (tmp_path / "mnist.svg").read_text()
     code, out, _ = run(capsys, "verify", MNIST, *shapes, "--claim", "dE/dW2 = H1^T dE/dYhat", "--seed", "3")
