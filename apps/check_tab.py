@@ -24,6 +24,7 @@ from graphlab.verify import Report, parse_claim, verify
 
 KEY = "claims"  # session-state key of the text area, and the URL parameter
 PLACEHOLDER = "df/dq = z\ndf/dx = z\ndf/dz = -3.5"
+MATRIX_PLACEHOLDER = "dE/dW2 = H1^T dE/dZ2\ndE/dH1 = dE/dZ2 W2^T"
 LABELS = {"claims": "Your derivatives, one per line"}  # the widget of each field of graphlab.errors here
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>#|$~:])")  # characters Markdown (or Streamlit) would act on
 
@@ -40,9 +41,9 @@ def claim_lines(text: str) -> list[tuple[int, str]]:
     return [(k, line.strip()) for k, line in enumerate(text.splitlines(), start=1) if line.strip()]
 
 
-def read_claims(expr: str, text: str) -> tuple[list[str], list[BadClaim]]:
-    """The claims that can be read, and an error for each line that cannot."""
-    graph = m.build(expr)
+def read_claims(expr: str, text: str, values: m.Values = ()) -> tuple[list[str], list[BadClaim]]:
+    """The claims that can be read, and an error for each line that cannot (over the matrices of ``values``)."""
+    graph = m.build(expr, m.shapes_typed(values))
     good, bad = [], []
     for k, line in claim_lines(text):
         try:
@@ -57,7 +58,7 @@ def read_claims(expr: str, text: str) -> tuple[list[str], list[BadClaim]]:
 @st.cache_resource(max_entries=128, show_spinner="Checking...")
 def check(expr: str, claims: tuple[str, ...], values: m.Values) -> Report:
     """The report on ``claims`` at the values typed (a value left empty is not used)."""
-    return verify(m.build(expr), list(claims), m.point_of(values))
+    return verify(m.build(expr, m.shapes_typed(values)), list(claims), m.point_of(values))
 
 
 def plain(text: str) -> str:
@@ -113,13 +114,17 @@ def to_query(state: Mapping[str, Any]) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- the tab
 def show(key: m.Key, drawing: m.Drawing) -> None:
-    graph = m.build(key.expr)
+    graph = m.build(key.expr, m.shapes_typed(key.values))
     out = graph.graph["output"]
-    st.text_area(
-        LABELS["claims"], key=KEY, placeholder=PLACEHOLDER, height=130,
-        help=f"dA/dB = formula or number. A and B: the output {out}, a variable or a named intermediate "
+    matrices = graph.graph.get("matrices", False)
+    help_ = (f"d{out}/dB = a matrix formula over the expression's names, e.g. d{out}/dW = X^T (d{out}/dH ⊙ H ⊙ (1 - H)); "
+             f"X W is the matrix product, ⊙ (or .*) the elementwise one, W^T the transpose, d{out}/dH the gradient "
+             "at H. Checked at the values above and at random values of the right shapes." if matrices else
+             f"dA/dB = formula or number. A and B: the output {out}, a variable or a named intermediate "
              f"(q = x + y; f = q z names q). x = ... is short for d{out}/dx. A number is checked at the values above.")
-    good, bad = read_claims(key.expr, str(st.session_state.get(KEY) or ""))
+    st.text_area(LABELS["claims"], key=KEY, placeholder=MATRIX_PLACEHOLDER if matrices else PLACEHOLDER, height=130,
+                 help=help_)
+    good, bad = read_claims(key.expr, str(st.session_state.get(KEY) or ""), key.values)
     for claim in bad:
         st.error(f"**Cannot read line {claim.line}:** {plain(m.error_line(claim.error, LABELS))}",
                  icon=":material/error:")
@@ -132,7 +137,9 @@ def show(key: m.Key, drawing: m.Drawing) -> None:
         st.error(f"**Cannot check this:** {plain(m.error_line(e, LABELS))}", icon=":material/error:")
     if not good and not bad:
         example = next(iter(graph.graph["variables"]), out)
-        st.info(f"Write the derivatives you worked out by hand, e.g. d{out}/d{example} = ... "
+        st.info(f"Write the gradients you worked out by hand in matrix form, e.g. d{out}/d{example} = ... Each one "
+                f"is checked against ∂{out}/∂{example} (its shape first, then its entries)." if matrices else
+                f"Write the derivatives you worked out by hand, e.g. d{out}/d{example} = ... "
                 "Each one is checked against the true derivative (the sum over all paths).")
     if report is not None:
         st.markdown(summary(report))

@@ -25,7 +25,7 @@ from graphlab.explain import Explanation, explain_step
 from graphlab.export import render_bytes, to_tikz
 from graphlab.materials import ZIP_FORMATS, frame_name  # noqa: F401 (ZIP_FORMATS: what frames_zip holds)
 from graphlab.ops import shape_text
-from graphlab.point import parse_value, shapes_of, split_point
+from graphlab.point import is_shape, parse_shapes, parse_value, shapes_of, split_point
 from graphlab.present import latex, matrix_rows, number, step_label  # noqa: F401 (the page reads m.step_label)
 from graphlab.render import PALETTES, STYLES, make_options, pinned_layout, to_dot
 from graphlab.trace import Trace, trace
@@ -52,6 +52,9 @@ EXAMPLES: dict[str, dict[str, str]] = {
     "Z1 = X W1 + b1; H1 = σ(Z1); Z2 = H1 W2 + b2; yhat = σ(Z2); E = (y - yhat)^T (y - yhat) / (2 N)": {
         "X": "[[0,0],[0,1],[1,0],[1,1]]", "W1": "[[5,-5],[-5,5]]", "b1": "[1,1]", "W2": "[-20,-20]", "b2": "[25]",
         "y": "[0,1,1,0]", "N": "4"},
+    # seed 003's 784-200-10 network by shape only (a box takes a shape without values): 159,010 parameters
+    "H1 = σ(X W1 + b1); Yhat = H1 W2 + b2; E = softmax_ce(Yhat, Y)": {
+        "X": "Nx784", "W1": "784x200", "b1": "200x1", "W2": "200x10", "b2": "10x1", "Y": "Nx10"},
 }
 DEFAULT_EXPR = "(x+y)z"
 DEFAULT_VALUE = "1"
@@ -177,15 +180,20 @@ def build(expr: str, shapes: tuple[tuple[str, tuple], ...] = ()) -> nx.DiGraph:
 
 def shapes_typed(values: Values) -> tuple[tuple[str, tuple], ...]:
     """The shapes of the matrices typed as values (``[[0,0],[0,1]]``); a value that does not read is left out
-    here (the trace names it)."""
-    point = {}
+    here (the trace names it). A shape typed without values (``784x200``, ``Nx784``) gives the shape alone."""
+    point, declared = {}, {}
     for name, text in values:
-        if text.strip().startswith("["):
+        if is_shape(text):
+            try:
+                declared.update(parse_shapes(f"{name}={text.strip()}"))
+            except GraphlabError:
+                continue
+        elif text.strip().startswith("["):
             try:
                 point[name] = parse_value(text.strip())
             except GraphlabError:
                 continue
-    return tuple(sorted(shapes_of(point).items()))
+    return tuple(sorted(shapes_of(point, declared).items()))
 
 
 def matrix_table(value: Any, precision: int) -> list[list[str]] | None:
@@ -198,10 +206,11 @@ def shape_of(graph: nx.DiGraph, node: str) -> str:
 
 
 def point_of(values: Values) -> dict[str, Any]:
-    """The values typed, exactly; an empty box is left out. Raises :class:`BadValue` naming the variable."""
+    """The values typed, exactly; an empty box, or a shape without values (``784x200``), is left out. Raises
+    :class:`BadValue` naming the variable."""
     point = {}
     for name, text in values:
-        if not text.strip():
+        if not text.strip() or is_shape(text):
             continue  # no value: the trace reports it missing
         try:
             point[name] = parse_value(text.strip())

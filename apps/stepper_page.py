@@ -18,6 +18,7 @@ import practice_tab
 import stepper_model as m
 import streamlit as st
 
+from graphlab.cost import parameter_line
 from graphlab.errors import GraphlabError, ParseError
 from graphlab.frames import frame
 from graphlab.present import node_table, number
@@ -216,9 +217,13 @@ st.text_input("Expression", key="expr", on_change=lambda: state.update(step=1),
               help="e.g. (x+y)z, log(x1 x2) sin(x2), or statements: q = x + y; f = q z")
 expr = state["expr"]
 try:
-    graph = m.build(expr)
-    # matrices typed as values ([[0,0],[0,1]]) decide the shapes, and so the ops (X W is a matrix product)
-    typed = m.values_of(state, (*graph.graph["variables"], *m.EXAMPLES.get(expr.strip(), {})))
+    try:
+        names = m.build(expr).graph["variables"]
+    except GraphlabError:  # softmax_ce(Yhat, Y) is not built over scalars: the names the value boxes hold
+        names = tuple(k.partition(":")[2] for k in state if k.startswith(m.value_key("")))
+    # matrices typed as values ([[0,0],[0,1]]) or shapes (784x200) decide the shapes, and so the ops (X W is a
+    # matrix product)
+    typed = m.values_of(state, (*names, *m.EXAMPLES.get(expr.strip(), {})))
     graph = m.build(expr, m.shapes_typed(typed))
 except GraphlabError as e:
     show_error("Cannot read the expression:", e)
@@ -239,7 +244,12 @@ except m.BadValue as e:
     show_error(f"Cannot read the value of {e.name}:", e.error)
 except GraphlabError as e:
     show_error("Cannot trace this:", e)
-if t.missing:
+if graph.graph.get("matrices"):  # the network's size, the lecture's 159,010 for 784-200-10
+    st.caption(parameter_line(graph))
+if t.missing and graph.graph.get("matrices"):
+    st.info(f"No value for {', '.join(t.missing)}: the steps show each node's shape and the gradients' formulas "
+            "(give a matrix such as [[0,1],[1,0]] for values, or a shape such as 4x2 for shapes only).")
+elif t.missing:
     st.info(f"No value for {', '.join(t.missing)}: in exact mode its gradients stay symbolic.")
 for node, what in t.nonfinite.items():
     st.warning(f"Non-finite {' and '.join(what)} at node {node}: check the values (log of a negative number?).")
@@ -252,11 +262,11 @@ view = m.View(expr=expr, values=dict(key.values), mode=key.mode, step=state["ste
 drawing = m.laid_out(key, chosen, (state.get("diagram") or {}).get("area"))  # "auto" direction: the screen's
 # Only the open tab runs (on_change="rerun"): stepping does not redo the other tabs' work.
 step_tab, check, descent, forward, gradients, practice = st.tabs(list(TABS.values()), key="tab", on_change="rerun")
-if graph.graph.get("matrices") and not step_tab.open:
-    for tab_ in (check, descent, forward, gradients, practice):
+if graph.graph.get("matrices") and not (step_tab.open or check.open):
+    for tab_ in (descent, forward, gradients, practice):
         with tab_:
             st.info("This tab works on scalar expressions; a graph over matrices is stepped through in the "
-                    "first tab.")
+                    "first tab and checked in the second.")
 elif practice.open:
     with practice:
         practice_tab.show(key, drawing)

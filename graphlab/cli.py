@@ -18,7 +18,7 @@ from typing import Any
 
 from . import formulas
 from .build import from_text
-from .cost import cost, count_text, parameters
+from .cost import cost, parameter_line, parameters
 from .descend import descend, read_table
 from .errors import GraphlabError
 from .forward import ForwardTrace, forward_trace
@@ -280,18 +280,6 @@ def print_trace_table(t: Trace, form: str = "names") -> None:
     print(f"{out} = {fmt(t.output, exact)}")
     for line in gradient_lines(t, form):
         print(line)
-
-
-def parameter_line(g) -> str:
-    """``parameters: W1 784×200 = 156,800, b1 200×1 = 200, ...; total 159,010``."""
-    found = parameters(g)
-    if not found:
-        return "parameters: none (weights and biases are named W..., w..., b... or θ)"
-    parts = [f"{v} {shape_text(g.nodes[v].get('shape', ()))} = {count_text(n) if isinstance(n, int) else n}"
-             for v, n in found.items()]
-    total = sum(n for n in found.values() if isinstance(n, int))
-    symbolic = [n for n in found.values() if not isinstance(n, int)]
-    return f"parameters: {', '.join(parts)}; total {' + '.join([count_text(total), *symbolic])}"
 
 
 def print_matrix_trace(t: Trace) -> None:

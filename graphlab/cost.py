@@ -28,7 +28,8 @@ import networkx as nx
 
 from .program import program
 
-__all__ = ["MAX_PER_INPUT", "Cost", "cost", "count_text", "count_json", "is_parameter", "parameters"]
+__all__ = ["MAX_PER_INPUT", "Cost", "cost", "count_text", "count_json", "is_parameter", "parameters",
+           "parameter_line"]
 
 
 MAX_PER_INPUT = 64  # beyond this many inputs, the forward passes are counted in total only
@@ -141,3 +142,17 @@ def parameters(graph: nx.DiGraph) -> dict[str, int | str]:
             sizes = [n for n in shape if n != 1] or [1]
             found[v] = math.prod(sizes) if all(isinstance(n, int) for n in sizes) else "·".join(map(str, sizes))
     return found
+
+
+def parameter_line(g: nx.DiGraph) -> str:
+    """``parameters: W1 784×200 = 156,800, b1 200×1 = 200, ...; total 159,010``."""
+    from .ops import shape_text
+
+    found = parameters(g)
+    if not found:
+        return "parameters: none (weights and biases are named W..., w..., b... or θ)"
+    parts = [f"{v} {shape_text(g.nodes[v].get('shape', ()))} = {count_text(n) if isinstance(n, int) else n}"
+             for v, n in found.items()]
+    total = sum(n for n in found.values() if isinstance(n, int))
+    symbolic = [n for n in found.values() if not isinstance(n, int)]
+    return f"parameters: {', '.join(parts)}; total {' + '.join([count_text(total), *symbolic])}"

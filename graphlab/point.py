@@ -20,7 +20,7 @@ from .build import from_text
 from .errors import GraphlabError
 from .ops import Shape, shape_text
 
-__all__ = ["parse_point", "parse_value", "split_point", "parse_matrix", "parse_shapes", "shapes_of", "fill",
+__all__ = ["parse_point", "parse_value", "split_point", "parse_matrix", "parse_shapes", "is_shape", "shapes_of", "fill",
            "MAX_ENTRIES"]
 
 MAX_ENTRIES = 1_000_000  # a matrix literal or a --shape with more entries is refused
@@ -119,6 +119,11 @@ def parse_matrix(text: str) -> np.ndarray:
     if len({len(r) for r in rows}) > 1:
         raise GraphlabError(f"the rows of the matrix have different lengths ({', '.join(str(len(r)) for r in rows)})")
     return np.array(rows, dtype=np.float64)
+
+
+def is_shape(text: str) -> bool:
+    """Whether a value's text is a shape without values (``784x200``, ``Nx784``), as the app's value boxes take it."""
+    return re.fullmatch(rf"\s*(?:{_SIZE.pattern})\s*[x×]\s*(?:{_SIZE.pattern})\s*", text) is not None
 
 
 def parse_shapes(*texts: str) -> dict[str, Shape]:
