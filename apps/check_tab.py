@@ -117,9 +117,10 @@ def show(key: m.Key, drawing: m.Drawing) -> None:
     graph = m.build(key.expr, m.shapes_typed(key.values))
     out = graph.graph["output"]
     matrices = graph.graph.get("matrices", False)
-    help_ = (f"d{out}/dB = a matrix formula over the expression's names, e.g. d{out}/dW = X^T (d{out}/dH ⊙ H ⊙ (1 - H)); "
-             f"X W is the matrix product, ⊙ (or .*) the elementwise one, W^T the transpose, d{out}/dH the gradient "
-             "at H. Checked at the values above and at random values of the right shapes." if matrices else
+    help_ = (f"d{out}/dB = a matrix formula over the expression's names, e.g. "
+             f"d{out}/dW = X^T (d{out}/dH ⊙ H ⊙ (1 - H)); X W is the matrix product, ⊙ (or .*) the elementwise "
+             f"one, W^T the transpose, d{out}/dH the gradient at H. Checked at the values above and at random values "
+             "of the right shapes." if matrices else
              f"dA/dB = formula or number. A and B: the output {out}, a variable or a named intermediate "
              f"(q = x + y; f = q z names q). x = ... is short for d{out}/dx. A number is checked at the values above.")
     st.text_area(LABELS["claims"], key=KEY, placeholder=MATRIX_PLACEHOLDER if matrices else PLACEHOLDER, height=130,

@@ -268,7 +268,7 @@ def explain_step(trace: Trace, step: int, precision: int = 4, form: str | None =
     if trace.graph.graph.get("matrices"):
         lines = _matrix_sentences(trace, s, precision)
         header = f"Step {s.index + 1} ({s.phase}, node {s.node})"
-        formulas_only = [line.split(" = [")[0] for line in lines if not line.startswith("contribution")]
+        formulas_only = [line.split(" = [[")[0] for line in lines if not line.startswith("contribution")]
         return Explanation(step=s.index, phase=s.phase, node=s.node, text="\n".join(lines),
                            markdown=f"**{header}**: " + "; ".join(f"`{line}`" for line in lines),
                            # the matrices themselves are in the app's tables: LaTeX has the formulas and shapes

@@ -279,9 +279,10 @@ def expect_legible(page, at_least: float, what: str):
 
 def a_backward_step(expr: str) -> int:
     """A step in the backward pass, where the edges carry the most text."""
-    from graphlab import graph
+    from graphlab import from_text
 
-    n = graph(expr).number_of_nodes()
+    shapes = dict(stepper_model.shapes_typed(tuple(stepper_model.EXAMPLES.get(expr, {}).items())))
+    n = from_text(expr, shapes=shapes or None).number_of_nodes()  # matrices: the example's shapes
     return n + n // 2 + 1
 
 
