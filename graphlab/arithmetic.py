@@ -9,6 +9,7 @@
 | :class:`Rounded` | float rounded to d decimals at every step | verify's "right up to rounding" |
 | :class:`Tangent` | a :class:`Dual`: (value, ∂node/∂x) for one input x | forward mode |
 | :class:`Arrays` | float64 number or 2-D NumPy array (a matrix) | matrix traces |
+| :class:`ExactArrays` | SymPy number or 2-D NumPy array of them | matrix traces, ``--exact`` |
 | ``compile.Emit`` | a name in generated source; rules become lines | compile |
 
 Each one runs the very same rule text from :mod:`graphlab.ops`: over NumPy, or over
@@ -17,6 +18,7 @@ Each one runs the very same rule text from :mod:`graphlab.ops`: over NumPy, or o
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -29,7 +31,7 @@ from .ops import SYMPY_XP, Op
 
 __all__ = ["MAX_EXACT_BITS", "symbol", "exact_number", "check_exact_pow", "Float", "Exact", "Symbolic", "Names",
            "Rounded",
-           "Dual", "Tangent", "Arrays", "unbroadcast"]
+           "Dual", "Tangent", "Arrays", "ExactArrays", "ARRAY_SYMPY_XP", "MAX_EXACT_ENTRIES", "unbroadcast"]
 
 MAX_EXACT_BITS = 100_000  # an exact integer or rational larger than this is refused
 
@@ -157,6 +159,87 @@ class Arrays(Float):
         contribution = unbroadcast(op.vjp_fns(len(args))[i](np, g, out, *args), np.shape(args[i]))
         local = None if op.tensor else op.local_fns(len(args))[i](np, out, *args)
         return local, contribution
+
+
+MAX_EXACT_ENTRIES = 400  # an exact matrix with more entries is refused: SymPy works entry by entry
+
+
+def _entrywise(f: Any) -> Any:
+    each = np.vectorize(f, otypes=[object])
+    return lambda *args: each(*args) if any(np.ndim(a) for a in args) else f(*args)
+
+
+# SYMPY_XP entry by entry over NumPy arrays of SymPy numbers; NumPy's own sum, mean, max, repeat and reshape
+# work on such arrays as they are (with + and * of the entries), as do @ and .T.
+ARRAY_SYMPY_XP = types.SimpleNamespace(
+    **{name: _entrywise(f) for name, f in vars(SYMPY_XP).items()},
+    sum=np.sum, mean=np.mean, max=np.max, repeat=np.repeat, reshape=np.reshape, ones_like=np.ones_like)
+
+
+def _rational(x: Any) -> Any:
+    """An entry made exact again: a rule's ``1 / a.shape[0]`` is a Python float (1/4 -> 0.25), which SymPy keeps
+    as a Float; sizes are at most a million, so the nearest fraction with a denominator up to 10^7 is exact."""
+    from fractions import Fraction
+
+    if isinstance(x, (float, np.floating)):
+        x = sp.Float(x)
+    if isinstance(x, sp.Basic) and x.has(sp.Float):
+        return x.xreplace({f: sp.Rational(Fraction(float(f)).limit_denominator(10**7)) for f in x.atoms(sp.Float)})
+    return x
+
+
+_exact_entries = np.vectorize(_rational, otypes=[object])
+
+
+class ExactArrays(Arrays):
+    """:class:`Arrays` in exact arithmetic: a matrix is a NumPy array of SymPy numbers, and the rules run entry
+    by entry over :data:`ARRAY_SYMPY_XP` (σ(1) stays 1/(1 + e⁻¹)). An elementwise op's backward step is the
+    upstream gradient times its local rule, entry by entry, as :class:`Exact` does it; a tensor op's is its VJP.
+    Matrices over :data:`MAX_EXACT_ENTRIES` entries are refused: use float mode."""
+
+    def variable(self, node: str, given: Any) -> Any:
+        if given is None:
+            return None
+        if np.ndim(given):
+            if np.size(given) > MAX_EXACT_ENTRIES:
+                raise EvaluationError(f"{node}: exact mode is limited to matrices of {MAX_EXACT_ENTRIES} entries "
+                                      f"(this one has {np.size(given):,}); use float mode")
+            return _exact_entries(np.asarray(given, dtype=object).reshape(self.shapes[node]))
+        return exact_number(given)
+
+    def constant(self, value: sp.Expr) -> Any:
+        return value if value.is_number else None
+
+    def apply(self, op: Op, node: str, args: list[Any]) -> Any:
+        if not op.tensor and not any(np.ndim(a) for a in args):
+            return Exact.apply(self, op, node, args)  # the scalar rule, exactly
+        out = op.forward_fn(len(args))(ARRAY_SYMPY_XP, *args)
+        if not self.shapes.get(node):
+            return _rational(sp.sympify(np.reshape(np.asarray(out, dtype=object), ()).item()))
+        return _exact_entries(np.asarray(out, dtype=object))
+
+    def edge(self, op: Op, node: str, out: Any, args: list[Any], i: int, upstream: Any) -> tuple[Any, Any]:
+        if not op.tensor and not any(np.ndim(a) for a in (out, upstream, *args)):
+            local = Exact.local(self, op, out, args, i)
+            return local, upstream * local
+        g = upstream
+        if not np.ndim(g):
+            shape = np.shape(op.forward_fn(len(args))(ARRAY_SYMPY_XP, *args)) if op.tensor else np.shape(out)
+            g = np.full(shape, g, dtype=object)
+        if op.tensor:
+            local, contribution = None, op.vjp_fns(len(args))[i](ARRAY_SYMPY_XP, g, out, *args)
+        else:
+            local = _exact_entries(np.asarray(op.local_fns(len(args))[i](ARRAY_SYMPY_XP, out, *args), dtype=object))
+            contribution = g * local
+        if not np.shape(args[i]):  # a scalar used in every entry: the sum, exactly
+            return local, _rational(sp.sympify(np.sum(contribution)))
+        return local, _exact_entries(np.asarray(unbroadcast(contribution, np.shape(args[i])), dtype=object))
+
+    def zero(self) -> sp.Expr:
+        return sp.Integer(0)
+
+    def one(self) -> sp.Expr:
+        return sp.Integer(1)
 
 
 def _round(value: float, decimals: int) -> float:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import formulas
 from .build import from_text
 from .cost import cost, parameter_line, parameters
@@ -142,12 +144,17 @@ def emit_json(obj: Any) -> None:
 
 
 # --------------------------------------------------------------------------- grad
+def exact_text(v: Any) -> str | list:
+    """An exact value as text for JSON; a matrix as nested lists of texts."""
+    return v.astype(str).tolist() if isinstance(v, np.ndarray) else str(v)
+
+
 def _exact_writer(exact: bool) -> Callable[[str, Any], dict[str, Any]]:
     """``key: number`` for JSON, and in exact mode ``key_exact: text`` beside it."""
     def with_exact(key: str, v: Any) -> dict[str, Any]:
         out = {key: as_json_number(v)}
         if exact and v is not None:
-            out[f"{key}_exact"] = str(v)
+            out[f"{key}_exact"] = exact_text(v)
         return out
     return with_exact
 
@@ -208,8 +215,8 @@ def trace_to_json(t: Trace) -> dict[str, Any]:
     if g.graph.get("matrices"):
         result["parameters"] = parameters(g)
     if exact:
-        result["gradient_exact"] = {v: str(x) for v, x in t.gradient.items()}
-        result["inputs_exact"] = {v: str(x) for v, x in t.inputs.items()}
+        result["gradient_exact"] = {v: exact_text(x) for v, x in t.gradient.items()}
+        result["inputs_exact"] = {v: exact_text(x) for v, x in t.inputs.items()}
     return result
 
 
@@ -314,9 +321,10 @@ def print_matrix_trace(t: Trace) -> None:
             if e.contribution is not None:
                 print(f"        contribution = {fmt(e.contribution)}")
     print()
-    print(f"{out} [{shape_text(g.nodes[out].get('shape', ()))}] = {fmt(t.output)}")
+    exact = t.mode == "exact"  # the results exactly, entry by entry: [[1/(1 + exp(-1)) ≈ 0.731059, ...]]
+    print(f"{out} [{shape_text(g.nodes[out].get('shape', ()))}] = {fmt(t.output, exact)}")
     for v, x in t.gradient.items():
-        print(f"∂{out}/∂{v} [{shapes[v]}] = {fmt(x)}")
+        print(f"∂{out}/∂{v} [{shapes[v]}] = {fmt(x, exact)}")
 
 
 def path_lines(t: Trace, variable: str) -> list[str]:

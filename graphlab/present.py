@@ -171,7 +171,7 @@ def number(value: Any, exact: bool = False, digits: int = 6, compact: bool = Fal
     if value is None:
         return "" if compact else "?"
     if isinstance(value, np.ndarray):
-        return matrix(value, digits)
+        return matrix(value, digits, exact)
     if isinstance(value, sp.Basic):
         if not value.is_number:
             return formula(value)
@@ -188,19 +188,19 @@ def number(value: Any, exact: bool = False, digits: int = 6, compact: bool = Fal
 MAX_SHOWN_SIZE = 4  # a matrix up to 4×4 is written out; a larger one as its shape and a summary
 
 
-def matrix_rows(value: np.ndarray, digits: int = 4) -> list[list[str]] | None:
+def matrix_rows(value: np.ndarray, digits: int = 4, exact: bool = False) -> list[list[str]] | None:
     """A small matrix's entries as text, row by row (None: over :data:`MAX_SHOWN_SIZE` rows or columns,
-    summarised)."""
+    summarised); ``exact``: an exact entry also in its exact form, as :func:`number` writes it."""
     if any(n > MAX_SHOWN_SIZE for n in np.shape(value)):
         return None
-    return [[number(float(v), digits=digits) for v in row] for row in np.atleast_2d(value)]
+    return [[number(v if exact else float(v), exact, digits) for v in row] for row in np.atleast_2d(value)]
 
 
-def matrix(value: np.ndarray, digits: int = 6) -> str:
+def matrix(value: np.ndarray, digits: int = 6, exact: bool = False) -> str:
     """``[[0.7311, 0.7311], [0.01799, 0.9975]]``; a larger one ``784×200 matrix, mean 0.01, range -4.1…4.3``."""
     from .ops import shape_text
 
-    rows = matrix_rows(value, digits)
+    rows = matrix_rows(value, digits, exact)
     if rows is not None:
         return "[" + ", ".join("[" + ", ".join(r) + "]" for r in rows) + "]"
     return (f"{shape_text(value.shape)} matrix, mean {number(float(np.mean(value)), digits=3)}, "

@@ -23,7 +23,7 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from .arithmetic import Arrays, Exact, Float, exact_number, symbol
+from .arithmetic import Arrays, Exact, ExactArrays, Float, exact_number, symbol
 from .build import gc_paused
 from .errors import EvaluationError, GraphlabError
 from .evaluate import BackwardStep, Edge, ForwardStep, Step, evaluate
@@ -92,6 +92,8 @@ def is_finite(value: Any) -> bool:
         if value.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
             return False
         return value.is_extended_real is not False  # log(-1) = i*pi is not a real result
+    if isinstance(value, np.ndarray) and value.dtype == object:  # an exact matrix: entry by entry
+        return all(is_finite(v) for v in value.flat)
     return bool(np.all(np.isfinite(value)))
 
 
@@ -127,8 +129,6 @@ def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, /, mode: s
     if mode not in ("float", "exact"):
         raise GraphlabError(f"unknown mode {mode!r}: use 'float' or 'exact'")
     matrices = graph.graph.get("matrices", False)
-    if matrices and mode == "exact":
-        raise GraphlabError("exact mode is for scalars; matrices are traced in float64")
     values = dict(values or {})
     twice = sorted(set(values) & set(named))
     if twice:
@@ -145,8 +145,9 @@ def trace(graph: nx.DiGraph, values: Mapping[str, Any] | None = None, /, mode: s
                               f"(this graph has {len(prog.order):,}); use float mode")
     missing = tuple(v for v in variables if values.get(v) is None)
     with np.errstate(all="ignore"), gc_paused():
-        arith = Exact() if mode == "exact" else Arrays(dict(graph.nodes(data="shape", default=()))) if matrices \
-            else Float()
+        shapes = dict(graph.nodes(data="shape", default=())) if matrices else {}
+        arith = (ExactArrays(shapes) if mode == "exact" else Arrays(shapes)) if matrices else \
+            Exact() if mode == "exact" else Float()
         run = evaluate(prog, arith, values)
     nonfinite: dict[str, list[str]] = {}
     for node in run.nodes:

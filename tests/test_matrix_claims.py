@@ -181,3 +181,64 @@ def test_the_784_200_10_network_from_the_cli(capsys, tmp_path):
     assert code == 0 and "[784×200]" in (tmp_path / "mnist.svg").read_text()
     code, out, _ = run(capsys, "verify", MNIST, *shapes, "--claim", "dE/dW2 = H1^T dE/dYhat", "--seed", "3")
     assert code == 0 and "checked at 3 random points of these shapes (seed 3)" in out
+
+
+# --------------------------------------------------------------------------- exact arithmetic over matrices
+def test_exact_matrices_keep_fractions_and_agree_with_float64():
+    import sympy as sp
+
+    from graphlab import trace
+
+    g = from_text("E = mse(X W, Y)", shapes={"X": (2, 2), "W": (2, 2), "Y": (2, 2)})
+    point = {"X": np.array([[1, 2], [3, 4]]), "W": np.eye(2), "Y": np.array([[0, 1], [1, 0]])}
+    exact, floats = trace(g, point, mode="exact"), trace(g, point)
+    assert exact.output == sp.Rational(11, 2)  # mean of 1, 1, 4, 16: the rule's 2 / a.size stays exact
+    # ∂E/∂W = Xᵀ (X W − Y) 2/4, by hand
+    assert exact.gradient["W"].tolist() == [[sp.Rational(7, 2), sp.Rational(13, 2)], [5, 9]]
+    np.testing.assert_allclose(exact.gradient["W"].astype(float), floats.gradient["W"], rtol=1e-15)
+
+
+@pytest.mark.parametrize("expr, at", [(XOR, XOR_AT), (NET, NET_AT)])
+def test_exact_matrices_on_the_lecture_networks(expr, at):
+    import sympy as sp
+
+    from graphlab import trace
+
+    point = parse_point(*at, matrices=True)
+    g = from_text(expr, shapes=shapes_of(point))
+    exact, floats = trace(g, point, mode="exact"), trace(g, point)
+    for v in g.graph["variables"]:
+        np.testing.assert_allclose(np.asarray(exact.gradient[v], dtype=float), floats.gradient[v], rtol=1e-12,
+                                   atol=1e-15)
+    if expr == XOR:  # seed 002's neuron at the corner (0, 0): σ(1), exactly
+        assert sp.simplify(exact.output[0, 0] - 1 / (1 + sp.exp(-1))) == 0
+
+
+def test_exact_matrices_are_limited_in_size(capsys):
+    code, _, err = run(capsys, "grad", "E = mse(X W, Y)", "--shape", "X=30x30,W=30x30,Y=30x30", "--seed", "1",
+                       "--exact")
+    assert code == 2 and "exact mode is limited to matrices of 400 entries (this one has 900); use float mode" in err
+
+
+def test_exact_matrices_from_the_cli_json(capsys):
+    code, out, _ = run(capsys, "grad", "E = mse(X W, Y)", "--at", "X=[[1,2],[3,4]],W=[[1,0],[0,1]],Y=[[0,1],[1,0]]",
+                       "--exact", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["output_exact"] == "11/2" and data["gradient_exact"]["W"] == [["7/2", "13/2"], ["5", "9"]]
+
+
+def test_every_matrix_op_in_exact_mode_agrees_with_float64():
+    from test_matrices import MATRIX_OPS
+
+    from graphlab import trace
+
+    rng = np.random.default_rng(13)
+    for case, (text, shapes, _) in MATRIX_OPS.items():
+        point = {n: np.round(rng.uniform(0.1, 0.9, s), 2) if s else 2.0 for n, s in shapes.items()}
+        g = from_text(text, shapes={n: s for n, s in shapes.items() if s})
+        exact, floats = trace(g, point, mode="exact"), trace(g, point)
+        assert float(np.sum(np.asarray(exact.output, dtype=float))) == pytest.approx(
+            float(np.sum(floats.output)), rel=1e-12), case
+        for n in shapes:
+            np.testing.assert_allclose(np.asarray(exact.gradient[n], dtype=float), floats.gradient[n], rtol=1e-11,
+                                       atol=1e-14, err_msg=case)
