@@ -14,8 +14,9 @@ Conventions (see DESIGN.md):
 * matrices: given the variables' ``shapes``, every node gets its ``shape`` (``()`` a scalar,
   ``(rows, columns)``), and the graph ``matrices=True``. The operands' shapes decide the op:
   a product of two matrices is ``matmul``, and ``X W + b`` with a bias vector ``b`` adds a
-  visible ``repmat(b, N)`` node (the lecture's repmat(bᵀ)). Shapes that do not fit are a
-  :class:`ParseError` at the operator's column that names both shapes;
+  visible ``repmat(b, N)`` node (the lecture's repmat(bᵀ)); a bias of shape ``(units,)`` (what
+  :func:`graphlab.nn.mlp` declares; ``--shape`` cannot) is broadcast by one ``bias_add`` instead.
+  Shapes that do not fit are a :class:`ParseError` at the operator's column that names both shapes;
 * nodes are inserted in topological order, so ``list(graph)`` is a forward order.
 
 Values never live in the graph: one graph serves many input points.
@@ -125,6 +126,9 @@ class GraphBuilder:
         shapes = [self.nodes[int(a)]["shape"] for a in args]
         if op == "mul" and len(shapes) == 2 and all(shapes):  # X W: the product of two matrices
             op = "matmul"
+        if op == "add" and len(shapes) == 2 and sorted(map(len, shapes)) == [1, 2]:  # an MLP's bias b (units,)
+            op, args = "bias_add", args if len(shapes[0]) == 2 else args[::-1]  # broadcast, as nn.mlp trains it
+            shapes = [self.nodes[int(a)]["shape"] for a in args]
         if op in ("add", "sub") and len(shapes) == 2 and all(shapes) and shapes[0] != shapes[1]:
             args = self._broadcast_bias(args, shapes)
             shapes = [self.nodes[int(a)]["shape"] for a in args]

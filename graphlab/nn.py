@@ -1,9 +1,16 @@
 """Multilayer perceptrons as graphs of the registry's tensor ops.
 
-:func:`mlp` builds the layer-level graph (the same plain ``networkx.DiGraph`` the rest of
-graphlab walks; the compiler turns it into training code)::
+:func:`mlp` writes the network as a program of the input language (:func:`program_text`:
+``M1 = X W1; Z1 = M1 + b1; H1 = relu(Z1); ...; loss = softmax_ce(Z2, Y)``, each variable with its
+shape) and builds it with the parser and builder every expression goes through, so an MLP has one
+representation. The layer-level graph (the same plain ``networkx.DiGraph`` the rest of graphlab
+walks; the compiler turns it into training code)::
 
     X --matmul W1--> M1 --bias_add b1--> Z1 --relu--> H1 --matmul W2--> ... Z2 --softmax_ce Y--> loss
+
+A bias has shape ``(units,)``: the builder adds it to every row with one ``bias_add`` (the
+lecture's visible repmat is for biases written l×1). The L2 penalty, which the language does not
+write, goes through the same builder's calls.
 
 Node data follows build.py's conventions (``kind``, ``op``, ``args``, ``label``) plus a
 ``shape`` (``"N"`` is the batch) and, for parameters, ``param: True``. Graph data adds
@@ -21,13 +28,13 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
-import sympy as sp
 
-from .build import from_text
+from .build import GraphBuilder, from_text, gc_paused
 from .errors import GraphlabError
+from .parse import parse
 
-__all__ = ["ACTIVATIONS", "NOT_TRAINABLE", "LOSSES", "mlp", "hidden_activations", "residual_layers", "describe",
-           "summary",
+__all__ = ["ACTIVATIONS", "NOT_TRAINABLE", "LOSSES", "mlp", "program_text", "hidden_activations", "residual_layers",
+           "describe", "summary",
            "parameter_count", "layer_dot", "neuron_graph", "neuron_values", "parse_layers"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "sign")  # each an op of the registry
@@ -109,57 +116,63 @@ def mlp(sizes: Sequence[int], activation: str | Sequence[str] = "relu", loss: st
     if not isinstance(activation, str):  # the same for every layer: keep the single name; else a list (JSON-able)
         activation = activations[0] if len(set(activations)) == 1 else list(activations) or "relu"
     depth = len(sizes) - 1
-    g = nx.DiGraph()
-
-    def add(key: str, kind: str, shape: tuple, **data: Any) -> str:
-        g.add_node(key, kind=kind, label=key, shape=shape, **data)
-        for arg in data.get("args", ()):
-            g.add_edge(arg, key, shape=g.nodes[arg]["shape"])
-        return key
-
-    add("X", "var", ("N", sizes[0]))
-    h = "X"
-    outputs_of = ["X"]  # H0 = X, H1, H2...
-    params: list[str] = []
-    layers: list[dict[str, Any]] = []
-    for i in range(1, depth + 1):
-        fan_in, units = sizes[i - 1], sizes[i]
-        w = add(f"W{i}", "var", (fan_in, units), param=True)
-        b = add(f"b{i}", "var", (units,), param=True)
-        params += [w, b]
-        m = add(f"M{i}", "op", ("N", units), op="matmul", args=(h, w))
-        z = add(f"Z{i}", "op", ("N", units), op="bias_add", args=(m, b))
-        act = activations[i - 1] if i < depth else None
-        skip = i < depth and skips[i - 1]
-        if skip:
-            s = add(f"S{i}", "op", ("N", units), op=act, args=(z,))
-            h = add(f"H{i}", "op", ("N", units), op="add", args=(outputs_of[i - 2], s))
-        else:
-            h = add(f"H{i}", "op", ("N", units), op=act, args=(z,)) if act else z
-        outputs_of.append(h)
-        layers.append({"name": f"dense{i}", "inputs": fan_in, "units": units, "activation": act,
-                       "weight": w, "bias": b, "parameters": fan_in * units + units}
-                      | ({"residual": outputs_of[i - 2]} if skip else {}))
-    outputs = sizes[-1]
-    add("Y", "var", ("N", outputs))
-    data_loss = "loss" if l2 <= 0 else "data_loss"
-    add(data_loss, "op", (), op=LOSSES[loss], args=(h, "Y"))
-    if l2 > 0:
-        penalties = [add(f"P{i}", "op", (), op="l2", args=(f"W{i}",)) for i in range(1, depth + 1)]
-        total = penalties[0] if depth == 1 else add("penalty", "op", (), op="add", args=tuple(penalties))
-        lam = add(repr(float(l2)), "const", (), value=sp.Rational(repr(float(l2))))
-        reg = add("reg", "op", (), op="mul", args=(lam, total))
-        add("loss", "op", (), op="add", args=(data_loss, reg))
+    text, shapes, layers, h = program_text(sizes, activations, loss, skips, l2 > 0)
+    builder = GraphBuilder(text, shapes)
+    with gc_paused():
+        parse(text, builder)
+        if l2 > 0:  # the training's regularizer, through the same builder: l2 is no function of the language
+            penalties = [_named(builder, f"P{i}", "l2", [builder.var(f"W{i}", 0)]) for i in range(1, depth + 1)]
+            total = penalties[0] if depth == 1 else _named(builder, "penalty", "add", penalties)
+            reg = _named(builder, "reg", "mul", [builder.const(repr(float(l2)), 0), total])
+            builder.finish(_named(builder, "loss", "add", [builder.var("data_loss", 0), reg]))
+        g = builder.graph()
+    params = [name for i in range(1, depth + 1) for name in (f"W{i}", f"b{i}")]
+    for name in params:
+        g.nodes[name]["param"] = True
     g.graph.update(
-        output="loss", variables=("X", *params, "Y"), params=tuple(params), inputs=("X", "Y"), logits=h,
+        output="loss", params=tuple(params), inputs=("X", "Y"), logits=h, program=text,
         layers=layers, sizes=tuple(sizes), activation=activation, activations=activations, loss=loss,
         l2=float(l2), residual=tuple(i for i, flag in enumerate(skips, 1) if flag),
         source=f"mlp {'-'.join(map(str, sizes))} {_activation_text(activation)} {loss}"
         + (f" l2={l2:g}" if l2 > 0 else "") + (" residual=" + ",".join(str(i) for i, f in enumerate(skips, 1) if f)
                                                if any(skips) else ""),
-        aliases={}, canonical=False,
     )
     return g
+
+
+def program_text(sizes: Sequence[int], activations: Sequence[str], loss: str, skips: Sequence[bool], l2: bool = False
+                 ) -> tuple[str, dict[str, tuple], list[dict[str, Any]], str]:
+    """The MLP as a program of the input language, one layer a few lines (``M1 = X W1``, ``Z1 = M1 + b1``,
+    ``H1 = relu(Z1)``, ..., ``loss = softmax_ce(Z2, Y)``; with ``l2`` the loss is ``data_loss``), the variables'
+    shapes (``N`` the batch; a bias ``(units,)``, broadcast over the rows by ``bias_add``), the layers'
+    descriptions and the logits' node."""
+    depth = len(sizes) - 1
+    lines: list[str] = []
+    shapes: dict[str, tuple] = {"X": ("N", sizes[0]), "Y": ("N", sizes[-1])}
+    outputs_of = ["X"]  # H0 = X, H1, H2...
+    layers: list[dict[str, Any]] = []
+    for i in range(1, depth + 1):
+        fan_in, units = sizes[i - 1], sizes[i]
+        shapes[f"W{i}"], shapes[f"b{i}"] = (fan_in, units), (units,)
+        lines += [f"M{i} = {outputs_of[-1]} W{i}", f"Z{i} = M{i} + b{i}"]
+        act = activations[i - 1] if i < depth else None
+        skip = i < depth and skips[i - 1]
+        if skip:
+            lines += [f"S{i} = {act}(Z{i})", f"H{i} = {outputs_of[i - 2]} + S{i}"]
+        elif act:
+            lines.append(f"H{i} = {act}(Z{i})")
+        outputs_of.append(f"H{i}" if act else f"Z{i}")
+        layers.append({"name": f"dense{i}", "inputs": fan_in, "units": units, "activation": act,
+                       "weight": f"W{i}", "bias": f"b{i}", "parameters": fan_in * units + units}
+                      | ({"residual": outputs_of[i - 2]} if skip else {}))
+    lines.append(f"{'data_loss' if l2 else 'loss'} = {LOSSES[loss]}({outputs_of[-1]}, Y)")
+    return "\n".join(lines), shapes, layers, outputs_of[-1]
+
+
+def _named(builder: GraphBuilder, name: str, op: str, args: list[str]) -> str:
+    node = builder.apply(op, args, 0)
+    builder.assign(name, node, 0)
+    return node
 
 
 def _activation_text(activation: str | Sequence[str]) -> str:

@@ -219,6 +219,13 @@ def _same_shape(a: Shape, b: Shape) -> Shape:
     return ()
 
 
+def _bias_shape(a: Shape, b: Shape) -> Shape:
+    if len(a) != 2 or len(b) != 1 or a[1] != b[0]:
+        raise ShapeError(f"cannot add a bias of {shape_text(b)} to each row of {shape_text(a)}",
+                         "the bias has one entry per column")
+    return a
+
+
 def _repmat_shape(a: Shape, b: Shape) -> Shape:
     raise ShapeError("repmat is not written by hand", "X W + b repeats the bias b as each row of X W")
 
@@ -342,7 +349,7 @@ _TABLE += [
     _tensor("sum", 1, "Σ", r"\sum {0}", "xp.sum(a)", ("g * xp.ones_like(a)",), note="sum of the entries",
             callable=True, shape=_scalar_shape, matrix_vjp=("{g} 1 1ᵀ",)),
     _tensor("bias_add", 2, "+b", r"{0} + {1}", "a + b", ("g", "xp.sum(g, axis=0)"),
-            note="b (features,) is added to every row, so its VJP sums over the rows"),
+            note="b (features,) is added to every row, so its VJP sums over the rows", shape=_bias_shape),
     # log-softmax = z - log(s) with z = a - max(a), s = sum(exp(z)); softmax = exp(z) / s (stable, computed once)
     _tensor("softmax_ce", 2, "CE", r"\operatorname{{CE}}\left(\operatorname{{softmax}}({0}), {1}\right)",
             "-xp.sum(b * (z - xp.log(s))) / a.shape[0]",
@@ -361,7 +368,7 @@ _TABLE += [
             note="mean of the squared differences; b has a's shape",
             callable=True, shape=_same_shape, matrix_vjp=("2 ({a} − {b}) {g} / {n}", "2 ({b} − {a}) {g} / {n}")),
     _tensor("l2", 1, "‖·‖²", r"\left\lVert {0} \right\rVert^2", "xp.sum(a * a)", ("g * 2 * a",),
-            note="sum of squares (the L2 penalty before its coefficient)"),
+            note="sum of squares (the L2 penalty before its coefficient)", shape=_scalar_shape),
     _tensor("mean", 1, "mean", r"\operatorname{{mean}}\left({0}\right)", "xp.mean(a)",
             ("g * xp.ones_like(a) / a.size",), callable=True, shape=_scalar_shape, matrix_vjp=("{g} 1 1ᵀ / {n}",)),
 ]

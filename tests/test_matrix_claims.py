@@ -242,3 +242,29 @@ def test_every_matrix_op_in_exact_mode_agrees_with_float64():
         for n in shapes:
             np.testing.assert_allclose(np.asarray(exact.gradient[n], dtype=float), floats.gradient[n], rtol=1e-11,
                                        atol=1e-14, err_msg=case)
+
+
+# --------------------------------------------------------------------------- one representation of an MLP
+@pytest.mark.parametrize("sizes, activation, loss, l2, residual", [
+    ((784, 200, 10), "relu", "ce", 0.0, ()), ((2, 4, 1), "sigmoid", "bce", 0.0, ()),
+    ((3, 5, 5, 2), "tanh", "mse", 0.001, ()), ((4, 6, 6, 6, 3), ("relu", "tanh", "linear"), "ce", 0.01, (3,)),
+])
+def test_an_mlp_is_a_program_of_the_language(sizes, activation, loss, l2, residual):
+    from graphlab.compile import compile_source
+    from graphlab.nn import mlp
+
+    g = mlp(sizes, activation, loss, l2, residual)
+    text = g.graph["program"]
+    assert text.startswith("M1 = X W1\nZ1 = M1 + b1\n") and "repmat" not in text
+    shapes = {v: g.nodes[v]["shape"] for v in g.graph["variables"]}
+    again = from_text(text, shapes=shapes)  # the text alone, through the parser: the same layers
+    for node in again:
+        assert {k: again.nodes[node].get(k) for k in ("op", "args", "shape")} == \
+               {k: g.nodes[node].get(k) for k in ("op", "args", "shape")}, node
+    for i in range(1, len(sizes)):
+        assert g.nodes[f"M{i}"]["op"] == "matmul" and g.nodes[f"Z{i}"]["op"] == "bias_add"
+        assert g.nodes[f"Z{i}"]["args"] == (f"M{i}", f"b{i}") and g.nodes[f"W{i}"]["param"]
+    if l2:
+        assert g.nodes["reg"]["args"][0] == repr(float(l2)) and g.nodes["loss"]["args"] == ("data_loss", "reg")
+    source = compile_source(g, wrt=g.graph["params"])[0]
+    assert "xp.repeat" not in source and source.count(" + b") >= len(sizes) - 1  # the bias broadcast, per layer
