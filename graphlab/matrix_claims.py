@@ -44,6 +44,7 @@ SAMPLES = 3  # random points a claim is checked at, besides the values given
 SIZE = 3  # a symbolic size (N) at the random points
 MAX_FACTORS = 8  # with more local factors on the way, only single missing factors are tried
 MAX_LISTED = 6  # entries named in a diagnosis
+MAX_SEARCH_ENTRIES = 2_000_000  # beyond this many entries in a point's values, missing factors are not searched for
 
 
 @dataclass(frozen=True)
@@ -293,6 +294,8 @@ def judge(graph: nx.DiGraph, claim: MatrixClaim, points: list[_Point], sizes: Ma
         return
     edges = _local_edges(graph, claim.wrt)
     subsets = [(e,) for e in edges] + (list(itertools.combinations(edges, 2)) if len(edges) <= MAX_FACTORS else [])
+    if sum(np.size(v) for v in used[0].values.values() if v is not None) > MAX_SEARCH_ENTRIES:
+        subsets = []  # each candidate is a backward pass: huge matrices get the entries that differ, quickly
     for subset in subsets:
         without = [_run(graph, p.inputs, sizes, [claim.wrt], frozenset(subset))[1][claim.wrt] for p in used]
         without = [_as_matrix(w, np.shape(c)) for w, c in zip(without, claimed)]
