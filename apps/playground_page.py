@@ -184,10 +184,12 @@ with st.sidebar:
                  "The perceptron rule has no loss; the page shows the share misclassified" if perceptron else
                  "bce needs two classes; with more the page uses ce")
     st.subheader("Training", help="Changed while it trains: the weights and the epoch count go on")
-    st.selectbox("Optimizer", OPTIMIZERS, key=key("optimizer"))
-    st.select_slider("Learning rate", LEARNING_RATES, key=key("lr"))
-    st.slider("Batch size", 1, 100, key=key("batch_size"))
-    st.select_slider("L2 regularization", L2_RATES, key=key("l2"))
+    rule_only = "The perceptron rule has no optimizer, batches or L2" if perceptron else None
+    st.selectbox("Optimizer", OPTIMIZERS, key=key("optimizer"), disabled=perceptron, help=rule_only)
+    st.select_slider("Learning rate", LEARNING_RATES, key=key("lr"), help="The perceptron rule's η" if perceptron
+                     else None)
+    st.slider("Batch size", 1, 100, key=key("batch_size"), disabled=perceptron, help=rule_only)
+    st.select_slider("L2 regularization", L2_RATES, key=key("l2"), disabled=perceptron, help=rule_only)
 
 config = config_from_widgets()
 state["_pg_config"] = config

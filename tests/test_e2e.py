@@ -560,3 +560,23 @@ def test_playground_opens_a_clicked_point_in_the_stepper(page, server):
     page.wait_for_selector(f'{DIAGRAM} g.node > title:text-is("E")', state="attached",
                            timeout=LOAD_TIMEOUT_MS)
     expect(page).to_have_url(re.compile(r"[?&]expr=[^&]*softplus"))
+
+
+def test_playground_trains_a_perceptron_by_the_rule(page, server):
+    """Seed 004's perceptron: no hidden layer, Learning rule "perceptron rule", Play until every point is right."""
+    open_playground(page, server, data="gauss", n="200", layers="", lr="1")
+    rule = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Learning rule")
+    rule.click()
+    page.get_by_role("option", name="perceptron rule (one sign unit)").click()
+    page.wait_for_url(re.compile(r"[?&]rule=perceptron(&|$)"), timeout=LOAD_TIMEOUT_MS)
+    expect(page.get_by_text("The perceptron rule: ŷ = sign(w·x + b)")).to_be_visible()
+    wait_idle(page)
+    page.get_by_role("button", name="Play").click()
+    expect(metric(page, "Train accuracy")).to_have_text("100.0%", use_inner_text=True, timeout=TRAIN_TIMEOUT_MS)
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("button", name="Play")).to_be_visible()
+    wait_idle(page)
+    expect(metric(page, "Train loss")).to_have_text("0.0000", use_inner_text=True)  # the 0/1 loss: no mistake left
+    expect(metric(page, "Epoch")).to_have_text(re.compile(r"^[1-9][\d,]*$"), use_inner_text=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "playground-perceptron.png"))

@@ -476,7 +476,7 @@ def test_the_page_trains_a_perceptron_from_the_learning_rule_control():
     at.selectbox(key="pg_rule").set_value("perceptron").run()
     assert not at.error and not at.exception and at.session_state["_pg_run"].perceptron
     assert any("w += η (y − ŷ) x" in c.value for c in at.caption)
-    assert at.selectbox(key="pg_loss").disabled
+    assert at.selectbox(key="pg_loss").disabled and at.selectbox(key="pg_optimizer").disabled
     at.button(key="pg_step").click().run()
     at.button(key="pg_step").click().run()
     assert metrics(at)["Epoch"] == "2" and metrics(at)["Train accuracy"] == "100.0%"
