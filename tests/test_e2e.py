@@ -184,7 +184,9 @@ def test_a_shared_link_restores_the_step(page, server):
     expect(highlighted(page)).to_have_text(["v1"])
     expect(step_label(page)).to_contain_text("backward 3 of 5: node v1", use_inner_text=True)
     # the gradient arriving at x through the add node: upstream -4 times local 1
-    expect(page.locator(DIAGRAM)).to_contain_text("-4 × 1 = -4")
+    edge = page.locator(f"{DIAGRAM} g.edge").filter(has=page.locator("title", has_text=re.compile(r"^x->v1$")))
+    expect(edge.locator("text").nth(-2)).to_have_text("-4 × 1")
+    expect(edge.locator("text").last).to_have_text("= -4")  # the product's result, on the line under it
 
 
 def test_a_bad_expression_shows_the_error_and_its_column(page, server):
@@ -566,7 +568,7 @@ def test_playground_trains_a_perceptron_by_the_rule(page, server):
     """Seed 004's perceptron: no hidden layer, Learning rule "perceptron rule", Play until every point is right."""
     open_playground(page, server, data="gauss", n="200", layers="", lr="1")
     rule = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Learning rule")
-    rule.click()
+    rule.get_by_role("combobox").click()  # opens the list of options
     page.get_by_role("option", name="perceptron rule (one sign unit)").click()
     page.wait_for_url(re.compile(r"[?&]rule=perceptron(&|$)"), timeout=LOAD_TIMEOUT_MS)
     expect(page.get_by_text("The perceptron rule: ŷ = sign(w·x + b)")).to_be_visible()
