@@ -498,3 +498,42 @@ def test_a_perceptrons_prediction_is_the_lectures_sign_unit_with_nothing_to_desc
         assert all(t.gradient[w] == 0 for w in ("w1_11", "w1_21", "b1_1"))  # sign' = 0: why the rule exists
         losses.add(p.loss)
     assert losses == {0.0, 2.0}  # xor: some right, some wrong
+
+
+# ----------------------------------------------------------------------------- the lectures' exercises, by widget
+def train_as_play_does(at: AppTest, epochs: int) -> None:
+    at.session_state["_pg_run"].step(epochs)  # Play runs Run.train_for, an epoch at a time, on a timer
+    at.run()
+
+
+def last_gradient_norms(at: AppTest) -> list[float]:
+    run = at.session_state["_pg_run"]
+    return [r["gradient"] for r in run.layer_history if r["epoch"] == run.epoch]
+
+
+def test_exercise_stacked_linear_layers_stay_linear_and_tanh_does_not():
+    """Seed 000: two linear hidden layers on xor are one straight boundary; tanh layers bend it."""
+    at = open_playground(data="xor", n="400", layers="4,4", act="linear")
+    train_as_play_does(at, 50)
+    assert metrics(at)["Epoch"] == "50" and float(metrics(at)["Train accuracy"].rstrip("%")) < 70
+    for i in range(2):
+        at.selectbox(key=f"pg_act_{i}").set_value("tanh").run()
+    assert metrics(at)["Epoch"] == "0"  # a new network
+    train_as_play_does(at, 50)
+    assert float(metrics(at)["Train accuracy"].rstrip("%")) > 95
+
+
+def test_exercise_vanishing_gradients_and_residual_connections():
+    """Seed 003 and seed 004: six sigmoid layers of 8 with sgd; residual blocks ending at layers 3 and 5 keep
+    W1's gradient within a factor of about 20 of the output layer's, where without them it is 10,000 below."""
+    at = open_playground(data="circle", n="400", layers="8,8,8,8,8,8", act="sigmoid", opt="sgd", lr="0.3")
+    assert [at.selectbox(key=f"pg_act_{i}").value for i in range(6)] == ["sigmoid"] * 6
+    train_as_play_does(at, 3)
+    plain = last_gradient_norms(at)
+    assert len(plain) == 7 and plain[0] < plain[-1] / 1000
+    for i in (2, 4):  # "Layer 3: residual", "Layer 5: residual"
+        at.checkbox(key=f"pg_res_{i}").check().run()
+    assert not at.error and at.session_state["_pg_run"].config.residual == (3, 5)
+    train_as_play_does(at, 3)
+    residual = last_gradient_norms(at)
+    assert residual[0] / residual[-1] > 100 * plain[0] / plain[-1]
