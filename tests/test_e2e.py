@@ -568,8 +568,10 @@ def test_playground_trains_a_perceptron_by_the_rule(page, server):
     """Seed 004's perceptron: no hidden layer, Learning rule "perceptron rule", Play until every point is right."""
     open_playground(page, server, data="gauss", n="200", layers="", lr="1")
     rule = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Learning rule")
-    rule.get_by_role("combobox").click()  # opens the list of options
-    page.get_by_role("option", name="perceptron rule (one sign unit)").click()
+    rule.get_by_role("combobox").click()  # a selectbox is searchable: typing filters its options, Enter takes one
+    page.keyboard.type("perceptron")
+    expect(page.get_by_role("option", name="perceptron rule (one sign unit)")).to_be_visible()
+    page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"[?&]rule=perceptron(&|$)"), timeout=LOAD_TIMEOUT_MS)
     expect(page.get_by_text("The perceptron rule: ŷ = sign(w·x + b)")).to_be_visible()
     wait_idle(page)
