@@ -26,6 +26,7 @@ from graphlab.data import Dataset
 from graphlab.errors import GraphlabError
 from graphlab.nn import ACTIVATIONS, neuron_graph, neuron_values
 from graphlab.ops import OPS
+from graphlab.perceptron import Perceptron
 from graphlab.train import OPTIMIZERS, Trainer, TrainingDiverged
 
 GENERATED = ("circle", "xor", "gauss", "spiral", "moons")  # 2-D point sets: boundary and neuron heatmaps
@@ -34,6 +35,8 @@ DATASETS = (*GENERATED, *REGRESSION, "digits", "csv")
 FUNCTIONS = {"sin": "sin(x)", "step": "step(x)", "|x|": "abs(x)"}  # the function presets, in the input language
 MAX_FUNCTION = 200  # characters of a typed f(x)
 LOSSES = {"bce": "binary cross-entropy", "ce": "softmax cross-entropy", "mse": "mean squared error"}
+# how the weights learn: backpropagation and an optimizer, or Rosenblatt's rule for one sign unit (seeds 003, 004)
+RULES = {"gradient": "gradient descent", "perceptron": "perceptron rule (one sign unit)"}
 # feature key (URL) -> (label, the name of the network input in the stepper, f(x1, x2))
 FEATURES: dict[str, tuple[str, str, Any]] = {
     "x1": ("x₁", "x1", lambda a, b: a),
@@ -73,13 +76,16 @@ class Config:
     l2: float = 0.0
     function: str = "sin(x)"  # dataset "function": f(x), in graphlab's input language
     residual: tuple[int, ...] = ()  # hidden layers (2 onward) that end a residual block (graphlab.nn.residual_layers)
+    rule: str = "gradient"  # "perceptron": sign(w·x + b) trained by w += eta (y - y_hat) x (graphlab.perceptron)
 
     def fixed(self) -> Config:
         """The same configuration made consistent: one activation per layer, a loss that fits the classes."""
         acts = tuple(self.activations[:len(self.layers)])
         acts += (acts[-1] if acts else "tanh",) * (len(self.layers) - len(acts))
         loss = self.loss
-        if self.dataset in REGRESSION:
+        if self.rule == "perceptron":
+            loss = "bce"  # one output unit; the rule itself has no loss (the page shows the 0/1 loss)
+        elif self.dataset in REGRESSION:
             loss = "mse"
         elif loss == "bce" and self.class_count() != 2:
             loss = "ce"
@@ -107,7 +113,8 @@ LIVE = ("optimizer", "lr", "batch_size", "l2")  # changed while training goes on
 
 QUERY_NAMES = {"dataset": "data", "points": "n", "noise": "noise", "classes": "classes", "test_percent": "test",
                "seed": "seed", "features": "features", "layers": "layers", "activations": "act", "loss": "loss",
-               "optimizer": "opt", "lr": "lr", "batch_size": "batch", "l2": "l2", "function": "f", "residual": "res"}
+               "optimizer": "opt", "lr": "lr", "batch_size": "batch", "l2": "l2", "function": "f", "residual": "res",
+               "rule": "rule"}
 
 
 def to_query(config: Config) -> dict[str, str]:
@@ -123,7 +130,7 @@ def from_query(params: Mapping[str, str]) -> tuple[Config, list[str]]:
     """The configuration a link asks for, and what in it was ignored (a bad link never breaks the page)."""
     chosen: dict[str, Any] = {}
     problems: list[str] = []
-    choices = {"dataset": DATASETS, "loss": tuple(LOSSES), "optimizer": OPTIMIZERS}
+    choices = {"dataset": DATASETS, "loss": tuple(LOSSES), "optimizer": OPTIMIZERS, "rule": tuple(RULES)}
     ranges = {"points": (50, MAX_POINTS), "noise": (0, 0.5), "classes": (2, 3), "test_percent": (0, 90),
               "seed": (0, 2**31), "lr": (1e-6, 10), "batch_size": (1, 1000), "l2": (0, 10)}
     for f in fields(Config):
@@ -225,7 +232,7 @@ class Run:
     config: Config
     data: Dataset  # raw points
     inputs: Dataset  # features, as the network gets them
-    trainer: Trainer
+    trainer: Trainer | Perceptron
     train_loss: list[float] = field(default_factory=list)  # after each epoch; [0] is before training
     test_loss: list[float] = field(default_factory=list)
     error: str | None = None  # why training stopped (divergence)
@@ -242,6 +249,15 @@ class Run:
         if config.loss == "bce" and len(data.classes) != 2:
             config = replace(config, loss="ce")
         inputs = network_inputs(data, config.features)
+        if config.rule == "perceptron":
+            if config.layers:
+                raise GraphlabError(f"The perceptron rule trains a single layer of sign units, and this network has "
+                                    f"{len(config.layers)} hidden layer{'s' * (len(config.layers) > 1)}: set Hidden "
+                                    f"layers to 0, or learn by gradient descent (hidden sign units have no learning "
+                                    f"rule; backpropagation with smooth activations is what trains hidden layers)")
+            run = cls(config, data, inputs, Perceptron(inputs, config.lr, config.seed), requested=requested)
+            run._record()
+            return run
         trainer = Trainer(inputs, config.layers, config.activations, config.loss, config.optimizer, config.lr,
                           config.batch_size, config.l2, config.seed, dtype="float64", residual=config.residual)
         run = cls(config, data, inputs, trainer, requested=requested)
@@ -337,6 +353,10 @@ class Run:
     def regression(self) -> bool:
         return self.data.regression
 
+    @property
+    def perceptron(self) -> bool:
+        return isinstance(self.trainer, Perceptron)
+
     def values(self, X_raw: np.ndarray) -> np.ndarray:
         """A regression network's output (its one number) at raw points."""
         X = feature_matrix(X_raw, self.config.features) if uses_features(self.data) else X_raw
@@ -361,6 +381,9 @@ class Run:
         """Class probabilities (rows sum to 1) for raw points."""
         X = feature_matrix(X_raw, self.config.features) if uses_features(self.data) else X_raw
         z = np.asarray(self.model.logits(X), dtype=np.float64)
+        if self.perceptron:  # sign(z): certain on either side of its line
+            p1 = (z[:, 0] >= 0).astype(np.float64)
+            return np.column_stack([1 - p1, p1])
         if self.config.loss == "bce":
             p1 = OPS["sigmoid"].forward_fn(1)(np, z[:, 0])  # the registry's overflow-safe sigmoid
             return np.column_stack([1 - p1, p1])
@@ -570,8 +593,15 @@ def prediction(run: Run, split: str, index: int) -> Prediction:
         raise GraphlabError(f"the {split} set has {len(y)} points; no point {index}")
     sizes, loss = m.graph.graph["sizes"], run.config.loss
     inputs = input_names(run.data, run.config.features)
-    g = neuron_graph(sizes, run.config.activations, bias=True, loss=loss, inputs=inputs, residual=run.config.residual)
-    if run.regression:
+    if run.perceptron:  # the lecture's network, one sign unit: y = sign(z), E = (y - t)²/2 with t = ±1
+        g = neuron_graph(sizes, "sign", bias=True, inputs=inputs)
+    else:
+        g = neuron_graph(sizes, run.config.activations, bias=True, loss=loss, inputs=inputs,
+                         residual=run.config.residual)
+    if run.perceptron:
+        label = d.classes[int(y[index])]
+        target = [1 if y[index] == 1 else -1]
+    elif run.regression:
         target, label = [float(y[index])], f"{float(y[index]):.3g}"
     else:
         label = d.classes[int(y[index])]
@@ -579,7 +609,10 @@ def prediction(run: Run, split: str, index: int) -> Prediction:
     x = (X[index] - m.mean) / m.std
     values = {k: _number(v) for k, v in neuron_values(g, m.params, x, target).items()}
     raw = (run.data.X_test if split == "test" else run.data.X_train)[index]
-    point_loss = m.loss(X[index:index + 1], y[index:index + 1])
+    if run.perceptron:  # 2 when sign(z) is wrong, 0 when right: sign's zero derivative leaves nothing to descend
+        point_loss = 2.0 * m.loss(X[index:index + 1], y[index:index + 1])
+    else:
+        point_loss = m.loss(X[index:index + 1], y[index:index + 1])
     return Prediction(g.graph["source"], values, point_loss, g.number_of_nodes(), tuple(float(v) for v in raw),
                       label)
 

@@ -174,15 +174,22 @@ with st.sidebar:
                         help=f"Res(z) = z + σ(MM(σ(MM(z)))) (seed 004): layer {i + 1}'s output adds layer {i}'s "
                              f"input z; their widths must match")
 
+    st.selectbox("Learning rule", tuple(m.RULES), key=key("rule"), format_func=m.RULES.get,
+                 help="perceptron rule: with no hidden layers, the output is sign(w·x + b) and each point in turn "
+                      "updates w += η (y − ŷ) x (seeds 003, 004); the learning rate is η")
+    perceptron = state[key("rule")] == "perceptron"
     regression = dataset in m.REGRESSION
     st.selectbox("Loss", tuple(m.LOSSES), key=key("loss"), format_func=lambda k: f"{k}: {m.LOSSES[k]}",
-                 disabled=regression, help="A regression is fitted with mse" if regression else
+                 disabled=regression or perceptron, help="A regression is fitted with mse" if regression else
+                 "The perceptron rule has no loss; the page shows the share misclassified" if perceptron else
                  "bce needs two classes; with more the page uses ce")
     st.subheader("Training", help="Changed while it trains: the weights and the epoch count go on")
-    st.selectbox("Optimizer", OPTIMIZERS, key=key("optimizer"))
-    st.select_slider("Learning rate", LEARNING_RATES, key=key("lr"))
-    st.slider("Batch size", 1, 100, key=key("batch_size"))
-    st.select_slider("L2 regularization", L2_RATES, key=key("l2"))
+    rule_only = "The perceptron rule has no optimizer, batches or L2" if perceptron else None
+    st.selectbox("Optimizer", OPTIMIZERS, key=key("optimizer"), disabled=perceptron, help=rule_only)
+    st.select_slider("Learning rate", LEARNING_RATES, key=key("lr"), help="The perceptron rule's η" if perceptron
+                     else None)
+    st.slider("Batch size", 1, 100, key=key("batch_size"), disabled=perceptron, help=rule_only)
+    st.select_slider("L2 regularization", L2_RATES, key=key("l2"), disabled=perceptron, help=rule_only)
 
 config = config_from_widgets()
 state["_pg_config"] = config
@@ -198,7 +205,12 @@ if run is None or state.get("_pg_csv") != csv_bytes or not run.follow(config):
         st.info(str(e), icon=":material/upload_file:") if dataset == "csv" else st.error(str(e))
         st.stop()
     state["_pg_run"], state["_pg_csv"], state["_pg_playing"] = run, csv_bytes, False
-if run.config.loss != config.loss:
+if run.perceptron:
+    st.caption("The perceptron rule: ŷ = sign(w·x + b), and after each training point w += η (y − ŷ) x, "
+               "b += η (y − ŷ) (y and ŷ are ±1; η is the learning rate). Optimizer, batch size and L2 do not apply; "
+               "the loss shown is the 0/1 loss, the share of points misclassified. It reaches 0 when a line "
+               "separates the classes, and never on xor.")
+elif run.config.loss != config.loss:
     st.caption(f"Loss {config.loss} is for two classes: this dataset has {len(run.data.classes)}, so ce is used.")
 
 playing = state["_pg_playing"]
@@ -290,7 +302,10 @@ def boundary_caption(run: m.Run) -> str:
         return ("The background is the network's output: orange −1, white 0, blue +1; each point is coloured by "
                 "its target. White outline: training point; black outline: test point.")
     classes = run.data.classes
-    if len(classes) == 2:
+    if run.perceptron:
+        background = (f"Orange points are class {classes[0]}, blue class {classes[1]}. The background is the "
+                      f"perceptron's output sign(w·x + b): blue +1 (class {classes[1]}), orange −1.")
+    elif len(classes) == 2:
         background = (f"Orange points are class {classes[0]}, blue class {classes[1]}. The background is the "
                       f"network's probability of class {classes[1]}: orange 0, white ½, blue 1.")
     else:

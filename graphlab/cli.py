@@ -804,7 +804,9 @@ def parse_residual(text: str | None) -> list[int]:
 
 
 ACTIVATION_HELP = ("activation of the hidden layers: relu (default), tanh, sigmoid, linear (the identity), or sign "
-                   "(the perceptron's step; no gradient, so train refuses it)")
+                   "(the perceptron's step; no gradient, so train refuses it with hidden layers)")
+TRAIN_ACTIVATION_HELP = ACTIVATION_HELP.removesuffix(")") + ("; with --layers '' it trains one sign unit by the "
+                                                             "perceptron rule w += eta (y - y_hat) x, eta = --lr)")
 LOSS_HELP = "ce: softmax cross-entropy (default); bce: binary cross-entropy, one output; mse: mean squared error"
 
 
@@ -813,22 +815,31 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from .data import load
     from .nn import parse_layers
+    from .perceptron import is_perceptron
     from .train import train
 
-    data = load(args.dataset, noise=args.noise, test_fraction=args.test_fraction, seed=args.seed, label=args.label)
+    csv = args.dataset.lower().endswith(".csv") or Path(args.dataset).is_file()
+    if args.regression and not csv:
+        raise GraphlabError("--regression reads a CSV file's label column as numbers; plane, bumps and function "
+                            "are regression sets already")
+    data = load(args.dataset, noise=args.noise, test_fraction=args.test_fraction, seed=args.seed, label=args.label,
+                regression=args.regression, expr=args.function)
     layers = parse_layers(args.layers) if args.layers.strip() else []
+    loss = args.loss or ("mse" if data.regression else "ce")
+    perceptron = is_perceptron(layers, args.activation)
+    metric = "R²" if data.regression else "accuracy"
     bar = tqdm(total=args.epochs, desc=f"train {data.name}", unit="epoch", file=sys.stderr, disable=None,
                leave=False)
 
     def on_epoch(e) -> None:
         bar.update(1)
-        bar.set_postfix(loss=f"{e.train_loss:.4g}", acc=f"{e.train_accuracy:.3f}")
+        bar.set_postfix(loss=f"{e.train_loss:.4g}", **{"r2" if data.regression else "acc": f"{e.train_accuracy:.3f}"})
         if args.json:
             print(json.dumps({"epoch": e.epoch, "train_loss": e.train_loss, "train_accuracy": e.train_accuracy,
                               "test_accuracy": None if e.test_accuracy != e.test_accuracy else e.test_accuracy}))
 
     try:
-        result = train(data, layers, activation=args.activation, loss=args.loss, optimizer=args.optimizer, lr=args.lr,
+        result = train(data, layers, activation=args.activation, loss=loss, optimizer=args.optimizer, lr=args.lr,
                        epochs=args.epochs, batch_size=args.batch_size, l2=args.l2, seed=args.seed, device=args.device,
                        dtype=args.dtype, on_epoch=on_epoch, residual=parse_residual(args.residual))
     finally:
@@ -841,12 +852,19 @@ def cmd_train(args: argparse.Namespace) -> int:
             written(saved, to_stderr=True)  # stdout stays JSON lines, the summary last
         return EXIT_OK
     g = result.model.graph.graph
+    how = (f"perceptron rule eta={args.lr:g}, 0/1 loss" if perceptron else
+           f"{args.activation}, {loss}, {args.optimizer} lr={args.lr:g}")
     print(f"{data.name}: {len(data.y_train)} train / {len(data.y_test)} test, MLP {'-'.join(map(str, g['sizes']))} "
-          f"{args.activation}, {args.loss}, {args.optimizer} lr={args.lr:g}, {args.device} {args.dtype}")
+          f"{how}, {args.device} {args.dtype}")
     print(f"epochs {summary['epochs']}  train loss {summary['train_loss']:.4g}  "
-          f"train accuracy {summary['train_accuracy']:.4f}  test accuracy "
+          f"train {metric} {summary['train_accuracy']:.4f}  test {metric} "
           + ("n/a" if summary["test_accuracy"] is None else f"{summary['test_accuracy']:.4f}")
           + f"  ({summary['seconds']:.2f} s)")
+    if perceptron:
+        first = next((e.epoch for e in result.history if e.train_loss == 0), None)
+        print(f"the rule made no mistake in epoch {first}: converged (the data are linearly separable)" if first
+              else "the rule still made mistakes in the last epoch: not converged (are the classes linearly "
+                   "separable?)")
     if saved:
         written(saved)
     return EXIT_OK
@@ -855,11 +873,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 def add_train(sub) -> None:
     p = sub.add_parser("train", help="train an MLP (compiled graph) on a dataset")
     p.add_argument("--dataset", required=True, metavar="NAME|FILE.csv",
-                   help="circle, xor, gauss, spiral, moons, digits, or a CSV file (features..., label)")
+                   help="circle, xor, gauss, spiral, moons, digits; the regression sets plane, bumps, function "
+                        "(points of --function); or a CSV file (features..., label)")
+    p.add_argument("--function", default="sin(x)", metavar="EXPR",
+                   help="--dataset function: f(x) to fit, in graphlab's input language (default sin(x))")
+    p.add_argument("--regression", action="store_true",
+                   help="a CSV file's label column is a number to fit (mse loss, R² reported), not a class")
     p.add_argument("--layers", default="16,16", help="hidden layer sizes, e.g. 16,16 (empty: none)")
     p.add_argument("--activation", default="relu", choices=ACTIVATIONS,
-                   help=ACTIVATION_HELP)
-    p.add_argument("--loss", default="ce", choices=list(LOSSES), help=LOSS_HELP)
+                   help=TRAIN_ACTIVATION_HELP)
+    p.add_argument("--loss", choices=list(LOSSES),
+                   help=LOSS_HELP.replace("(default)", "(default; mse for a regression set)"))
     p.add_argument("--residual", metavar="L,...", help=RESIDUAL_HELP)
     p.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam"],
                    help="sgd, momentum (0.9) or adam (default)")

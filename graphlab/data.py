@@ -233,23 +233,25 @@ def digits(n: int | None = None, noise: float | None = None, test_fraction: floa
 MAX_CLASSES = 100
 
 
-def from_csv(path: str | Path, label: str | int = -1, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+def from_csv(path: str | Path, label: str | int = -1, test_fraction: float = 0.2, seed: int = 0,
+             regression: bool = False) -> Dataset:
     """Feature columns and one label column (the last by default; a name or index otherwise).
 
     A first row that is not all numbers is a header. Labels may be any text: classes are
-    the sorted distinct labels. The file is read within :mod:`graphlab.table`'s limits.
+    the sorted distinct labels. ``regression``: the label is instead a number to fit (a regression
+    set, no classes). The file is read within :mod:`graphlab.table`'s limits.
     """
-    return _from_rows(table.read_file(path), str(path), Path(path).stem, label, test_fraction, seed)
+    return _from_rows(table.read_file(path), str(path), Path(path).stem, label, test_fraction, seed, regression)
 
 
 def from_upload(raw: bytes, name: str = "the uploaded CSV file", label: str | int = -1,
-                test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+                test_fraction: float = 0.2, seed: int = 0, regression: bool = False) -> Dataset:
     """:func:`from_csv` on an upload's bytes; ``name`` names it in errors."""
-    return _from_rows(table.read_bytes(raw, name), name, "upload", label, test_fraction, seed)
+    return _from_rows(table.read_bytes(raw, name), name, "upload", label, test_fraction, seed, regression)
 
 
 def _from_rows(rows: list[list[str]], path: str, stem: str, label: str | int, test_fraction: float,
-               seed: int) -> Dataset:
+               seed: int, regression: bool = False) -> Dataset:
     def numeric(cell: str) -> bool:
         try:
             float(cell)
@@ -282,6 +284,13 @@ def _from_rows(rows: list[list[str]], path: str, stem: str, label: str | int, te
         labels.append(row[col])
     if not body:
         raise GraphlabError(f"{path} has a header but no data")
+    if regression:
+        targets = [float(c) if numeric(c) else math.nan for c in labels]
+        bad = next((i for i, t in enumerate(targets) if not math.isfinite(t)), None)
+        if bad is not None:
+            raise GraphlabError(f"{path}, line {bad + (2 if header else 1)}: the target {labels[bad]!r} is not a "
+                                f"finite number (a regression fits a number per row)")
+        return split(stem, np.array(features, dtype=np.float64), np.array(targets), (), test_fraction, seed)
     classes = sorted(set(labels), key=lambda c: (not numeric(c), float(c) if numeric(c) else 0.0, c))
     if len(classes) < 2:
         raise GraphlabError(f"{path}: every label is {classes[0]!r}; a classifier needs at least two classes")
@@ -298,11 +307,15 @@ DATASETS = {"circle": circle, "xor": xor, "gauss": gauss, "spiral": spiral, "moo
 
 
 def load(name: str, noise: float | None = None, n: int | None = None, test_fraction: float = 0.2,
-         seed: int = 0, label: str | int = -1) -> Dataset:
-    """A dataset by name, or a CSV file by path."""
+         seed: int = 0, label: str | int = -1, regression: bool = False, expr: str = "sin(x)") -> Dataset:
+    """A dataset by name (``function``: points of f(x) = ``expr``), or a CSV file by path (``regression``: its
+    label column is a number to fit)."""
+    if name == "function":
+        return function(expr, **({} if n is None else {"n": n}), noise=noise, test_fraction=test_fraction, seed=seed)
     if name in DATASETS:
         kwargs = {} if n is None else {"n": n}
         return DATASETS[name](noise=noise, test_fraction=test_fraction, seed=seed, **kwargs)
     if name.lower().endswith(".csv") or Path(name).is_file():
-        return from_csv(name, label=label, test_fraction=test_fraction, seed=seed)
-    raise GraphlabError(f"unknown dataset {name!r} (choose from {', '.join(DATASETS)}, or give a .csv file)")
+        return from_csv(name, label=label, test_fraction=test_fraction, seed=seed, regression=regression)
+    raise GraphlabError(f"unknown dataset {name!r} (choose from {', '.join(DATASETS)}, function, or give a .csv "
+                        f"file)")

@@ -39,8 +39,9 @@ __all__ = ["ACTIVATIONS", "NOT_TRAINABLE", "LOSSES", "mlp", "program_text", "hid
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "sign")  # each an op of the registry
 # sign's derivative is 0 wherever it exists: gradient descent gets nothing, so training refuses it
-NOT_TRAINABLE = {"sign": "sign has no gradient to descend (sign'(z) = 0, the convention at 0 too): train a sign "
-                         "unit with the perceptron rule, w += eta (y - y_hat) x, or pick relu, tanh, sigmoid or linear"}
+NOT_TRAINABLE = {"sign": "sign has no gradient to descend (sign'(z) = 0, the convention at 0 too): a single layer "
+                         "of sign units (no hidden layer) learns by the perceptron rule, w += eta (y - y_hat) x; "
+                         "hidden sign units have no learning rule, so pick relu, tanh, sigmoid or linear"}
 LOSSES = {"ce": "softmax_ce", "bce": "bce_logits", "mse": "mse"}  # CLI name -> registry op
 MAX_NEURON_WEIGHTS = 400  # a neuron-level graph is for looking at; larger nets stay layer-level
 

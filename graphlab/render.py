@@ -224,8 +224,8 @@ class Writer:
             if self.opts.symbolic and str(formula) != local:
                 local_text += f"{self.formula(formula)} = "
             lines.append(((local_text + local, self.pal.local, False),))
-            product = f"{self.num(fr.step.upstream)} {self.times} {local} = {self.num(edge.contribution)}"
-            lines.append((self.grad_span(product),))
+            product = f"{self.num(fr.step.upstream)} {self.times} {local}"
+            lines += self.product_lines(product, self.num(edge.contribution))
         elif (arg, node, pos) in fr.contributions:
             lines.append((self.grad_span(self.num(fr.contributions[(arg, node, pos)])),))
         return lines
@@ -266,8 +266,14 @@ class Writer:
         formula = local_formula(self.g, node, pos)
         if self.opts.symbolic and str(formula) != local:
             local_text += f"{self.formula(formula)} = "
-        product = f"{local} {self.times} {self.num(term.tangent)} = {self.num(term.product)}"
-        return [((local_text + local, self.pal.local, False),), (self.grad_span(product),)]
+        product = f"{local} {self.times} {self.num(term.tangent)}"
+        return [((local_text + local, self.pal.local, False),), *self.product_lines(product, self.num(term.product))]
+
+    def product_lines(self, product: str, result: str) -> list[Line]:
+        """``a × b`` and, under it, ``= c`` at the edge being visited: every edge carries these lines in one
+        frame, and the pinned layout keeps each edge's widest label in all of them, so a narrower product
+        line narrows the whole diagram (left to right, every gap between ranks)."""
+        return [(self.grad_span(product),), (self.grad_span(f"= {result}"),)]
 
     def sink_lines(self) -> list[Line]:
         if not self.show_values:
@@ -283,25 +289,35 @@ class Writer:
             lines.append((self.grad_span(f"{self.d(self.node_label(out), x)} = {self.num(self.fr.tangents[out])}"),))
         return lines
 
-    def sum_line(self, node: str) -> Line | None:
-        """At a node with several consumers: the sum of what has arrived (… for the rest)."""
+    def _sum(self, node: str) -> list[str] | None:
+        """At a node with several consumers, the running sum's pieces: ``∂f/∂x = term``, ``+ term`` for each
+        further term (``+ …`` for those still to come), then ``= total`` once all have arrived."""
         if not self.show_values or self.fr.trace is None:
             return None
         arrived = self.fr.terms.get(node, [])
         if not arrived or arrived[0][1].consumers < 2:
             return None
         total = arrived[-1][1].consumers
+        head = f"{self.d(self.node_label(self.out_key), self.node_label(node))} = "
         if any(isinstance(e.contribution, np.ndarray) for _, e in arrived):  # matrices: on the edges already
             text = f"the sum of the {total} gradients on its edges" if len(arrived) == total else \
                 f"{len(arrived)} of {total} terms arrived"
-            return (self.grad_span(f"{self.d(self.node_label(self.out_key), self.node_label(node))} = "
-                                   + self.words(text)),)
+            return [head + self.words(text)]
         parts = [self.num(e.contribution) for _, e in arrived]
         parts = [f"({p})" if p.startswith("-") and i else p for i, p in enumerate(parts)]
-        text = " + ".join(parts + [self.ellipsis] * (total - len(arrived)))
-        if len(arrived) == total:
-            text += f" = {self.num(self.fr.grads[node])}"
-        return (self.grad_span(f"{self.d(self.node_label(self.out_key), self.node_label(node))} = {text}"),)
+        pieces = [head + parts[0], *(f"+ {p}" for p in parts[1:] + [self.ellipsis] * (total - len(arrived)))]
+        return pieces + [f"= {self.num(self.fr.grads[node])}"] if len(arrived) == total else pieces
+
+    def sum_line(self, node: str) -> Line | None:
+        """At a node with several consumers: the sum of what has arrived (… for the rest), on one line."""
+        pieces = self._sum(node)
+        return None if pieces is None else (self.grad_span(" ".join(pieces)),)
+
+    def sum_lines(self, node: str) -> list[Line] | None:
+        """The running sum as the diagram writes it beside the node: one piece a line, so the label is only as
+        wide as its longest piece (the pinned layout keeps its room in every frame)."""
+        pieces = self._sum(node)
+        return None if pieces is None else [(self.grad_span(p),) for p in pieces]
 
     def node_classes(self, node: str) -> str:
         kind = self.g.nodes[node]["kind"]
@@ -353,9 +369,9 @@ class Writer:
         else:
             attrs = {"shape": "plaintext", "fontsize": f"{self.opts.fontsize * 1.15:g}", "margin": "0.05,0.03"}
             lines = [((self.node_label(node), "", False),)]
-        total = self.sum_line(node)
+        total = self.sum_lines(node)
         if total is not None:  # beside the node, so its edges still start at the name or circle
-            attrs["xlabel"] = _html([total], self.opts.fontsize * 0.85)
+            attrs["xlabel"] = _html(total, self.opts.fontsize * 0.85)
         attrs["tooltip"] = node
         return [(node, self.highlight(node, attrs), lines)]
 

@@ -119,7 +119,7 @@ class Model:
         if self.regression:
             return to_numpy(z[:, 0]).astype(np.float64)
         if self.graph.graph["loss"] == "bce":
-            return to_numpy(z[:, 0] > 0).astype(np.int64)
+            return to_numpy(z[:, 0] >= 0).astype(np.int64)  # a tie is class 1, as sign(0) = 1
         return to_numpy(self.xp.argmax(z, axis=1))
 
     def accuracy(self, X: np.ndarray, y: np.ndarray, standardized: bool = False) -> float:
@@ -424,13 +424,20 @@ def train(data: Dataset, layers: Sequence[int] = (16, 16), activation: str | Seq
           loss: str = "ce", optimizer: str = "adam", lr: float = 0.01, epochs: int = 100, batch_size: int = 32,
           l2: float = 0.0, seed: int = 0, device: str = "cpu", dtype: str = "float32",
           on_epoch: Callable[[Epoch], None] | None = None, residual: Sequence[int] = ()) -> Result:
-    """Train an MLP with hidden sizes ``layers`` on ``data``; same seed, same result.
+    """Train an MLP with hidden sizes ``layers`` on ``data``; same seed, same result. No hidden layers and the
+    ``sign`` activation: a perceptron, trained by the perceptron rule (:mod:`graphlab.perceptron`, which ignores
+    ``loss``, ``optimizer``, ``batch_size`` and ``l2``; ``lr`` is its eta).
 
     Raises :class:`TrainingDiverged` naming the epoch when the loss becomes NaN or infinite.
     """
+    from .perceptron import Perceptron, is_perceptron  # it builds on Model and Epoch, defined here
+
     if epochs < 1:
         raise GraphlabError("epochs, batch size and learning rate must be positive, L2 not negative")
-    trainer = Trainer(data, layers, activation, loss, optimizer, lr, batch_size, l2, seed, device, dtype, residual)
+    if is_perceptron(layers, activation):  # a single sign unit: Rosenblatt's rule, not gradient descent
+        trainer = Perceptron(data, lr, seed, dtype, device)
+    else:
+        trainer = Trainer(data, layers, activation, loss, optimizer, lr, batch_size, l2, seed, device, dtype, residual)
     result = Result(trainer.model, trainer.history)
     start = time.perf_counter()
     for _ in range(epochs):

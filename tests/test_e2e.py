@@ -184,7 +184,9 @@ def test_a_shared_link_restores_the_step(page, server):
     expect(highlighted(page)).to_have_text(["v1"])
     expect(step_label(page)).to_contain_text("backward 3 of 5: node v1", use_inner_text=True)
     # the gradient arriving at x through the add node: upstream -4 times local 1
-    expect(page.locator(DIAGRAM)).to_contain_text("-4 × 1 = -4")
+    edge = page.locator(f"{DIAGRAM} g.edge").filter(has=page.locator("title", has_text=re.compile(r"^x->v1$")))
+    expect(edge.locator("text").nth(-2)).to_have_text("-4 × 1")
+    expect(edge.locator("text").last).to_have_text("= -4")  # the product's result, on the line under it
 
 
 def test_a_bad_expression_shows_the_error_and_its_column(page, server):
@@ -588,3 +590,25 @@ def test_stepping_the_xor_batch(page, server):
     expect(page.get_by_text("[2×4]·[4×2] = [2×2]", exact=False).first).to_be_visible()
     expect(page.get_by_text("∂H/∂v1", exact=True)).to_be_visible()  # the gradient at the node, as a table
     tall_screenshot(page, "xor-batch-backward.png")
+
+
+def test_playground_trains_a_perceptron_by_the_rule(page, server):
+    """Seed 004's perceptron: no hidden layer, Learning rule "perceptron rule", Play until every point is right."""
+    open_playground(page, server, data="gauss", n="200", layers="", lr="1")
+    rule = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Learning rule")
+    rule.get_by_role("combobox").click()  # a selectbox is searchable: typing filters its options, Enter takes one
+    page.keyboard.type("perceptron")
+    expect(page.get_by_role("option", name="perceptron rule (one sign unit)")).to_be_visible()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"[?&]rule=perceptron(&|$)"), timeout=LOAD_TIMEOUT_MS)
+    expect(page.get_by_text("The perceptron rule: ŷ = sign(w·x + b)")).to_be_visible()
+    wait_idle(page)
+    page.get_by_role("button", name="Play").click()
+    expect(metric(page, "Train accuracy")).to_have_text("100.0%", use_inner_text=True, timeout=TRAIN_TIMEOUT_MS)
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("button", name="Play")).to_be_visible()
+    wait_idle(page)
+    expect(metric(page, "Train loss")).to_have_text("0.0000", use_inner_text=True)  # the 0/1 loss: no mistake left
+    expect(metric(page, "Epoch")).to_have_text(re.compile(r"^[1-9][\d,]*$"), use_inner_text=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "playground-perceptron.png"))

@@ -145,7 +145,7 @@ def test_the_diagram_writes_tangents_and_the_terms_of_the_visited_node():
     t = forward_trace(g, LECTURE, "x")
     dot = to_dot(g, t, 4).source  # the last step: f = q z
     assert "∂x/∂x = 1" in dot and "∂y/∂x = 0" in dot
-    assert "∂f/∂q = -4" in dot and "-4 × 1 = -4" in dot  # the term local × tangent at f
+    assert "∂f/∂q = -4" in dot and "-4 × 1</font><br/><font color=\"#c62828\">= -4" in dot  # local × tangent at f
     assert "∂f/∂x = -4" in dot  # the output's tangent, on the arrow leaving f
     active = {line.split("[")[0].strip() for line in dot.splitlines() if 'class=active' in line}
     assert active == {"q -> f"}  # the edge whose term f sums; z's tangent is 0 by structure: no term
@@ -286,7 +286,7 @@ def test_explain_and_draw_in_forward_mode(tmp_path):
     r = run("draw", "(x+y)z", "--at", "x=-2,y=5,z=-4", "--mode", "forward", "--wrt", "z", "--step", "5",
             "-o", str(tmp_path / "f.dot"))
     assert r.returncode == 0, r.stderr
-    assert "3 × 1 = 3" in (tmp_path / "f.dot").read_text()
+    assert "3 × 1</font><br/><font color=\"#c62828\">= 3<" in (tmp_path / "f.dot").read_text()  # two lines
 
 
 def test_the_tangent_arithmetic_runs_through_the_one_evaluator():

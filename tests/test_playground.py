@@ -440,3 +440,100 @@ def test_the_plots_points_are_selectable_for_open_this_prediction():
     params = [p for layer in spec["layer"] for p in layer.get("params", [])] + spec.get("params", [])
     assert any(p["name"] == "pick" and p["select"]["fields"] == ["set", "index"] for p in params)
     assert list(boundary.selection_mode) == ["pick"]
+
+
+# ----------------------------------------------------------------------------- the perceptron rule (issue 18)
+def test_a_perceptron_run_learns_a_separable_set_by_the_rule_and_not_xor():
+    config, problems = m.from_query({"data": "gauss", "n": "200", "layers": "", "rule": "perceptron", "lr": "1"})
+    assert problems == [] and config.rule == "perceptron" and config.layers == ()
+    assert m.from_query(m.to_query(config))[0] == config
+    run = m.Run.start(config)
+    assert run.perceptron and tuple(run.model.graph.graph["sizes"]) == (2, 1)
+    assert run.train_loss[0] == pytest.approx(1 - run.accuracy()[0])  # the 0/1 loss, before any update
+    run.step(5)
+    assert run.train_loss[-1] == 0 and run.accuracy()[0] == 1.0
+    # the boundary is sign(w·x + b) of the standardized point, computed here by hand
+    cells = run.boundary(n=10)
+    centres = np.column_stack([(cells["x"] + cells["x2"]) / 2, (cells["y"] + cells["y2"]) / 2])
+    w, b = np.asarray(run.model.params["W1"])[:, 0], float(run.model.params["b1"][0])
+    z = (centres - run.model.mean) / run.model.std @ w + b
+    np.testing.assert_array_equal(cells["p1"].to_numpy(), (z >= 0).astype(float))
+    lr_run = m.Run.start(replace(config, dataset="xor", lr=0.1))
+    lr_run.step(10)
+    assert min(lr_run.train_loss) > 0.1  # no line separates xor: the rule never stops making mistakes
+    assert lr_run.follow(replace(lr_run.requested, lr=1.0)) and lr_run.trainer.lr == 1.0 and lr_run.epoch == 10
+
+
+def test_the_perceptron_rule_refuses_hidden_layers_and_regression():
+    with pytest.raises(GraphlabError, match="single layer of sign units, and this network has 2 hidden layers"):
+        m.Run.start(m.Config(points=200, layers=(3, 3), rule="perceptron"))
+    with pytest.raises(GraphlabError, match="regression"):
+        m.Run.start(m.Config(dataset="plane", points=200, layers=(), rule="perceptron"))
+
+
+def test_the_page_trains_a_perceptron_from_the_learning_rule_control():
+    at = open_playground(data="gauss", n="200", layers="", lr="1")
+    at.selectbox(key="pg_rule").set_value("perceptron").run()
+    assert not at.error and not at.exception and at.session_state["_pg_run"].perceptron
+    assert any("w += η (y − ŷ) x" in c.value for c in at.caption)
+    assert at.selectbox(key="pg_loss").disabled and at.selectbox(key="pg_optimizer").disabled
+    at.button(key="pg_step").click().run()
+    at.button(key="pg_step").click().run()
+    assert metrics(at)["Epoch"] == "2" and metrics(at)["Train accuracy"] == "100.0%"
+    assert float(metrics(at)["Train loss"]) == 0
+    assert at.query_params["rule"] in ("perceptron", ["perceptron"])
+    at.number_input(key="pg_hidden").set_value(1).run()  # a hidden layer: the rule has nothing for it
+    assert "single layer of sign units" in at.error[0].value
+
+
+def test_a_perceptrons_prediction_is_the_lectures_sign_unit_with_nothing_to_descend():
+    run = m.Run.start(m.Config(dataset="xor", points=200, layers=(), rule="perceptron", lr=1.0))
+    run.step(3)
+    losses = set()
+    for index in range(10):
+        p = m.prediction(run, "test", index)
+        assert p.expr.startswith("y = sign(") and p.expr.endswith("E = (y - t)^2/2")
+        t = trace(from_text(p.expr), {k: float(v) for k, v in p.values.items()})
+        assert t.output == pytest.approx(p.loss)  # 2 when sign(z) misses the ±1 target, 0 when it hits
+        assert all(t.gradient[w] == 0 for w in ("w1_11", "w1_21", "b1_1"))  # sign' = 0: why the rule exists
+        losses.add(p.loss)
+    assert losses == {0.0, 2.0}  # xor: some right, some wrong
+
+
+# ----------------------------------------------------------------------------- the lectures' exercises, by widget
+def train_as_play_does(at: AppTest, epochs: int) -> None:
+    at.session_state["_pg_run"].step(epochs)  # Play runs Run.train_for, an epoch at a time, on a timer
+    at.run()
+
+
+def last_gradient_norms(at: AppTest) -> list[float]:
+    run = at.session_state["_pg_run"]
+    return [r["gradient"] for r in run.layer_history if r["epoch"] == run.epoch]
+
+
+def test_exercise_stacked_linear_layers_stay_linear_and_tanh_does_not():
+    """Seed 000: two linear hidden layers on xor are one straight boundary; tanh layers bend it."""
+    at = open_playground(data="xor", n="400", layers="4,4", act="linear")
+    train_as_play_does(at, 50)
+    assert metrics(at)["Epoch"] == "50" and float(metrics(at)["Train accuracy"].rstrip("%")) < 70
+    for i in range(2):
+        at.selectbox(key=f"pg_act_{i}").set_value("tanh").run()
+    assert metrics(at)["Epoch"] == "0"  # a new network
+    train_as_play_does(at, 50)
+    assert float(metrics(at)["Train accuracy"].rstrip("%")) > 95
+
+
+def test_exercise_vanishing_gradients_and_residual_connections():
+    """Seed 003 and seed 004: six sigmoid layers of 8 with sgd; residual blocks ending at layers 3 and 5 keep
+    W1's gradient within a factor of about 20 of the output layer's, where without them it is 10,000 below."""
+    at = open_playground(data="circle", n="400", layers="8,8,8,8,8,8", act="sigmoid", opt="sgd", lr="0.3")
+    assert [at.selectbox(key=f"pg_act_{i}").value for i in range(6)] == ["sigmoid"] * 6
+    train_as_play_does(at, 3)
+    plain = last_gradient_norms(at)
+    assert len(plain) == 7 and plain[0] < plain[-1] / 1000
+    for i in (2, 4):  # "Layer 3: residual", "Layer 5: residual"
+        at.checkbox(key=f"pg_res_{i}").check().run()
+    assert not at.error and at.session_state["_pg_run"].config.residual == (3, 5)
+    train_as_play_does(at, 3)
+    residual = last_gradient_norms(at)
+    assert residual[0] / residual[-1] > 100 * plain[0] / plain[-1]

@@ -349,3 +349,41 @@ def test_residual_networks_train_save_and_reload_and_the_cli_knows_them(tmp_path
     assert main(["train", "--dataset", "circle", "--layers", "8,8,8", "--residual", "3", "--epochs", "3",
                  "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["epochs"] == 3
+
+
+# ----------------------------------------------------------------------------- regression in the CLI (issue 18)
+def test_cli_fits_the_regression_sets_with_mse_and_reports_r2(capsys):
+    assert main(["train", "--dataset", "plane", "--layers", "8", "--epochs", "20"]) == 0  # mse without --loss
+    out = capsys.readouterr().out
+    assert ", mse, " in out and "train R² " in out and "accuracy" not in out
+    assert main(["train", "--dataset", "function", "--function", "abs(x)", "--layers", "16", "--activation", "tanh",
+                 "--epochs", "60", "--lr", "0.03", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert lines[-1]["train_accuracy"] > 0.9 and lines[-1]["train_loss"] < lines[0]["train_loss"]
+    assert main(["train", "--dataset", "plane", "--loss", "ce"]) == 2
+    assert "regression set" in capsys.readouterr().err
+
+
+def test_cli_fits_a_csv_with_a_numeric_target(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    X = rng.uniform(-2, 2, size=(200, 2))
+    target = X[:, 0] * X[:, 1] + 0.5 * X[:, 0]  # a number to fit, not a class
+    path = tmp_path / "fit.csv"
+    path.write_text("\n".join(["u,v,y"] + [f"{a:.6f},{b:.6f},{t:.6f}" for (a, b), t in zip(X, target)]) + "\n")
+    d = data.load(str(path), regression=True)
+    assert d.regression and d.classes == () and d.y_train.dtype == np.float64 and len(d.y_train) == 160
+    assert main(["train", "--dataset", str(path), "--regression", "--layers", "16", "--activation", "tanh",
+                 "--epochs", "80", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(summary) == {"train_loss", "train_accuracy", "test_accuracy", "epochs", "seconds"}
+    assert summary["train_accuracy"] > 0.9 and summary["test_accuracy"] > 0.8  # R², checked below by hand
+    result = train(d, [16], "tanh", "mse", epochs=80)
+    predicted = result.model.predict(d.X_test)
+    r2 = 1 - np.sum((d.y_test - predicted) ** 2) / np.sum((d.y_test - d.y_test.mean()) ** 2)
+    assert result.last.test_accuracy == pytest.approx(r2)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2,3.5\n1,2,high\n")
+    assert main(["train", "--dataset", str(bad), "--regression"]) == 2
+    assert "line 2: the target 'high' is not a finite number" in capsys.readouterr().err
+    assert main(["train", "--dataset", "xor", "--regression"]) == 2
+    assert "--regression reads a CSV file" in capsys.readouterr().err
