@@ -187,6 +187,16 @@ class _Optimizer:
         xp.subtract(p, s, out=p)
 
 
+class _SeededSGD(_Optimizer):
+    """Plain SGD on gradients the compiled code already multiplied by -lr (its seed): p += g, one pass."""
+
+    def step(self, grads: Sequence[Any]) -> None:
+        self.t += 1
+        add = self.xp.add
+        for p, g in zip(self.params, grads, strict=True):
+            add(p, g, out=p)
+
+
 class _Momentum(_Optimizer):
     mu = 0.9
 
@@ -245,10 +255,13 @@ class CompiledStep:
         if optimizer not in _OPTIMIZERS:
             raise GraphlabError(f"unknown optimizer {optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
         self.xp, self.params, self.batch_size = xp, params, batch_size
-        self.compiled = compile_graph(graph, wrt=graph.graph["params"])
-        self.optimizer = _OPTIMIZERS[optimizer](xp, [params[p] for p in self.compiled.wrt], lr)
+        # SGD: the backward pass starts from -lr instead of 1, so the code returns the updates themselves
+        seeded = optimizer == "sgd"
+        self.compiled = compile_graph(graph, wrt=graph.graph["params"], seed=seeded)
+        kind = _SeededSGD if seeded else _OPTIMIZERS[optimizer]
+        self.optimizer = kind(xp, [params[p] for p in self.compiled.wrt], lr)
         inputs = self.compiled.inputs
-        self._args = [params.get(v) for v in inputs]
+        self._args = [params.get(v) for v in inputs] + ([-float(lr)] if seeded else [])
         self._x, self._t = inputs.index("X"), inputs.index("Y")
         self._buffers: tuple[Any, Any] | None = None
 
