@@ -190,12 +190,10 @@ class Emit:
         return "0"  # no gradient yet
 
     def one(self) -> str:
-        if self.seed is not None:  # every gradient comes out multiplied by the seed: they are linear in it
-            self.lines.append(f"    # backward: d_n is {self.seed} * d {self.output} / d n")
-            ident = self.ident[self.output]
-            self.grad[self.output] = _identifier(f"d_{ident}", self.taken)
-            self.lines.append(f"    {self.grad[self.output]} = xp.full_like({ident}, {self.seed})")  # output-shaped
-            return self.grad[self.output]
+        if self.seed is not None:  # d output / d output is given: every gradient comes out multiplied by it
+            self.lines.append(f"    # backward: d_n is d {self.output} / d n times {self.seed}")
+            self.grad[self.output] = self.seed
+            return self.seed
         self.lines.append("    # backward: d_n is d " + self.output + " / d n")
         self.unit.add(self.output)
         return "1"
@@ -253,9 +251,10 @@ def compile_source(graph: nx.DiGraph, wrt: Iterable[str] | None = None, output: 
 
     ``wrt`` defaults to every variable; ``()`` gives a forward-only function. ``output``
     defaults to the graph's output; only the nodes it depends on are computed.
-    ``seed``: the function takes one more parameter, ``seed``, a scalar the backward pass starts
-    from instead of 1, and returns ``seed * d output / d w``: SGD passes ``-lr`` and gets its
-    updates, with no pass of their own over the gradients.
+    ``seed``: the function takes one more parameter, ``seed``, which the backward pass starts from
+    instead of d output / d output = 1 (so it has the output's shape: a number for a loss), and
+    returns ``seed * d output / d w``: SGD passes ``-lr`` and gets its updates, with no pass of
+    their own over the gradients.
     Returns ``(source, inputs, wrt)``: the function's parameters after ``xp``, in order (``seed`` last).
     """
     prog = program(graph)

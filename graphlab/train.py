@@ -3,9 +3,10 @@
 One code path for CPU and GPU: everything goes through the array module ``xp`` (NumPy,
 or CuPy for ``device="gpu"``). The hot loop reuses preallocated buffers: the mini-batch
 is gathered into fixed arrays with ``xp.take(..., out=)``, and the optimizers update
-parameters and their state in place through one scratch array per parameter. The
-gradients returned by the compiled function are never written to (two of them may be
-the same array).
+parameters and their state in place through one scratch array per parameter. For plain
+SGD the compiled code starts its backward pass from -lr instead of 1 (``seed``), so what
+it returns are the updates themselves, added in one pass. The gradients returned by the
+compiled function are never written to (two of them may be the same array).
 """
 
 from __future__ import annotations

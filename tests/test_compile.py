@@ -265,7 +265,7 @@ def test_a_seed_scales_every_gradient_and_keeps_their_shapes():
     assert seeded.source.splitlines()[0] == "def compiled(xp, x1, x2, seed):"
     x1, x2 = np.linspace(1, 2, 7), np.float64(3.0)  # x2 broadcast against x1
     out, grads = plain({"x1": x1, "x2": x2})
-    out2, grads2 = seeded.fn(np, x1, x2, -0.25)
+    out2, grads2 = seeded.fn(np, x1, x2, np.full(7, -0.25))  # the seed has the output's shape
     np.testing.assert_allclose(out2, out)
     for w, g2 in zip(plain.wrt, grads2, strict=True):
         assert np.shape(g2) == np.shape(grads[w])
