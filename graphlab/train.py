@@ -194,7 +194,7 @@ class _SeededSGD(_Optimizer):
     def step(self, grads: Sequence[Any]) -> None:
         self.t += 1
         add = self.xp.add
-        for p, g in zip(self.params, grads, strict=True):
+        for p, g in zip(self.params, grads):  # as many as the compiled code's wrt, by construction
             add(p, g, out=p)
 
 
