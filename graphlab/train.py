@@ -172,6 +172,8 @@ def r_squared(y: np.ndarray, predicted: np.ndarray) -> float:
 
 # ----------------------------------------------------------------------------- optimizers
 class _Optimizer:
+    seed = 1.0  # where the compiled backward pass starts: d loss / d loss, so the code returns the gradients
+
     def __init__(self, xp: Any, params: Sequence[Any], lr: float):
         self.xp, self.params, self.lr = xp, list(params), lr
         self.scratch = [xp.empty_like(p) for p in self.params]
@@ -188,8 +190,13 @@ class _Optimizer:
         xp.subtract(p, s, out=p)
 
 
-class _SeededSGD(_Optimizer):
-    """Plain SGD on gradients the compiled code already multiplied by -lr (its seed): p += g, one pass."""
+class _SGD(_Optimizer):
+    """Plain SGD, p -= lr g: the compiled backward pass starts from -lr (the seed), so what it returns are
+    the updates themselves, added in one pass: p += g."""
+
+    @property
+    def seed(self) -> float:
+        return -float(self.lr)
 
     def step(self, grads: Sequence[Any]) -> None:
         self.t += 1
@@ -239,7 +246,7 @@ class _Adam(_Optimizer):
         xp.subtract(p, s, out=p)
 
 
-_OPTIMIZERS = {"sgd": _Optimizer, "momentum": _Momentum, "adam": _Adam}
+_OPTIMIZERS = {"sgd": _SGD, "momentum": _Momentum, "adam": _Adam}
 
 
 # ----------------------------------------------------------------------------- the hot loop
@@ -256,20 +263,19 @@ class CompiledStep:
         if optimizer not in _OPTIMIZERS:
             raise GraphlabError(f"unknown optimizer {optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
         self.xp, self.params, self.batch_size = xp, params, batch_size
-        # SGD: the backward pass starts from -lr instead of 1, so the code returns the updates themselves
-        seeded = optimizer == "sgd"
-        self.compiled = compile_graph(graph, wrt=graph.graph["params"], seed=seeded)
-        kind = _SeededSGD if seeded else _OPTIMIZERS[optimizer]
-        self.optimizer = kind(xp, [params[p] for p in self.compiled.wrt], lr)
+        # the code's last parameter is the seed its backward pass starts from: the optimizer's, read each step
+        # (SGD's -lr: the code returns the updates), so a tuned learning rate or optimizer takes effect
+        self.compiled = compile_graph(graph, wrt=graph.graph["params"], seed=True)
+        self.optimizer = _OPTIMIZERS[optimizer](xp, [params[p] for p in self.compiled.wrt], lr)
         inputs = self.compiled.inputs
-        self._args = [params.get(v) for v in inputs] + ([-float(lr)] if seeded else [])
+        self._args = [params.get(v) for v in inputs] + [1.0]
         self._x, self._t = inputs.index("X"), inputs.index("Y")
         self._buffers: tuple[Any, Any] | None = None
 
     def step(self, X: Any, T: Any) -> Any:
         """One update on the batch ``X`` (inputs) and ``T`` (targets); the batch loss (on the device)."""
         args = self._args
-        args[self._x], args[self._t] = X, T
+        args[self._x], args[self._t], args[-1] = X, T, self.optimizer.seed
         loss, grads = self.compiled.fn(self.xp, *args)
         self.optimizer.step(grads)
         return loss
@@ -414,7 +420,7 @@ class Trainer:
         what the per-layer gradient charts show (one more compiled call; training itself never calls it)."""
         steps = self.steps
         args = list(steps._args)
-        args[steps._x], args[steps._t] = self.X, self.T
+        args[steps._x], args[steps._t], args[-1] = self.X, self.T, 1.0  # seed 1: the gradients, not SGD's steps
         _, grads = steps.compiled.fn(self.xp, *args)
         return {name: to_numpy(g).astype(np.float64) for name, g in zip(steps.compiled.wrt, grads, strict=True)}
 

@@ -197,7 +197,8 @@ def test_tensor_ops_are_not_in_the_input_language():
 # --------------------------------------------------------------------------- the fused loop (numba), against NumPy
 ALL_SCALAR_OPS = ("sin(x) + cos(y) + tan(x / 4) + asin(x / 3) + acos(y / 3) + atan(x) + sinh(y) + cosh(x / 2)"
                   " + tanh(x y) + exp(x / 2) + log(y) + sqrt(y) + abs(x) + sigmoid(x - y) + relu(x - 0.5)"
-                  " + step(y - 1) + softplus(x) + max(x, y) + min(x, y^2) + x^y + x / y - (-x) * y")
+                  " + step(y - 1) + softplus(x) + max(x, y) + min(x, y^2) + x^y + x / y - (-x) * y"
+                  " + linear(x) + sign(y - 1) + x .* y")
 
 
 def test_the_fused_loop_agrees_with_the_numpy_code_on_every_scalar_op():
