@@ -2,8 +2,9 @@
 
 * frames: ``save_frames(DIR, trace, "svg")`` (what ``graphlab draw EXPR --at ... --frames DIR``
   runs) on a 75-node tanh chain, 152 steps, each time on a fresh trace, so the pinned layout
-  is computed inside the timing. Cross-check: one frame drawn alone, from cold caches, is the
-  same bytes as the one written with all the others, and all frames share node positions.
+  is computed inside the timing; in a fresh Python process, as the command runs. Cross-check:
+  one frame drawn alone, from cold caches, is the same bytes as the one written with all the
+  others, and all frames share node positions.
 * app_step: one click on "next" in the stepper page on a 60-node graph (the largest the app
   draws), the page run by Streamlit's ``AppTest`` in this process: server time for the whole
   page (diagram as SVG, explanation, node table, widgets), trace and layout already cached.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -41,20 +43,28 @@ def _node_positions(svg: bytes) -> list[str]:
     return re.findall(rb'<ellipse[^>]*cx="([-\d.]+)" cy="([-\d.]+)"', svg)
 
 
+def time_frames(n: int, out: Path, repeat: int) -> float:
+    """Median seconds of ``save_frames`` on a fresh trace of the ``n``-deep chain (layout included)."""
+    from graphlab.export import save_frames
+
+    graph = gl.graph(chain(n))
+    return median_seconds(lambda: save_frames(out, gl.trace(graph, {"x": 0.5}), "svg"), repeat=repeat)
+
+
 def frames(quick: bool = False) -> dict:
+    """Timed in a fresh Python process, as ``graphlab draw --frames`` runs: not in this one, which by
+    now holds PyTorch, JAX and the other cases' arrays (forking it for the drawing costs more)."""
     from graphlab import render
-    from graphlab.export import render_bytes, save_frames
+    from graphlab.export import render_bytes
 
-    graph = gl.graph(chain(30 if quick else 75))
-    point = {"x": 0.5}
+    n = 30 if quick else 75
     out = Path(tempfile.mkdtemp(prefix="graphlab-frames-"))
-
-    def run():
-        return save_frames(out, gl.trace(graph, point), "svg")
-
-    seconds = median_seconds(run, repeat=3 if quick else 5)
-    paths = run()
-    svgs = [p.read_bytes() for p in paths]
+    run = subprocess.run([sys.executable, "-m", "benchmarks.diagrams", str(n), str(out), str(3 if quick else 5)],
+                         capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
+    seconds = float(run.stdout.split()[-1])
+    graph, point = gl.graph(chain(n)), {"x": 0.5}
+    svgs = [p.read_bytes() for p in sorted(out.glob("step-*.svg"))]
+    assert len(svgs) == 2 * graph.number_of_nodes(), "a frame is missing"
     positions = {tuple(_node_positions(s)) for s in (svgs[0], svgs[len(svgs) // 2], svgs[-1])}
     assert len(positions) == 1 and positions.pop(), "frames moved nodes"
     k = len(svgs) // 3
@@ -95,3 +105,7 @@ def app_step(quick: bool = False) -> dict | None:
 
 def run(quick: bool = False) -> dict[str, dict | None]:
     return {"all frames, SVG": frames(quick), "one app step": app_step(quick)}
+
+
+if __name__ == "__main__":  # python -m benchmarks.diagrams DEPTH DIR REPEAT: the frames' timing, alone
+    print(time_frames(int(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])))

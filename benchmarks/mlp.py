@@ -15,9 +15,9 @@ weights, sees the same data in the same order, and trains on: seconds per epoch.
 Every timed epoch starts from the same weights (copied back in first: a few hundred kB, well
 under 1 % of an epoch), so after the timing each trainer holds the result of exactly one
 epoch, and the results are cross-checked: the loss after that epoch agrees with graphlab's
-within 1e-3, and so do the weights; and on a one-batch data set (one step), every trainer's
-gradient, (W_before - W_after) / lr, agrees with a float64 NumPy reference. A wrong epoch
-cannot meet a target.
+within 5e-4, and the weights within 1 % (in norm: float32 drift over 469 steps); and on a
+one-batch data set (one step), every trainer's gradient, (W_before - W_after) / lr, agrees
+with a float64 NumPy reference. A wrong epoch cannot meet a target.
 """
 
 from __future__ import annotations
@@ -245,10 +245,11 @@ def check_epochs(fns: dict, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
             continue
         got = fns[name].weights()
         losses[name] = mean_loss(got, X[:10_000], y[:10_000])
-        for k in want:
-            np.testing.assert_allclose(got[k], want[k], rtol=0, atol=1e-3, err_msg=f"{name}: {k} after the epoch")
-    for name, loss in losses.items():
-        assert abs(loss - losses["graphlab"]) <= 1e-3 * losses["graphlab"], f"{name}: loss {loss} != {losses}"
+        for k in want:  # float32 rounding, summed in another order, drifts over 469 steps (JAX: 3.5e-3)
+            drift = np.linalg.norm(got[k] - want[k]) / np.linalg.norm(want[k])
+            assert drift <= 1e-2, f"{name}: {k} after the epoch is {drift:.1e} away from graphlab's"
+    for name, loss in losses.items():  # three batches left out: 5e-3 away; JAX's drift: 1e-5
+        assert abs(loss - losses["graphlab"]) <= 5e-4 * losses["graphlab"], f"{name}: loss {loss} != {losses}"
     assert losses["graphlab"] < mean_loss(_numpy_weights(init()), X[:10_000], y[:10_000]), "the epoch learnt nothing"
     return losses
 

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import keyword
 import linecache
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -40,7 +41,8 @@ from .evaluate import evaluate
 from .ops import operand_names
 from .program import program
 
-__all__ = ["Compiled", "compile_graph", "compile_source", "unbroadcast", "central_differences"]
+__all__ = ["Compiled", "compile_graph", "compile_source", "unbroadcast", "central_differences", "loop_source",
+           "BACKENDS", "FUSE_MIN"]
 
 # Stands for an upstream gradient of exactly 1 (at the output): dropped from products, and a rule
 # it cannot be dropped from falls back to an array of ones.
@@ -154,8 +156,10 @@ class Emit:
     by the ones would have given.
     """
 
-    def __init__(self, prog, ident: dict[str, str], taken: set[str], output: str, lines: list[str]):
+    def __init__(self, prog, ident: dict[str, str], taken: set[str], output: str, lines: list[str],
+                 seed: str | None = None):
         self.prog, self.ident, self.taken, self.output, self.lines = prog, ident, taken, output, lines
+        self.seed = seed  # the name of a scalar d output / d output other than 1 (SGD's -lr), or None
         self.saved: dict[str, dict[str, ast.expr]] = {}  # per op node: its operands' and saved intermediates' names
         self.grad: dict[str, str] = {}
         self.unit: set[str] = set()
@@ -186,6 +190,10 @@ class Emit:
         return "0"  # no gradient yet
 
     def one(self) -> str:
+        if self.seed is not None:  # d output / d output is given: every gradient comes out multiplied by it
+            self.lines.append(f"    # backward: d_n is d {self.output} / d n times {self.seed}")
+            self.grad[self.output] = self.seed
+            return self.seed
         self.lines.append("    # backward: d_n is d " + self.output + " / d n")
         self.unit.add(self.output)
         return "1"
@@ -238,12 +246,16 @@ class Emit:
 
 
 def compile_source(graph: nx.DiGraph, wrt: Iterable[str] | None = None, output: str | None = None,
-                   name: str = "compiled") -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+                   name: str = "compiled", seed: bool = False) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """The source of ``def name(xp, <inputs>)`` returning ``(output, (d output / d w for w in wrt))``.
 
     ``wrt`` defaults to every variable; ``()`` gives a forward-only function. ``output``
     defaults to the graph's output; only the nodes it depends on are computed.
-    Returns ``(source, inputs, wrt)``: the function's parameters after ``xp``, in order.
+    ``seed``: the function takes one more parameter, ``seed``, which the backward pass starts from
+    instead of d output / d output = 1 (so it has the output's shape: a number for a loss), and
+    returns ``seed * d output / d w``: SGD passes ``-lr`` and gets its updates, with no pass of
+    their own over the gradients.
+    Returns ``(source, inputs, wrt)``: the function's parameters after ``xp``, in order (``seed`` last).
     """
     prog = program(graph)
     output = prog.output if output is None else output
@@ -257,12 +269,14 @@ def compile_source(graph: nx.DiGraph, wrt: Iterable[str] | None = None, output: 
 
     taken = set(_RESERVED) | {name}
     ident = {node: _identifier(node, taken) for node in live if prog.kinds[node] != "const"}
-    lines = [f"def {name}(xp, {', '.join(ident[v] for v in inputs)}):" if inputs else f"def {name}(xp):"]
+    seed_name = _identifier("seed", taken) if seed else None
+    params = [ident[v] for v in inputs] + ([seed_name] if seed_name else [])
+    lines = [f"def {name}(xp, {', '.join(params)}):" if params else f"def {name}(xp):"]
     source_text = graph.graph.get("source", "")
     if source_text:
         one_line = " ".join(source_text.replace("\n", "; ").split())  # a comment no text can escape
         lines.append(f"    # {one_line[:100]}")
-    emit = Emit(prog, ident, taken, output, lines)
+    emit = Emit(prog, ident, taken, output, lines, seed_name)
     run = evaluate(prog, emit, output=output, wrt=wrt, backward=prog.kinds[output] != "const")
     if prog.kinds[output] == "const":
         lines.append(f"    return {ast.unparse(run.values[output])}, ()")
@@ -272,7 +286,101 @@ def compile_source(graph: nx.DiGraph, wrt: Iterable[str] | None = None, output: 
             emit.materialize(w)
     results = [emit.grad.get(w, f"xp.zeros_like({ident[w]})") for w in wrt]
     lines.append(f"    return {ident[output]}, ({', '.join(results)}{',' if len(results) == 1 else ''})")
-    return "\n".join(_free_dead(lines)) + "\n", inputs, wrt
+    return "\n".join(_free_dead(_as_methods(_share_common(lines, taken)))) + "\n", inputs, wrt
+
+
+def _share_common(lines: list[str], taken: set[str]) -> list[str]:
+    """Compute once what two lines compute alike, as ``common_k`` (MSE's loss and its gradient both
+    take ``Z3 - Y``): an array expression over names no line reassigns between its two uses."""
+    body = {i: ast.parse(line.strip()).body[0] for i, line in enumerate(lines)
+            if line.startswith("    ") and not line.strip().startswith("#")}
+    assigned = {i: {t.id for t in ast.walk(stmt) if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store)}
+                for i, stmt in body.items()}
+    uses: dict[str, list[int]] = {}
+    exprs: dict[str, ast.expr] = {}
+    for i, stmt in body.items():
+        if not isinstance(stmt, ast.Assign):
+            continue
+        for node in ast.walk(stmt.value):
+            if isinstance(node, (ast.BinOp, ast.Call)) and _on_arrays(node):
+                key = ast.dump(node)
+                exprs.setdefault(key, node)
+                if i not in uses.setdefault(key, []):
+                    uses[key].append(i)
+    chosen: list[str] = []
+    for key in sorted(uses, key=len, reverse=True):  # the largest first; their parts are then shared already
+        at = uses[key]
+        names = {n.id for n in ast.walk(exprs[key]) if isinstance(n, ast.Name)}
+        if len(at) < 2 or any(key in c for c in chosen) or \
+                any(names & assigned[i] for i in body if at[0] <= i < at[-1]):
+            continue
+        chosen.append(key)
+    if not chosen:
+        return lines
+    first: dict[int, list[tuple[str, str]]] = {}
+    replace: dict[str, str] = {}
+    kept: dict[int, str] = {}  # line -> the expression its own name now stands for (sin(v1) is v2 later on)
+    for key in chosen:
+        start = body[uses[key][0]]
+        target = start.targets[0] if len(start.targets) == 1 else None
+        if isinstance(target, ast.Name) and ast.dump(start.value) == key and \
+                not any(target.id in assigned[i] for i in body if uses[key][0] < i < uses[key][-1]):
+            replace[key], kept[uses[key][0]] = target.id, key
+        else:
+            replace[key] = _identifier("common", taken)
+            first.setdefault(uses[key][0], []).append((replace[key], ast.unparse(exprs[key])))
+
+    class Share(ast.NodeTransformer):
+        def __init__(self, keep: str | None):
+            self.keep = keep
+
+        def generic_visit(self, node: ast.AST) -> ast.AST:
+            key = ast.dump(node)
+            if key in replace and key != self.keep:
+                return ast.Name(replace[key], ast.Load())
+            return super().generic_visit(node)
+
+    out = []
+    for i, line in enumerate(lines):
+        out += [f"    {name} = {text}" for name, text in first.get(i, [])]
+        if i in body and isinstance(body[i], ast.Assign):
+            stmt = Share(kept.get(i)).visit(body[i])
+            line = "    " + ast.unparse(ast.fix_missing_locations(stmt))
+        out.append(line)
+    return out
+
+
+_METHODS = ("sum", "mean", "max")  # xp.sum(a, axis=0) is a.sum(axis=0) on every array module, and cheaper in NumPy
+
+
+def _as_methods(lines: list[str]) -> list[str]:
+    """``xp.sum(a, ...)`` as ``a.sum(...)`` where ``a`` is an array expression (the tensor rules' reductions):
+    NumPy's function form costs a Python call more (7.4 against 5.7 µs on a 200 x 16 array)."""
+
+    class Methods(ast.NodeTransformer):
+        def visit_Call(self, node: ast.Call) -> ast.expr:
+            self.generic_visit(node)
+            func = node.func
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "xp" and \
+                    func.attr in _METHODS and node.args and isinstance(node.args[0], (ast.Name, ast.BinOp)):
+                return ast.Call(ast.Attribute(node.args[0], func.attr, ast.Load()), node.args[1:], node.keywords)
+            return node
+
+    out = []
+    for line in lines:
+        if line.startswith("    ") and not line.strip().startswith("#") and "xp." in line:
+            stmt = Methods().visit(ast.parse(line.strip()).body[0])
+            line = "    " + ast.unparse(ast.fix_missing_locations(stmt))
+        out.append(line)
+    return out
+
+
+def _on_arrays(node: ast.expr) -> bool:
+    """Whether ``node`` may compute on arrays: a name is read other than for its shape or size."""
+    shapes = {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Attribute) and n.attr in ("shape", "size")}
+    shapes |= {id(a) for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+               and n.func.attr == "shape" for a in n.args}  # xp.shape(a)
+    return any(isinstance(n, ast.Name) and n.id != "xp" and id(n) not in shapes for n in ast.walk(node))
 
 
 def _free_dead(lines: list[str]) -> list[str]:
@@ -308,6 +416,131 @@ def _free_dead(lines: list[str]) -> list[str]:
     return out
 
 
+# ----------------------------------------------------------------------------- one fused loop (numba)
+# Over many points, every line of the generated code is a pass over memory, and the arrays it
+# writes are as large as the inputs. For a graph of scalar ops the same lines can instead run
+# once per point inside one loop, which numba compiles and spreads over the cores: each value
+# lives in a register, and memory is read once and written once per output. This is a
+# post-pass over the very source compile_source wrote; the NumPy function stays the reference.
+FUSE_MIN = 1 << 15  # points; below this, the NumPy code is about as fast and compiles nothing
+BACKENDS = ("auto", "numpy", "numba")
+_SCALAR_HELPERS = {"where": "_where", "heaviside": "_heaviside"}  # rules' NumPy names numba lacks for scalars
+
+
+class _Scalarize(ast.NodeTransformer):
+    """One point's arithmetic: ``xp.f`` -> ``np.f``; unbroadcast, asarray and ``*_like`` become what they
+    stand for at a point. Anything else about arrays (shapes, axes, ``.T``) marks the code as not elementwise."""
+
+    elementwise = True
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        if isinstance(node.func, ast.Name) and node.func.id == "unbroadcast":
+            return self.visit(node.args[1])  # every operand has the points' shape: nothing was broadcast
+        self.generic_visit(node)
+        func = node.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "np":
+            if func.attr == "asarray":
+                return node.args[0]
+            inner = _logistic_argument(node)
+            if inner is not None:  # the rules' overflow-safe sigmoid takes three transcendentals; at a point, one
+                return ast.Call(ast.Name("_sigmoid", ast.Load()), [inner], [])
+            if func.attr in ("ones_like", "zeros_like"):
+                return ast.Constant(1.0 if func.attr == "ones_like" else 0.0)
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.value, ast.Name) and node.value.id == "xp":
+            if node.attr in _SCALAR_HELPERS:
+                return ast.Name(_SCALAR_HELPERS[node.attr], ast.Load())
+            if node.attr in ("sum", "mean", "max", "min", "shape", "reshape", "broadcast_to"):
+                self.elementwise = False
+            return ast.Attribute(ast.Name("np", ast.Load()), node.attr, ast.Load())
+        self.elementwise = False  # a.shape, a.T, a.size: tensor code
+        return node
+
+
+def _logistic_argument(node: ast.Call) -> ast.expr | None:
+    """``a`` where ``node`` is ``np.exp(-np.logaddexp(0, -a))`` (sigmoid's rule), else None."""
+    match node:
+        case ast.Call(args=[ast.UnaryOp(op=ast.USub(), operand=ast.Call(
+                func=ast.Attribute(value=ast.Name(id="np"), attr="logaddexp"),
+                args=[ast.Constant(value=0), ast.UnaryOp(op=ast.USub(), operand=inner)]))]) \
+                if isinstance(node.func, ast.Attribute) and node.func.attr == "exp":
+            return inner
+    return None
+
+
+def _sigmoid(a: Any) -> Any:
+    if a >= 0:
+        return 1.0 / (1.0 + np.exp(-a))
+    e = np.exp(a)  # a < 0, or nan (which stays nan)
+    return e / (1.0 + e)
+
+
+def loop_source(source: str, name: str = "kernel") -> str | None:
+    """The generated function's lines as the body of one ``prange`` loop over flat arrays of points:
+    ``def kernel(IN0, IN1, ..., OUT0, OUT1, ...)`` writing the output and each gradient at point
+    ``i``. None where the code is not elementwise (tensor ops)."""
+    fn = ast.parse(source).body[0]
+    taken = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | {a.arg for a in fn.args.args}
+    params = [a.arg for a in fn.args.args[1:]]  # after xp
+    scalarize = _Scalarize()
+    body, results = [], []
+    for stmt in fn.body:
+        if isinstance(stmt, ast.Delete):
+            continue
+        if isinstance(stmt, ast.Return):
+            out, grads = stmt.value.elts
+            results = [out, *grads.elts]
+            continue
+        body.append(scalarize.visit(stmt))
+    results = [scalarize.visit(r) for r in results]
+    if not scalarize.elementwise:
+        return None
+
+    def fresh(base: str) -> str:
+        k = 0
+        while f"{base}{k}" in taken:
+            k += 1
+        taken.add(f"{base}{k}")
+        return f"{base}{k}"
+
+    ins = [fresh("IN") for _ in params]
+    outs = [fresh("OUT") for _ in results]
+    i = fresh("i")
+    lines = [f"def {name}({', '.join(ins + outs)}):", f"    for {i} in prange({outs[0]}.shape[0]):"]
+    lines += [f"        {p} = {a}[{i}]" for p, a in zip(params, ins, strict=True)]
+    lines += ["        " + ast.unparse(ast.fix_missing_locations(stmt)) for stmt in body]
+    lines += [f"        {o}[{i}] = {ast.unparse(ast.fix_missing_locations(r))}"
+              for o, r in zip(outs, results, strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def numba_available() -> bool:
+    return importlib.util.find_spec("numba") is not None
+
+
+def _where(cond: Any, a: Any, b: Any) -> Any:
+    return a if cond else b
+
+
+def _heaviside(a: Any, at_zero: Any) -> Any:
+    return at_zero if a == 0 else (1.0 if a > 0 else (0.0 if a < 0 else a))  # nan stays nan
+
+
+def _load_kernel(source: str, filename: str) -> Callable | None:
+    """``loop_source``'s text compiled by numba (parallel; floats as NumPy does them: 1/0 is inf)."""
+    import numba
+
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    namespace: dict[str, Any] = {"np": np, "prange": numba.prange, "_where": numba.njit(_where),
+                                 "_heaviside": numba.njit(_heaviside),
+                                 "_sigmoid": numba.njit(error_model="numpy")(_sigmoid)}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - generated from compile_source's code only
+    return numba.njit(parallel=True, error_model="numpy", nogil=True)(namespace["kernel"])
+
+
 def _load(source: str, filename: str, name: str) -> Callable:
     # Only source generated by compile_source reaches exec: the registry's own rule texts
     # and identifiers made from node keys (sanitized by _identifier); constants are
@@ -327,28 +560,82 @@ class Compiled:
     inputs: tuple[str, ...]  # fn's parameters after xp, in order
     wrt: tuple[str, ...]  # grads[i] is d output / d wrt[i]
     output: str
+    _kernels: dict = field(default_factory=dict, compare=False, repr=False)  # the fused loop, built on first use
 
-    def __call__(self, values: Mapping[str, Any], xp: Any = np) -> tuple[Any, dict[str, Any]]:
-        """Run on ``values`` (variable -> number or array): the output and ``{w: d output / d w}``."""
+    def __call__(self, values: Mapping[str, Any], xp: Any = np, backend: str = "auto") -> tuple[Any, dict[str, Any]]:
+        """Run on ``values`` (variable -> number or array): the output and ``{w: d output / d w}``.
+
+        ``backend``: "numpy" runs the generated code as printed; "numba" runs the same lines fused
+        into one parallel loop over the points (numba must be installed; elementwise graphs with
+        inputs of one shape); "auto" (default) takes numba's loop where it applies and there are
+        at least :data:`FUSE_MIN` points, the NumPy code otherwise.
+        """
+        if backend not in BACKENDS:
+            raise GraphlabError(f"unknown backend {backend!r}: use {', '.join(BACKENDS)}")
         missing = [v for v in self.inputs if v not in values]
         if missing:
             raise GraphlabError(f"no value for {', '.join(missing)}")
         # plain Python numbers become float64 arrays: 1/0 is inf (with a warning), as in the trace
-        args = (values[v] if hasattr(values[v], "shape") else xp.asarray(values[v], dtype=xp.float64)
-                for v in self.inputs)
+        args = [values[v] if hasattr(values[v], "shape") else xp.asarray(values[v], dtype=xp.float64)
+                for v in self.inputs]
+        if xp is np and backend != "numpy":
+            fused = self._fused(args, forced=backend == "numba")
+            if fused is not None:
+                return fused[0], dict(zip(self.wrt, fused[1:], strict=True))
         out, grads = self.fn(xp, *args)
         return out, dict(zip(self.wrt, grads, strict=True))
+
+    def _fused(self, args: list[Any], forced: bool) -> list[np.ndarray] | None:
+        shape = args[0].shape if args else ()
+        dtype = np.result_type(*args) if args else None
+        fits = args and all(isinstance(a, np.ndarray) and a.shape == shape for a in args) and \
+            dtype in (np.float32, np.float64)
+        if not forced and (not fits or args[0].size < FUSE_MIN or not numba_available()):
+            return None
+        if not fits:
+            raise GraphlabError("backend numba needs every input as a float array of one shape")
+        if "loop" not in self._kernels:
+            source = loop_source(self.source)
+            if source is None:
+                if forced:
+                    raise GraphlabError("backend numba runs elementwise graphs only (this one has tensor ops)")
+                self._kernels["loop"] = None
+            else:
+                if not numba_available():
+                    raise GraphlabError("backend numba needs numba (pip install numba)")
+                digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+                self._kernels["loop"] = _load_kernel(source, f"<graphlab fused loop {digest}>")
+        kernel = self._kernels["loop"]
+        if kernel is None:
+            return None
+        flat = [np.ascontiguousarray(a, dtype=dtype).reshape(-1) for a in args]
+        outs = [np.empty(flat[0].shape, dtype) for _ in range(1 + len(self.wrt))]
+        kernel(*flat, *outs)
+        return [o.reshape(shape) for o in outs]
+
+    def jax(self) -> Callable:
+        """The same generated code over ``jax.numpy``, compiled by ``jax.jit``: ``f(*inputs) -> (output,
+        grads)`` on JAX arrays, XLA's fused loops from the code graphlab writes (JAX must be installed)."""
+        if "jax" not in self._kernels:
+            try:
+                import jax
+            except ImportError:
+                raise GraphlabError("the jax backend needs JAX (pip install jax)") from None
+            fn = self.fn
+            self._kernels["jax"] = jax.jit(lambda *args: fn(jax.numpy, *args))
+        return self._kernels["jax"]
 
     def __str__(self) -> str:
         return self.source
 
 
-def compile_graph(graph: nx.DiGraph, wrt: Iterable[str] | None = None, output: str | None = None) -> Compiled:
-    """Compile ``graph`` (cached per graph, ``wrt`` and ``output``)."""
-    key = ("compiled", None if wrt is None else tuple(wrt), output)
+def compile_graph(graph: nx.DiGraph, wrt: Iterable[str] | None = None, output: str | None = None,
+                  seed: bool = False) -> Compiled:
+    """Compile ``graph`` (cached per graph, ``wrt``, ``output`` and ``seed``: see :func:`compile_source`)."""
+    key = ("compiled", None if wrt is None else tuple(wrt), output, seed)
     cache = program(graph).cache
     if key not in cache:
-        source, inputs, wrt_names = compile_source(graph, wrt, output)
+        source, inputs, wrt_names = compile_source(graph, wrt, output, seed=seed)
         digest = hashlib.sha1(source.encode()).hexdigest()[:10]
         fn = _load(source, f"<graphlab compiled {digest}>", "compiled")
         cache[key] = Compiled(fn, source, inputs, wrt_names, graph.graph["output"] if output is None else output)

@@ -377,6 +377,9 @@ OPS: dict[str, Op] = {}
 FUNCTIONS: dict[str, str] = {}  # every name the input language calls a function by -> its op (σ -> sigmoid)
 
 
+_HEADS: dict[type, str] = {}  # sympy_heads(), for the registry as it is now
+
+
 def register(op: Op) -> Op:
     """Add ``op`` to :data:`OPS`, and its names (:attr:`Op.input_names`) to :data:`FUNCTIONS`."""
     taken = [n for n in op.input_names if n in FUNCTIONS]
@@ -387,6 +390,7 @@ def register(op: Op) -> Op:
         raise ValueError(f"op {op.name!r}: {bad[0]!r} cannot be written in the input language")
     OPS[op.name] = op
     FUNCTIONS.update(dict.fromkeys(op.input_names, op.name))
+    _HEADS.clear()
     return op
 
 
@@ -396,6 +400,7 @@ def unregister(name: str) -> Op:
     del OPS[name]
     for n in op.input_names:
         FUNCTIONS.pop(n, None)
+    _HEADS.clear()
     return op
 
 
@@ -424,13 +429,14 @@ def _sympy_head(op: Op) -> tuple[type | None, bool]:
 
 def sympy_heads() -> dict[type, str]:
     """SymPy class -> the op that is exactly that class of its operands (sp.sin -> "sin", sp.Add -> "add"):
-    how :func:`graphlab.from_sympy` reads SymPy's tree. The first op in :data:`OPS` wins."""
-    heads: dict[type, str] = {}
-    for op in OPS.values():
-        head, exact = _sympy_head(op)
-        if exact and not op.tensor:
-            heads.setdefault(head, op.name)
-    return heads
+    how :func:`graphlab.from_sympy` reads SymPy's tree. The first op in :data:`OPS` wins. Built once per
+    registry (register and unregister start it anew): every SymPy function a formula prints asks for it."""
+    if not _HEADS:
+        for op in OPS.values():
+            head, exact = _sympy_head(op)
+            if exact and not op.tensor:
+                _HEADS.setdefault(head, op.name)
+    return dict(_HEADS)
 
 
 def sympy_family(op: Op) -> type | None:

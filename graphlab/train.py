@@ -3,9 +3,10 @@
 One code path for CPU and GPU: everything goes through the array module ``xp`` (NumPy,
 or CuPy for ``device="gpu"``). The hot loop reuses preallocated buffers: the mini-batch
 is gathered into fixed arrays with ``xp.take(..., out=)``, and the optimizers update
-parameters and their state in place through one scratch array per parameter. The
-gradients returned by the compiled function are never written to (two of them may be
-the same array).
+parameters and their state in place through one scratch array per parameter. For plain
+SGD the compiled code starts its backward pass from -lr instead of 1 (``seed``), so what
+it returns are the updates themselves, added in one pass. The gradients returned by the
+compiled function are never written to (two of them may be the same array).
 """
 
 from __future__ import annotations
@@ -171,6 +172,8 @@ def r_squared(y: np.ndarray, predicted: np.ndarray) -> float:
 
 # ----------------------------------------------------------------------------- optimizers
 class _Optimizer:
+    seed = 1.0  # where the compiled backward pass starts: d loss / d loss, so the code returns the gradients
+
     def __init__(self, xp: Any, params: Sequence[Any], lr: float):
         self.xp, self.params, self.lr = xp, list(params), lr
         self.scratch = [xp.empty_like(p) for p in self.params]
@@ -185,6 +188,21 @@ class _Optimizer:
         xp = self.xp
         xp.multiply(g, self.lr, out=s)
         xp.subtract(p, s, out=p)
+
+
+class _SGD(_Optimizer):
+    """Plain SGD, p -= lr g: the compiled backward pass starts from -lr (the seed), so what it returns are
+    the updates themselves, added in one pass: p += g."""
+
+    @property
+    def seed(self) -> float:
+        return -float(self.lr)
+
+    def step(self, grads: Sequence[Any]) -> None:
+        self.t += 1
+        add = self.xp.add
+        for p, g in zip(self.params, grads):  # as many as the compiled code's wrt, by construction
+            add(p, g, out=p)
 
 
 class _Momentum(_Optimizer):
@@ -228,7 +246,7 @@ class _Adam(_Optimizer):
         xp.subtract(p, s, out=p)
 
 
-_OPTIMIZERS = {"sgd": _Optimizer, "momentum": _Momentum, "adam": _Adam}
+_OPTIMIZERS = {"sgd": _SGD, "momentum": _Momentum, "adam": _Adam}
 
 
 # ----------------------------------------------------------------------------- the hot loop
@@ -245,17 +263,19 @@ class CompiledStep:
         if optimizer not in _OPTIMIZERS:
             raise GraphlabError(f"unknown optimizer {optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
         self.xp, self.params, self.batch_size = xp, params, batch_size
-        self.compiled = compile_graph(graph, wrt=graph.graph["params"])
+        # the code's last parameter is the seed its backward pass starts from: the optimizer's, read each step
+        # (SGD's -lr: the code returns the updates), so a tuned learning rate or optimizer takes effect
+        self.compiled = compile_graph(graph, wrt=graph.graph["params"], seed=True)
         self.optimizer = _OPTIMIZERS[optimizer](xp, [params[p] for p in self.compiled.wrt], lr)
         inputs = self.compiled.inputs
-        self._args = [params.get(v) for v in inputs]
+        self._args = [params.get(v) for v in inputs] + [1.0]
         self._x, self._t = inputs.index("X"), inputs.index("Y")
         self._buffers: tuple[Any, Any] | None = None
 
     def step(self, X: Any, T: Any) -> Any:
         """One update on the batch ``X`` (inputs) and ``T`` (targets); the batch loss (on the device)."""
         args = self._args
-        args[self._x], args[self._t] = X, T
+        args[self._x], args[self._t], args[-1] = X, T, self.optimizer.seed
         loss, grads = self.compiled.fn(self.xp, *args)
         self.optimizer.step(grads)
         return loss
@@ -400,7 +420,7 @@ class Trainer:
         what the per-layer gradient charts show (one more compiled call; training itself never calls it)."""
         steps = self.steps
         args = list(steps._args)
-        args[steps._x], args[steps._t] = self.X, self.T
+        args[steps._x], args[steps._t], args[-1] = self.X, self.T, 1.0  # seed 1: the gradients, not SGD's steps
         _, grads = steps.compiled.fn(self.xp, *args)
         return {name: to_numpy(g).astype(np.float64) for name, g in zip(steps.compiled.wrt, grads, strict=True)}
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graphlab import from_text, trace
-from graphlab.compile import central_differences, compile_graph, unbroadcast
+from graphlab.compile import Compiled, central_differences, compile_graph, unbroadcast
 from graphlab.errors import GraphlabError
 from graphlab.ops import FUNCTIONS, OPS
 
@@ -192,3 +192,92 @@ def test_tensor_ops_are_not_in_the_input_language():
     assert all(op.name not in FUNCTIONS or op.callable for op in TENSOR_OPS)  # mse(Yhat, Y) on matrices only
     with pytest.raises(ValueError, match="tensor op"):
         OPS["matmul"].local_rules(2)
+
+
+# --------------------------------------------------------------------------- the fused loop (numba), against NumPy
+ALL_SCALAR_OPS = ("sin(x) + cos(y) + tan(x / 4) + asin(x / 3) + acos(y / 3) + atan(x) + sinh(y) + cosh(x / 2)"
+                  " + tanh(x y) + exp(x / 2) + log(y) + sqrt(y) + abs(x) + sigmoid(x - y) + relu(x - 0.5)"
+                  " + step(y - 1) + softplus(x) + max(x, y) + min(x, y^2) + x^y + x / y - (-x) * y"
+                  " + linear(x) + sign(y - 1) + x .* y")
+
+
+def test_the_fused_loop_agrees_with_the_numpy_code_on_every_scalar_op():
+    pytest.importorskip("numba")
+    g = from_text(ALL_SCALAR_OPS)
+    used = {d["op"] for _, d in g.nodes(data=True) if d["kind"] == "op"}
+    assert used == {op.name for op in SCALAR_OPS}, {op.name for op in SCALAR_OPS} - used
+    c = compile_graph(g)
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-3, 3, 5000), [0.0, 0.5, -1.0, 2.0, np.nan, np.inf]])
+    y = np.concatenate([rng.uniform(-1, 3, 5000), [0.0, 0.5, 1.0, 2.0, 1.0, 1.0]])
+    with np.errstate(all="ignore"):
+        for dtype, rtol in ((np.float64, 1e-9), (np.float32, 1e-5)):
+            xs, ys = x.astype(dtype), y.astype(dtype)  # the reference: NumPy in float64 on the same inputs
+            want_out, want = c({"x": xs.astype(np.float64), "y": ys.astype(np.float64)}, backend="numpy")
+            got_out, got = c({"x": xs, "y": ys}, backend="numba")
+            assert got_out.dtype == dtype and got_out.shape == x.shape
+            np.testing.assert_allclose(got_out, want_out, rtol=rtol, atol=rtol, equal_nan=True)
+            for v in ("x", "y"):
+                np.testing.assert_allclose(got[v], want[v], rtol=rtol, atol=rtol, equal_nan=True, err_msg=v)
+
+
+def test_auto_takes_the_fused_loop_only_where_it_applies(monkeypatch):
+    from graphlab import compile as comp
+
+    c = compile_graph(from_text("log(x1 x2) sin(x2)"))
+    small = {"x1": np.full(10, 2.0), "x2": np.full(10, 3.0)}
+    big = {"x1": np.full(comp.FUSE_MIN, 2.0), "x2": np.full(comp.FUSE_MIN, 3.0)}
+    calls = []
+    monkeypatch.setattr(Compiled, "_fused", lambda self, args, forced: calls.append(len(args[0])) or None)
+    c(small)
+    c(big)
+    c(big, backend="numpy")
+    assert calls == [10, comp.FUSE_MIN]  # asked for both; the small one declines inside _fused
+
+
+def test_without_numba_auto_falls_back_and_numba_is_refused(monkeypatch):
+    from graphlab import compile as comp
+
+    monkeypatch.setattr(comp, "numba_available", lambda: False)
+    g = from_text("x * sin(y) + 0.5")
+    c = comp.Compiled(*[getattr(compile_graph(g), f) for f in ("fn", "source", "inputs", "wrt", "output")])
+    big = {"x": np.full(comp.FUSE_MIN, 2.0), "y": np.full(comp.FUSE_MIN, 3.0)}
+    out, grads = c(big)
+    np.testing.assert_allclose(out, 2 * np.sin(3.0) + 0.5)
+    np.testing.assert_allclose(grads["y"], 2 * np.cos(3.0))
+    with pytest.raises(GraphlabError, match="needs numba"):
+        c(big, backend="numba")
+
+
+def test_tensor_graphs_have_no_fused_loop():
+    from graphlab.compile import loop_source
+    from graphlab.nn import mlp
+
+    g = mlp((3, 4, 2))
+    assert loop_source(compile_graph(g, wrt=g.graph["params"]).source) is None
+    assert loop_source(compile_graph(from_text("x^2 + y")).source) is not None
+
+
+def test_a_seed_scales_every_gradient_and_keeps_their_shapes():
+    from graphlab.nn import mlp
+
+    g = from_text("log(x1 x2) sin(x2) + x1")
+    plain, seeded = compile_graph(g), compile_graph(g, seed=True)
+    assert seeded.source.splitlines()[0] == "def compiled(xp, x1, x2, seed):"
+    x1, x2 = np.linspace(1, 2, 7), np.float64(3.0)  # x2 broadcast against x1
+    out, grads = plain({"x1": x1, "x2": x2})
+    out2, grads2 = seeded.fn(np, x1, x2, np.full(7, -0.25))  # the seed has the output's shape
+    np.testing.assert_allclose(out2, out)
+    for w, g2 in zip(plain.wrt, grads2, strict=True):
+        assert np.shape(g2) == np.shape(grads[w])
+        np.testing.assert_allclose(g2, -0.25 * grads[w])
+    net = mlp((3, 4, 2))
+    rng = np.random.default_rng(0)
+    values = {"X": rng.normal(size=(5, 3)), "Y": np.eye(2)[[0, 1, 1, 0, 1]], "W1": rng.normal(size=(3, 4)),
+              "b1": rng.normal(size=4), "W2": rng.normal(size=(4, 2)), "b2": rng.normal(size=2)}
+    plain = compile_graph(net, wrt=net.graph["params"])
+    seeded = compile_graph(net, wrt=net.graph["params"], seed=True)
+    _, grads = plain(values)
+    _, grads2 = seeded.fn(np, *(values[v] for v in seeded.inputs), 0.1)
+    for w, g2 in zip(seeded.wrt, grads2, strict=True):
+        np.testing.assert_allclose(g2, 0.1 * grads[w])

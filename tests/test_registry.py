@@ -147,3 +147,15 @@ def test_every_op_is_described_by_its_entry_alone():
     for func, name in heads.items():  # from_sympy reads SymPy's tree as the op whose definition it is
         args = (a,) if OPS[name].arity == 1 else (a, b)
         assert OPS[name].sym(*args) == func(*args)
+
+
+def test_sympy_heads_follow_register_and_unregister():
+    """sympy_heads() is built once per registry: registering or removing an op starts it anew."""
+    erf = Op("erf_test", 1, "erf", r"\operatorname{{erf}}\left({0}\right)", sp.erf, "a", ("1",))
+    assert sp.erf not in ops.sympy_heads()
+    ops.register(erf)
+    try:
+        assert ops.sympy_heads()[sp.erf] == "erf_test"
+    finally:
+        ops.unregister("erf_test")
+    assert sp.erf not in ops.sympy_heads() and ops.sympy_heads()[sp.sin] == "sin"

@@ -9,6 +9,7 @@ import pytest
 
 from graphlab import data
 from graphlab.cli import main
+from graphlab.compile import compile_graph
 from graphlab.errors import GraphlabError
 from graphlab.nn import mlp
 from graphlab.train import Model, Trainer, TrainingDiverged, array_module, train
@@ -238,7 +239,7 @@ def test_tuning_between_epochs_keeps_the_weights_and_the_history():
     trainer.epoch()
     assert len(trainer.history) == 2
     trainer.tune(optimizer="sgd", l2=0.01)
-    assert type(trainer.steps.optimizer).__name__ == "_Optimizer" and trainer.model.graph.graph["l2"] == 0.01
+    assert type(trainer.steps.optimizer).__name__ == "_SGD" and trainer.model.graph.graph["l2"] == 0.01
     trainer.epoch()
     assert [e.epoch for e in trainer.history] == [1, 2, 3]
     with pytest.raises(GraphlabError, match="learning rate must be positive"):
@@ -259,6 +260,28 @@ def test_a_tuned_run_equals_a_fresh_run_with_the_new_settings_from_the_same_stat
     for k in a.params:
         np.testing.assert_allclose(a.params[k], b.params[k], rtol=1e-6)
 
+
+
+def test_sgds_seed_follows_a_learning_rate_or_optimizer_tuned_without_recompiling():
+    """SGD's step starts the backward pass from -lr, so its code returns the updates: a tuned lr or optimizer
+    (the same compiled code) must change that seed, and gradients() must still give d loss / d w."""
+    d = data.circle(n=200, noise=0.1)
+    for settings in ({"lr": 0.3}, {"optimizer": "adam", "lr": 0.01}):
+        a = Trainer(d, [4], "tanh", "bce", optimizer="sgd", lr=0.03, batch_size=10, seed=1)
+        b = Trainer(d, [4], "tanh", "bce", **{"optimizer": "sgd", **settings}, batch_size=10, seed=1)
+        for k in a.params:
+            b.params[k][...] = a.params[k]
+        a.tune(**settings)
+        a.epoch()
+        b.epoch()
+        for k in a.params:
+            np.testing.assert_allclose(a.params[k], b.params[k], rtol=1e-9, err_msg=str(settings))
+    sgd = Trainer(d, [4], "tanh", "bce", optimizer="sgd", lr=0.5, seed=2)
+    plain = compile_graph(sgd.model.graph, wrt=sgd.model.graph.graph["params"])  # no seed: d loss / d w
+    _, want = plain({**sgd.params, "X": sgd.X, "Y": sgd.T})
+    got = sgd.gradients()
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-9, atol=1e-15, err_msg=k)
 
 # ----------------------------------------------------------------------------- regression (issue 18)
 def test_the_playgrounds_regression_sets_follow_its_formulas():
