@@ -820,8 +820,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     csv = args.dataset.lower().endswith(".csv") or Path(args.dataset).is_file()
     if args.regression and not csv:
-        raise GraphlabError("--regression reads a CSV file's label column as numbers; plane, bumps and function "
-                            "are regression sets already")
+        raise GraphlabError("only a CSV file's label column is read as numbers by --regression; plane, bumps and "
+                            "function are regression sets already")
     data = load(args.dataset, noise=args.noise, test_fraction=args.test_fraction, seed=args.seed, label=args.label,
                 regression=args.regression, expr=args.function)
     layers = parse_layers(args.layers) if args.layers.strip() else []

@@ -409,4 +409,4 @@ def test_cli_fits_a_csv_with_a_numeric_target(tmp_path, capsys):
     assert main(["train", "--dataset", str(bad), "--regression"]) == 2
     assert "line 2: the target 'high' is not a finite number" in capsys.readouterr().err
     assert main(["train", "--dataset", "xor", "--regression"]) == 2
-    assert "--regression reads a CSV file" in capsys.readouterr().err
+    assert "only a CSV file's label column is read as numbers by --regression" in capsys.readouterr().err
