@@ -61,7 +61,10 @@ def test_diagrams_case_checks_its_frames_and_reports_absolute_targets(capsys):
     frames, step = out["diagrams"]["all frames, SVG"], out["diagrams"]["one app step"]
     assert frames["frames"] == 2 * frames["nodes"] and frames["seconds"] > 0
     assert step["nodes"] == 60 and step["seconds"] > 0
-    assert {t["case"] for t in out["targets"]} == {"diagrams all frames, SVG", "diagrams one app step"}
+    lecture = out["diagrams"]["one app step, lecture examples"]
+    assert lecture["examples"] >= 6 and 0 < lecture["seconds"] <= lecture["slowest"]
+    assert {t["case"] for t in out["targets"]} == {"diagrams all frames, SVG", "diagrams one app step",
+                                                   "diagrams one app step, lecture examples"}
 
 
 def test_a_wrong_epoch_or_step_fails_the_cross_checks():
