@@ -440,3 +440,18 @@ def test_the_plots_points_are_selectable_for_open_this_prediction():
     params = [p for layer in spec["layer"] for p in layer.get("params", [])] + spec.get("params", [])
     assert any(p["name"] == "pick" and p["select"]["fields"] == ["set", "index"] for p in params)
     assert list(boundary.selection_mode) == ["pick"]
+
+
+def test_a_hidden_browser_tab_trains_no_more_and_goes_on_when_shown():
+    at = open_playground(n="200", layers="3", act="tanh")
+    at.button(key="pg_play").click().run()
+    at.run()
+    playing = int(metrics(at)["Epoch"])
+    assert playing > 0
+    at.session_state["pg_visibility"] = {"hidden": True}  # what the page's visibility component reports
+    at.run()
+    at.run()
+    assert int(metrics(at)["Epoch"]) == playing and not at.exception
+    at.session_state["pg_visibility"] = {"hidden": False}
+    at.run()
+    assert int(metrics(at)["Epoch"]) > playing
