@@ -397,11 +397,13 @@ def fair(views):
     its cost is recorded for the next tick."""
     @functools.wraps(views)
     def tick() -> None:
+        whole_page = state.pop("_pg_whole_page", False)  # a run of the whole page (a control changed): no wait
         if state.get("_pg_playing"):
             session = state.setdefault("_pg_session", uuid.uuid4().hex)
             wait, state["_pg_budget"] = cpu_share.SHARE.next_tick(session, state.get("_pg_tick", cpu_share.Tick()),
                                                                   TICK_SECONDS, TRAIN_SECONDS)
-            time.sleep(wait)  # no CPU: the tick requests coming meanwhile fold into one
+            if not whole_page:
+                time.sleep(wait)  # no CPU: the timer's requests meanwhile fold into one
         start, cpu = time.monotonic(), time.thread_time()
         try:
             views()
@@ -410,8 +412,9 @@ def fair(views):
     return tick
 
 
-# A hidden browser tab trains no more (and draws nothing): the timer stops until it is shown again.
+# A hidden browser tab trains no more: its timer stops until the tab is shown again.
 hidden = visibility.hidden(key("visibility"), on_change=lambda: None)
+state["_pg_whole_page"] = True  # this line runs only in runs of the whole page, not the fragment's own
 
 
 @st.fragment(run_every=TICK_SECONDS if playing and not run.error and not hidden else None)
