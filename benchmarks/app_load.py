@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import statistics
@@ -291,6 +292,12 @@ async def _churn(browser, url: str, pid: int, total: int = CHURN, wave: int = 10
             "memory_peak": last["peak"], "failed": failed}
 
 
+def _said(label: str, row: dict) -> dict:
+    """``row``, also written to stderr as it comes: a long run shows its progress."""
+    print(f"app_load {label}: {json.dumps(row)}", file=sys.stderr, flush=True)
+    return row
+
+
 async def _run(sessions: tuple[int, ...], players: bool, churn: bool, log_path: Path) -> dict:
     from playwright.async_api import async_playwright
 
@@ -301,12 +308,14 @@ async def _run(sessions: tuple[int, ...], players: bool, churn: bool, log_path: 
             try:
                 await _scenario(browser, url, pid, 1, 0)  # warm: imports and the first run's caches
                 for n in sessions:
-                    out[f"{n} stepping"] = await _scenario(browser, url, pid, n, 0)
+                    out[f"{n} stepping"] = _said(f"{n} stepping", await _scenario(browser, url, pid, n, 0))
                 if players:
                     n = max(1, max(sessions) // 4)
-                    out[f"{n} playing + {n} stepping"] = await _scenario(browser, url, pid, n, n)
+                    label = f"{n} playing + {n} stepping"
+                    out[label] = _said(label, await _scenario(browser, url, pid, n, n))
                 if churn:
-                    out[f"{CHURN} sessions come and go"] = await _churn(browser, url, pid)
+                    label = f"{CHURN} sessions come and go"
+                    out[label] = _said(label, await _churn(browser, url, pid))
             finally:
                 await browser.close()
     return out

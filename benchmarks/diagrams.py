@@ -176,7 +176,7 @@ def app_step_lecture(quick: bool = False) -> dict | None:
 
     per_example, nodes = [], 0
     with server_like() as times:
-        for expr, values in EXAMPLES.items():
+        for expr, values in list(EXAMPLES.items())[:3 if quick else None]:  # quick: the first three
             count = 2 * gl.graph(expr).number_of_nodes()
             at = _open(expr, values)
             _stepped_seconds(at, count, times, 1)
@@ -184,7 +184,7 @@ def app_step_lecture(quick: bool = False) -> dict | None:
             assert _drew_current(at), f"a step of {expr} drew no diagram"
             nodes = max(nodes, gl.graph(expr).number_of_nodes())
     return {"nodes": nodes, "examples": len(per_example), "seconds": statistics.median(per_example),
-            "slowest": max(per_example), "each": dict(zip(EXAMPLES, per_example, strict=True))}
+            "slowest": max(per_example), "each": dict(zip(EXAMPLES, per_example, strict=False))}
 
 
 def run(quick: bool = False) -> dict[str, dict | None]:
