@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -328,12 +328,12 @@ class Run:
                 return
             self._record(before)
 
-    def train_for(self, seconds: float, most: int = 50) -> int:
-        """As many epochs as fit in ``seconds`` (at least one, at most ``most``); how many ran."""
-        start, before = time.perf_counter(), self.epoch
+    def train_for(self, seconds: float, most: int = 50, clock: Callable[[], float] = time.perf_counter) -> int:
+        """As many epochs as fit in ``seconds`` of ``clock`` (at least one, at most ``most``); how many ran."""
+        start, before = clock(), self.epoch
         while self.epoch - before < most and not self.error:
             self.step()
-            if time.perf_counter() - start > seconds:
+            if clock() - start > seconds:
                 break
         return self.epoch - before
 

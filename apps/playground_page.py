@@ -10,12 +10,17 @@ through its URL state.
 
 from __future__ import annotations
 
+import functools
+import time
+import uuid
 from dataclasses import fields
 
 import altair as alt
+import cpu_share
 import numpy as np
 import playground_model as m
 import streamlit as st
+import visibility
 
 from graphlab.errors import GraphlabError
 from graphlab.nn import ACTIVATIONS
@@ -23,7 +28,7 @@ from graphlab.train import OPTIMIZERS
 
 state = st.session_state
 TICK_SECONDS = 0.5  # while playing, the views refresh this often
-TRAIN_SECONDS = 0.3  # and each refresh trains for about this long
+TRAIN_SECONDS = 0.3  # and each refresh trains for at most this long (CPU seconds; less when others play too)
 LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # the Playground's choices
 L2_RATES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 FIELDS = [f.name for f in fields(m.Config)]
@@ -401,11 +406,38 @@ def neuron_maps(run: m.Run) -> None:
 
 
 # --------------------------------------------------------------------------- live views
-@st.fragment(run_every=TICK_SECONDS if playing and not run.error else None)
+def fair(views):
+    """``views`` as one tick of a playing session that shares the server's CPU with the other playing
+    sessions (apps/cpu_share.py): it may wait first, trains for its share (``_pg_budget``, CPU seconds), and
+    its cost is recorded for the next tick."""
+    @functools.wraps(views)
+    def tick() -> None:
+        whole_page = state.pop("_pg_whole_page", False)  # a run of the whole page (a control changed): no wait
+        if state.get("_pg_playing"):
+            session = state.setdefault("_pg_session", uuid.uuid4().hex)
+            wait, state["_pg_budget"] = cpu_share.SHARE.next_tick(session, state.get("_pg_tick", cpu_share.Tick()),
+                                                                  TICK_SECONDS, TRAIN_SECONDS)
+            if not whole_page:
+                time.sleep(wait)  # no CPU: the timer's requests meanwhile fold into one
+        start, cpu = time.monotonic(), time.thread_time()
+        try:
+            views()
+        finally:
+            state["_pg_tick"] = cpu_share.Tick(start, time.thread_time() - cpu)
+    return tick
+
+
+# A hidden browser tab trains no more: its timer stops until the tab is shown again.
+hidden = visibility.hidden(key("visibility"), on_change=lambda: None)
+state["_pg_whole_page"] = True  # this line runs only in runs of the whole page, not the fragment's own
+
+
+@st.fragment(run_every=TICK_SECONDS if playing and not run.error and not hidden else None)
+@fair
 def live() -> None:
     run: m.Run = state["_pg_run"]
-    if state.get("_pg_playing") and not run.error:
-        run.train_for(TRAIN_SECONDS)
+    if state.get("_pg_playing") and not run.error and not hidden:
+        run.train_for(state.get("_pg_budget", TRAIN_SECONDS), clock=time.thread_time)
     train_acc, test_acc = run.accuracy()
     stats = st.columns(5)
     stats[0].metric("Epoch", f"{run.epoch:,}")

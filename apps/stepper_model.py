@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 import graphviz
 import networkx as nx
-import streamlit as st
+import pandas as pd
 import sympy as sp
 
 from graphlab import formulas, materials
@@ -26,7 +27,7 @@ from graphlab.export import render_bytes, to_tikz
 from graphlab.materials import ZIP_FORMATS, frame_name  # noqa: F401 (ZIP_FORMATS: what frames_zip holds)
 from graphlab.ops import shape_text
 from graphlab.point import is_shape, parse_shapes, parse_value, shapes_of, split_point
-from graphlab.present import latex, matrix_rows, number, step_label  # noqa: F401 (the page reads m.step_label)
+from graphlab.present import latex, matrix_rows, node_table, number, step_label  # noqa: F401 (the page reads m.step_label)
 from graphlab.render import PALETTES, STYLES, make_options, pinned_layout, to_dot
 from graphlab.trace import Trace, trace
 
@@ -167,9 +168,27 @@ def default_value(expr: str, name: str) -> str:
 
 
 # --------------------------------------------------------------------------- cached work
-# cache_resource, not cache_data: a Trace is never mutated, and unpickling a copy on every
-# rerun (what cache_data does) would cost more than the stepping it is meant to save.
-@st.cache_resource(max_entries=64, show_spinner=False)
+# Shared by every session of the server, bounded, and keyed by small hashable values (a Key, a
+# Drawing, numbers): functools.lru_cache hashes those in microseconds, where st.cache_resource's
+# hashing of the same arguments cost ~1 ms a call, a dozen calls a rerun. Nothing returned is ever
+# mutated (a Trace, a Digraph, text), so sessions share the objects themselves.
+CACHES: list = []  # every cache below, for clear_caches
+
+
+def cached(maxsize: int):
+    def wrap(function):
+        memo = lru_cache(maxsize=maxsize)(function)
+        CACHES.append(memo)
+        return memo
+    return wrap
+
+
+def clear_caches() -> None:
+    for memo in CACHES:
+        memo.cache_clear()
+
+
+@cached(64)
 def build(expr: str, shapes: tuple[tuple[str, tuple], ...] = ()) -> nx.DiGraph:
     """The graph of ``expr``, its variables holding matrices of ``shapes``; raises :class:`ParseError` with the
     column of the mistake."""
@@ -219,25 +238,26 @@ def point_of(values: Values) -> dict[str, Any]:
     return point
 
 
-@st.cache_resource(max_entries=64, show_spinner="Tracing...")
+@cached(64)
 def compute(key: Key) -> Trace:
     """The trace for ``key``; raises :class:`BadValue` naming the variable whose value is bad."""
     return trace(build(key.expr, shapes_typed(key.values)), point_of(key.values), mode=key.mode)
 
 
-@st.cache_resource(max_entries=512, show_spinner=False)
+@cached(256)
 def diagram(key: Key, index: int, drawing: Drawing) -> graphviz.Digraph:
     """The diagram of step ``index``: what ``st.graphviz_chart`` draws and the downloads render."""
     t = compute(key)
     return to_dot(t.graph, t, index, drawing.style, **drawing.options())
 
 
-@st.cache_resource(max_entries=512, show_spinner=False)
+@cached(512)
 def diagram_svg(key: Key, index: int, drawing: Drawing) -> str:
     """The diagram of step ``index`` as SVG (what the stepper shows)."""
     return render_bytes(diagram(key, index, drawing), "svg").decode()
 
 
+@cached(256)
 def layout_size(key: Key, drawing: Drawing) -> tuple[float, float]:
     """Width and height, in points, of the pinned layout every frame of ``drawing`` is drawn at."""
     t = compute(key)
@@ -265,13 +285,21 @@ def laid_out(key: Key, drawing: Drawing, area: Mapping[str, Any] | None) -> Draw
     return replace(drawing, direction=max(("LR", "TB"), key=scale))
 
 
-@st.cache_resource(max_entries=512, show_spinner=False)
+@cached(512)
 def explanation(key: Key, index: int, precision: int, form: str = "names") -> Explanation:
     return explain_step(compute(key), index, precision, form)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def gradient_latex(key: Key, form: str, precision: int) -> list[str]:
+@cached(512)
+def node_rows(key: Key, index: int, precision: int) -> pd.DataFrame:
+    """The "All nodes" table at step ``index``: a row per node, ▶ at the node visited. A plain frame, not a
+    pandas Styler: styling the row cost more server time than the rest of a step together."""
+    table = node_table(compute(key), index, digits=precision, compact=True)
+    return pd.DataFrame(list(table.rows), columns=list(table.columns))
+
+
+@cached(256)
+def gradient_latex(key: Key, form: str, precision: int) -> tuple[str, ...]:
     """Every variable's gradient in ``form``, as LaTeX lines ∂f/∂x = <formula> = <value>."""
     t = compute(key)
     out = sp.latex(symbol(t.graph.graph["output"]))
@@ -292,7 +320,7 @@ def gradient_latex(key: Key, form: str, precision: int) -> list[str]:
     if form == "delta" and forms is not None:
         lines[:0] = [f"{sp.latex(formulas.delta_symbol(n))} = {formulas.latex(d)} = "
                      f"{number(t.grads[n], digits=precision, compact=True)}" for n, d in forms.deltas.items()]
-    return lines
+    return tuple(lines)
 
 
 # --------------------------------------------------------------------------- downloads

@@ -21,10 +21,9 @@ import streamlit as st
 from graphlab.cost import parameter_line
 from graphlab.errors import GraphlabError, ParseError
 from graphlab.frames import frame
-from graphlab.present import node_table, number
+from graphlab.present import number
 
 state = st.session_state
-ROW_HIGHLIGHT = "background-color: rgba(255, 190, 0, 0.3)"  # translucent: reads on light and dark themes
 DRAWING_KEYS = tuple(f.name for f in fields(m.Drawing))  # session-state keys of the drawing options
 TABS = {"step": "Step through", "check": "Check my work", "descent": "Gradient descent",  # URL name -> label
         "forward": "Forward mode", "gradcheck": "Gradient check", "practice": "Practice"}
@@ -165,10 +164,7 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
         matrix_tables(t, index, drawing.precision)
 
     st.subheader("All nodes")
-    table = node_table(t, index, digits=drawing.precision, compact=True)
-    rows = pd.DataFrame(list(table.rows), columns=list(table.columns))
-    marked = rows.style.apply(lambda row: [ROW_HIGHLIGHT if row.iloc[0] else ""] * len(row), axis=1)
-    st.dataframe(marked, hide_index=True, width="stretch")
+    st.dataframe(m.node_rows(key, index, drawing.precision), hide_index=True, width="stretch")
 
 
 def matrix_tables(t, index: int, precision: int) -> None:

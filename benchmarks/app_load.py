@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import statistics
@@ -39,7 +40,9 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
                "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 SESSIONS = (1, 8, 16, 32)
 STEPS = 6
-TIMEOUT_MS = 300_000  # a wait under the heaviest load; a benchmark reports slowness, it does not fail on it
+# A student's action that takes longer than this counts as failed (that student stops there), and the row says
+# how many did: a benchmark reports overload, it does not crash on it
+TIMEOUT_MS = 60_000
 # The lecture examples, as (link expression, its values, the expression then typed in)
 EXAMPLES = [("(x+y)z", "x=-2,y=5,z=-4", "log(x1 x2) sin(x2)"),
             ("log(x1 x2) sin(x2)", "x1=2,x2=3", "sigmoid(w0 x0 + w1 x1 + w2)"),
@@ -138,7 +141,18 @@ async def _timed(page, act, changed: str, arg=None) -> float:
 
 
 async def stepper(browser, url: str, example: tuple[str, str, str]) -> dict:
-    """One stepping student; returns their latencies and whether they ever saw another's graph."""
+    """One stepping student; returns their latencies, whether they ever saw another's graph, and whether an
+    action timed out (``failed``: what was measured until then is kept)."""
+    from playwright.async_api import TimeoutError as Timeout
+
+    done = {"steps": [], "typing": None, "tabs": [], "reruns": 0, "bleed": [], "failed": None}
+    try:
+        return await _stepper(browser, url, example, done)
+    except Timeout as e:
+        return {**done, "failed": str(e).splitlines()[0]}
+
+
+async def _stepper(browser, url: str, example: tuple[str, str, str], done: dict) -> dict:
     link_expr, at, typed = example
     context = await browser.new_context(viewport={"width": 1366, "height": 768})
     page = await context.new_page()
@@ -147,33 +161,46 @@ async def stepper(browser, url: str, example: tuple[str, str, str]) -> dict:
         await page.wait_for_function(f"(names) => ({LABEL})() !== null && ({DRAWN})(names)",
                                      arg=node_names(link_expr), timeout=TIMEOUT_MS)
         foreign = await page.evaluate(FOREIGN, node_names(link_expr))
+        done["bleed"] = sorted(set(foreign))
         box = page.get_by_role("textbox", name="Expression")
 
         async def type_it():
             await box.fill(typed)
             await box.press("Enter")
 
-        typing = await _timed(page, type_it,
-                              f"(names) => ({LABEL})() !== null && ({DRAWN})(names)", node_names(typed))
-        steps = []
+        done["reruns"] += 1
+        done["typing"] = await _timed(page, type_it,
+                                      f"(names) => ({LABEL})() !== null && ({DRAWN})(names)", node_names(typed))
+        done["reruns"] += 1
         for _ in range(STEPS):
             before = await page.evaluate(LABEL)
-            steps.append(await _timed(page, lambda: page.get_by_role("button", name="next").click(),
-                                      f"(before) => {{ const l = ({LABEL})(); return l !== null && l !== before; }}",
-                                      before))
+            done["reruns"] += 1
+            done["steps"].append(await _timed(
+                page, lambda: page.get_by_role("button", name="next").click(),
+                f"(before) => {{ const l = ({LABEL})(); return l !== null && l !== before; }}", before))
             foreign += await page.evaluate(FOREIGN, node_names(typed))
-        tabs = []
+            done["bleed"] = sorted(set(foreign))
         for tab, shows in (("Forward mode", "Forward step"), ("Step through", "next")):  # text only that tab has
-            tabs.append(await _timed(page, page.get_by_role("tab", name=tab).click, f"""() => ({IDLE})()
+            done["reruns"] += 1
+            done["tabs"].append(await _timed(page, page.get_by_role("tab", name=tab).click, f"""() => ({IDLE})()
               && [...document.querySelectorAll('label, button')].some(e => e.innerText.trim().endsWith({shows!r}))"""))
-        return {"steps": steps, "typing": typing, "tabs": tabs, "reruns": 2 + STEPS + len(tabs),
-                "bleed": sorted(set(foreign))}
+        return done
     finally:
         await context.close()
 
 
 async def player(browser, url: str, done: asyncio.Event) -> dict:
-    """One student training XOR in the Playground until ``done``; returns epochs per second."""
+    """One student training XOR in the Playground until ``done``; returns epochs per second (None, with
+    ``failed``, if an action timed out)."""
+    from playwright.async_api import TimeoutError as Timeout
+
+    try:
+        return await _player(browser, url, done)
+    except Timeout as e:
+        return {"epochs_per_second": None, "failed": str(e).splitlines()[0]}
+
+
+async def _player(browser, url: str, done: asyncio.Event) -> dict:
     context = await browser.new_context(viewport={"width": 1366, "height": 768})
     page = await context.new_page()
     epoch = page.locator('[data-testid="stMetric"]').filter(has_text="Epoch").locator(
@@ -188,7 +215,7 @@ async def player(browser, url: str, done: asyncio.Event) -> dict:
         epochs = int((await epoch.inner_text(timeout=TIMEOUT_MS)).replace(",", ""))
         seconds = time.perf_counter() - start
         await page.get_by_role("button", name="Pause").click(timeout=TIMEOUT_MS)
-        return {"epochs_per_second": epochs / seconds}
+        return {"epochs_per_second": epochs / seconds, "failed": None}
     finally:
         await context.close()
 
@@ -207,25 +234,39 @@ async def _scenario(browser, url: str, pid: int, steppers: int, players: int) ->
     played = await asyncio.gather(*playing)
     steps = [s for r in stepping for s in r["steps"]]
     reruns = sum(r["reruns"] for r in stepping)
+    tabs = [t for r in stepping for t in r["tabs"]]
+    typing = [r["typing"] for r in stepping if r["typing"] is not None]
     row = {"sessions": steppers + players, "steppers": steppers, "players": players,
-           "step_p50": statistics.median(steps), "step_p95": percentile(steps, 95),
-           "tab_p50": statistics.median(t for r in stepping for t in r["tabs"]),
-           "typing_p50": statistics.median(r["typing"] for r in stepping),
-           "server_cpu_per_rerun": cpu / reruns, "server_cpu_share": cpu / wall,
+           "step_p50": statistics.median(steps) if steps else None,
+           "step_p95": percentile(steps, 95) if steps else None,
+           "tab_p50": statistics.median(tabs) if tabs else None,
+           "typing_p50": statistics.median(typing) if typing else None,
+           "server_cpu_per_rerun": cpu / reruns if reruns else None, "server_cpu_share": cpu / wall,
            "bleed": sorted({n for r in stepping for n in r["bleed"]}),
+           # students whose action timed out (after TIMEOUT_MS): each stopped there; their reasons, the first few
+           "failed": sum(r["failed"] is not None for r in (*stepping, *played)),
+           "failures": sorted({r["failed"] for r in (*stepping, *played) if r["failed"]})[:3],
            **{f"memory_{k}": v for k, v in memory_mb(pid).items()}}
     if played:
-        row["epochs_per_second"] = statistics.median(p["epochs_per_second"] for p in played)
+        rates = [p["epochs_per_second"] for p in played if p["epochs_per_second"] is not None]
+        row["epochs_per_second"] = statistics.median(rates) if rates else None
+        row["epochs_per_second_min"] = min(rates) if rates else None  # the least served player: fairness
     return row
 
 
-async def _visit(browser, url: str, i: int) -> None:
-    """A student who opens the lecture's example at their own values, sees the diagram and leaves."""
+async def _visit(browser, url: str, i: int) -> bool:
+    """A student who opens the lecture's example at their own values, sees the diagram and leaves; False if
+    the diagram did not come within TIMEOUT_MS."""
+    from playwright.async_api import TimeoutError as Timeout
+
     context = await browser.new_context(viewport={"width": 1366, "height": 768})
     try:
         page = await context.new_page()
         await page.goto(f"{url}/?{urlencode({'expr': '(x+y)z', 'at': f'x={i},y=5,z=-4'})}", timeout=TIMEOUT_MS)
         await page.wait_for_function(DRAWN, arg=node_names("(x+y)z"), timeout=TIMEOUT_MS)
+        return True
+    except Timeout:
+        return False
     finally:
         await context.close()
 
@@ -235,16 +276,26 @@ async def _churn(browser, url: str, pid: int, total: int = CHURN, wave: int = 10
     the server's memory once the first wave's sessions are freed, and once all are."""
     settle = SESSION_TTL + 3  # the server frees a closed tab's session this long after it closes
 
+    failed = 0
+
     async def waves(first: int, last: int) -> dict:
+        nonlocal failed
         for start in range(first, last, wave):
-            await asyncio.gather(*(_visit(browser, url, i) for i in range(start, min(start + wave, last))))
+            seen = await asyncio.gather(*(_visit(browser, url, i) for i in range(start, min(start + wave, last))))
+            failed += seen.count(False)
         await asyncio.sleep(settle)
         return memory_mb(pid)
 
     first = await waves(0, wave)
     last = await waves(wave, total)
     return {"memory_first": first["rss"], "memory_last": last["rss"], "memory_growth": last["rss"] / first["rss"],
-            "memory_peak": last["peak"]}
+            "memory_peak": last["peak"], "failed": failed}
+
+
+def _said(label: str, row: dict) -> dict:
+    """``row``, also written to stderr as it comes: a long run shows its progress."""
+    print(f"app_load {label}: {json.dumps(row)}", file=sys.stderr, flush=True)
+    return row
 
 
 async def _run(sessions: tuple[int, ...], players: bool, churn: bool, log_path: Path) -> dict:
@@ -257,12 +308,14 @@ async def _run(sessions: tuple[int, ...], players: bool, churn: bool, log_path: 
             try:
                 await _scenario(browser, url, pid, 1, 0)  # warm: imports and the first run's caches
                 for n in sessions:
-                    out[f"{n} stepping"] = await _scenario(browser, url, pid, n, 0)
+                    out[f"{n} stepping"] = _said(f"{n} stepping", await _scenario(browser, url, pid, n, 0))
                 if players:
                     n = max(1, max(sessions) // 4)
-                    out[f"{n} playing + {n} stepping"] = await _scenario(browser, url, pid, n, n)
+                    label = f"{n} playing + {n} stepping"
+                    out[label] = _said(label, await _scenario(browser, url, pid, n, n))
                 if churn:
-                    out[f"{CHURN} sessions come and go"] = await _churn(browser, url, pid)
+                    label = f"{CHURN} sessions come and go"
+                    out[label] = _said(label, await _churn(browser, url, pid))
             finally:
                 await browser.close()
     return out

@@ -8,15 +8,25 @@
 * app_step: one click on "next" in the stepper page on a 60-node graph (the largest the app
   draws), the page run by Streamlit's ``AppTest`` in this process: server time for the whole
   page (diagram as SVG, explanation, node table, widgets), trace and layout already cached.
+  "Server time" is the CPU time of the thread that runs the page (``time.thread_time``), not the
+  wall time of ``AppTest.run``, which adds the test harness's own polling. As in the real
+  server, the pages' bytecode is compiled once (``AppTest`` alone recompiles it every run).
+* app_step_lecture: the same, the median over the sidebar's lecture examples (scalar ones and
+  matrix ones), each stepped forward a few times.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import graphlab as gl
@@ -76,35 +86,120 @@ def frames(quick: bool = False) -> dict:
     return {"nodes": graph.number_of_nodes(), "frames": len(svgs), "seconds": seconds}
 
 
-def app_step(quick: bool = False) -> dict | None:
+@contextlib.contextmanager
+def server_like() -> Iterator[list[float]]:
+    """While open, ``AppTest`` runs pages as the server does (one compiled bytecode per page, kept) and
+    the list yielded gets each page run's CPU seconds, measured in the thread that runs it. Streamlit's
+    options are the app's shipped ones (``graphlab app``'s) meanwhile."""
+    from streamlit.runtime.scriptrunner import script_runner
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    compiled: dict[str, object] = {}
+    seconds: list[float] = []
+    get_bytecode, run_script = ScriptCache.get_bytecode, script_runner.ScriptRunner._run_script
+
+    def shared_bytecode(self, path):
+        path = os.path.abspath(path)
+        if path not in compiled:
+            compiled[path] = get_bytecode(self, path)
+        return compiled[path]
+
+    def timed_run(self, *args, **kwargs):
+        start = time.thread_time()
+        try:
+            return run_script(self, *args, **kwargs)
+        finally:
+            seconds.append(time.thread_time() - start)
+
+    from streamlit import config
+
+    from graphlab.cli import SERVER_SETTINGS  # the app's shipped settings (no usage statistics, ...)
+
+    shipped = {name: {"true": True, "false": False}.get(v, int(v) if v.isdigit() else v)
+               for name, v in SERVER_SETTINGS.items()}
+    before = {name: config.get_option(name) for name in shipped}
+    ScriptCache.get_bytecode, script_runner.ScriptRunner._run_script = shared_bytecode, timed_run
+    for name, value in shipped.items():
+        config.set_option(name, value)
     try:
-        from streamlit.testing.v1 import AppTest
-    except ImportError:
-        return None
+        yield seconds
+    finally:
+        ScriptCache.get_bytecode, script_runner.ScriptRunner._run_script = get_bytecode, run_script
+        for name, value in before.items():
+            config.set_option(name, value)
+
+
+def _open(expr: str, values: dict[str, str] | None = None):
+    from streamlit.testing.v1 import AppTest
+
     if str(APPS) not in sys.path:
         sys.path.insert(0, str(APPS))  # what `streamlit run` does for the app's own modules
-    expr = app_expression()
     at = AppTest.from_file(str(APPS / "graphlab_app.py"), default_timeout=120)
-    at.query_params.update({"expr": expr})
+    at.query_params.update({"expr": expr, **({"at": ",".join(f"{k}={v}" for k, v in values.items())}
+                                             if values else {})})
     at.run()
     assert not at.exception, at.exception
-    count = 2 * gl.graph(expr).number_of_nodes()
+    return at
 
-    def step():
+
+def _stepped_seconds(at, count: int, times: list[float], repeat: int) -> list[float]:
+    """Server CPU seconds of ``repeat`` clicks on "next" (back to the first step at the end)."""
+    out = []
+    for _ in range(repeat):
         if at.session_state["step"] >= count:
             at.button(key="go:first").click().run()
+        before = len(times)
         at.button(key="go:next").click().run()
+        out.append(times[before])
+    return out
 
-    step()
-    seconds = median_seconds(step, repeat=5 if quick else 15)
+
+def _drew_current(at) -> bool:
     views = at.get("bidi_component")  # the stepper's diagram view: the step's SVG in its data
     svg = json.loads(views[0].proto.json)["svg"] if len(views) == 1 else ""
-    assert not at.exception and re.search(r'class="node [^"]*current', svg), "the step drew no diagram"
+    return not at.exception and bool(re.search(r'class="node [^"]*current', svg))
+
+
+def app_step(quick: bool = False) -> dict | None:
+    try:
+        import streamlit.testing.v1  # noqa: F401
+    except ImportError:
+        return None
+    expr = app_expression()
+    count = 2 * gl.graph(expr).number_of_nodes()
+    with server_like() as times:
+        at = _open(expr)
+        _stepped_seconds(at, count, times, 2)  # warm: this step's explanation and the like
+        seconds = statistics.median(_stepped_seconds(at, count, times, 5 if quick else 15))
+    assert _drew_current(at), "the step drew no diagram"
     return {"nodes": gl.graph(expr).number_of_nodes(), "seconds": seconds}
 
 
+def app_step_lecture(quick: bool = False) -> dict | None:
+    try:
+        import streamlit.testing.v1  # noqa: F401
+    except ImportError:
+        return None
+    if str(APPS) not in sys.path:
+        sys.path.insert(0, str(APPS))
+    from stepper_model import EXAMPLES
+
+    per_example, nodes = [], 0
+    with server_like() as times:
+        for expr, values in list(EXAMPLES.items())[:3 if quick else None]:  # quick: the first three
+            count = 2 * gl.graph(expr).number_of_nodes()
+            at = _open(expr, values)
+            _stepped_seconds(at, count, times, 1)
+            per_example.append(statistics.median(_stepped_seconds(at, count, times, 3 if quick else 6)))
+            assert _drew_current(at), f"a step of {expr} drew no diagram"
+            nodes = max(nodes, gl.graph(expr).number_of_nodes())
+    return {"nodes": nodes, "examples": len(per_example), "seconds": statistics.median(per_example),
+            "slowest": max(per_example), "each": dict(zip(EXAMPLES, per_example, strict=False))}
+
+
 def run(quick: bool = False) -> dict[str, dict | None]:
-    return {"all frames, SVG": frames(quick), "one app step": app_step(quick)}
+    return {"all frames, SVG": frames(quick), "one app step": app_step(quick),
+            "one app step, lecture examples": app_step_lecture(quick)}
 
 
 if __name__ == "__main__":  # python -m benchmarks.diagrams DEPTH DIR REPEAT: the frames' timing, alone

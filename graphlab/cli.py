@@ -954,6 +954,9 @@ SERVER_SETTINGS = {
     "server.maxMessageSize": "50",  # MB; the largest page (every frame's SVG) is far below it
     "server.disconnectedSessionTTL": "60",  # s: a closed tab's session and uploads are freed after a minute
     "server.fileWatcherType": "none",  # a served app does not watch its source for edits
+    # no full garbage collection after every run: with SymPy, pandas and the caches loaded it cost ~100 ms of
+    # CPU a rerun, 5x the page itself; Python's own collector still runs as objects are allocated
+    "runner.postScriptGC": "false",
 }
 
 

@@ -30,6 +30,7 @@ from sympy.printing.str import StrPrinter
 from .formulas import matrix_edge
 from .frames import frame
 from .ops import shape_text
+from .program import program
 from .trace import Trace, as_json_number, local_formula
 
 if TYPE_CHECKING:
@@ -235,6 +236,15 @@ class Table:
         return Table(columns, tuple(tuple(row[i] for i in keep) for row in self.rows))
 
 
+def local_text(graph: nx.DiGraph, node: str, position: int) -> str:
+    """:func:`local_formula` as text; the same at every step, so written once per graph (the app's table
+    asks for every node's at each step)."""
+    written = program(graph).cache.setdefault("local_text", {})
+    if (node, position) not in written:
+        written[(node, position)] = formula(local_formula(graph, node, position))
+    return written[(node, position)]
+
+
 def node_table(trace: Trace, step: int | None = None, exact: bool = False, digits: int = 6,
                compact: bool = False) -> Table:
     """A row per node of what is known at ``step``, an index into ``trace.steps`` (None: the end).
@@ -266,7 +276,7 @@ def node_table(trace: Trace, step: int | None = None, exact: bool = False, digit
             local = "; ".join(f"{m.lhs} = {m.step}" for m in (matrix_edge(g, node, e.position)
                                                                 for e in backward[node].edges))
         else:
-            local = "; ".join(equation(f"∂{node}/∂{e.input}", formula(local_formula(g, node, e.position)),
+            local = "; ".join(equation(f"∂{node}/∂{e.input}", local_text(g, node, e.position),
                                        num(e.local) if visited else "") for e in backward[node].edges)
         shape = (shape_text(data.get("shape", ())),) if g.graph.get("matrices") else ()
         rows.append(("▶" if node == fr.current else "", node, data.get("op", data["kind"]),

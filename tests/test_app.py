@@ -15,7 +15,6 @@ from xml.etree import ElementTree
 
 import pygraphviz
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from graphlab.present import node_table
@@ -145,8 +144,7 @@ def test_stepping_reuses_the_cached_trace(monkeypatch):
     calls = []
     real = stepper_model.trace
     monkeypatch.setattr(stepper_model, "trace", lambda *a, **k: calls.append(a) or real(*a, **k))
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    stepper_model.clear_caches()
     at = open_app()
     for _ in range(4):
         at.button(key="go:next").click().run()

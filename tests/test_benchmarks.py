@@ -62,7 +62,10 @@ def test_diagrams_case_checks_its_frames_and_reports_absolute_targets(capsys):
     frames, step = out["diagrams"]["all frames, SVG"], out["diagrams"]["one app step"]
     assert frames["frames"] == 2 * frames["nodes"] and frames["seconds"] > 0
     assert step["nodes"] == 60 and step["seconds"] > 0
-    assert {t["case"] for t in out["targets"]} == {"diagrams all frames, SVG", "diagrams one app step"}
+    lecture = out["diagrams"]["one app step, lecture examples"]
+    assert lecture["examples"] == 3 and 0 < lecture["seconds"] <= lecture["slowest"]  # --quick: three
+    assert {t["case"] for t in out["targets"]} == {"diagrams all frames, SVG", "diagrams one app step",
+                                                   "diagrams one app step, lecture examples"}
 
 
 def test_a_wrong_epoch_or_step_fails_the_cross_checks():
@@ -110,4 +113,23 @@ def test_the_class_load_benchmark_drives_real_sessions_on_the_real_server():
         assert row["bleed"] == [], f"a student saw another's graph: nodes {row['bleed']}"
         assert 0 < row["step_p50"] <= row["step_p95"] and row["server_cpu_per_rerun"] > 0
         assert row["memory_peak"] >= row["memory_rss"] > 0
+        assert row["failed"] == 0, row["failures"]
     assert table["1 playing + 1 stepping"]["epochs_per_second"] > 0  # the player trained while the other stepped
+
+
+def test_a_student_whose_action_times_out_is_counted_not_fatal():
+    """At 32 sessions an overloaded server must give a row saying how many timed out, not a crash."""
+    import asyncio
+
+    from playwright.async_api import TimeoutError as Timeout
+
+    from benchmarks import app_load
+
+    class Overloaded:
+        async def new_context(self, **_):
+            raise Timeout("Timeout 60000ms exceeded.")
+
+    stepped = asyncio.run(app_load.stepper(Overloaded(), "http://127.0.0.1:1", app_load.EXAMPLES[0]))
+    assert stepped["failed"].startswith("Timeout") and stepped["steps"] == []
+    played = asyncio.run(app_load.player(Overloaded(), "http://127.0.0.1:1", asyncio.Event()))
+    assert played["failed"] and played["epochs_per_second"] is None

@@ -537,3 +537,18 @@ def test_exercise_vanishing_gradients_and_residual_connections():
     train_as_play_does(at, 3)
     residual = last_gradient_norms(at)
     assert residual[0] / residual[-1] > 100 * plain[0] / plain[-1]
+
+
+def test_a_hidden_browser_tab_trains_no_more_and_goes_on_when_shown():
+    at = open_playground(n="200", layers="3", act="tanh")
+    at.button(key="pg_play").click().run()
+    at.run()
+    playing = int(metrics(at)["Epoch"])
+    assert playing > 0
+    at.session_state["pg_visibility"] = {"hidden": True}  # what the page's visibility component reports
+    at.run()
+    at.run()
+    assert int(metrics(at)["Epoch"]) == playing and not at.exception
+    at.session_state["pg_visibility"] = {"hidden": False}
+    at.run()
+    assert int(metrics(at)["Epoch"]) > playing

@@ -1,0 +1,64 @@
+"""The Playground's training loops on one server: all playing sessions together take a bounded share of the CPU,
+split evenly between them.
+
+Every session of `graphlab app` is a thread of one process. Left alone, each playing session would train for
+a fixed time and redraw its charts every tick, so N students pressing Play would ask for N times that and
+starve everyone stepping. Here the playing sessions together use at most ``PLAYING_CORES`` of CPU time: each
+tick reports what it cost (training and drawing, CPU seconds of its own thread), and a session waits before
+its next tick until, with n sessions playing, it has used no more than 1/n of that budget; its training per
+tick is its share of the budget too. A session that stops ticking (paused, its browser tab hidden, or
+closed) drops out after ``FORGET_SECONDS`` and the others' shares grow.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+PLAYING_CORES = 1.0  # CPU seconds per second for all playing sessions together: on 2 cores, one is left
+FORGET_SECONDS = 5.0  # a session that has not ticked for this long no longer counts as playing
+MOST_WAIT = 2.0  # never wait longer before a tick: Pause and the other controls answer after at most this
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One session's last tick: when it began (``time.monotonic``) and the CPU seconds it took."""
+
+    start: float = 0.0
+    cost: float = 0.0
+
+
+class Share:
+    """The playing sessions of this process, and what each may take."""
+
+    def __init__(self, cores: float = PLAYING_CORES, forget: float = FORGET_SECONDS, most_wait: float = MOST_WAIT):
+        self.cores, self.forget, self.most_wait = cores, forget, most_wait
+        self._lock = threading.Lock()
+        self._seen: dict[str, float] = {}  # session -> when it last ticked
+
+    def playing(self, now: float | None = None) -> int:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            for session, seen in list(self._seen.items()):
+                if now - seen > self.forget:
+                    del self._seen[session]
+            return len(self._seen)
+
+    def next_tick(self, session: str, last: Tick, period: float, most_train: float,
+                  now: float | None = None) -> tuple[float, float]:
+        """Before ``session``'s next tick (ticks every ``period`` s at most, training up to ``most_train`` CPU s):
+        (seconds to wait first, CPU seconds it may train for)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._seen[session] = now
+        rate = self.cores / self.playing(now)  # this session's CPU seconds per second
+        wait = max(0.0, last.start + last.cost / rate - now) if last.cost else 0.0
+        return min(wait, self.most_wait), min(most_train, rate * period)
+
+    def leave(self, session: str) -> None:
+        with self._lock:
+            self._seen.pop(session, None)
+
+
+SHARE = Share()  # the process's: every session of the server shares it

@@ -1,0 +1,45 @@
+"""The Playground's playing sessions share a bounded CPU budget evenly (apps/cpu_share.py); times are given."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "apps"))
+
+from cpu_share import Share, Tick  # noqa: E402
+
+
+def test_one_player_trains_its_full_tick_and_never_waits():
+    share = Share(cores=1.0)
+    assert share.next_tick("a", Tick(), period=0.5, most_train=0.3, now=100.0) == (0.0, 0.3)
+    # its last tick cost 0.4 s of CPU: one core allows that every 0.4 s, and 0.5 s have passed
+    assert share.next_tick("a", Tick(100.0, 0.4), period=0.5, most_train=0.3, now=100.5) == (0.0, 0.3)
+
+
+def test_with_four_playing_each_gets_a_quarter_and_waits_for_it():
+    share = Share(cores=1.0)
+    for session in "abcd":
+        share.next_tick(session, Tick(), 0.5, 0.3, now=100.0)
+    wait, train = share.next_tick("a", Tick(100.0, 0.2), 0.5, 0.3, now=100.5)
+    assert train == pytest.approx(0.125)  # a quarter core for half a second
+    assert wait == pytest.approx(0.3)  # 0.2 CPU s at a quarter core: 0.8 s after its last tick began
+    assert share.playing(now=100.5) == 4
+
+
+def test_a_session_that_stops_ticking_drops_out_and_the_others_share_grows():
+    share = Share(cores=1.0, forget=5.0)
+    share.next_tick("gone", Tick(), 0.5, 0.3, now=100.0)
+    share.next_tick("stays", Tick(), 0.5, 0.3, now=100.0)
+    assert share.playing(now=101.0) == 2
+    assert share.next_tick("stays", Tick(), 0.5, 0.3, now=106.0)[1] == 0.3  # alone again: its full tick
+    assert share.playing(now=106.0) == 1
+    share.leave("stays")
+    assert share.playing(now=106.0) == 0
+
+
+def test_the_wait_is_bounded_so_pause_still_answers():
+    share = Share(cores=0.1, most_wait=2.0)
+    assert share.next_tick("a", Tick(100.0, 5.0), 0.5, 0.3, now=100.0)[0] == 2.0
