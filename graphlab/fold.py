@@ -11,12 +11,13 @@ The groups a graph has:
   that only it uses (the statement's body); named by the statement's name, ``h1``;
 * a **layer** ``layer1``, ``layer2``...: the statements at the same depth (a statement's depth is one
   more than the deepest statement it uses), so in the lecture's network ``h1, h2`` are layer 1, ``y``
-  layer 2, ``E`` layer 3. In a network of :func:`graphlab.nn.neuron_graph` a layer also holds its
-  weights and biases (``w1_11``, ``b1_1``), which only it uses, so the folded picture is the layer-level
-  network;
+  layer 2, ``E`` layer 3;
 * a set the user picks, ``NAME=A,B,C``: the statements (or nodes) A, B and C, called NAME.
 
-Variables stay outside statements and picked groups (a gradient is asked of them). A group must be
+A statement or a layer also holds its own variables, those no other statement reads (a neuron's weights
+and bias: w1 and w2 of h1 = σ(w1 x1 + w2 x2)), so a network folds to its layers; an input several
+statements read stays outside, and so does every variable of a group that would otherwise have no input.
+A picked set holds what it names. A group must be
 closed: no path may leave it and come back (that drawn folded would be a cycle).
 """
 
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from .errors import GraphlabError
+from .ops import OPS
 
 __all__ = ["Group", "statements", "layers", "groups", "auto_groups", "check", "outputs", "inputs", "folded_id",
            "MAX_GROUPS"]
@@ -95,29 +97,37 @@ def _depths(graph: nx.DiGraph, stmts: dict[str, Group]) -> dict[str, int]:
     return depth
 
 
-def _network_params(graph: nx.DiGraph) -> set[str]:
-    """A neuron-level network's weights and biases (its variables other than the inputs and targets)."""
-    units = graph.graph.get("units")
-    if not units:
-        return set()
-    keep = set(units[0]) | set(graph.graph.get("targets", ()))
-    return {v for v in graph.graph["variables"] if v not in keep}
+def _own_variables(graph: nx.DiGraph, stmts: dict[str, Group]) -> dict[str, set[str]]:
+    """Each statement's own variables: those no other statement uses (a neuron's weights and bias, the
+    lecture's w1 in h1 = σ(w1 x1 + w2 x2)); an input that several statements read stays outside."""
+    readers: dict[str, set[str]] = {}
+    for name, g in stmts.items():
+        for n in g.members:
+            for p in graph.predecessors(n):
+                if graph.nodes[p]["kind"] == "var":
+                    readers.setdefault(p, set()).add(name)
+    own: dict[str, set[str]] = {name: set() for name in stmts}
+    for v, names in readers.items():
+        if len(names) == 1:
+            own[next(iter(names))].add(v)
+    return own
 
 
-def _layer_label(graph: nx.DiGraph, k: int, names: list[str]) -> str:
-    """A neuron-level network's layer k in the lecture's matrix form; otherwise ``layer k: h1, h2``."""
-    sizes = graph.graph.get("sizes")
-    if not graph.graph.get("units") or not sizes or k > len(sizes) - 1:
-        return f"layer {k}: " + (", ".join(names) if len(names) <= 3 else f"{names[0]} … {names[-1]}")
-    below = "x" if k == 1 else f"H{k - 1}"
-    affine = f"{below} W{k}" + (f" + b{k}" if graph.graph.get("bias") else "")
-    last = k == len(sizes) - 1
-    acts = graph.graph.get("activation")
-    act = acts if isinstance(acts, str) else (acts[k - 1] if k - 1 < len(acts) else None)
-    if last and graph.graph.get("loss") is not None:
-        return f"layer {k}: z = {affine}"
-    name = "y" if last else f"H{k}"
-    return f"layer {k}: {name} = {act}({affine})" if act and act != "linear" else f"layer {k}: {name} = {affine}"
+def _absorb(graph: nx.DiGraph, group: Group, own: set[str]) -> Group:
+    """``group`` with ``own`` variables in it, unless that would leave it no input from outside."""
+    if not own or not set(inputs(graph, group)) - own:
+        return group
+    return Group(group.name, group.members | own, group.label)
+
+
+def _layer_label(graph: nx.DiGraph, k: int, stmts: list[Group]) -> str:
+    """``layer k: h1, h2``; a layer of one function applied neuron by neuron, ``layer 1: h1_1 … h1_4 = tanh(…)``."""
+    names = [g.name for g in stmts]
+    text = ", ".join(names) if len(names) <= 3 else f"{names[0]} … {names[-1]}"
+    ops = {graph.nodes[next(n for n in g.members if graph.nodes[n].get("name"))].get("op") for g in stmts}
+    if len(names) > 1 and len(ops) == 1 and (op := ops.pop()) not in ("add", "sub", "mul", "div", None):
+        text += f" = {OPS[op].symbol}(…)"
+    return f"layer {k}: {text}"
 
 
 def layers(graph: nx.DiGraph) -> dict[str, Group]:
@@ -127,24 +137,18 @@ def layers(graph: nx.DiGraph) -> dict[str, Group]:
     by_depth: dict[int, list[Group]] = {}
     for name, g in stmts.items():
         by_depth.setdefault(depth[name], []).append(g)
-    params = _network_params(graph)
+    own = _own_variables(graph, stmts)
     found = {}
     for k in sorted(by_depth):
-        members = set().union(*(g.members for g in by_depth[k]))
-        members |= _only_used_in(graph, params, members)
-        label = _layer_label(graph, k, [g.name for g in by_depth[k]])
-        found[f"layer{k}"] = Group(f"layer{k}", frozenset(members), label)
+        layer = Group(f"layer{k}", frozenset().union(*(g.members for g in by_depth[k])),
+                      _layer_label(graph, k, by_depth[k]))
+        found[layer.name] = _absorb(graph, layer, set().union(*(own[g.name] for g in by_depth[k])))
     return found
 
 
-def _only_used_in(graph: nx.DiGraph, nodes: set[str], members: set[str] | frozenset[str]) -> set[str]:
-    return {n for n in nodes if set(graph.successors(n)) and set(graph.successors(n)) <= members}
-
-
-def _with_params(graph: nx.DiGraph, group: Group) -> Group:
-    """A neuron of a network with the weights and bias only it uses (so it folds to one node)."""
-    params = _only_used_in(graph, _network_params(graph), group.members)
-    return Group(group.name, group.members | params, group.label) if params else group
+def _with_own(graph: nx.DiGraph, group: Group) -> Group:
+    """A statement with the variables only it uses (a neuron's weights and bias), so it folds to one node."""
+    return _absorb(graph, group, _own_variables(graph, statements(graph)).get(group.name, set()))
 
 
 def check(graph: nx.DiGraph, found: Sequence[Group]) -> tuple[Group, ...]:
@@ -210,7 +214,7 @@ def groups(graph: nx.DiGraph, specs: Iterable[str]) -> tuple[Group, ...]:
         if spec == "layers":
             found += lays.values()
         elif spec == "statements":
-            found += [_with_params(graph, g) for g in stmts.values()]
+            found += [_with_own(graph, g) for g in stmts.values()]
         elif "=" in spec:
             name, _, parts = spec.partition("=")
             name = name.strip()
@@ -228,7 +232,7 @@ def groups(graph: nx.DiGraph, specs: Iterable[str]) -> tuple[Group, ...]:
                                         f"expression (statements: {', '.join(stmts) or 'none'})")
             found.append(Group(name, frozenset(members)))
         elif spec in stmts:
-            found.append(_with_params(graph, stmts[spec]))
+            found.append(_with_own(graph, stmts[spec]))
         elif spec in lays:
             found.append(lays[spec])
         else:
@@ -254,7 +258,7 @@ def auto_groups(graph: nx.DiGraph, expanded: Iterable[str] = ()) -> tuple[Group,
             continue
         for s in stmts.values():
             if s.members <= layer.members and s.name not in expanded:
-                found.append(_with_params(graph, s))
+                found.append(_with_own(graph, s))
     return check(graph, found)
 
 
