@@ -63,7 +63,7 @@ def test_layers_are_statements_at_one_depth(net):
     assert found["layer1"].members == statements(g)["h1"].members | statements(g)["h2"].members | {
         "w1", "w2", "w3", "w4"}
     assert found["layer2"].members == statements(g)["y"].members | {"w5", "w6"}
-    assert found["layer1"].title == "layer 1: h1, h2"
+    assert found["layer1"].title == "layer 1: h1, h2 = σ(…)"
     assert outputs(g, found["layer1"]) == ["h1", "h2"]
 
 
