@@ -5,8 +5,7 @@ from a variable are marked with their products, whose sum is the gradient."""
 from __future__ import annotations
 
 import pytest
-import stepper_model
-from test_app import open_app, shown
+from test_app import open_app, shown, stepper_model
 
 from graphlab import from_text, trace
 from graphlab.nn import neuron_graph
