@@ -120,8 +120,33 @@ def _absorb(graph: nx.DiGraph, group: Group, own: set[str]) -> Group:
     return Group(group.name, group.members | own, group.label)
 
 
-def _layer_label(graph: nx.DiGraph, k: int, stmts: list[Group]) -> str:
-    """``layer k: h1, h2``; a layer of one function applied neuron by neuron, ``layer 1: h1_1 … h1_4 = tanh(…)``."""
+def _network_label(graph: nx.DiGraph, k: int, stmts: list[Group], own: set[str]) -> str | None:
+    """Layer k of a network written neuron by neuron as :func:`graphlab.nn.neuron_graph` writes it (units
+    ``h{k}_{j}`` or the logits ``z``, weights ``w{k}_{ij}``, biases ``b{k}_{j}``), in the lecture's matrix form:
+    ``H1 = tanh(x W1 + b1)``; None for any other layer."""
+    labels = {graph.nodes[v]["label"] for v in own}
+    if not labels or not all(re.fullmatch(rf"[wb]{k}_[0-9_]+", v) for v in labels):
+        return None
+    tops = {graph.nodes[next(n for n in g.members if graph.nodes[n].get("name"))].get("op") for g in stmts}
+    names = {g.name[0] for g in stmts}
+    if len(tops) != 1 or len(names) != 1 or names.pop() not in "hz":
+        return None
+    top = tops.pop()
+    unit = stmts[0].name
+    affine = ("x" if k == 1 else f"H{k - 1}") + f" W{k}" + (f" + b{k}" if any(v[0] == "b" for v in labels) else "")
+    if unit.startswith("z") and top == "add":  # the logits
+        return f"layer {k}: z = {affine}"
+    if unit.startswith("h") and top not in ("add", "sub", "mul", "div"):  # (a residual layer's top is an add)
+        return f"layer {k}: H{k} = {OPS[top].symbol}({affine})"
+    return None
+
+
+def _layer_label(graph: nx.DiGraph, k: int, stmts: list[Group], own: set[str]) -> str:
+    """``layer k: h1, h2``; a layer of one function applied neuron by neuron, ``layer 1: h1_1 … h1_4 = tanh(…)``;
+    a network's layer in matrix form (:func:`_network_label`)."""
+    network = _network_label(graph, k, stmts, own)
+    if network:
+        return network
     names = [g.name for g in stmts]
     text = ", ".join(names) if len(names) <= 3 else f"{names[0]} … {names[-1]}"
     ops = {graph.nodes[next(n for n in g.members if graph.nodes[n].get("name"))].get("op") for g in stmts}
@@ -140,15 +165,16 @@ def layers(graph: nx.DiGraph) -> dict[str, Group]:
     own = _own_variables(graph, stmts)
     found = {}
     for k in sorted(by_depth):
+        mine = set().union(*(own[g.name] for g in by_depth[k]))
         layer = Group(f"layer{k}", frozenset().union(*(g.members for g in by_depth[k])),
-                      _layer_label(graph, k, by_depth[k]))
-        found[layer.name] = _absorb(graph, layer, set().union(*(own[g.name] for g in by_depth[k])))
+                      _layer_label(graph, k, by_depth[k], mine))
+        found[layer.name] = _absorb(graph, layer, mine)
     return found
 
 
-def _with_own(graph: nx.DiGraph, group: Group) -> Group:
+def _with_own(graph: nx.DiGraph, group: Group, own: dict[str, set[str]]) -> Group:
     """A statement with the variables only it uses (a neuron's weights and bias), so it folds to one node."""
-    return _absorb(graph, group, _own_variables(graph, statements(graph)).get(group.name, set()))
+    return _absorb(graph, group, own.get(group.name, set()))
 
 
 def check(graph: nx.DiGraph, found: Sequence[Group]) -> tuple[Group, ...]:
@@ -176,17 +202,24 @@ def check(graph: nx.DiGraph, found: Sequence[Group]) -> tuple[Group, ...]:
     return tuple(found)
 
 
+def _reach(graph: nx.DiGraph, start: frozenset[str], forward: bool) -> set[str]:
+    """Every node a path from ``start`` reaches (``forward``), or that reaches ``start``: one walk for all."""
+    step = graph.successors if forward else graph.predecessors
+    seen: set[str] = set()
+    stack = [m for n in start for m in step(n)]
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen.add(n)
+            stack.extend(step(n))
+    return seen
+
+
 def _closed(graph: nx.DiGraph, group: Group) -> None:
     """Refuse a group that a path leaves and re-enters (``A`` and ``C`` of ``A -> B -> C``, without ``B``)."""
-    after = set()
-    for n in group.members:
-        after |= nx.descendants(graph, n)
-    before = set()
-    for n in group.members:
-        before |= nx.ancestors(graph, n)
-    between = sorted((after & before) - group.members, key=lambda n: not graph.nodes[n].get("name"))
+    between = (_reach(graph, group.members, True) & _reach(graph, group.members, False)) - group.members
     if between:
-        where = _where(graph, between[0])
+        where = _where(graph, min(between, key=lambda n: (not graph.nodes[n].get("name"), n)))
         raise GraphlabError(f"cannot fold {group.name}: a path leaves it and comes back through {where}, "
                             f"so folded it would feed itself; add {where} to the group")
 
@@ -206,6 +239,7 @@ def groups(graph: nx.DiGraph, specs: Iterable[str]) -> tuple[Group, ...]:
     or ``NAME=A,B,C`` (statements or nodes A, B, C folded together as NAME). Raises :class:`GraphlabError`
     naming a bad one."""
     stmts = statements(graph)
+    own = _own_variables(graph, stmts)
     lays = layers(graph)
     by_label = {d["label"]: n for n, d in graph.nodes(data=True)}
     found: list[Group] = []
@@ -214,7 +248,7 @@ def groups(graph: nx.DiGraph, specs: Iterable[str]) -> tuple[Group, ...]:
         if spec == "layers":
             found += lays.values()
         elif spec == "statements":
-            found += [_with_own(graph, g) for g in stmts.values()]
+            found += [_with_own(graph, g, own) for g in stmts.values()]
         elif "=" in spec:
             name, _, parts = spec.partition("=")
             name = name.strip()
@@ -232,7 +266,7 @@ def groups(graph: nx.DiGraph, specs: Iterable[str]) -> tuple[Group, ...]:
                                         f"expression (statements: {', '.join(stmts) or 'none'})")
             found.append(Group(name, frozenset(members)))
         elif spec in stmts:
-            found.append(_with_own(graph, stmts[spec]))
+            found.append(_with_own(graph, stmts[spec], own))
         elif spec in lays:
             found.append(lays[spec])
         else:
@@ -251,6 +285,7 @@ def auto_groups(graph: nx.DiGraph, expanded: Iterable[str] = ()) -> tuple[Group,
     (a link from another expression)."""
     expanded = set(expanded)
     stmts = statements(graph)
+    own = _own_variables(graph, stmts)
     found: list[Group] = []
     for name, layer in layers(graph).items():
         if name not in expanded:
@@ -258,7 +293,7 @@ def auto_groups(graph: nx.DiGraph, expanded: Iterable[str] = ()) -> tuple[Group,
             continue
         for s in stmts.values():
             if s.members <= layer.members and s.name not in expanded:
-                found.append(_with_own(graph, s))
+                found.append(_with_own(graph, s, own))
     return check(graph, found)
 
 

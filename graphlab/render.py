@@ -334,34 +334,23 @@ class Writer:
     def elements(self):
         nodes, edges = [], []
         writer = self.record_node if self.style == "record" else self.lecture_node
-        drawn_groups: set[str] = set()
-        for node in self.g.nodes:
-            if node in self.group:
-                group = self.group[node]
-                if group.name not in drawn_groups:
-                    drawn_groups.add(group.name)
-                    nodes.append(self.group_node(group))
-                continue
-            if node in self.hidden:
-                continue
-            nodes.extend(writer(node))
+        plan = _fold_plan(self.g, self.opts.fold, frozenset(self.hidden))
+        for node in plan.nodes:
+            if isinstance(node, Group):
+                nodes.append(self.group_node(node, plan.outputs[node.name]))
+            else:
+                nodes.extend(writer(node))
         # forward mode: the edges whose terms local × tangent the visited node sums
         summed = {t.position for t in getattr(self.fr.step, "terms", ())} if self.fr.tangents else set()
-        folded: dict[tuple[str, str], list[tuple[str, str, int]]] = {}  # edges into, out of or between groups
-        for arg, node, pos in operand_edges(self.g, self.hidden):
-            if arg in self.group or node in self.group:
-                tail, head = self.shown(arg), self.shown(node)
-                if tail != head:  # inside a group: not drawn
-                    if (tail, head) not in folded:
-                        folded[(tail, head)] = []
-                        edges.append((tail, head))  # a place holder, filled in below
-                    folded[(tail, head)].append((arg, node, pos))
+        for item in plan.edges:
+            if len(item) == 2:  # into, out of or between folded groups: one edge for all it stands for
+                edges.append(self.folded_edge(*item))
                 continue
+            arg, node, pos = item
             head = f"{node}/op" if self.style == "record" else node
             active = ((arg, pos) in self.fr.active or pos in summed) and self.fr.current == node
             edges.append(self.edge(arg, head, f"{arg}->{node}#{pos}", self.edge_lines(arg, node, pos), active=active,
                                    on_path=(arg, node, pos) in self.on_path))
-        edges = [self.folded_edge(e, folded[e]) if len(e) == 2 else e for e in edges]
         if self.style != "record":
             nodes.append((OUTPUT_SINK, {"shape": "point", "width": "0.01", "style": "invis"}, None))
             edges.append(self.edge(self.shown(self.out_key), OUTPUT_SINK, f"{self.out_key}->output", self.sink_lines(),
@@ -369,11 +358,10 @@ class Writer:
         return nodes, edges
 
     # ---- folded groups
-    def group_node(self, group: Group):
-        """A folded group: one box with a double border, its name, and, where it has one output, that output's
-        value and gradient at this frame."""
+    def group_node(self, group: Group, leaving: list[str]):
+        """A folded group: one box with a double border, its name, and, where it has one output (``leaving``),
+        that output's value and gradient at this frame."""
         lines: list[Line] = [((group.title, "", False),)]
-        leaving = outputs(self.g, group)
         if self.show_values and len(leaving) == 1:
             out = leaving[0]
             if out in self.fr.values:
@@ -385,7 +373,7 @@ class Writer:
             lines.append(((self.words(f"{len(group.members)} nodes folded"), "", True),))
         ident = folded_id(group)
         attrs = {"shape": "box", "style": "rounded", "peripheries": "2", "margin": "0.1,0.05",
-                 "tooltip": f"{group.name}: " + ", ".join(sorted(self.node_label(n) for n in group.members))[:300]}
+                 "tooltip": f"{group.name}: {len(group.members)} nodes folded"}
         return (ident, self.highlight(ident, attrs), lines)
 
     def folded_edge(self, ends: tuple[str, str], items: list[tuple[str, str, int]]):
@@ -405,15 +393,12 @@ class Writer:
                 more = f", {self.ellipsis}" if len(known) > 4 else ""
                 lines.append((self.value_span(f"{names} = [{', '.join(shown)}{more}]" if len(args) <= 4 else
                                               f"{names}: {len(args)} values"),))
-            sums = []
-            for a in args:
-                arrived = [self.fr.contributions[(a, n, p)] for b, n, p in items if b == a
-                           and (a, n, p) in self.fr.contributions]
-                if arrived:
-                    total = arrived[0]
-                    for c in arrived[1:]:
-                        total = total + c
-                    sums.append(total)
+            arrived: dict[str, Any] = {}  # input -> the sum of what its uses inside the group sent back so far
+            for a, n, p in items:
+                c = self.fr.contributions.get((a, n, p))
+                if c is not None:
+                    arrived[a] = c if a not in arrived else arrived[a] + c
+            sums = list(arrived.values())
             if len(sums) == 1 and len(args) == 1:
                 lines += self.value_lines(sums[0], self.grad_span)
             elif sums and len(args) <= 4:
@@ -501,6 +486,47 @@ class Writer:
                 for n, d in self.g.nodes(data=True) if d["kind"] == "op" and n not in self.group]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What a frame draws, the same in every frame: nodes (a node id, or a folded Group), edges (an operand edge
+    (input, node, position), or ((tail, head), the operand edges it stands for)), each group's outputs."""
+
+    nodes: tuple
+    edges: tuple
+    outputs: dict[str, list[str]]
+
+
+@lru_cache(maxsize=64)
+def _fold_plan(graph: nx.DiGraph, fold: tuple[Group, ...], hidden: frozenset[str]) -> _Plan:
+    """Worked out once per graph and folding, not per frame: a large graph's layout looks at hundreds."""
+    group = {n: g for g in fold for n in g.members}
+    nodes: list = []
+    seen: set[str] = set()
+    for node in graph.nodes:
+        g = group.get(node)
+        if g is not None:
+            if g.name not in seen:
+                seen.add(g.name)
+                nodes.append(g)
+        elif node not in hidden:
+            nodes.append(node)
+    edges: list = []
+    folded: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
+    shown = lambda n: folded_id(group[n]) if n in group else n  # noqa: E731
+    for arg, node, pos in operand_edges(graph, hidden):
+        if arg not in group and node not in group:
+            edges.append((arg, node, pos))
+            continue
+        ends = (shown(arg), shown(node))
+        if ends[0] == ends[1]:
+            continue  # inside a group: not drawn
+        if ends not in folded:
+            folded[ends] = []
+            edges.append((ends, folded[ends]))
+        folded[ends].append((arg, node, pos))
+    return _Plan(tuple(nodes), tuple(edges), {g.name: outputs(graph, g) for g in fold})
+
+
 def _graph_attrs(opts: Options) -> dict[str, str]:
     return {"rankdir": opts.direction, "fontname": opts.font, "bgcolor": "white", "pad": "0.25",
             "nodesep": "0.3", "ranksep": "0.45", "forcelabels": "true"}
@@ -523,7 +549,7 @@ def _edge_line(tail: str, head: str, attrs: tuple[tuple[str, str], ...]) -> str:
 
 def _digraph(writer: Writer, nodes, edges, layout: Layout | None) -> graphviz.Digraph:
     opts, pal = writer.opts, writer.pal
-    name = writer.g.graph.get("source", "graph").strip() or "graph"
+    name = writer.g.graph.get("source", "graph").strip()[:200] or "graph"  # Graphviz takes ≤ 16,384 characters
     graph_attrs = _graph_attrs(opts)
     if layout is not None:
         # nop2 = neato -n2: keep the given node positions, edge splines and label centres.
@@ -594,6 +620,7 @@ def _layout(source: str) -> Layout:
 
 
 _MAX_LAYOUT_FRAMES = 400  # beyond this, the layout looks at a sample of frames
+_MAX_FOLDED_LAYOUT_FRAMES = 100  # a folded graph (a large one) draws few labels: fewer frames show the widest
 
 
 def _positions(graph: nx.DiGraph, trace: Trace | None, style: str, opts: Options) -> Layout:
@@ -601,7 +628,7 @@ def _positions(graph: nx.DiGraph, trace: Trace | None, style: str, opts: Options
     indices: list[int | None] = [None]
     if trace is not None and style != "plain":
         n = len(trace.steps)
-        stride = max(1, n // _MAX_LAYOUT_FRAMES)
+        stride = max(1, n // (_MAX_LAYOUT_FRAMES if not opts.fold else _MAX_FOLDED_LAYOUT_FRAMES))
         indices += list(range(0, n, stride))
     writers = [Writer(frame(graph, trace if style != "plain" else None, i), style, opts) for i in indices]
     built = [w.elements() for w in writers]

@@ -26,7 +26,7 @@ def test_a_graph_over_the_draw_limit_is_drawn_folded_into_layers():
     assert groups_drawn(at) == ["layer1", "layer2", "layer3", "layer4"]
     assert at.toggle(key="fold").value and at.toggle(key="fold").disabled
     assert at.query_params["fold"] == "1"
-    assert "layer 2: h2_1 … h2_4 = tanh(…)" in shown(at).text
+    assert "layer 2: H2 = tanh(H1 W2 + b2)" in shown(at).text
 
 
 def test_expanding_a_layer_shows_its_neurons_then_fold_all_again():

@@ -138,7 +138,8 @@ def test_draw_fold_in_the_cli(tmp_path, capsys):
 def test_a_network_folds_to_its_layers_with_their_weights_and_each_expands_to_neurons():
     g = neuron_graph((2, 3, 1), "tanh", bias=True, loss="bce")
     folded = auto_groups(g)
-    assert [x.title for x in folded] == ["layer 1: h1_1, h1_2, h1_3 = tanh(…)", "layer 2: z", "layer 3: E"]
+    assert [x.title for x in folded] == ["layer 1: H1 = tanh(x W1 + b1)", "layer 2: z = H1 W2 + b2",
+                                            "layer 3: E"]
     layer1 = folded[0]
     assert {"w1_11", "w1_23", "b1_3"} <= labels(g, layer1.members)  # the layer's own weights fold into it
     assert labels(g, inputs(g, layer1)) == {"x1", "x2"}  # the point's inputs stay outside
