@@ -23,6 +23,7 @@ from graphlab.frames import frame
 from graphlab.present import node_table, number
 
 state = st.session_state
+MANY_VALUES = 24  # more variables than this: their value boxes are folded away in an expander
 ROW_HIGHLIGHT = "background-color: rgba(255, 190, 0, 0.3)"  # translucent: reads on light and dark themes
 DRAWING_KEYS = tuple(f.name for f in fields(m.Drawing))  # session-state keys of the drawing options
 TABS = {"step": "Step through", "check": "Check my work", "descent": "Gradient descent",  # URL name -> label
@@ -312,7 +313,9 @@ except GraphlabError as e:
 
 variables = graph.graph["variables"]
 if variables:
-    columns = st.columns(min(len(variables), 6))
+    many = len(variables) > MANY_VALUES  # a network's weights: in an expander, so the diagram comes first
+    box = st.expander(f"The values of the {len(variables):,} variables") if many else st.container()
+    columns = box.columns(min(len(variables), 6))
     for i, name in enumerate(variables):
         if m.value_key(name) not in state:
             state[m.value_key(name)] = m.default_value(expr, name)

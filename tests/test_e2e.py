@@ -428,7 +428,7 @@ def test_playground_trains_xor_and_opens_a_prediction_in_the_stepper(page, serve
     page.wait_for_selector(f'{DIAGRAM} g.node > title:text-is("fold//layer3")', state="attached",
                            timeout=LOAD_TIMEOUT_MS)
     wait_idle(page)  # the network at the layer level: the inputs, then one node per layer
-    expect_titles(page, "g.node", {"x1", "x2", "t", "fold//layer1", "fold//layer2", "fold//layer3"}, at_least=True)
+    expect_titles(page, "g.node", {"x1", "x2", "fold//layer1", "fold//layer2", "fold//layer3"}, at_least=True)
     expect(step_label(page)).to_contain_text("forward 1 of", use_inner_text=True)
     expect(page).to_have_url(re.compile(r"[?&]expr=[^&]*softplus"))
     expect(page).to_have_url(url_has("fold=1"))
@@ -452,12 +452,12 @@ def test_a_prediction_opens_at_the_layer_level_legibly_and_a_layer_expands_to_it
     for screen, (width, height, at_least) in SCREENS.items():
         page.set_viewport_size({"width": width, "height": height})
         open_app(page, server, **query)
-        expect_titles(page, "g.node", layers | {"x1", "x2", "t"}, at_least=True)
+        expect_titles(page, "g.node", layers | {"x1", "x2"}, at_least=True)
         expect(page.locator(DIAGRAM)).to_contain_text("H1 = tanh(x W1 + b1)")
         expect_legible(page, at_least, f"the layer-level prediction on the {screen}")
         page.locator(".st-key-stage").scroll_into_view_if_needed()
         page.screenshot(path=str(SHOTS / f"prediction-layers-{screen}.png"))
-    page.get_by_role("button", name="layer 2: H2 = tanh(H1 W2 + b2)").click()
+    page.get_by_role("radio", name="layer 2: H2 = tanh(H1 W2 + b2)").click()  # a pill
     neurons = {f"fold//h2_{j}" for j in range(1, 9)}
     expect_titles(page, "g.node", neurons | {"fold//layer1", "fold//layer3"}, at_least=True)
     expect(page).to_have_url(url_has("expand=layer2"))
