@@ -305,6 +305,8 @@ class Writer:
         arrived = self.fr.terms.get(node, [])
         if not arrived or arrived[0][1].consumers < 2:
             return None
+        if self.group and any(c in self.group for c in self.g.successors(node)):
+            return None  # its terms come from inside folded groups: the edges into them carry their sums
         total = arrived[-1][1].consumers
         if any(isinstance(e.contribution, np.ndarray) for _, e in arrived):  # matrices: on the edges already
             text = f"the sum of the {total} gradients on its edges" if len(arrived) == total else \

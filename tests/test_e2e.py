@@ -449,12 +449,13 @@ def test_a_prediction_opens_at_the_layer_level_legibly_and_a_layer_expands_to_it
     query = prediction_query((8, 8))
     layers = {"fold//layer1", "fold//layer2", "fold//layer3", "fold//layer4"}
     SHOTS.mkdir(parents=True, exist_ok=True)
-    for screen, (width, height, at_least) in SCREENS.items():
+    open_app(page, server, **query)
+    expect_titles(page, "g.node", layers | {"x1", "x2"}, at_least=True)
+    expect(page.locator(DIAGRAM)).to_contain_text("H1 = tanh(x W1 + b1)")
+    for screen, (width, height, at_least) in SCREENS.items():  # one page load: the view follows the window
         page.set_viewport_size({"width": width, "height": height})
-        open_app(page, server, **query)
-        expect_titles(page, "g.node", layers | {"x1", "x2"}, at_least=True)
-        expect(page.locator(DIAGRAM)).to_contain_text("H1 = tanh(x W1 + b1)")
         expect_legible(page, at_least, f"the layer-level prediction on the {screen}")
+        wait_idle(page)
         page.locator(".st-key-stage").scroll_into_view_if_needed()
         page.screenshot(path=str(SHOTS / f"prediction-layers-{screen}.png"))
     page.get_by_role("radio", name="layer 2: H2 = tanh(H1 W2 + b2)").click()  # a pill
