@@ -161,11 +161,11 @@ class Writer:
         self.show_values = style != "plain" and fr.trace is not None
         self.group = {n: g for g in opts.fold for n in g.members}  # a folded node -> its group
         marked = {fr.current} if opts.highlight is None else set(opts.highlight)
-        self.marked = {self.shown(n) for n in marked if n is not None}
+        self.marked = {self.drawn_as(n) for n in marked if n is not None}
         self.on_path = set(opts.paths)
         self.marked_groups = {folded_id(g) for g in opts.fold}  # the folded nodes' ids
 
-    def shown(self, node: str) -> str:
+    def drawn_as(self, node: str) -> str:
         """The diagram node ``node`` is drawn as: its own, or its folded group's."""
         group = self.group.get(node)
         return node if group is None else folded_id(group)
@@ -355,8 +355,8 @@ class Writer:
                                    on_path=(arg, node, pos) in self.on_path))
         if self.style != "record":
             nodes.append((OUTPUT_SINK, {"shape": "point", "width": "0.01", "style": "invis"}, None))
-            edges.append(self.edge(self.shown(self.out_key), OUTPUT_SINK, f"{self.out_key}->output", self.sink_lines(),
-                                   active=False))
+            edges.append(self.edge(self.drawn_as(self.out_key), OUTPUT_SINK, f"{self.out_key}->output",
+                                   self.sink_lines(), active=False))
         return nodes, edges
 
     # ---- folded groups
