@@ -600,6 +600,6 @@ def test_playground_opens_a_clicked_point_in_the_stepper(page, server):
     assert abs(x) < 3 and abs(y) < 3, (x, y)  # xor's points span ±5.3: the clicked one is near the middle
     page.get_by_role("button", name="Open in the stepper").click()
     page.wait_for_url("**/?expr=*", timeout=LOAD_TIMEOUT_MS)
-    page.wait_for_selector(f'{DIAGRAM} g.node > title:text-is("fold//layer4")', state="attached",
+    page.wait_for_selector(f'{DIAGRAM} g.node > title:text-is("fold//layer3")', state="attached",
                            timeout=LOAD_TIMEOUT_MS)
     expect(page).to_have_url(re.compile(r"[?&]expr=[^&]*softplus"))
