@@ -50,7 +50,7 @@ FEATURES: dict[str, tuple[str, str, Any]] = {
 MAX_LAYERS, MAX_UNITS = 6, 16  # the TensorFlow Playground's 6 × 8, and wider layers
 MAX_POINTS = 2000  # generated sets: 2,000 points at most, so an epoch stays a few milliseconds
 NEGATIVE, POSITIVE = "#f59322", "#0877bd"  # the Playground's orange (negative, class 0) and blue (positive, class 1)
-STEPPER_DRAW_LIMIT = stepper_model.MAX_DRAW_NODES  # "open this prediction" says whether the stepper draws it
+MAX_EXPR_CHARS = stepper_model.MAX_EXPR_CHARS  # the longest expression the stepper opens
 CLASS_COLOURS = ("#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
                  "#17becf")
 
@@ -608,6 +608,9 @@ def prediction(run: Run, split: str, index: int) -> Prediction:
         target = [int(y[index])] if loss == "bce" else np.eye(sizes[-1])[int(y[index])]  # one-hot for ce and mse
     x = (X[index] - m.mean) / m.std
     values = {k: _number(v) for k, v in neuron_values(g, m.params, x, target).items()}
+    if len(g.graph["source"]) > MAX_EXPR_CHARS:
+        raise GraphlabError(f"this network's graph is {len(g.graph['source']):,} characters of text, more than the "
+                            f"{MAX_EXPR_CHARS:,} the stepper opens: fewer inputs, layers or neurons")
     raw = (run.data.X_test if split == "test" else run.data.X_train)[index]
     if run.perceptron:  # 2 when sign(z) is wrong, 0 when right: sign's zero derivative leaves nothing to descend
         point_loss = 2.0 * m.loss(X[index:index + 1], y[index:index + 1])
@@ -618,6 +621,8 @@ def prediction(run: Run, split: str, index: int) -> Prediction:
 
 
 def stepper_query(p: Prediction) -> dict[str, str]:
-    """The stepper's URL state (``expr``, ``at``, ``step``) that opens ``p`` at its first step."""
-    return {"expr": p.expr, "at": ",".join(f"{k}={v}" for k, v in p.values.items()), "mode": "float", "step": "1"}
+    """The stepper's URL state (``expr``, ``at``, ``step``) that opens ``p`` at its first step, folded into its
+    layers (``fold``: each layer one node, in matrix form, that expands to its neurons)."""
+    return {"expr": p.expr, "at": ",".join(f"{k}={v}" for k, v in p.values.items()), "mode": "float", "step": "1",
+            "fold": "1"}
 

@@ -502,7 +502,8 @@ live()
 # --------------------------------------------------------------------------- one prediction
 st.subheader("Open this prediction")
 st.caption("Pick a point: its computational graph through the network, at the current weights, opens in the "
-           "stepper, neuron by neuron, with the point's loss as the output.")
+           "stepper with the point's loss as the output: at the layer level (H1 = tanh(x W1 + b1)), each layer "
+           "expanding to its neurons and each neuron to its operators.")
 pick = st.columns([1, 1, 4], vertical_alignment="bottom")
 split = pick[0].segmented_control("From the", ("train", "test"), key=key("split"), default="test"
                                   if len(run.data.y_test) else "train", required=True)
@@ -523,12 +524,11 @@ else:
     if probabilities is not None:
         text += f"; the network says class {int(probabilities[0].argmax())} ({probabilities[0].max():.0%})"
     pick[2].markdown(text)
-    drawn = prediction.nodes <= m.STEPPER_DRAW_LIMIT
-    if st.button(f"Open in the stepper ({prediction.nodes} nodes)", key=key("open"), icon=":material/account_tree:"):
+    if st.button(f"Open in the stepper ({prediction.nodes:,} nodes)", key=key("open"),
+                 icon=":material/account_tree:"):
         open_prediction(prediction)  # not an on_click callback: st.switch_page must run in the script
-    st.caption(("The stepper draws it; " if drawn else
-                f"Over {m.STEPPER_DRAW_LIMIT} nodes the stepper shows the table of nodes instead of the drawing; ")
-               + "its inputs are the point's features standardized with the training set's mean and std.")
+    st.caption("The stepper draws it folded into its layers; its inputs are the point's features standardized "
+               "with the training set's mean and std.")
     with st.expander("The expression"):
         st.code(prediction.expr.replace("; ", "\n"), language=None)
 

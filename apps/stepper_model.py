@@ -24,6 +24,7 @@ from graphlab.build import from_text
 from graphlab.errors import GraphlabError
 from graphlab.explain import Explanation, explain_step
 from graphlab.export import render_bytes, to_tikz
+from graphlab.fold import Group, auto_groups
 from graphlab.materials import ZIP_FORMATS, frame_name  # noqa: F401 (ZIP_FORMATS: what frames_zip holds)
 from graphlab.ops import shape_text
 from graphlab.point import is_shape, parse_shapes, parse_value, shapes_of, split_point
@@ -34,7 +35,11 @@ from graphlab.trace import Trace, trace
 # Above this many nodes the diagram is not drawn: it is illegible, and laying it out in the
 # browser freezes the page. The table and a message still show.
 MAX_DRAW_NODES = 60
-MAX_EXPR_CHARS = 20_000  # longer text (from a URL, say) is refused before parsing; ~6,000 nodes at most
+MAX_EXPR_CHARS = 60_000  # longer text (from a URL, say) is refused before parsing; ~15,000 nodes at most
+# Above MAX_DRAW_NODES the diagram is drawn folded (graphlab.fold: its layers, each expandable); a folded
+# drawing still over this many nodes is left out (expand fewer groups).
+MAX_FOLDED_NODES = 120
+MAX_EXPANDED = 200  # names of expanded groups a link may list
 
 NETWORK = "h1 = σ(w3 x1 + w4 x2); h2 = σ(w5 x1 + w6 x2); y = σ(w1 h1 + w2 h2); E = 1/2 (y - t)^2"
 # The lecture's examples, with the values the lecture uses.
@@ -104,6 +109,16 @@ class Drawing:
 
 
 @dataclass(frozen=True)
+class Folding:
+    """What the diagram folds and marks: the layers folded (graphlab.fold.auto_groups) but those ``expanded``,
+    and every path from the variable ``paths`` to the output ("": none)."""
+
+    folded: bool = False
+    expanded: tuple[str, ...] = ()
+    paths: str = ""
+
+
+@dataclass(frozen=True)
 class View:
     """Everything the URL holds: enough to show the same step of the same trace."""
 
@@ -112,6 +127,7 @@ class View:
     mode: str = "float"
     step: int = 1  # 1-based, over all steps (forward then backward)
     drawing: Drawing = Drawing()
+    folding: Folding = Folding()
 
 
 def view_from_query(params: Mapping[str, str]) -> tuple[View, list[str]]:
@@ -144,16 +160,31 @@ def view_from_query(params: Mapping[str, str]) -> tuple[View, list[str]]:
     if "symbolic" in params:
         chosen["symbolic"] = params["symbolic"] in ("1", "true")
     top = {k: chosen.pop(k) for k in ("mode", "step") if k in chosen}
-    return replace(view, **top, drawing=Drawing(**chosen)), problems
+    return replace(view, **top, drawing=Drawing(**chosen), folding=folding_from_query(params, problems)), problems
+
+
+def folding_from_query(params: Mapping[str, str], problems: list[str]) -> Folding:
+    """``fold=1``, ``expand=layer1,h1_2`` and ``paths=x``; the names are checked against the graph later."""
+    expanded = tuple(n for n in (p.strip() for p in params.get("expand", "").split(",")) if n)
+    if len(expanded) > MAX_EXPANDED or any(len(n) > 100 for n in expanded):
+        problems.append(f"expand lists at most {MAX_EXPANDED} group names")
+        expanded = ()
+    paths = params.get("paths", "").strip()
+    if len(paths) > 100:
+        problems.append("paths must be a variable's name")
+        paths = ""
+    return Folding(params.get("fold") == "1", expanded, paths)
 
 
 def view_to_query(view: View, variables: tuple[str, ...]) -> dict[str, str]:
     """URL parameters for ``view``; values only for the variables the expression has."""
     at = ",".join(f"{v}={view.values[v]}" for v in variables if view.values.get(v, "").strip())
-    d = view.drawing
+    d, f = view.drawing, view.folding
     return {"expr": view.expr, "at": at, "mode": view.mode, "step": str(view.step), "style": d.style,
             "direction": d.direction, "palette": d.palette, "precision": str(d.precision),
-            "symbolic": "1" if d.symbolic else "0", "form": d.form}
+            "symbolic": "1" if d.symbolic else "0", "form": d.form,
+            **({"fold": "1"} if f.folded else {}), **({"expand": ",".join(f.expanded)} if f.expanded else {}),
+            **({"paths": f.paths} if f.paths else {})}
 
 
 def error_line(error: GraphlabError, labels: Mapping[str, str]) -> str:
@@ -245,28 +276,61 @@ def compute(key: Key) -> Trace:
 
 
 @cached(256)
-def diagram(key: Key, index: int, drawing: Drawing) -> graphviz.Digraph:
-    """The diagram of step ``index``: what ``st.graphviz_chart`` draws and the downloads render."""
-    t = compute(key)
-    return to_dot(t.graph, t, index, drawing.style, **drawing.options())
+def groups(key: Key, folding: Folding) -> tuple[Group, ...]:
+    """The groups ``folding`` draws folded: none, or the layers less those expanded."""
+    return auto_groups(compute(key).graph, folding.expanded) if folding.folded else ()
 
 
-@cached(512)
-def diagram_svg(key: Key, index: int, drawing: Drawing) -> str:
-    """The diagram of step ``index`` as SVG (what the stepper shows)."""
-    return render_bytes(diagram(key, index, drawing), "svg").decode()
+def drawn_nodes(graph: nx.DiGraph, folded: tuple[Group, ...]) -> int:
+    """How many nodes the diagram draws: a folded group is one."""
+    return graph.number_of_nodes() - sum(len(g.members) - 1 for g in folded)
 
 
 @cached(256)
-def layout_size(key: Key, drawing: Drawing) -> tuple[float, float]:
+def path_terms(key: Key, variable: str) -> list:
+    """Every path from ``variable`` to the output (graphlab.paths); raises GraphlabError over matrices or
+    too many paths."""
+    from graphlab.paths import paths
+
+    return paths(compute(key), variable)
+
+
+def marks(key: Key, folding: Folding) -> dict[str, Any]:
+    """The drawing options ``folding`` adds: the folded groups and the paths' edges."""
+    from graphlab.paths import path_edges
+
+    options: dict[str, Any] = {"fold": groups(key, folding)}
+    if folding.paths:
+        try:
+            options["paths"] = path_edges(path_terms(key, folding.paths))
+        except GraphlabError:
+            pass  # the page says why beside the paths' control
+    return options
+
+
+@cached(512)
+def diagram(key: Key, index: int, drawing: Drawing, folding: Folding = Folding()) -> graphviz.Digraph:
+    """The diagram of step ``index``: what ``st.graphviz_chart`` draws and the downloads render."""
+    t = compute(key)
+    return to_dot(t.graph, t, index, drawing.style, **drawing.options(), **marks(key, folding))
+
+
+@cached(512)
+def diagram_svg(key: Key, index: int, drawing: Drawing, folding: Folding = Folding()) -> str:
+    """The diagram of step ``index`` as SVG (what the stepper shows)."""
+    return render_bytes(diagram(key, index, drawing, folding), "svg").decode()
+
+
+@cached(256)
+def layout_size(key: Key, drawing: Drawing, folding: Folding = Folding()) -> tuple[float, float]:
     """Width and height, in points, of the pinned layout every frame of ``drawing`` is drawn at."""
     t = compute(key)
-    bb = pinned_layout(t.graph, t, drawing.style, make_options(**drawing.options())).bb
+    bb = pinned_layout(t.graph, t, drawing.style, make_options(**drawing.options(), fold=groups(key, folding))).bb
     _, _, width, height = (float(v) for v in bb.split(","))
     return width, height
 
 
-def laid_out(key: Key, drawing: Drawing, area: Mapping[str, Any] | None) -> Drawing:
+def laid_out(key: Key, drawing: Drawing, area: Mapping[str, Any] | None, folding: Folding = Folding()) -> Drawing:
     """``drawing`` with its direction chosen: "auto" becomes the direction whose layout fills ``area``
     ({"w", "h"}: the pixels the diagram has) at the larger scale; LR while the area is not known."""
     if drawing.direction != "auto":
@@ -279,7 +343,7 @@ def laid_out(key: Key, drawing: Drawing, area: Mapping[str, Any] | None) -> Draw
         return replace(drawing, direction="LR")
 
     def scale(direction: str) -> float:
-        w, h = layout_size(key, replace(drawing, direction=direction))
+        w, h = layout_size(key, replace(drawing, direction=direction), folding)
         return min(width / w, height / h)
 
     return replace(drawing, direction=max(("LR", "TB"), key=scale))
@@ -339,12 +403,12 @@ def file_name(key: Key, index: int | None, ext: str) -> str:
     return frame_name(compute(key), index, ext)
 
 
-def figure(key: Key, index: int, drawing: Drawing, ext: str) -> bytes:
-    """Step ``index`` as a file: DOT source, SVG/PNG/PDF through Graphviz, or TikZ."""
+def figure(key: Key, index: int, drawing: Drawing, ext: str, folding: Folding = Folding()) -> bytes:
+    """Step ``index`` as a file, folded and marked as shown: DOT source, SVG/PNG/PDF through Graphviz, or TikZ."""
     if ext == "tex":
         t = compute(key)
-        return to_tikz(t.graph, t, index, drawing.style, **drawing.options()).encode()
-    return render_bytes(diagram(key, index, drawing), ext)
+        return to_tikz(t.graph, t, index, drawing.style, **drawing.options(), **marks(key, folding)).encode()
+    return render_bytes(diagram(key, index, drawing, folding), ext)
 
 
 def frames_zip(key: Key, drawing: Drawing) -> bytes:

@@ -5,7 +5,7 @@ gradients against central differences, each in its own tab."""
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from functools import partial
 
 import check_tab
@@ -24,6 +24,7 @@ from graphlab.frames import frame
 from graphlab.present import number
 
 state = st.session_state
+MANY_VALUES = 24  # more variables than this: their value boxes are folded away in an expander
 DRAWING_KEYS = tuple(f.name for f in fields(m.Drawing))  # session-state keys of the drawing options
 TABS = {"step": "Step through", "check": "Check my work", "descent": "Gradient descent",  # URL name -> label
         "forward": "Forward mode", "gradcheck": "Gradient check", "practice": "Practice"}
@@ -44,6 +45,7 @@ def restore_from_url() -> None:
     state["_restored"] = True
     view, problems = m.view_from_query(st.query_params.to_dict())
     state.update(expr=view.expr, step=view.step, mode=view.mode, **asdict(view.drawing))
+    state.update(fold=view.folding.folded, expanded=list(view.folding.expanded), paths=view.folding.paths)
     state["present"] = params_present(st.query_params.to_dict())
     for name, text in view.values.items():
         state[m.value_key(name)] = text
@@ -69,6 +71,30 @@ def load_example(expr: str) -> None:
         state[m.value_key(name)] = text
     state["step"] = 1
     state[check_tab.KEY] = ""  # claims about another example's nodes would only be errors
+    state.update(expanded=[], paths="")  # another graph's groups and variables
+
+
+def folding_of(graph) -> m.Folding:
+    """The folding the widgets ask for; a graph over the draw limit is always folded."""
+    if graph.number_of_nodes() > m.MAX_DRAW_NODES:
+        state["fold"] = True
+    variables = graph.graph["variables"]
+    if state.get("paths") not in variables:
+        state["paths"] = ""
+    folded = bool(state.get("fold"))
+    return m.Folding(folded, tuple(state.get("expanded") or ()) if folded else (), state["paths"])
+
+
+def expand() -> None:
+    """A folded group picked: drawn open (a layer as its neurons or statements, a statement as its operators)."""
+    picked = state.get("expand_pick")
+    if picked:
+        state["expanded"] = [*(state.get("expanded") or ()), picked]
+    state["expand_pick"] = None
+
+
+def fold_all() -> None:
+    state["expanded"] = []
 
 
 def params_present(params: dict[str, str]) -> bool:
@@ -104,7 +130,7 @@ def show_error(title: str, error: GraphlabError) -> None:
 
 
 # --------------------------------------------------------------------------- the step-through tab
-def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
+def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing, folding: m.Folding) -> None:
     """The "Step through" tab: controls, the diagram of the step, its chain rule, downloads, the node table."""
     count = len(t.steps)
     # step controls
@@ -118,13 +144,24 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
     st.slider("Step", 1, count, key="step", label_visibility="collapsed")
 
     n = graph.number_of_nodes()
-    drawable = n <= m.MAX_DRAW_NODES
+    try:
+        folded = m.groups(key, folding)
+    except GraphlabError as e:  # a group that cannot fold (it would feed itself): drawn open
+        st.warning(f"Cannot fold this graph: {e}")
+        folded, folding = (), replace(folding, folded=False)
+    shown_nodes = m.drawn_nodes(graph, folded)
+    drawable = shown_nodes <= (m.MAX_FOLDED_NODES if folded else m.MAX_DRAW_NODES)
+    fold_controls(graph, n, folded, folding)
     stage = st.container(key=diagram_view.STAGE)  # the diagram and the chain rule: what presenting shows
     with stage:
         if drawable:
-            diagram_view.show(m.diagram_svg(key, index, drawing), index + 1, count, m.step_label(t, index),
+            diagram_view.show(m.diagram_svg(key, index, drawing, folding), index + 1, count, m.step_label(t, index),
                               direction=drawing.direction, present=bool(state.get("present")), key="diagram",
                               on_goto=go_to, on_present=toggle_presenting, on_area=lambda: None)
+        elif folded:
+            st.info(f"Folded, this graph still draws {shown_nodes:,} nodes, more than the {m.MAX_FOLDED_NODES} "
+                    "that can be drawn legibly: fold all again, or expand fewer groups. The table below has every "
+                    "node.")
         else:
             st.info(f"This graph has {n:,} nodes, more than the {m.MAX_DRAW_NODES} that can be drawn legibly, "
                     "so the diagram is left out. The table below has every node.")
@@ -143,7 +180,8 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
             st.markdown("**Download this step**")
             buttons = st.columns(len(m.DOWNLOADS))
             for column, (name, (ext, mime)) in zip(buttons, m.DOWNLOADS.items(), strict=True):
-                column.download_button(name, partial(m.figure, key, index, drawing, ext), m.file_name(key, index, ext),
+                column.download_button(name, partial(m.figure, key, index, drawing, ext, folding),
+                                       m.file_name(key, index, ext),
                                        mime, key=f"download:{ext}", on_click="ignore", width="stretch")
             st.download_button(f"All {count} frames (ZIP)", partial(m.frames_zip, key, drawing),
                                m.file_name(key, None, "zip"), "application/zip", key="download:zip",
@@ -155,6 +193,9 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
                 column.download_button(name, partial(m.whole_trace, key, drawing, fmt, index), file, mime,
                                        key=f"download:{fmt}", on_click="ignore", width="stretch")
 
+    if folding.paths:
+        show_paths(t, key, folding.paths, drawing.precision)
+
     with st.expander("Every gradient", expanded=False):
         lines = m.gradient_latex(key, drawing.form, drawing.precision)
         st.latex(r"\begin{aligned}" + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in lines)
@@ -165,6 +206,53 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing) -> None:
 
     st.subheader("All nodes")
     st.dataframe(m.node_rows(key, index, drawing.precision), hide_index=True, width="stretch")
+
+
+def fold_controls(graph, n: int, folded, folding: m.Folding) -> None:
+    """Fold into layers (always, over the draw limit), expand one folded group at a time, fold all again; and
+    the variable whose paths to the output are marked."""
+    over = n > m.MAX_DRAW_NODES
+    row = st.columns([2, 5, 2], vertical_alignment="bottom")
+    row[0].toggle("Fold into layers", key="fold", disabled=over,
+                  help=f"Each layer (the statements at one depth) drawn as one node; over {m.MAX_DRAW_NODES} nodes "
+                       "a graph is always folded. A step inside a folded group marks the group.")
+    if folded:
+        titles = {g.name: g.title for g in folded}
+        row[1].pills("Expand", list(titles), key="expand_pick", format_func=titles.get, on_change=expand,
+                     help="Draw one group open: a layer as its statements (a network's neurons), a statement as "
+                          "its operators")
+        if folding.expanded:
+            row[2].button("Fold all again", key="fold_all", on_click=fold_all, icon=":material/unfold_less:")
+    variables = graph.graph["variables"]
+    st.selectbox("Paths from", ["", *variables], key="paths", format_func=lambda v: v or "(none)",
+                 help="Mark every path from this variable to the output; below the diagram, each path's product "
+                      "of local gradients, and their sum, the gradient")
+
+
+def show_paths(t, key: m.Key, variable: str, precision: int) -> None:
+    """Every path from ``variable`` to the output: its nodes, its local gradients, their product; the products'
+    sum beside the gradient the backward pass computed."""
+    out = t.graph.graph["output"]
+    try:
+        terms = m.path_terms(key, variable)
+    except GraphlabError as e:
+        st.info(str(e))
+        return
+    digits = partial(number, digits=precision, compact=True)
+    label = {n: d["label"] for n, d in t.graph.nodes(data=True)}
+    rows = [{"path": " → ".join(label[n] for n in p.nodes),
+             "local gradients (output end first)": " · ".join(f"∂{label[node]}/∂{label[p.nodes[len(p.edges) - k - 1]]}"
+                                                              for k, (node, _) in enumerate(p.edges)),
+             "values": " × ".join(f"({digits(v)})" for v in p.locals),
+             "product": digits(p.product)} for p in terms]
+    st.markdown(f"**Every path from {variable} to {out}**: {len(terms)} path{'s' if len(terms) != 1 else ''}, "
+                "marked on the diagram")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    total = None
+    for p in terms:
+        total = p.product if total is None else total + p.product
+    st.markdown(f"Sum of the products: **{digits(total)}** = ∂{out}/∂{variable} = **{digits(t.grads[variable])}**, "
+                "the gradient backprop computed")
 
 
 def matrix_tables(t, index: int, precision: int) -> None:
@@ -226,7 +314,9 @@ except GraphlabError as e:
 
 variables = graph.graph["variables"]
 if variables:
-    columns = st.columns(min(len(variables), 6))
+    many = len(variables) > MANY_VALUES  # a network's weights: in an expander, so the diagram comes first
+    box = st.expander(f"The values of the {len(variables):,} variables") if many else st.container()
+    columns = box.columns(min(len(variables), 6))
     for i, name in enumerate(variables):
         if m.value_key(name) not in state:
             state[m.value_key(name)] = m.default_value(expr, name)
@@ -254,8 +344,12 @@ count = len(t.steps)
 state["step"] = min(max(1, int(state["step"])), count)
 index = state["step"] - 1
 chosen = m.Drawing(**{k: state[k] for k in DRAWING_KEYS})
-view = m.View(expr=expr, values=dict(key.values), mode=key.mode, step=state["step"], drawing=chosen)
-drawing = m.laid_out(key, chosen, (state.get("diagram") or {}).get("area"))  # "auto" direction: the screen's
+folding = folding_of(graph)
+view = m.View(expr=expr, values=dict(key.values), mode=key.mode, step=state["step"], drawing=chosen, folding=folding)
+try:  # "auto" direction: the screen's
+    drawing = m.laid_out(key, chosen, (state.get("diagram") or {}).get("area"), folding)
+except GraphlabError:  # a fold that cannot be drawn: the step-through tab says why
+    drawing = m.laid_out(key, chosen, (state.get("diagram") or {}).get("area"))
 # Only the open tab runs (on_change="rerun"): stepping does not redo the other tabs' work.
 step_tab, check, descent, forward, gradients, practice = st.tabs(list(TABS.values()), key="tab", on_change="rerun")
 if graph.graph.get("matrices") and not (step_tab.open or check.open):
@@ -280,7 +374,7 @@ elif descent.open:
         descent_tab.show(key)
 else:
     with step_tab:
-        step_through(graph, t, key, index, drawing)
+        step_through(graph, t, key, index, drawing, folding)
 
 # last: the tabs settle their state (the parameters chosen by default, say) as they draw
 tab = next(name for name, label in TABS.items() if label == state["tab"])

@@ -522,9 +522,16 @@ def cmd_draw(args: argparse.Namespace) -> int:
     if args.paths:
         if t is None:
             raise UsageError("--paths needs values (--at) to trace")
+        from .paths import path_edges
         from .paths import paths as path_terms
 
-        options["highlight"] = tuple(dict.fromkeys(n for p in path_terms(t, args.paths) for n in p.nodes))
+        terms = path_terms(t, args.paths)
+        options["highlight"] = tuple(dict.fromkeys(n for p in terms for n in p.nodes))
+        options["paths"] = path_edges(terms)
+    if args.fold:
+        from .fold import groups
+
+        options["fold"] = groups(graph, args.fold)
     if args.frames:
         paths = save_frames(args.frames, t, args.format, args.style, args.dpi, args.bare, **options)
         print(f"wrote {len(paths) + 1} files to {args.frames}")  # the frames and index.md
@@ -568,7 +575,10 @@ def add_draw(sub) -> None:
     p.add_argument("--font", default="Helvetica", help="font of the labels (default Helvetica)")
     p.add_argument("--dpi", type=float, help="resolution of .png files (default 96)")
     p.add_argument("--bare", action="store_true", help=".tex: the tikzpicture only, not a standalone document")
-    p.add_argument("--paths", metavar="NAME", help="highlight every node on a path from NAME to the output")
+    p.add_argument("--paths", metavar="NAME", help="highlight every node and edge on a path from NAME to the output")
+    p.add_argument("--fold", metavar="GROUP", action="append",
+                   help="draw GROUP as one node (repeatable): a statement's name (h1), layerK, layers (every layer), "
+                        "statements (every statement), or NAME=A,B,C (statements or nodes A, B, C as NAME)")
     p.add_argument("--beamer", action="store_true",
                    help=".tex: a Beamer deck, one overlay per step, and NAME-frame.tex, its frame alone to \\input")
     p.add_argument("--fps", type=float, default=1.0, help=".gif, .apng: steps a second (default 1)")

@@ -43,7 +43,7 @@ NOT_TRAINABLE = {"sign": "sign has no gradient to descend (sign'(z) = 0, the con
                          "of sign units (no hidden layer) learns by the perceptron rule, w += eta (y - y_hat) x; "
                          "hidden sign units have no learning rule, so pick relu, tanh, sigmoid or linear"}
 LOSSES = {"ce": "softmax_ce", "bce": "bce_logits", "mse": "mse"}  # CLI name -> registry op
-MAX_NEURON_WEIGHTS = 400  # a neuron-level graph is for looking at; larger nets stay layer-level
+MAX_NEURON_WEIGHTS = 3_000  # a neuron-level graph is for looking at (folded into layers past 60 nodes)
 
 
 def parse_layers(text: str) -> list[int]:

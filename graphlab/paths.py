@@ -18,7 +18,7 @@ from .errors import GraphlabError
 from .program import program
 from .trace import Trace, local_formula
 
-__all__ = ["MAX_PATHS", "PathTerm", "paths", "path_count"]
+__all__ = ["MAX_PATHS", "PathTerm", "paths", "path_count", "path_edges"]
 
 MAX_PATHS = 64
 
@@ -34,6 +34,12 @@ class PathTerm:
     formulas: tuple[str, ...]
     locals: tuple[Any, ...]
     product: Any
+
+
+def path_edges(terms: list[PathTerm]) -> tuple[tuple[str, str, int], ...]:
+    """The operand edges (input, node, position) the paths run along, each once: what a diagram marks."""
+    return tuple(dict.fromkeys((p.nodes[i], node, position) for p in terms
+                               for i, (node, position) in enumerate(reversed(p.edges))))
 
 
 def path_count(trace: Trace, variable: str) -> int:

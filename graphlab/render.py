@@ -38,6 +38,7 @@ import networkx as nx
 import numpy as np
 
 from .errors import GraphlabError
+from .fold import Group, folded_id, outputs
 from .formulas import matrix_edge
 from .frames import Frame, folded_constants, frame, operand_edges
 from .ops import OPS, shape_text
@@ -81,6 +82,8 @@ class Options:
     fontsize: float = 14
     pin: bool = True  # pin the layout (same positions in every frame)
     highlight: tuple[str, ...] | None = None  # the nodes to mark as current; None: the step's node
+    fold: tuple[Group, ...] = ()  # groups drawn as one node each (graphlab.fold)
+    paths: tuple[tuple[str, str, int], ...] = ()  # edges (input, node, position) drawn as on a path
 
     def check(self) -> Options:
         if self.direction not in ("LR", "TB"):
@@ -101,6 +104,9 @@ def make_options(**options: Any) -> Options:
         options["highlight"] = (options["highlight"],)
     elif options.get("highlight") is not None:
         options["highlight"] = tuple(options["highlight"])
+    for name in ("fold", "paths"):
+        if options.get(name) is not None:
+            options[name] = tuple(options[name])
     return Options(**options).check()
 
 
@@ -153,7 +159,16 @@ class Writer:
         self.out_key = self.g.graph["output"]
         self.hidden = folded_constants(self.g) if style != "record" else set()
         self.show_values = style != "plain" and fr.trace is not None
-        self.marked = {fr.current} if opts.highlight is None else set(opts.highlight)
+        self.group = {n: g for g in opts.fold for n in g.members}  # a folded node -> its group
+        marked = {fr.current} if opts.highlight is None else set(opts.highlight)
+        self.marked = {self.drawn_as(n) for n in marked if n is not None}
+        self.on_path = set(opts.paths)
+        self.marked_groups = {folded_id(g) for g in opts.fold}  # the folded nodes' ids
+
+    def drawn_as(self, node: str) -> str:
+        """The diagram node ``node`` is drawn as: its own, or its folded group's."""
+        group = self.group.get(node)
+        return node if group is None else folded_id(group)
 
     def num(self, value: Any) -> str:
         return number(value, digits=self.opts.precision, compact=True)
@@ -297,6 +312,8 @@ class Writer:
         arrived = self.fr.terms.get(node, [])
         if not arrived or arrived[0][1].consumers < 2:
             return None
+        if self.group and any(c in self.group for c in self.g.successors(node)):
+            return None  # its terms come from inside folded groups: the edges into them carry their sums
         total = arrived[-1][1].consumers
         head = f"{self.d(self.node_label(self.out_key), self.node_label(node))} = "
         if any(isinstance(e.contribution, np.ndarray) for _, e in arrived):  # matrices: on the edges already
@@ -320,7 +337,7 @@ class Writer:
         return None if pieces is None else [(self.grad_span(p),) for p in pieces]
 
     def node_classes(self, node: str) -> str:
-        kind = self.g.nodes[node]["kind"]
+        kind = "group" if node in self.marked_groups else self.g.nodes[node]["kind"]
         return f"{kind} current" if node in self.marked else kind
 
     def highlight(self, node: str, attrs: dict[str, str]) -> dict[str, str]:
@@ -335,26 +352,87 @@ class Writer:
     def elements(self):
         nodes, edges = [], []
         writer = self.record_node if self.style == "record" else self.lecture_node
-        for node in self.g.nodes:
-            if node in self.hidden:
-                continue
-            nodes.extend(writer(node))
+        plan = _fold_plan(self.g, self.opts.fold, frozenset(self.hidden))
+        for node in plan.nodes:
+            if isinstance(node, Group):
+                nodes.append(self.group_node(node, plan.outputs[node.name]))
+            else:
+                nodes.extend(writer(node))
         # forward mode: the edges whose terms local × tangent the visited node sums
         summed = {t.position for t in getattr(self.fr.step, "terms", ())} if self.fr.tangents else set()
-        for arg, node, pos in operand_edges(self.g, self.hidden):
+        for item in plan.edges:
+            if len(item) == 2:  # into, out of or between folded groups: one edge for all it stands for
+                edges.append(self.folded_edge(*item))
+                continue
+            arg, node, pos = item
             head = f"{node}/op" if self.style == "record" else node
             active = ((arg, pos) in self.fr.active or pos in summed) and self.fr.current == node
-            edges.append(self.edge(arg, head, f"{arg}->{node}#{pos}", self.edge_lines(arg, node, pos), active=active))
+            edges.append(self.edge(arg, head, f"{arg}->{node}#{pos}", self.edge_lines(arg, node, pos), active=active,
+                                   on_path=(arg, node, pos) in self.on_path))
         if self.style != "record":
             nodes.append((OUTPUT_SINK, {"shape": "point", "width": "0.01", "style": "invis"}, None))
-            edges.append(self.edge(self.out_key, OUTPUT_SINK, f"{self.out_key}->output", self.sink_lines(),
-                                   active=False))
+            edges.append(self.edge(self.drawn_as(self.out_key), OUTPUT_SINK, f"{self.out_key}->output",
+                                   self.sink_lines(), active=False))
         return nodes, edges
 
-    def edge(self, tail: str, head: str, ident: str, lines: list[Line], active: bool):
-        attrs = {"id": ident, "class": "active" if active else "edge"}
+    # ---- folded groups
+    def group_node(self, group: Group, leaving: list[str]):
+        """A folded group: one box with a double border, its name, and, where it has one output (``leaving``),
+        that output's value and gradient at this frame."""
+        lines: list[Line] = [((group.title, "", False),)]
+        if self.show_values and len(leaving) == 1:
+            out = leaving[0]
+            if out in self.fr.values:
+                lines += self.value_lines(self.fr.values[out], self.value_span, f"{self.node_label(out)} = ")
+            if self.fr.grads.get(out) is not None and not self.fr.tangents:
+                lines.append((self.grad_span(f"{self.d(self.node_label(self.out_key), self.node_label(out))} = "
+                                             f"{self.num(self.fr.grads[out])}"),))
+        else:
+            lines.append(((self.words(f"{len(group.members)} nodes folded"), "", True),))
+        ident = folded_id(group)
+        attrs = {"shape": "box", "style": "rounded", "peripheries": "2", "margin": "0.1,0.05",
+                 "tooltip": f"{group.name}: {len(group.members)} nodes folded"}
+        return (ident, self.highlight(ident, attrs), lines)
+
+    def folded_edge(self, ends: tuple[str, str], items: list[tuple[str, str, int]]):
+        """The one edge drawn for every operand edge from ``tail`` to ``head`` (either or both folded): what it
+        carries forward, and the gradient sent back along it so far (summed over the uses inside a group)."""
+        tail, head = ends
+        args = list(dict.fromkeys(arg for arg, _, _ in items))
+        lines: list[Line] = []
+        if self.show_values and not self.fr.tangents:
+            known = [a for a in args if a in self.fr.values]
+            names = self.node_label(args[0]) if len(args) == 1 else \
+                f"{self.node_label(args[0])} {self.ellipsis} {self.node_label(args[-1])}"
+            if len(known) == 1 and len(args) == 1:
+                lines += self.value_lines(self.fr.values[args[0]], self.value_span, f"{names} = ")
+            elif known:
+                shown = [self.num(self.fr.values[a]) for a in known[:4]]
+                more = f", {self.ellipsis}" if len(known) > 4 else ""
+                lines.append((self.value_span(f"{names} = [{', '.join(shown)}{more}]" if len(args) <= 4 else
+                                              f"{names}: {len(args)} values"),))
+            arrived: dict[str, Any] = {}  # input -> the sum of what its uses inside the group sent back so far
+            for a, n, p in items:
+                c = self.fr.contributions.get((a, n, p))
+                if c is not None:
+                    arrived[a] = c if a not in arrived else arrived[a] + c
+            sums = list(arrived.values())
+            if len(sums) == 1 and len(args) == 1:
+                lines += self.value_lines(sums[0], self.grad_span)
+            elif sums and len(args) <= 4:
+                lines.append((self.grad_span(f"[{', '.join(self.num(v) for v in sums)}]"),))
+        active = any(self.fr.current == n and (a, p) in self.fr.active for a, n, p in items)
+        if self.style == "record" and head not in self.marked_groups and self.g.nodes[head]["kind"] == "op":
+            head = f"{head}/op"
+        return self.edge(tail, head, f"{tail}->{head}", lines, active=active,
+                         on_path=any(item in self.on_path for item in items))
+
+    def edge(self, tail: str, head: str, ident: str, lines: list[Line], active: bool, on_path: bool = False):
+        attrs = {"id": ident, "class": "active" if active else "path" if on_path else "edge"}
         if active:
             attrs.update(color=self.pal.grad, penwidth="2")
+        elif on_path:
+            attrs.update(color=self.pal.local, penwidth="3")
         if lines and self.style == "record":
             lines = []  # record boxes carry the numbers
         return (tail, head, attrs, lines)
@@ -423,7 +501,48 @@ class Writer:
         if self.style != "record":
             return []
         return [(f"{n}/op", n, {"class": "edge", "id": f"{n}/op->{n}"}, [])
-                for n, d in self.g.nodes(data=True) if d["kind"] == "op"]
+                for n, d in self.g.nodes(data=True) if d["kind"] == "op" and n not in self.group]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a frame draws, the same in every frame: nodes (a node id, or a folded Group), edges (an operand edge
+    (input, node, position), or ((tail, head), the operand edges it stands for)), each group's outputs."""
+
+    nodes: tuple
+    edges: tuple
+    outputs: dict[str, list[str]]
+
+
+@lru_cache(maxsize=64)
+def _fold_plan(graph: nx.DiGraph, fold: tuple[Group, ...], hidden: frozenset[str]) -> _Plan:
+    """Worked out once per graph and folding, not per frame: a large graph's layout looks at hundreds."""
+    group = {n: g for g in fold for n in g.members}
+    nodes: list = []
+    seen: set[str] = set()
+    for node in graph.nodes:
+        g = group.get(node)
+        if g is not None:
+            if g.name not in seen:
+                seen.add(g.name)
+                nodes.append(g)
+        elif node not in hidden:
+            nodes.append(node)
+    edges: list = []
+    folded: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
+    shown = lambda n: folded_id(group[n]) if n in group else n  # noqa: E731
+    for arg, node, pos in operand_edges(graph, hidden):
+        if arg not in group and node not in group:
+            edges.append((arg, node, pos))
+            continue
+        ends = (shown(arg), shown(node))
+        if ends[0] == ends[1]:
+            continue  # inside a group: not drawn
+        if ends not in folded:
+            folded[ends] = []
+            edges.append((ends, folded[ends]))
+        folded[ends].append((arg, node, pos))
+    return _Plan(tuple(nodes), tuple(edges), {g.name: outputs(graph, g) for g in fold})
 
 
 def _graph_attrs(opts: Options) -> dict[str, str]:
@@ -448,7 +567,7 @@ def _edge_line(tail: str, head: str, attrs: tuple[tuple[str, str], ...]) -> str:
 
 def _digraph(writer: Writer, nodes, edges, layout: Layout | None) -> graphviz.Digraph:
     opts, pal = writer.opts, writer.pal
-    name = writer.g.graph.get("source", "graph").strip() or "graph"
+    name = writer.g.graph.get("source", "graph").strip()[:200] or "graph"  # Graphviz takes ≤ 16,384 characters
     graph_attrs = _graph_attrs(opts)
     if layout is not None:
         # nop2 = neato -n2: keep the given node positions, edge splines and label centres.
@@ -519,6 +638,7 @@ def _layout(source: str) -> Layout:
 
 
 _MAX_LAYOUT_FRAMES = 400  # beyond this, the layout looks at a sample of frames
+_MAX_FOLDED_LAYOUT_FRAMES = 100  # a folded graph (a large one) draws few labels: fewer frames show the widest
 
 
 def _positions(graph: nx.DiGraph, trace: Trace | None, style: str, opts: Options) -> Layout:
@@ -526,7 +646,7 @@ def _positions(graph: nx.DiGraph, trace: Trace | None, style: str, opts: Options
     indices: list[int | None] = [None]
     if trace is not None and style != "plain":
         n = len(trace.steps)
-        stride = max(1, n // _MAX_LAYOUT_FRAMES)
+        stride = max(1, n // (_MAX_LAYOUT_FRAMES if not opts.fold else _MAX_FOLDED_LAYOUT_FRAMES))
         indices += list(range(0, n, stride))
     writers = [Writer(frame(graph, trace if style != "plain" else None, i), style, opts) for i in indices]
     built = [w.elements() for w in writers]

@@ -226,12 +226,12 @@ def test_a_fan_out_node_shows_its_running_sum():
     assert shown[-1] and "terms" not in shown[-1]
 
 
-def test_a_large_graph_gets_the_table_and_a_message_not_a_drawing():
-    expr = " + ".join(f"x{i}" for i in range(40))
+def test_a_graph_too_large_even_folded_gets_the_table_and_a_message_not_a_drawing():
+    expr = " + ".join(f"x{i}" for i in range(150))  # folded, still its 150 variables and one group
     at = open_app(expr=expr)
     assert not at.get("bidi_component")
-    assert any(f"more than the {stepper_model.MAX_DRAW_NODES}" in i.value for i in at.info)
-    assert len(table(at)) == 79
+    assert any(f"more than the {stepper_model.MAX_FOLDED_NODES}" in i.value for i in at.info)
+    assert len(table(at)) == 299
 
 
 def test_non_finite_values_are_flagged_not_raised():

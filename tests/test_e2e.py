@@ -428,12 +428,55 @@ def test_playground_trains_xor_and_opens_a_prediction_in_the_stepper(page, serve
 
     page.get_by_role("button", name="Open in the stepper").click()
     page.wait_for_url("**/?expr=*", timeout=LOAD_TIMEOUT_MS)  # the Playground's run, then the stepper's
-    page.wait_for_selector(f'{DIAGRAM} g.node > title:text-is("E")', state="attached",
+    page.wait_for_selector(f'{DIAGRAM} g.node > title:text-is("fold//layer3")', state="attached",
                            timeout=LOAD_TIMEOUT_MS)
-    wait_idle(page)
-    expect_titles(page, "g.node", {"x1", "x2", "h1_1", "z", "E"}, at_least=True)
+    wait_idle(page)  # the network at the layer level: the inputs, then one node per layer
+    expect_titles(page, "g.node", {"x1", "x2", "fold//layer1", "fold//layer2", "fold//layer3"}, at_least=True)
     expect(step_label(page)).to_contain_text("forward 1 of", use_inner_text=True)
     expect(page).to_have_url(re.compile(r"[?&]expr=[^&]*softplus"))
+    expect(page).to_have_url(url_has("fold=1"))
+
+
+def prediction_query(layers: tuple[int, ...]) -> dict[str, str]:
+    """The stepper's link for a Playground prediction through a fresh network of hidden ``layers``."""
+    import playground_model
+
+    run = playground_model.Run.start(playground_model.Config(dataset="xor", layers=layers, activations=("tanh",)
+                                                             * len(layers)))
+    return playground_model.stepper_query(playground_model.prediction(run, "test", 0))
+
+
+def test_a_prediction_opens_at_the_layer_level_legibly_and_a_layer_expands_to_its_neurons(page, server):
+    """A 2-8-8-1 network's prediction (185 nodes, over the draw limit either way) at phone, laptop and 1080p size:
+    one node per layer, in matrix form, legible; then layer 2 expanded to its 8 neurons."""
+    query = prediction_query((8, 8))
+    layers = {"fold//layer1", "fold//layer2", "fold//layer3", "fold//layer4"}
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    open_app(page, server, **query)
+    expect_titles(page, "g.node", layers | {"x1", "x2"}, at_least=True)
+    expect(page.locator(DIAGRAM)).to_contain_text("H1 = tanh(x W1 + b1)")
+    for screen, (width, height, at_least) in SCREENS.items():  # one page load: the view follows the window
+        page.set_viewport_size({"width": width, "height": height})
+        expect_legible(page, at_least, f"the layer-level prediction on the {screen}")
+        wait_idle(page)
+        page.locator(".st-key-stage").scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / f"prediction-layers-{screen}.png"))
+    page.get_by_role("radio", name="layer 2: H2 = tanh(H1 W2 + b2)").click()  # a pill
+    neurons = {f"fold//h2_{j}" for j in range(1, 9)}
+    expect_titles(page, "g.node", neurons | {"fold//layer1", "fold//layer3"}, at_least=True)
+    expect(page).to_have_url(url_has("expand=layer2"))
+    wait_idle(page)
+    page.keyboard.press("End")  # the last step: backward at an input, outside every group
+    expect(step_label(page)).to_contain_text("backward", use_inner_text=True)
+    wait_idle(page)
+    page.locator(".st-key-stage").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "prediction-layer2-expanded-1080p.png"))
+
+
+def test_paths_from_a_variable_are_marked_on_the_diagram(page, server):
+    open_app(page, server, expr="log(x1 x2) sin(x2)", at="x1=2,x2=3", paths="x2")
+    expect(page.locator(f"{DIAGRAM} g.edge.path")).to_have_count(5)  # x2 → x1 x2 → log → f, x2 → sin → f
+    expect(page.get_by_text("Sum of the products")).to_contain_text("-1.727", use_inner_text=True)
 
 
 # ----------------------------------------------------------------------------- the Practice tab
@@ -560,7 +603,7 @@ def test_playground_opens_a_clicked_point_in_the_stepper(page, server):
     assert abs(x) < 3 and abs(y) < 3, (x, y)  # xor's points span ±5.3: the clicked one is near the middle
     page.get_by_role("button", name="Open in the stepper").click()
     page.wait_for_url("**/?expr=*", timeout=LOAD_TIMEOUT_MS)
-    page.wait_for_selector(f'{DIAGRAM} g.node > title:text-is("E")', state="attached",
+    page.wait_for_selector(f'{DIAGRAM} g.node > title:text-is("fold//layer3")', state="attached",
                            timeout=LOAD_TIMEOUT_MS)
     expect(page).to_have_url(re.compile(r"[?&]expr=[^&]*softplus"))
 

@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 from graphlab import data as datasets
 from graphlab import from_text, trace
 from graphlab.errors import GraphlabError
+from graphlab.fold import auto_groups
 from graphlab.train import Model
 
 APPS = Path(__file__).resolve().parent.parent / "apps"
@@ -132,12 +133,17 @@ def test_the_prediction_expression_traces_to_the_models_loss_on_that_point(loss,
     assert query["expr"] == p.expr and query["step"] == "1"
 
 
-def test_the_default_prediction_is_drawable_and_big_networks_are_refused():
+def test_every_playground_network_opens_folded_into_its_layers():
     run = m.Run.start(m.Config(points=100))
-    assert m.prediction(run, "train", 0).nodes <= m.STEPPER_DRAW_LIMIT
-    big = m.Run.start(m.Config(dataset="digits", layers=(16,), activations=("relu",), loss="ce"))
-    with pytest.raises(GraphlabError, match="weights"):
-        m.prediction(big, "test", 0)
+    assert m.stepper_query(m.prediction(run, "train", 0))["fold"] == "1"
+    # the largest network the page builds: digits' 64 pixels, six layers of 16, ten classes (2,464 weights)
+    layers = (m.MAX_UNITS,) * m.MAX_LAYERS
+    big = m.Run.start(m.Config(dataset="digits", layers=layers, activations=("relu",) * len(layers), loss="ce"))
+    p = m.prediction(big, "test", 0)
+    assert len(p.expr) <= m.MAX_EXPR_CHARS
+    g = from_text(p.expr)
+    assert [x.title for x in auto_groups(g)][:2] == ["layer 1: H1 = relu(x W1 + b1)", "layer 2: H2 = relu(H1 W2 + b2)"]
+    assert m.prediction(big, "test", 0).nodes == g.number_of_nodes() > 5_000
     with pytest.raises(GraphlabError, match="no point 999"):
         m.prediction(run, "test", 999)
 
