@@ -182,17 +182,18 @@ def app_step_lecture(quick: bool = False) -> dict | None:
         return None
     if str(APPS) not in sys.path:
         sys.path.insert(0, str(APPS))
-    from stepper_model import EXAMPLES
+    from stepper_model import EXAMPLES, build, shapes_typed
 
     per_example, nodes = [], 0
     with server_like() as times:
         for expr, values in list(EXAMPLES.items())[:3 if quick else None]:  # quick: the first three
-            count = 2 * gl.graph(expr).number_of_nodes()
+            size = build(expr, shapes_typed(tuple((values or {}).items()))).number_of_nodes()  # shapes as typed
+            count = 2 * size
             at = _open(expr, values)
             _stepped_seconds(at, count, times, 1)
             per_example.append(statistics.median(_stepped_seconds(at, count, times, 3 if quick else 6)))
             assert _drew_current(at), f"a step of {expr} drew no diagram"
-            nodes = max(nodes, gl.graph(expr).number_of_nodes())
+            nodes = max(nodes, size)
     return {"nodes": nodes, "examples": len(per_example), "seconds": statistics.median(per_example),
             "slowest": max(per_example), "each": dict(zip(EXAMPLES, per_example, strict=False))}
 
