@@ -24,7 +24,8 @@ from graphlab.build import from_text
 from graphlab.errors import GraphlabError
 from graphlab.explain import Explanation, explain_step
 from graphlab.export import render_bytes, to_tikz
-from graphlab.fold import Group, auto_groups
+from graphlab.fold import GROUP_NAME, Group, auto_groups, check
+from graphlab.fold import groups as named_groups
 from graphlab.materials import ZIP_FORMATS, frame_name  # noqa: F401 (ZIP_FORMATS: what frames_zip holds)
 from graphlab.ops import shape_text
 from graphlab.point import is_shape, parse_shapes, parse_value, shapes_of, split_point
@@ -40,6 +41,8 @@ MAX_EXPR_CHARS = 60_000  # longer text (from a URL, say) is refused before parsi
 # drawing still over this many nodes is left out (expand fewer groups).
 MAX_FOLDED_NODES = 120
 MAX_EXPANDED = 200  # names of expanded groups a link may list
+MAX_PICKED = 1_000  # nodes a link's fold_set may list
+DEFAULT_SET_NAME = "group"  # what a set the user picks to fold is called unless named
 
 NETWORK = "h1 = σ(w3 x1 + w4 x2); h2 = σ(w5 x1 + w6 x2); y = σ(w1 h1 + w2 h2); E = 1/2 (y - t)^2"
 # The lecture's examples, with the values the lecture uses.
@@ -111,11 +114,14 @@ class Drawing:
 @dataclass(frozen=True)
 class Folding:
     """What the diagram folds and marks: the layers folded (graphlab.fold.auto_groups) but those ``expanded``,
+    the nodes ``picked`` (their labels) folded as one group called ``name`` (the CLI's ``--fold NAME=A,B``),
     and every path from the variable ``paths`` to the output ("": none)."""
 
     folded: bool = False
     expanded: tuple[str, ...] = ()
     paths: str = ""
+    picked: tuple[str, ...] = ()
+    name: str = DEFAULT_SET_NAME
 
 
 @dataclass(frozen=True)
@@ -164,7 +170,8 @@ def view_from_query(params: Mapping[str, str]) -> tuple[View, list[str]]:
 
 
 def folding_from_query(params: Mapping[str, str], problems: list[str]) -> Folding:
-    """``fold=1``, ``expand=layer1,h1_2`` and ``paths=x``; the names are checked against the graph later."""
+    """``fold=1``, ``expand=layer1,h1_2``, ``paths=x``, ``fold_set=v1,v2`` and ``fold_name=group``; the names
+    are checked against the graph later."""
     expanded = tuple(n for n in (p.strip() for p in params.get("expand", "").split(",")) if n)
     if len(expanded) > MAX_EXPANDED or any(len(n) > 100 for n in expanded):
         problems.append(f"expand lists at most {MAX_EXPANDED} group names")
@@ -173,7 +180,15 @@ def folding_from_query(params: Mapping[str, str], problems: list[str]) -> Foldin
     if len(paths) > 100:
         problems.append("paths must be a variable's name")
         paths = ""
-    return Folding(params.get("fold") == "1", expanded, paths)
+    picked = tuple(dict.fromkeys(n for n in (p.strip() for p in params.get("fold_set", "").split(",")) if n))
+    if len(picked) > MAX_PICKED or any(len(n) > 100 for n in picked):
+        problems.append(f"fold_set lists at most {MAX_PICKED:,} node names")
+        picked = ()
+    name = params.get("fold_name", DEFAULT_SET_NAME).strip()
+    if not GROUP_NAME.fullmatch(name) or len(name) > 40:
+        problems.append("fold_name must be a name: a letter, then letters, digits or _ (at most 40)")
+        name = DEFAULT_SET_NAME
+    return Folding(params.get("fold") == "1", expanded, paths, picked, name)
 
 
 def view_to_query(view: View, variables: tuple[str, ...]) -> dict[str, str]:
@@ -184,7 +199,8 @@ def view_to_query(view: View, variables: tuple[str, ...]) -> dict[str, str]:
             "direction": d.direction, "palette": d.palette, "precision": str(d.precision),
             "symbolic": "1" if d.symbolic else "0", "form": d.form,
             **({"fold": "1"} if f.folded else {}), **({"expand": ",".join(f.expanded)} if f.expanded else {}),
-            **({"paths": f.paths} if f.paths else {})}
+            **({"paths": f.paths} if f.paths else {}), **({"fold_set": ",".join(f.picked)} if f.picked else {}),
+            **({"fold_name": f.name} if f.picked and f.name != DEFAULT_SET_NAME else {})}
 
 
 def error_line(error: GraphlabError, labels: Mapping[str, str]) -> str:
@@ -277,8 +293,14 @@ def compute(key: Key) -> Trace:
 
 @cached(256)
 def groups(key: Key, folding: Folding) -> tuple[Group, ...]:
-    """The groups ``folding`` draws folded: none, or the layers less those expanded."""
-    return auto_groups(compute(key).graph, folding.expanded) if folding.folded else ()
+    """The groups ``folding`` draws folded: the layers less those expanded (if folded), and the set picked;
+    raises :class:`GraphlabError` for a set that cannot fold (as ``--fold NAME=A,B`` would)."""
+    graph = compute(key).graph
+    layers = auto_groups(graph, folding.expanded) if folding.folded else ()
+    if not folding.picked:
+        return layers
+    picked = named_groups(graph, [f"{folding.name}={','.join(folding.picked)}"])
+    return check(graph, [*layers, *picked])
 
 
 def drawn_nodes(graph: nx.DiGraph, folded: tuple[Group, ...]) -> int:

@@ -45,7 +45,8 @@ def restore_from_url() -> None:
     state["_restored"] = True
     view, problems = m.view_from_query(st.query_params.to_dict())
     state.update(expr=view.expr, step=view.step, mode=view.mode, **asdict(view.drawing))
-    state.update(fold=view.folding.folded, expanded=list(view.folding.expanded), paths=view.folding.paths)
+    state.update(fold=view.folding.folded, expanded=list(view.folding.expanded), paths=view.folding.paths,
+                 fold_set=list(view.folding.picked), fold_name=view.folding.name)
     state["present"] = params_present(st.query_params.to_dict())
     for name, text in view.values.items():
         state[m.value_key(name)] = text
@@ -71,7 +72,7 @@ def load_example(expr: str) -> None:
         state[m.value_key(name)] = text
     state["step"] = 1
     state[check_tab.KEY] = ""  # claims about another example's nodes would only be errors
-    state.update(expanded=[], paths="")  # another graph's groups and variables
+    state.update(expanded=[], paths="", fold_set=[])  # another graph's groups, variables and nodes
 
 
 def folding_of(graph) -> m.Folding:
@@ -81,8 +82,12 @@ def folding_of(graph) -> m.Folding:
     variables = graph.graph["variables"]
     if state.get("paths") not in variables:
         state["paths"] = ""
+    labels = {d["label"] for _, d in graph.nodes(data=True)}
+    state["fold_set"] = [n for n in state.get("fold_set") or () if n in labels]  # another graph's: ignored
+    name = str(state.get("fold_name") or "").strip() or m.DEFAULT_SET_NAME
     folded = bool(state.get("fold"))
-    return m.Folding(folded, tuple(state.get("expanded") or ()) if folded else (), state["paths"])
+    return m.Folding(folded, tuple(state.get("expanded") or ()) if folded else (), state["paths"],
+                     tuple(state["fold_set"]), name)
 
 
 def expand() -> None:
@@ -144,6 +149,12 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing, folding: 
     st.slider("Step", 1, count, key="step", label_visibility="collapsed")
 
     n = graph.number_of_nodes()
+    set_error = None
+    try:
+        m.groups(key, folding)
+    except GraphlabError as e:  # a picked set that cannot fold: said beside its control, drawn without it
+        if folding.picked:
+            set_error, folding = str(e), replace(folding, picked=())
     try:
         folded = m.groups(key, folding)
     except GraphlabError as e:  # a group that cannot fold (it would feed itself): drawn open
@@ -151,7 +162,7 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing, folding: 
         folded, folding = (), replace(folding, folded=False)
     shown_nodes = m.drawn_nodes(graph, folded)
     drawable = shown_nodes <= (m.MAX_FOLDED_NODES if folded else m.MAX_DRAW_NODES)
-    fold_controls(graph, n, folded, folding)
+    fold_controls(graph, n, folded, folding, set_error)
     stage = st.container(key=diagram_view.STAGE)  # the diagram and the chain rule: what presenting shows
     with stage:
         if drawable:
@@ -208,21 +219,30 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing, folding: 
     st.dataframe(m.node_rows(key, index, drawing.precision), hide_index=True, width="stretch")
 
 
-def fold_controls(graph, n: int, folded, folding: m.Folding) -> None:
-    """Fold into layers (always, over the draw limit), expand one folded group at a time, fold all again; and
-    the variable whose paths to the output are marked."""
+def fold_controls(graph, n: int, folded, folding: m.Folding, set_error: str | None = None) -> None:
+    """Fold into layers (always, over the draw limit), expand one folded group at a time, fold all again; a set
+    of nodes picked and folded as one (``set_error``: why it cannot be); and the variable whose paths to the
+    output are marked."""
     over = n > m.MAX_DRAW_NODES
     row = st.columns([2, 5, 2], vertical_alignment="bottom")
     row[0].toggle("Fold into layers", key="fold", disabled=over,
                   help=f"Each layer (the statements at one depth) drawn as one node; over {m.MAX_DRAW_NODES} nodes "
                        "a graph is always folded. A step inside a folded group marks the group.")
-    if folded:
-        titles = {g.name: g.title for g in folded}
+    titles = {g.name: g.title for g in folded if g.name != folding.name or not folding.picked}
+    if titles:
         row[1].pills("Expand", list(titles), key="expand_pick", format_func=titles.get, on_change=expand,
                      help="Draw one group open: a layer as its statements (a network's neurons), a statement as "
                           "its operators")
         if folding.expanded:
             row[2].button("Fold all again", key="fold_all", on_click=fold_all, icon=":material/unfold_less:")
+    picks = st.columns([5, 2], vertical_alignment="bottom")
+    picks[0].multiselect("Fold a set", [d["label"] for _, d in graph.nodes(data=True)], key="fold_set",
+                         max_selections=m.MAX_PICKED, placeholder="nodes to draw as one",
+                         help="Draw the nodes you pick as one node (a statement's name takes its whole "
+                              "statement), as `graphlab draw EXPR --fold NAME=A,B` does")
+    picks[1].text_input("Named", key="fold_name", max_chars=40)
+    if set_error:
+        st.error(f"Cannot fold this set: {set_error}")
     variables = graph.graph["variables"]
     st.selectbox("Paths from", ["", *variables], key="paths", format_func=lambda v: v or "(none)",
                  help="Mark every path from this variable to the output; below the diagram, each path's product "

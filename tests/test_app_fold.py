@@ -81,3 +81,57 @@ def test_paths_over_matrices_say_why_not():
     at.selectbox(key="paths").set_value("W").run()
     assert not at.exception
     assert any("over matrices" in i.value for i in at.info)
+
+
+def nodes_drawn(at) -> set[str]:
+    return {title for title, g in shown(at).groups("node")}
+
+
+def test_a_picked_set_is_drawn_as_one_node_and_a_link_keeps_it():
+    at = open_app(expr="log(x1 x2) sin(x2)", at="x1=2,x2=3")
+    before = nodes_drawn(at)
+    assert {"v1", "v2"} <= before
+    at.multiselect(key="fold_set").set_value(["v1", "v2"]).run()
+    at.text_input(key="fold_name").set_value("inner").run()
+    assert not at.exception and not at.error
+    drawn = nodes_drawn(at)
+    assert "fold//inner" in drawn and not {"v1", "v2"} & drawn
+    assert len(drawn) == len(before) - 1
+    assert at.query_params["fold_set"] == "v1,v2" and at.query_params["fold_name"] == "inner"
+    again = open_app(**dict(at.query_params))
+    assert nodes_drawn(again) == drawn
+    assert again.multiselect(key="fold_set").value == ["v1", "v2"]
+
+
+def test_a_step_inside_a_picked_set_marks_it_and_layers_fold_beside_it():
+    g = from_text("h = x y; f = h + sin(h)")
+    t = trace(g, {"x": 1.0, "y": 2.0})
+    k = next(i for i, s in enumerate(t.steps) if s.phase == "backward" and g.nodes[s.node]["label"] == "h")
+    at = open_app(expr="h = x y; f = h + sin(h)", at="x=1,y=2", fold_set="x,y,h", step=str(k + 1))
+    assert shown(at).current() == ["fold//group"]
+    at.toggle(key="fold").set_value(True).run()  # layer 1 is h's statement: it is in two groups
+    assert any("in two folded groups" in e.value for e in at.error)
+    assert groups_drawn(at) == ["layer1", "layer2"]  # drawn without the set
+
+
+@pytest.mark.parametrize(("picked", "said"), [(["x1", "v2"], "a path leaves it and comes back through"),
+                                              (["v1"], None)])
+def test_a_set_that_cannot_fold_says_why_beside_its_control(picked, said):
+    at = open_app(expr="log(x1 x2) sin(x2)", at="x1=2,x2=3")
+    at.multiselect(key="fold_set").set_value(picked).run()
+    at.text_input(key="fold_name").set_value("x1" if said is None else "group").run()  # a node's name: taken
+    assert not at.exception
+    [error] = at.error
+    assert error.value.startswith("Cannot fold this set:") and "\n" not in error.value
+    assert (said or "already a node of the expression") in error.value
+    assert not any(t.startswith("fold//") for t in nodes_drawn(at))
+
+
+@pytest.mark.parametrize("query", [{"fold_set": "v1,nosuch,<script>", "fold_name": "a b"},
+                                   {"fold_set": ",".join(["v1"] * 5_000)},
+                                   {"fold_set": "x" * 5_000, "fold_name": "n" * 500}])
+def test_a_hostile_fold_set_link_opens_without_it(query):
+    at = open_app(expr="log(x1 x2) sin(x2)", at="x1=2,x2=3", **query)
+    assert not at.exception and not at.error
+    assert at.multiselect(key="fold_set").value in ([], ["v1"])
+    assert at.text_input(key="fold_name").value == "group"

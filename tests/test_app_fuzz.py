@@ -27,8 +27,8 @@ import stepper_model  # noqa: E402
 from stepper_model import View  # noqa: E402
 
 # The stepper's link parameters: the view's (as the page writes them) and the tabs'.
-STEPPER_NAMES = [*stepper_model.view_to_query(View(), ()), "claims", "wrt", "lr", "steps", "forward", "nudge",
-                 "nudge_h", "output", "blanks"]
+STEPPER_NAMES = [*stepper_model.view_to_query(View(), ()), "fold", "expand", "paths", "fold_set", "fold_name",
+                 "claims", "wrt", "lr", "steps", "forward", "nudge", "nudge_h", "output", "blanks"]
 TABS = ["step", "check", "descent", "forward", "gradcheck", "practice"]
 
 HOSTILE = ["", " ", "0", "-1", "1e308", "-1e308", "1e-320", "nan", "NaN", "inf", "-inf", "9" * 400,
