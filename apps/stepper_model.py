@@ -293,14 +293,16 @@ def compute(key: Key) -> Trace:
 
 @cached(256)
 def groups(key: Key, folding: Folding) -> tuple[Group, ...]:
-    """The groups ``folding`` draws folded: the layers less those expanded (if folded), and the set picked;
-    raises :class:`GraphlabError` for a set that cannot fold (as ``--fold NAME=A,B`` would)."""
+    """The groups ``folding`` draws folded: the layers less those expanded (if folded), and the set picked, which
+    takes in the folded groups whose operators it holds; raises :class:`GraphlabError` for a set that cannot fold
+    (as ``--fold NAME=A,B`` would), one that a folded group shares nodes with among them."""
     graph = compute(key).graph
     layers = auto_groups(graph, folding.expanded) if folding.folded else ()
     if not folding.picked:
         return layers
-    picked = named_groups(graph, [f"{folding.name}={','.join(folding.picked)}"])
-    return check(graph, [*layers, *picked])
+    [picked] = named_groups(graph, [f"{folding.name}={','.join(folding.picked)}"])
+    inside = [g for g in layers if {n for n in g.members if graph.nodes[n]["kind"] != "var"} <= picked.members]
+    return check(graph, [*(g for g in layers if g not in inside), picked])
 
 
 def drawn_nodes(graph: nx.DiGraph, folded: tuple[Group, ...]) -> int:

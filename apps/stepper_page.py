@@ -82,12 +82,19 @@ def folding_of(graph) -> m.Folding:
     variables = graph.graph["variables"]
     if state.get("paths") not in variables:
         state["paths"] = ""
-    labels = {d["label"] for _, d in graph.nodes(data=True)}
+    labels = set(set_options(graph))
     state["fold_set"] = [n for n in state.get("fold_set") or () if n in labels]  # another graph's: ignored
     name = str(state.get("fold_name") or "").strip() or m.DEFAULT_SET_NAME
     folded = bool(state.get("fold"))
     return m.Folding(folded, tuple(state.get("expanded") or ()) if folded else (), state["paths"],
                      tuple(state["fold_set"]), name)
+
+
+def set_options(graph) -> list[str]:
+    """What "Fold a set" offers: every node's label; over the draw limit, only the statements' names (a
+    statement's name takes its whole statement), at most m.MAX_PICKED of them."""
+    small = graph.number_of_nodes() <= m.MAX_DRAW_NODES
+    return [d["label"] for _, d in graph.nodes(data=True) if small or d.get("name")][:m.MAX_PICKED]
 
 
 def expand() -> None:
@@ -236,10 +243,11 @@ def fold_controls(graph, n: int, folded, folding: m.Folding, set_error: str | No
         if folding.expanded:
             row[2].button("Fold all again", key="fold_all", on_click=fold_all, icon=":material/unfold_less:")
     picks = st.columns([5, 2], vertical_alignment="bottom")
-    picks[0].multiselect("Fold a set", [d["label"] for _, d in graph.nodes(data=True)], key="fold_set",
+    picks[0].multiselect("Fold a set", set_options(graph), key="fold_set",
                          max_selections=m.MAX_PICKED, placeholder="nodes to draw as one",
                          help="Draw the nodes you pick as one node (a statement's name takes its whole "
-                              "statement), as `graphlab draw EXPR --fold NAME=A,B` does")
+                              "statement; a folded group it holds joins it), as `graphlab draw EXPR --fold "
+                              "NAME=A,B` does")
     picks[1].text_input("Named", key="fold_name", max_chars=40)
     if set_error:
         st.error(f"Cannot fold this set: {set_error}")

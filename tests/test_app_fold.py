@@ -109,8 +109,11 @@ def test_a_step_inside_a_picked_set_marks_it_and_layers_fold_beside_it():
     k = next(i for i, s in enumerate(t.steps) if s.phase == "backward" and g.nodes[s.node]["label"] == "h")
     at = open_app(expr="h = x y; f = h + sin(h)", at="x=1,y=2", fold_set="x,y,h", step=str(k + 1))
     assert shown(at).current() == ["fold//group"]
-    at.toggle(key="fold").set_value(True).run()  # layer 1 is h's statement: it is in two groups
-    assert any("in two folded groups" in e.value for e in at.error)
+    at.toggle(key="fold").set_value(True).run()  # layer 1 is h's statement: the set takes it in
+    assert not at.error and sorted(groups_drawn(at)) == ["group", "layer2"]
+    sin = next(d["label"] for _, d in g.nodes(data=True) if d.get("op") == "sin")
+    at.multiselect(key="fold_set").set_value(["h", sin]).run()  # sin, but not all of layer 2
+    assert any("in two folded groups, layer2 and group" in e.value for e in at.error)
     assert groups_drawn(at) == ["layer1", "layer2"]  # drawn without the set
 
 
@@ -135,3 +138,12 @@ def test_a_hostile_fold_set_link_opens_without_it(query):
     assert not at.exception and not at.error
     assert at.multiselect(key="fold_set").value in ([], ["v1"])
     assert at.text_input(key="fold_name").value == "group"
+
+
+def test_over_the_draw_limit_a_set_is_picked_from_the_statements():
+    at = open_app(expr=NET.graph["source"], at=AT, fold="1", expand="layer2", fold_set="h2_1,h2_2,w1_11")
+    offered = at.multiselect(key="fold_set").options
+    assert "h2_1" in offered and "w1_11" not in offered
+    assert at.multiselect(key="fold_set").value == ["h2_1", "h2_2"]
+    assert not at.error
+    assert "group" in groups_drawn(at) and not {"h2_1", "h2_2"} & set(groups_drawn(at))
