@@ -655,3 +655,54 @@ def test_playground_trains_a_perceptron_by_the_rule(page, server):
     expect(metric(page, "Epoch")).to_have_text(re.compile(r"^[1-9][\d,]*$"), use_inner_text=True)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "playground-perceptron.png"))
+
+
+# --------------------------------------------------------------------------- a hidden tab (issue #17)
+# apps/visibility.py listens on the page's own document (components v2 mount there, not in an iframe).
+# Headless Chromium never hides a page, so the test sets what the browser would: visibilityState and hidden,
+# then the event. It also counts the script runs that start from then on, and the epoch shown as each starts.
+SET_VISIBILITY = """state => {
+  for (const [name, value] of [['visibilityState', state], ['hidden', state === 'hidden']])
+    Object.defineProperty(document, name, {configurable: true, get: () => value});
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.glRuns = app.dataset.testScriptState === 'running' ? [EPOCH] : [];  // the epoch as each run starts
+  window.glObserver?.disconnect();
+  window.glObserver = new MutationObserver(() => { if (app.dataset.testScriptState === 'running')
+    window.glRuns.push(EPOCH); });
+  window.glObserver.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+EPOCH = ("[...document.querySelectorAll('[data-testid=\"stMetric\"]')].find(m => m.innerText.includes('Epoch'))"
+         ".querySelector('[data-testid=\"stMetricValue\"]').innerText")
+# The server has taken the hidden state: a run has started since, or was under way (the component's report; a
+# tick of the timer may have been under way and trained), and the page has been idle for two of the timer's
+# ticks (0.5 s) since, which a playing visible page never is.
+HIDDEN_TAKEN = f"""() => {{
+  const idle = ({IDLE})() && window.glRuns.length > 0;
+  window.glSince = idle ? (window.glSince ?? performance.now()) : null;
+  return idle && performance.now() - window.glSince > 1000;
+}}"""
+# Then for a few of the timer's ticks (0.5 s): returns whether any run started or the epoch changed.
+STILL = f"""([runs, epoch, until]) => window.glRuns.length > runs || {EPOCH} !== epoch
+  ? 'moved' : (performance.now() > until ? 'still' : false)"""
+
+
+def test_a_hidden_tab_stops_training_and_goes_on_when_shown(page, server):
+    open_playground(page, server, data="xor", n="200", layers="4", act="tanh", lr="0.03", batch="10")
+    assert len(page.frames) == 1, [f.url for f in page.frames]  # the component runs in the page's own document
+    page.get_by_role("button", name="Play").click()
+    expect(metric(page, "Epoch")).not_to_have_text("0", use_inner_text=True, timeout=TRAIN_TIMEOUT_MS)
+
+    page.evaluate(SET_VISIBILITY.replace("EPOCH", EPOCH), "hidden")
+    page.wait_for_function(HIDDEN_TAKEN)
+    epoch, runs = metric(page, "Epoch").inner_text(), page.evaluate("window.glRuns.length")
+    until = page.evaluate("performance.now() + 3000")  # six ticks of the timer
+    outcome = page.wait_for_function(STILL, arg=[runs, epoch, until], timeout=TIMEOUT_MS).json_value()
+    assert outcome == "still", f"hidden, the page ran again or trained: {page.evaluate('window.glRuns')}"
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()  # still playing: only paused while hidden
+
+    page.evaluate(SET_VISIBILITY.replace("EPOCH", EPOCH), "visible")
+    expect(metric(page, "Epoch")).not_to_have_text(epoch, use_inner_text=True, timeout=TRAIN_TIMEOUT_MS)
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("button", name="Play")).to_be_visible()
+    wait_idle(page)
