@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# The stepper in the browser: `graphlab app` runs `streamlit run apps/graphlab_app.py`. PORT=8502 make app moves it.
+# The stepper in the browser: `graphlab app` runs `streamlit run apps/graphlab_app.py`. PORT=8502 make app moves it;
+# PROCESSES=2 make app serves a class from two app servers behind one address (README: A class on one server).
 PORT ?= 8501
+PROCESSES ?= 1
 app: $(STAMP)
-	$(VENV)/bin/graphlab app --port $(PORT)
+	$(VENV)/bin/graphlab app --port $(PORT) --processes $(PROCESSES)
 
 test: $(STAMP)
 	$(PY) -m ruff check $(LINTED)

@@ -955,6 +955,8 @@ def add_mlp(sub) -> None:
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "apps" / "graphlab_app.py"
 
 
+MAX_PROCESSES = 64
+
 # The server's configuration: `graphlab app` and `make app` both pass it; options after `--` override it.
 SERVER_SETTINGS = {
     "browser.gatherUsageStats": "false",  # no usage statistics
@@ -970,17 +972,48 @@ SERVER_SETTINGS = {
 }
 
 
-def cmd_app(args: argparse.Namespace) -> int:
-    if not APP_SCRIPT.is_file():
-        raise GraphlabError(f"the app is not installed here (no {APP_SCRIPT}); run it from a source checkout")
+def _server_command(args: argparse.Namespace, port: int | None, extra: list[str]) -> list[str]:
     command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT)]
     for option, value in SERVER_SETTINGS.items():
         command += [f"--{option}", value]
-    if args.port is not None:
-        command += ["--server.port", str(args.port)]
+    if port is not None:
+        command += ["--server.port", str(port)]
     if args.headless:
         command += ["--server.headless", "true"]
-    command += [a for a in args.streamlit_args if a != "--"]
+    return command + extra
+
+
+def _option(args: list[str], name: str) -> tuple[str | None, list[str]]:
+    """The value of ``--name VALUE`` or ``--name=VALUE`` in ``args``, and ``args`` without it."""
+    rest, value, i = [], None, 0
+    while i < len(args):
+        if args[i] == name and i + 1 < len(args):
+            value, i = args[i + 1], i + 2
+            continue
+        if args[i].startswith(name + "="):
+            value = args[i].split("=", 1)[1]
+        else:
+            rest.append(args[i])
+        i += 1
+    return value, rest
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    if not APP_SCRIPT.is_file():
+        raise GraphlabError(f"the app is not installed here (no {APP_SCRIPT}); run it from a source checkout")
+    extra = [a for a in args.streamlit_args if a != "--"]
+    if not 1 <= args.processes <= MAX_PROCESSES:
+        raise GraphlabError(f"--processes must be between 1 and {MAX_PROCESSES}, not {args.processes}")
+    if args.processes > 1:  # several servers behind one sticky proxy on the public port
+        from . import proxy
+
+        if _option(extra, "--server.port")[0] is not None:
+            raise GraphlabError("with --processes, give the public port as --port, not --server.port")
+        host, extra = _option(extra, "--server.address")
+        browser, args.headless = not args.headless, True  # a browser opens the proxy's address, not a server's
+        return proxy.run(lambda port: _server_command(args, port, [*extra, "--server.address", "127.0.0.1"]),
+                         args.processes, 8501 if args.port is None else args.port, host, browser)
+    command = _server_command(args, args.port, extra)
     try:
         os.execv(sys.executable, command)  # become the server: Ctrl-C and kill reach it directly
     except OSError as e:
@@ -991,6 +1024,9 @@ def add_app(sub) -> None:
     p = sub.add_parser("app", help="the stepper in the browser: runs `streamlit run apps/graphlab_app.py`")
     p.add_argument("--port", type=int, help="port to serve on (default: Streamlit's, 8501)")
     p.add_argument("--headless", action="store_true", help="do not open a browser")
+    p.add_argument("--processes", type=int, default=1, metavar="N",
+                   help="serve from N app servers behind one address (a proxy that keeps each student's session on "
+                        "its server): a class uses every core; default 1")
     p.add_argument("streamlit_args", nargs=argparse.REMAINDER,
                    help="after --, options for `streamlit run` (e.g. -- --server.address 127.0.0.1)")
     p.set_defaults(run=cmd_app)
