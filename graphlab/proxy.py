@@ -89,13 +89,14 @@ async def _read_head(reader: asyncio.StreamReader) -> bytes | None:
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy ``reader`` to ``writer`` until it ends, then pass the end on (a half-close), or close on an error."""
     try:
         while data := await reader.read(CHUNK):
             writer.write(data)
             await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
     except (ConnectionError, OSError):
-        pass
-    finally:
         with _quietly:
             writer.close()
 
@@ -128,6 +129,7 @@ async def _serve(backends: Backends, client_reader: asyncio.StreamReader,
             client_writer.close()
         return
     backends.open[server] += 1
+    upstream = None
     try:
         writer.write(head)
         upstream = asyncio.ensure_future(_pipe(client_reader, writer))
@@ -135,18 +137,15 @@ async def _serve(backends: Backends, client_reader: asyncio.StreamReader,
         if response is not None:
             client_writer.write(mark(response, server, set_cookie))
             await _pipe(reader, client_writer)
-        else:
-            with _quietly:
-                client_writer.close()
-        upstream.cancel()
-        with _quietly:
-            writer.close()
     except ValueError:  # a response head over the limit: not from a Streamlit server
-        with _quietly:
-            client_writer.close()
-            writer.close()
+        pass
     finally:
         backends.open[server] -= 1
+        if upstream is not None:
+            upstream.cancel()
+        for end in (writer, client_writer):
+            with _quietly:
+                end.close()
 
 
 async def serve(ports: Sequence[int], port: int, host: str | None = None,
