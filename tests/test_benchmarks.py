@@ -32,10 +32,11 @@ def test_missing_peers_are_null_not_dropped(no_peers, capsys, tmp_path):
     report = tmp_path / "BENCHMARKS.md"
     out = run_json(capsys, "--case", "mlp_epoch", "--case", "grad_1e6", "--markdown", str(report))
     assert set(out) == {"machine", "mlp_epoch", "grad_1e6", "ratios", "targets"}
-    assert set(out["mlp_epoch"]) == {"graphlab", "numpy", "torch", "jax", "gemm_floor", "torch_gemm_floor"}
+    assert set(out["mlp_epoch"]) == {"graphlab", "numpy", "torch", "jax", "gemm_floor", "torch_gemm_floor",
+                                      "gather_floor"}
     assert out["mlp_epoch"]["torch"] is None and out["mlp_epoch"]["jax"] is None
     assert out["mlp_epoch"]["torch_gemm_floor"] is None
-    for name in ("graphlab", "numpy", "gemm_floor"):
+    for name in ("graphlab", "numpy", "gemm_floor", "gather_floor"):
         assert out["mlp_epoch"][name] > 0
     assert out["ratios"]["mlp_epoch"]["torch"] is None and out["ratios"]["mlp_epoch"]["numpy"] > 0
     for table in out["grad_1e6"].values():
