@@ -1,7 +1,9 @@
 import gc
 import os
+import shutil
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -43,3 +45,34 @@ def cpu_time(limit: float):
         if enabled:
             gc.enable()
     assert spent < limit, f"{spent:.3f} s of CPU, over {limit} s"
+
+
+# ----------------------------------------------------------------------------- the browser tests' Chromium
+TIMEOUT_MS = 30_000  # every wait of a browser test: Playwright's actions and expect(...)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for every browser test file a process runs. Here, not in a test file: Playwright's
+    sync API runs once per process, and a test file importing another's fixture gets a second instance of it,
+    which fails ("Sync API inside the asyncio loop") whenever xdist gives both files to one worker."""
+    from benchmarks.app_load import CHROMIUM, LAUNCH_ARGS
+
+    def unavailable(reason: str):
+        if os.environ.get("GRAPHLAB_E2E") == "1":
+            pytest.fail(f"GRAPHLAB_E2E=1 but {reason}", pytrace=False)
+        pytest.skip(f"browser tests skipped: {reason} (install Debian's chromium, or set GRAPHLAB_E2E=1 to require it)")
+
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        unavailable(f"no Chromium at {CHROMIUM}")
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed (pip install -e '.[dev]')")
+    expect.set_options(timeout=TIMEOUT_MS)  # its default is 5 s
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

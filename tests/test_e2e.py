@@ -11,9 +11,7 @@ arrive after the diagram, so a value read once from the page is a race on a busy
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
 import sys
 import time
 import zipfile
@@ -24,20 +22,20 @@ import pytest
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # the browser fixture says so: a skip, or a failure under GRAPHLAB_E2E=1
-    sync_playwright = None
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture (conftest.py) says so: a skip, or a failure under GRAPHLAB_E2E=1
+    pass
 
-# one way to start the app, launch the browser and wait for a run, shared with the load benchmark
-from benchmarks.app_load import CHROMIUM, IDLE, LAUNCH_ARGS, serve  # noqa: E402
+from conftest import TIMEOUT_MS  # noqa: E402  (every wait: Playwright's actions and expect(...))
+
+# one way to start the app and wait for a run, shared with the load benchmark
+from benchmarks.app_load import IDLE, serve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "apps"))  # what `streamlit run` does for the app's own modules
 import stepper_model  # noqa: E402  (the lecture examples)
 
 SHOTS = ROOT / "out" / "e2e"
-REQUIRED = os.environ.get("GRAPHLAB_E2E") == "1"
-TIMEOUT_MS = 30_000  # every wait: Playwright's actions and expect(...)
 LOAD_TIMEOUT_MS = 90_000  # a new session's first run (imports, caches) on a loaded 2-core machine
 TRAIN_TIMEOUT_MS = 180_000  # the Playground trains ~0.3 s of each 0.5 s tick: fewer epochs when the CPU is busy
 
@@ -48,12 +46,6 @@ DIAGRAM = ':is(.gl-stage, [data-testid="stGraphVizChart"]) svg'
 pytestmark = pytest.mark.e2e
 
 
-def _unavailable(reason: str):
-    if REQUIRED:
-        pytest.fail(f"GRAPHLAB_E2E=1 but {reason}", pytrace=False)
-    pytest.skip(f"browser tests skipped: {reason} (install Debian's chromium, or set GRAPHLAB_E2E=1 to require it)")
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """`graphlab app` (which becomes `streamlit run`), as the load benchmark starts it; healthy, always stopped."""
@@ -62,21 +54,6 @@ def server(tmp_path_factory):
             yield url
     except RuntimeError as e:
         pytest.fail(str(e), pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        _unavailable(f"no Chromium at {CHROMIUM}")
-    if sync_playwright is None:
-        _unavailable("playwright is not installed (pip install -e '.[dev]')")
-    expect.set_options(timeout=TIMEOUT_MS)  # its default is 5 s
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="session")
