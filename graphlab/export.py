@@ -25,7 +25,7 @@ from .errors import GraphlabError
 from .graphviz_lib import pygraphviz
 from .ops import OPS
 from .present import latex, matrix_rows, number
-from .render import PALETTES, Line, PinnedDigraph, Writer, build, frames_dot, pinned_layout, to_dot
+from .render import PALETTES, Line, PinnedFrame, Writer, build, frames_dot, pinned_frame, pinned_layout, to_dot
 from .trace import Trace
 
 __all__ = ["FORMATS", "render_bytes", "to_tikz", "save", "save_frames", "Diagram", "show"]
@@ -53,8 +53,9 @@ def render_bytes(dot: graphviz.Digraph, fmt: str, dpi: float | None = None) -> b
         return dot.source.encode()
     if fmt not in ("svg", "png", "pdf"):
         raise GraphlabError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if fmt == "svg" and dpi is None and isinstance(dot, PinnedDigraph) and dot.local:
-        return _pinned_svg(dot)
+    pinned = pinned_frame(dot) if fmt == "svg" and dpi is None else None
+    if pinned is not None:
+        return _pinned_svg(dot, pinned)
     return _draw(dot.source, fmt, dpi)
 
 
@@ -105,7 +106,7 @@ def _split(svg: str) -> tuple[str, list[str]] | None:
     return svg[:start] + page, parts
 
 
-def _drawn(dot: PinnedDigraph, svg: bytes) -> _Drawn | None:
+def _drawn(dot: graphviz.Digraph, pinned: PinnedFrame, svg: bytes) -> _Drawn | None:
     split = _split(svg.decode())
     if split is None:
         return None
@@ -116,23 +117,23 @@ def _drawn(dot: PinnedDigraph, svg: bytes) -> _Drawn | None:
             if m.group(1) in where:
                 return None
             where[m.group(1)] = k
-    return _Drawn(tuple(dot.body), dot.names, dot.ends, split[0], tuple(split[1]), where)
+    return _Drawn(tuple(dot.body), pinned.names, pinned.ends, split[0], tuple(split[1]), where)
 
 
-def _from_last(dot: PinnedDigraph, head: str, last: _Drawn) -> _Drawn | None:
+def _from_last(dot: graphviz.Digraph, pinned: PinnedFrame, head: str, last: _Drawn) -> _Drawn | None:
     """``dot``'s frame from ``last``, drawing again only the statements that differ (None: draw it whole)."""
     body = dot.body
-    if len(body) != len(last.body) or dot.names != last.names or dot.ends != last.ends:
+    if len(body) != len(last.body) or pinned.names != last.names or pinned.ends != last.ends:
         return None
     changed = [k for k, (a, b) in enumerate(zip(body, last.body)) if a is not b and a != b]
     if not changed:
         return last
     if any("invis" in body[k] or "invis" in last.body[k] for k in changed):
         return None  # drawn as nothing before or now: no part to put in its place
-    nodes = {k for k in changed if k < dot.nodes}
-    edges = [k for k in changed if k >= dot.nodes]
+    nodes = {k for k in changed if k < pinned.nodes}
+    edges = [k for k in changed if k >= pinned.nodes]
     for k in edges:  # an edge needs its ends; drawn again, they come out the same
-        nodes.update(dot.ends[k - dot.nodes])
+        nodes.update(pinned.ends[k - pinned.nodes])
     statements = []
     for k in sorted(nodes):
         if not body[k].endswith("]\n"):
@@ -142,8 +143,8 @@ def _from_last(dot: PinnedDigraph, head: str, last: _Drawn) -> _Drawn | None:
     # The page: the frame's corners, and the extent of the edges' splines, which every frame draws. What
     # the statements drawn again add to that makes the page they would have in the whole frame, if it is the
     # last frame's: had something drawn again made the last frame's page larger, this one comes out smaller.
-    corners = body[dot.nodes - 2:dot.nodes]
-    split = _split(_draw(head + "".join(corners + statements) + "".join(dot.page) + "}\n", "svg").decode())
+    corners = body[pinned.nodes - 2:pinned.nodes]
+    split = _split(_draw(head + "".join(corners + statements) + "".join(pinned.page) + "}\n", "svg").decode())
     if split is None or split[0] != last.page:
         return None
     expected = sum("invis" not in s for s in statements)
@@ -159,18 +160,18 @@ def _from_last(dot: PinnedDigraph, head: str, last: _Drawn) -> _Drawn | None:
         expected -= 1
     if expected:
         return None
-    return _Drawn(tuple(body), dot.names, dot.ends, last.page, tuple(parts), last.where)
+    return _Drawn(tuple(body), pinned.names, pinned.ends, last.page, tuple(parts), last.where)
 
 
-def _pinned_svg(dot: PinnedDigraph) -> bytes:
+def _pinned_svg(dot: graphviz.Digraph, pinned: PinnedFrame) -> bytes:
     lines = list(dot)
     head = "".join(lines[:len(lines) - len(dot.body) - 1])
     with _LAST_LOCK:
         last = _LAST.get(head)
-    drawn = None if last is None else _from_last(dot, head, last)
+    drawn = None if last is None else _from_last(dot, pinned, head, last)
     if drawn is None:
         svg = _draw(dot.source, "svg")
-        drawn = _drawn(dot, svg)
+        drawn = _drawn(dot, pinned, svg)
         if drawn is None:
             return svg
     with _LAST_LOCK:

@@ -46,7 +46,7 @@ from .present import formula, matrix_rows, number
 from .trace import Trace, local_formula
 
 __all__ = ["STYLES", "PALETTES", "Options", "Palette", "Writer", "build", "to_dot", "frames_dot", "op_symbol",
-           "OUTPUT_SINK", "Layout", "PinnedDigraph", "pinned_layout"]
+           "OUTPUT_SINK", "Layout", "PinnedFrame", "pinned_frame", "pinned_layout"]
 
 STYLES = ("lecture", "record", "plain")
 OUTPUT_SINK = "__output__"  # the invisible end of the arrow leaving the output node
@@ -565,19 +565,31 @@ def _edge_line(tail: str, head: str, attrs: tuple[tuple[str, str], ...]) -> str:
     return scratch.body[0]
 
 
-class PinnedDigraph(graphviz.Digraph):
-    """A frame drawn at a pinned layout, with what :func:`graphlab.export.render_bytes` needs to draw it from
-    another frame of the same layout by re-drawing only the statements that differ: the first ``nodes``
-    statements of ``body`` are nodes (Graphviz numbers them 1, 2, ... in its SVG: ``node1``), ``ends`` has each
-    edge statement's tail and head statements, and ``local`` says whether every statement's SVG depends on that
-    statement alone (no ``xlabel``, which Graphviz places around everything else; every edge label at its
-    pinned centre)."""
+@dataclass(frozen=True)
+class PinnedFrame:
+    """What :func:`graphlab.export.render_bytes` needs to draw a frame made at a pinned layout from another frame
+    of the same layout, Graphviz drawing again only the statements that differ: the first ``nodes`` statements of
+    the DOT's body are nodes (Graphviz numbers them 1, 2, ... in its SVG: ``node1``), ``ends`` has each edge
+    statement's tail and head statements, ``page`` statements take in the layout's extent (``bb`` and the
+    splines' points). Only for a frame whose every statement's SVG depends on that statement alone: no
+    ``xlabel`` (Graphviz places those around everything else), every edge label at its pinned centre."""
 
-    nodes: int = 0
-    names: tuple[str, ...] = ()  # the nodes' names, statement by statement
-    ends: tuple[tuple[int, int], ...] = ()
-    local: bool = False
-    page: tuple[str, ...] = ()  # statements that take in the layout's extent (bb and the splines' points)
+    statements: int  # the body's length: a DOT changed since is drawn whole
+    nodes: int
+    names: tuple[str, ...]  # the nodes' names, statement by statement
+    ends: tuple[tuple[int, int], ...]
+    page: tuple[str, ...]
+
+
+# to_dot's pinned diagrams -> their PinnedFrame, kept beside them (graphviz.Digraph is not ours to extend:
+# Streamlit's graphviz_chart takes only its own class) and dropped with them
+_PINNED_FRAMES: weakref.WeakKeyDictionary[graphviz.Digraph, PinnedFrame] = weakref.WeakKeyDictionary()
+
+
+def pinned_frame(dot: graphviz.Digraph) -> PinnedFrame | None:
+    """``dot``'s :class:`PinnedFrame`, if it has one and its body is as to_dot made it."""
+    found = _PINNED_FRAMES.get(dot)
+    return found if found is not None and found.statements == len(dot.body) else None
 
 
 def _digraph(writer: Writer, nodes, edges, layout: Layout | None) -> graphviz.Digraph:
@@ -587,10 +599,10 @@ def _digraph(writer: Writer, nodes, edges, layout: Layout | None) -> graphviz.Di
     if layout is not None:
         # nop2 = neato -n2: keep the given node positions, edge splines and label centres.
         graph_attrs.update(layout="nop2", bb=layout.bb, splines="true", overlap="true", notranslate="true")
-    dot = (graphviz.Digraph if layout is None else PinnedDigraph)(
-        name=name, graph_attr=graph_attrs,
-        node_attr={"fontname": opts.font, "fontsize": f"{opts.fontsize:g}", "color": pal.ink, "fontcolor": pal.ink},
-        edge_attr={"fontname": opts.font, "color": pal.ink, "arrowsize": "0.7"})
+    dot = graphviz.Digraph(name=name, graph_attr=graph_attrs,
+                           node_attr={"fontname": opts.font, "fontsize": f"{opts.fontsize:g}", "color": pal.ink,
+                                      "fontcolor": pal.ink},
+                           edge_attr={"fontname": opts.font, "color": pal.ink, "arrowsize": "0.7"})
     body = dot.body
     local = True
     for node, attrs, lines in nodes:
@@ -615,12 +627,12 @@ def _digraph(writer: Writer, nodes, edges, layout: Layout | None) -> graphviz.Di
             ends.append((index.get(tail, -1), index.get(head, -1)))
             local = local and bool(centre or not label) and -1 not in ends[-1]
         body.append(_edge_line(tail, head, tuple((({"label": label} if label else {}) | attrs).items())))
-    if layout is not None:
-        dot.nodes, dot.names, dot.ends, dot.local = len(nodes) + 2, tuple(index), tuple(ends), local
+    if layout is not None and local:
         llx, lly, urx, ury = layout.extent.split(",")
         ll, ur = f"{llx},{lly}", f"{urx},{ury}"  # an invisible edge across the extent: a spline has no size
         spline = (("style", "invis"), ("pos", f"{ll} {ll} {ur} {ur}"))
-        dot.page = (_edge_line("__corner_ll__", "__corner_ur__", spline),)
+        _PINNED_FRAMES[dot] = PinnedFrame(len(body), len(nodes) + 2, tuple(index), tuple(ends),
+                                          (_edge_line("__corner_ll__", "__corner_ur__", spline),))
     return dot
 
 
