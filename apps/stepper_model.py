@@ -15,7 +15,7 @@ from typing import Any
 
 import graphviz
 import networkx as nx
-import pandas as pd
+import pyarrow as pa
 import sympy as sp
 
 from graphlab import formulas, materials
@@ -379,11 +379,13 @@ def explanation(key: Key, index: int, precision: int, form: str = "names") -> Ex
 
 
 @cached(512)
-def node_rows(key: Key, index: int, precision: int) -> pd.DataFrame:
-    """The "All nodes" table at step ``index``: a row per node, ▶ at the node visited. A plain frame, not a
-    pandas Styler: styling the row cost more server time than the rest of a step together."""
+def node_rows(key: Key, index: int, precision: int) -> pa.Table:
+    """The "All nodes" table at step ``index``: a row per node, ▶ at the node visited. An Arrow table of text,
+    what ``st.dataframe`` sends: not a pandas Styler (styling the row cost more server time than the rest of a
+    step together), nor a pandas frame (Streamlit converts it to Arrow on every step)."""
     table = node_table(compute(key), index, digits=precision, compact=True)
-    return pd.DataFrame(list(table.rows), columns=list(table.columns))
+    columns = list(zip(*table.rows)) if table.rows else [()] * len(table.columns)
+    return pa.Table.from_arrays([pa.array(c, type=pa.string()) for c in columns], names=list(table.columns))
 
 
 @cached(256)

@@ -4,7 +4,9 @@
   runs) on a 75-node tanh chain, 152 steps, each time on a fresh trace, so the pinned layout
   is computed inside the timing; in a fresh Python process, as the command runs. Cross-check:
   one frame drawn alone, from cold caches, is the same bytes as the one written with all the
-  others, and all frames share node positions.
+  others; every frame written is the same bytes as Graphviz's drawing of that frame's whole DOT
+  (``save_frames`` has Graphviz draw again only what differs from the frame before); and all
+  frames share node positions.
 * app_step: one click on "next" in the stepper page on a 60-node graph (the largest the app
   draws), the page run by Streamlit's ``AppTest`` in this process: server time for the whole
   page (diagram as SVG, explanation, node table, widgets), trace and layout already cached.
@@ -64,7 +66,7 @@ def time_frames(n: int, out: Path, repeat: int) -> float:
 def frames(quick: bool = False) -> dict:
     """Timed in a fresh Python process, as ``graphlab draw --frames`` runs: not in this one, which by
     now holds PyTorch, JAX and the other cases' arrays (forking it for the drawing costs more)."""
-    from graphlab import render
+    from graphlab import export, render
     from graphlab.export import render_bytes
 
     n = 30 if quick else 75
@@ -81,8 +83,14 @@ def frames(quick: bool = False) -> dict:
     render._PINNED.clear()
     render._node_line.cache_clear()
     render._edge_line.cache_clear()
-    alone = render_bytes(render.to_dot(graph, gl.trace(graph, point), k), "svg")
+    export._LAST.clear()
+    t = gl.trace(graph, point)
+    alone = render_bytes(render.to_dot(graph, t, k), "svg")
     assert alone == svgs[k], "a frame drawn alone differs from the same frame drawn with the others"
+    # save_frames has Graphviz draw again only what differs from the frame before: every frame written is still
+    # what Graphviz draws of that frame's whole DOT, byte for byte
+    for j, svg in enumerate(svgs):
+        assert export._draw(render.to_dot(graph, t, j).source, "svg") == svg, f"frame {j + 1} differs from its DOT"
     return {"nodes": graph.number_of_nodes(), "frames": len(svgs), "seconds": seconds}
 
 

@@ -26,7 +26,7 @@ from .present import formula, latex, number
 from .program import program
 from .trace import BackwardStep, Trace, local_formula
 
-__all__ = ["Explanation", "explain", "explain_step"]
+__all__ = ["Explanation", "explain", "explain_step", "explain_text"]
 
 
 @dataclass(frozen=True)
@@ -264,7 +264,6 @@ def explain_step(trace: Trace, step: int, precision: int = 4, form: str | None =
     complete, the whole gradient is written in ``form`` (names, delta, expanded; None: not at all).
     Over matrices, each step in the lecture's matrix form (text; the LaTeX of it is the same text)."""
     s = trace.steps[check_step(trace, step)]
-    sentences = {}
     if trace.graph.graph.get("matrices"):
         lines = _matrix_sentences(trace, s, precision)
         header = f"Step {s.index + 1} ({s.phase}, node {s.node})"
@@ -273,13 +272,8 @@ def explain_step(trace: Trace, step: int, precision: int = 4, form: str | None =
                            markdown=f"**{header}**: " + "; ".join(f"`{line}`" for line in lines),
                            # the matrices themselves are in the app's tables: LaTeX has the formulas and shapes
                            latex=" \\\\\n".join(rf"\text{{{line}}}" for line in formulas_only))
-    for kind, notation in (("text", Notation(precision)), ("latex", LatexNotation(precision))):
-        if s.phase == "forward":
-            sentences[kind] = _forward(trace, s.node, s.value, notation)
-            if isinstance(s, TangentStep):  # forward mode: the tangent, by the chain rule
-                sentences[kind] += _tangent(trace, s, notation)
-        else:
-            sentences[kind] = _backward(trace, s, notation, form)
+    sentences = {kind: _sentences(trace, s, notation, form)
+                 for kind, notation in (("text", Notation(precision)), ("latex", LatexNotation(precision)))}
     header = f"Step {s.index + 1} ({s.phase}, node {s.node})"  # people count steps from 1, as the app does
     return Explanation(
         step=s.index, phase=s.phase, node=s.node,
@@ -287,6 +281,21 @@ def explain_step(trace: Trace, step: int, precision: int = 4, form: str | None =
         markdown=f"**{header}**: " + "; ".join(f"${line}$" for line in sentences["latex"]),
         latex=" \\\\\n".join(sentences["latex"]),
     )
+
+
+def _sentences(trace: Trace, s: Any, n: Notation, form: str | None) -> list[str]:
+    if s.phase == "forward":
+        lines = _forward(trace, s.node, s.value, n)
+        return lines + _tangent(trace, s, n) if isinstance(s, TangentStep) else lines  # forward mode: the tangent
+    return _backward(trace, s, n, form)
+
+
+def explain_text(trace: Trace, step: int, precision: int = 4, form: str | None = "names") -> str:
+    """``explain_step(...).text`` alone, without writing the LaTeX (a long gradient formula costs)."""
+    s = trace.steps[check_step(trace, step)]
+    if trace.graph.graph.get("matrices"):
+        return "\n".join(_matrix_sentences(trace, s, precision))
+    return "\n".join(_sentences(trace, s, Notation(precision), form))
 
 
 def explain(trace: Trace, precision: int = 4, form: str | None = "names") -> list[Explanation]:

@@ -8,6 +8,10 @@ own; ``bare=True`` gives only the ``tikzpicture`` (it needs ``tikz`` and ``amsma
 
 from __future__ import annotations
 
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,7 @@ from .errors import GraphlabError
 from .graphviz_lib import pygraphviz
 from .ops import OPS
 from .present import latex, matrix_rows, number
-from .render import PALETTES, Line, Writer, build, pinned_layout, to_dot
+from .render import PALETTES, Line, PinnedFrame, Writer, build, frames_dot, pinned_frame, pinned_layout, to_dot
 from .trace import Trace
 
 __all__ = ["FORMATS", "render_bytes", "to_tikz", "save", "save_frames", "Diagram", "show"]
@@ -49,12 +53,133 @@ def render_bytes(dot: graphviz.Digraph, fmt: str, dpi: float | None = None) -> b
         return dot.source.encode()
     if fmt not in ("svg", "png", "pdf"):
         raise GraphlabError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    agraph = _agraph(dot)
+    pinned = pinned_frame(dot) if fmt == "svg" and dpi is None else None
+    if pinned is not None:
+        return _pinned_svg(dot, pinned)
+    return _draw(dot.source, fmt, dpi)
+
+
+def _draw(source: str, fmt: str, dpi: float | None = None) -> bytes:
+    agraph = pygraphviz().AGraph(string=source)
     pinned = agraph.graph_attr.get("layout") == "nop2"
     args = "-n2" if pinned else ""
     if dpi is not None:
         args += f" -Gdpi={dpi:g}"
     return agraph.draw(format=fmt, prog="neato" if pinned else "dot", args=args.strip())
+
+
+# --------------------------------------------------------------------------- SVG, a frame from the last
+# At a pinned layout (nodes, edge splines and label centres given), the SVG Graphviz writes for a statement
+# depends on that statement alone. So a frame's SVG is the last frame's drawn at the same layout, with the
+# statements that differ drawn again by Graphviz, on the same page, and put in their places. Successive
+# steps of a trace differ in a few labels and a highlight: Graphviz draws those few, not the whole graph.
+# Where anything stands in the way (an xlabel, a page that comes out otherwise), Graphviz draws the whole.
+_SVG_END = "</g>\n</svg>\n"
+_PART_ID = re.compile(r'[^\n]* -->\n<g id="([^"]*)"')
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """A frame's statements and its SVG: the page (up to its background) and one part per statement drawn."""
+
+    body: tuple[str, ...]
+    names: tuple[str, ...]
+    ends: tuple[tuple[int, int], ...]
+    page: str
+    parts: tuple[str, ...]  # "name -->\n<g id=...>...</g>", in Graphviz's order
+    where: dict[str, int]  # SVG id -> its part
+
+    def svg(self) -> bytes:
+        return (self.page + "".join("\n<!-- " + p for p in self.parts) + "\n" + _SVG_END).encode()
+
+
+_LAST: OrderedDict[str, _Drawn] = OrderedDict()  # the DOT's head (name, attributes, page) -> the last frame
+_LAST_MAX = 16
+_LAST_LOCK = threading.Lock()
+
+
+def _split(svg: str) -> tuple[str, list[str]] | None:
+    start = svg.find('<g id="graph0"')
+    if start < 0 or not svg.endswith("\n" + _SVG_END):
+        return None
+    page, *parts = svg[start:-len(_SVG_END) - 1].split("\n<!-- ")
+    return svg[:start] + page, parts
+
+
+def _drawn(dot: graphviz.Digraph, pinned: PinnedFrame, svg: bytes) -> _Drawn | None:
+    split = _split(svg.decode())
+    if split is None:
+        return None
+    where: dict[str, int] = {}
+    for k, part in enumerate(split[1]):
+        m = _PART_ID.match(part)
+        if m is not None:
+            if m.group(1) in where:
+                return None
+            where[m.group(1)] = k
+    return _Drawn(tuple(dot.body), pinned.names, pinned.ends, split[0], tuple(split[1]), where)
+
+
+def _from_last(dot: graphviz.Digraph, pinned: PinnedFrame, head: str, last: _Drawn) -> _Drawn | None:
+    """``dot``'s frame from ``last``, drawing again only the statements that differ (None: draw it whole)."""
+    body = dot.body
+    if len(body) != len(last.body) or pinned.names != last.names or pinned.ends != last.ends:
+        return None
+    changed = [k for k, (a, b) in enumerate(zip(body, last.body)) if a is not b and a != b]
+    if not changed:
+        return last
+    if any("invis" in body[k] or "invis" in last.body[k] for k in changed):
+        return None  # drawn as nothing before or now: no part to put in its place
+    nodes = {k for k in changed if k < pinned.nodes}
+    edges = [k for k in changed if k >= pinned.nodes]
+    for k in edges:  # an edge needs its ends; drawn again, they come out the same
+        nodes.update(pinned.ends[k - pinned.nodes])
+    statements = []
+    for k in sorted(nodes):
+        if not body[k].endswith("]\n"):
+            return None
+        statements.append(f"{body[k][:-2]} id=node{k + 1}]\n")  # the id Graphviz gives it in the whole graph
+    statements += [body[k] for k in edges]
+    # The page: the frame's corners, and the extent of the edges' splines, which every frame draws. What
+    # the statements drawn again add to that makes the page they would have in the whole frame, if it is the
+    # last frame's: had something drawn again made the last frame's page larger, this one comes out smaller.
+    corners = body[pinned.nodes - 2:pinned.nodes]
+    split = _split(_draw(head + "".join(corners + statements) + "".join(pinned.page) + "}\n", "svg").decode())
+    if split is None or split[0] != last.page:
+        return None
+    expected = sum("invis" not in s for s in statements)
+    parts = list(last.parts)
+    for part in split[1]:
+        m = _PART_ID.match(part)
+        if m is None:
+            continue
+        k = last.where.get(m.group(1))
+        if k is None:
+            return None
+        parts[k] = part
+        expected -= 1
+    if expected:
+        return None
+    return _Drawn(tuple(body), pinned.names, pinned.ends, last.page, tuple(parts), last.where)
+
+
+def _pinned_svg(dot: graphviz.Digraph, pinned: PinnedFrame) -> bytes:
+    lines = list(dot)
+    head = "".join(lines[:len(lines) - len(dot.body) - 1])
+    with _LAST_LOCK:
+        last = _LAST.get(head)
+    drawn = None if last is None else _from_last(dot, pinned, head, last)
+    if drawn is None:
+        svg = _draw(dot.source, "svg")
+        drawn = _drawn(dot, pinned, svg)
+        if drawn is None:
+            return svg
+    with _LAST_LOCK:
+        _LAST[head] = drawn
+        _LAST.move_to_end(head)
+        while len(_LAST) > _LAST_MAX:
+            _LAST.popitem(last=False)
+    return drawn.svg()
 
 
 # --------------------------------------------------------------------------- TikZ
@@ -231,6 +356,10 @@ def save(path: str | Path, graph: nx.DiGraph, trace: Trace | None = None, step: 
         data = to_tikz(graph, trace, step, style, bare=bare, **options).encode()
     else:
         data = render_bytes(to_dot(graph, trace, step, style, **options), fmt, dpi)
+    return _write(path, data)
+
+
+def _write(path: Path, data: bytes) -> Path:
     try:
         path.write_bytes(data)
     except OSError as e:
@@ -243,7 +372,7 @@ def save_frames(directory: str | Path, trace: Trace, fmt: str = "svg", style: st
     """One file per step (``step-01.svg``...), all with the same layout, and ``index.md`` listing
     each frame with its explanation. File names and the index count steps from 1, as the app and
     ``graphlab draw --step`` do: ``step-08.svg`` is ``trace.steps[7]``."""
-    from .explain import explain  # the index only
+    from .explain import explain_text  # the index only
 
     directory = Path(directory)
     fmt = _format_of(Path(f"frame.{fmt}"))
@@ -252,14 +381,18 @@ def save_frames(directory: str | Path, trace: Trace, fmt: str = "svg", style: st
     except OSError as e:
         raise GraphlabError(f"cannot create {directory}: {e.strerror or e}") from None
     width = max(2, len(str(len(trace.steps))))
+    dots = None if fmt == "tex" else frames_dot(trace, style, **options)  # each frame built once, for all
     paths, rows = [], []
-    for explanation in explain(trace, options.get("precision", 4)):
-        index, number = explanation.step, explanation.step + 1
-        path = save(directory / f"step-{number:0{width}d}.{fmt}", trace.graph, trace, index, style, dpi, bare,
-                    **options)
+    for index, step in enumerate(trace.steps):
+        number = index + 1
+        path = directory / f"step-{number:0{width}d}.{fmt}"
+        if dots is None:
+            save(path, trace.graph, trace, index, style, dpi, bare, **options)
+        else:
+            _write(path, render_bytes(dots[index], fmt, dpi))
         paths.append(path)
-        text = explanation.text.replace("\n", "<br>").replace("|", "\\|")
-        rows.append(f"| {number} | {explanation.phase} | `{explanation.node}` | [{path.name}]({path.name}) | {text} |")
+        text = explain_text(trace, index, options.get("precision", 4)).replace("\n", "<br>").replace("|", "\\|")
+        rows.append(f"| {number} | {step.phase} | `{step.node}` | [{path.name}]({path.name}) | {text} |")
     source = trace.graph.graph["source"].strip()
     index = [f"# {source}", "", "| step | phase | node | frame | explanation |", "| --- | --- | --- | --- | --- |",
              *rows, ""]

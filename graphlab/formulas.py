@@ -396,7 +396,15 @@ def _product_shapes(template: str, g: tuple, operands: list[tuple], result: tupl
 
 
 def matrix_edge(graph: nx.DiGraph, node: str, position: int) -> MatrixEdge:
-    """∂out/∂operand at ``node``'s backward step: the VJP over the node's upstream, and written out."""
+    """∂out/∂operand at ``node``'s backward step: the VJP over the node's upstream, and written out. The same at
+    every step, so worked out once per graph (the app's node table asks for every node's at each step)."""
+    edges = program(graph).cache.setdefault("matrix_edge", {})
+    if (node, position) not in edges:
+        edges[(node, position)] = _matrix_edge(graph, node, position)
+    return edges[(node, position)]
+
+
+def _matrix_edge(graph: nx.DiGraph, node: str, position: int) -> MatrixEdge:
     from .ops import shape_text
 
     prog = program(graph)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import html
 import weakref
 from dataclasses import dataclass, fields, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import graphviz
@@ -46,7 +46,7 @@ from .present import formula, matrix_rows, number
 from .trace import Trace, local_formula
 
 __all__ = ["STYLES", "PALETTES", "Options", "Palette", "Writer", "build", "to_dot", "frames_dot", "op_symbol",
-           "OUTPUT_SINK", "Layout", "pinned_layout"]
+           "OUTPUT_SINK", "Layout", "PinnedFrame", "pinned_frame", "pinned_layout"]
 
 STYLES = ("lecture", "record", "plain")
 OUTPUT_SINK = "__output__"  # the invisible end of the arrow leaving the output node
@@ -565,6 +565,33 @@ def _edge_line(tail: str, head: str, attrs: tuple[tuple[str, str], ...]) -> str:
     return scratch.body[0]
 
 
+@dataclass(frozen=True)
+class PinnedFrame:
+    """What :func:`graphlab.export.render_bytes` needs to draw a frame made at a pinned layout from another frame
+    of the same layout, Graphviz drawing again only the statements that differ: the first ``nodes`` statements of
+    the DOT's body are nodes (Graphviz numbers them 1, 2, ... in its SVG: ``node1``), ``ends`` has each edge
+    statement's tail and head statements, ``page`` statements take in the layout's extent (``bb`` and the
+    splines' points). Only for a frame whose every statement's SVG depends on that statement alone: no
+    ``xlabel`` (Graphviz places those around everything else), every edge label at its pinned centre."""
+
+    statements: int  # the body's length: a DOT changed since is drawn whole
+    nodes: int
+    names: tuple[str, ...]  # the nodes' names, statement by statement
+    ends: tuple[tuple[int, int], ...]
+    page: tuple[str, ...]
+
+
+# to_dot's pinned diagrams -> their PinnedFrame, kept beside them (graphviz.Digraph is not ours to extend:
+# Streamlit's graphviz_chart takes only its own class) and dropped with them
+_PINNED_FRAMES: weakref.WeakKeyDictionary[graphviz.Digraph, PinnedFrame] = weakref.WeakKeyDictionary()
+
+
+def pinned_frame(dot: graphviz.Digraph) -> PinnedFrame | None:
+    """``dot``'s :class:`PinnedFrame`, if it has one and its body is as to_dot made it."""
+    found = _PINNED_FRAMES.get(dot)
+    return found if found is not None and found.statements == len(dot.body) else None
+
+
 def _digraph(writer: Writer, nodes, edges, layout: Layout | None) -> graphviz.Digraph:
     opts, pal = writer.opts, writer.pal
     name = writer.g.graph.get("source", "graph").strip()[:200] or "graph"  # Graphviz takes ≤ 16,384 characters
@@ -577,10 +604,12 @@ def _digraph(writer: Writer, nodes, edges, layout: Layout | None) -> graphviz.Di
                                       "fontcolor": pal.ink},
                            edge_attr={"fontname": opts.font, "color": pal.ink, "arrowsize": "0.7"})
     body = dot.body
+    local = True
     for node, attrs, lines in nodes:
         attrs = dict(attrs)
         if layout is not None:
             attrs["pos"] = layout.nodes[node] + "!"
+            local = local and "xlabel" not in attrs
         body.append(_node_line(node, writer.label(lines, node=True), tuple(attrs.items())))
     if layout is not None:
         # Graphviz fits the page to what a frame draws; two invisible corners of the widest
@@ -588,12 +617,22 @@ def _digraph(writer: Writer, nodes, edges, layout: Layout | None) -> graphviz.Di
         llx, lly, urx, ury = layout.bb.split(",")
         for corner, xy in (("__corner_ll__", f"{llx},{lly}"), ("__corner_ur__", f"{urx},{ury}")):
             dot.node(corner, "", shape="point", width="0.01", style="invis", pos=xy + "!")
+    index = {node: k for k, (node, _, _) in enumerate(nodes)}
+    ends = []
     for tail, head, attrs, lines in edges:
         label = writer.label(lines, node=False)
         if layout is not None:
             spline, centre = layout.edges[attrs["id"]]
             attrs = {**attrs, "pos": spline, **({"lp": centre} if centre else {})}
+            ends.append((index.get(tail, -1), index.get(head, -1)))
+            local = local and bool(centre or not label) and -1 not in ends[-1]
         body.append(_edge_line(tail, head, tuple((({"label": label} if label else {}) | attrs).items())))
+    if layout is not None and local:
+        llx, lly, urx, ury = layout.extent.split(",")
+        ll, ur = f"{llx},{lly}", f"{urx},{ury}"  # an invisible edge across the extent: a spline has no size
+        spline = (("style", "invis"), ("pos", f"{ll} {ll} {ur} {ur}"))
+        _PINNED_FRAMES[dot] = PinnedFrame(len(body), len(nodes) + 2, tuple(index), tuple(ends),
+                                          (_edge_line("__corner_ll__", "__corner_ur__", spline),))
     return dot
 
 
@@ -624,6 +663,18 @@ class Layout:
         x, y = self.nodes[node].split(",")
         return float(x), float(y)
 
+    @cached_property
+    def extent(self) -> str:
+        """``bb`` with every point of every edge's spline (Graphviz's page takes them in, and each frame draws
+        every edge), as "llx,lly,urx,ury"."""
+        llx, lly, urx, ury = (float(v) for v in self.bb.split(","))
+        for spline, _ in self.edges.values():
+            for point in spline.split():
+                if not point.startswith(("e,", "s,")):
+                    x, y = (float(v) for v in point.split(","))
+                    llx, lly, urx, ury = min(llx, x), min(lly, y), max(urx, x), max(ury, y)
+        return f"{llx:g},{lly:g},{urx:g},{ury:g}"
+
 
 @lru_cache(maxsize=128)
 def _layout(source: str) -> Layout:
@@ -641,15 +692,20 @@ _MAX_LAYOUT_FRAMES = 400  # beyond this, the layout looks at a sample of frames
 _MAX_FOLDED_LAYOUT_FRAMES = 100  # a folded graph (a large one) draws few labels: fewer frames show the widest
 
 
-def _positions(graph: nx.DiGraph, trace: Trace | None, style: str, opts: Options) -> Layout:
-    """One layout for every frame of ``trace``: from the widest label each element ever has."""
+def _positions(graph: nx.DiGraph, trace: Trace | None, style: str, opts: Options,
+               frames: dict[int, tuple[list, list]] | None = None) -> Layout:
+    """One layout for every frame of ``trace``: from the widest label each element ever has. ``frames``: the
+    nodes and edges of frames already built (by :func:`frames_dot`), step -> (nodes, edges), not built again."""
     indices: list[int | None] = [None]
     if trace is not None and style != "plain":
         n = len(trace.steps)
         stride = max(1, n // (_MAX_LAYOUT_FRAMES if not opts.fold else _MAX_FOLDED_LAYOUT_FRAMES))
         indices += list(range(0, n, stride))
-    writers = [Writer(frame(graph, trace if style != "plain" else None, i), style, opts) for i in indices]
-    built = [w.elements() for w in writers]
+    writers = [Writer(frame(graph, trace if style != "plain" else None, indices[0]), style, opts)]
+    built = [writers[0].elements()]
+    for i in indices[1:]:
+        built.append(frames[i] if frames is not None and i in frames else
+                     Writer(frame(graph, trace if style != "plain" else None, i), style, opts).elements())
     nodes = [(node, attrs, _widest([b[0][k][2] for b in built])) for k, (node, attrs, _) in enumerate(built[0][0])]
     edges = [(t, h, attrs, _widest([b[1][k][3] for b in built])) for k, (t, h, attrs, _) in enumerate(built[0][1])]
     edges += writers[0].extra_edges()
@@ -669,8 +725,10 @@ def _forget(key: int, ref: weakref.ref) -> None:
         del _PINNED[key]
 
 
-def pinned_layout(graph: nx.DiGraph, trace: Trace | None, style: str, opts: Options) -> Layout:
-    """The layout every frame of ``trace`` in ``style`` is drawn at (``opts.highlight`` aside)."""
+def pinned_layout(graph: nx.DiGraph, trace: Trace | None, style: str, opts: Options,
+                  frames: dict[int, tuple[list, list]] | None = None) -> Layout:
+    """The layout every frame of ``trace`` in ``style`` is drawn at (``opts.highlight`` aside); ``frames``: see
+    :func:`_positions`."""
     opts = replace(opts, highlight=None, pin=True)
     if trace is None or style == "plain":  # one frame's labels: cheap, and _layout caches Graphviz's work
         return _positions(graph, None if style == "plain" else trace, style, opts)
@@ -681,7 +739,7 @@ def pinned_layout(graph: nx.DiGraph, trace: Trace | None, style: str, opts: Opti
         _PINNED[key] = entry
     layouts = entry[1]
     if (style, opts) not in layouts:
-        layouts[(style, opts)] = _positions(graph, trace, style, opts)
+        layouts[(style, opts)] = _positions(graph, trace, style, opts, frames)
     return layouts[(style, opts)]
 
 
@@ -723,5 +781,17 @@ def to_dot(graph: nx.DiGraph, trace: Trace | None = None, step: int | None = Non
 
 
 def frames_dot(trace: Trace, style: str = "lecture", **options: Any) -> list[graphviz.Digraph]:
-    """One diagram per step of ``trace``, all with the same node positions."""
-    return [to_dot(trace.graph, trace, k, style, **options) for k in range(len(trace.steps))]
+    """One diagram per step of ``trace``, all with the same node positions: each frame's nodes and edges are
+    built once, for the pinned layout (which looks at every frame) and for the frame's own diagram."""
+    frames = [build(trace.graph, trace, k, style, Writer, **options) for k in range(len(trace.steps))]
+    if not frames:
+        return []
+    opts = frames[0][0].opts
+    layout = None
+    if opts.pin:
+        extra = len(frames[0][0].extra_edges())
+        shared = opts.highlight is None and style != "plain"  # then the layout's frames are these very frames
+        built = {k: (nodes, edges[:len(edges) - extra]) for k, (_, nodes, edges) in enumerate(frames)} \
+            if shared else None
+        layout = pinned_layout(trace.graph, trace, style, opts, built)
+    return [_digraph(writer, nodes, edges, layout) for writer, nodes, edges in frames]

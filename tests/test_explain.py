@@ -75,3 +75,18 @@ def test_a_missing_value_is_said_not_printed_as_blanks():
     assert all("()" not in line and not line.endswith("= ") for text in texts for line in text.splitlines())
     exact = [e.text for e in explain(trace(from_text("x^2 y"), {"x": 3}, mode="exact"))]
     assert "y [no value]" in exact and "f = v1 * y = 9 * y = 9*y" in exact
+
+
+def test_explain_text_is_explain_steps_text_without_the_latex(fanout):
+    import numpy as np
+
+    from graphlab.explain import explain_text
+    from graphlab.forward import forward_trace
+
+    g, t = fanout
+    point = {"X": np.array([[0.0, 1], [1, 0]]), "W": np.array([[0.5], [-1]])}
+    matrices = trace(from_text("E = sum(σ(X W))", shapes={k: v.shape for k, v in point.items()}), point)
+    for tr in (t, forward_trace(g, {"x1": 2, "x2": 3}, wrt="x2"), matrices):
+        for form in ("names", "expanded", None):
+            assert [explain_text(tr, k, 3, form) for k in range(len(tr.steps))] == \
+                [e.text for e in explain(tr, 3, form)]

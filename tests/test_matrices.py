@@ -151,6 +151,10 @@ def test_seed003_backward_steps_read_as_the_lecture_writes_them():
     bias = next(n for n, d in g.nodes(data=True) if d.get("op") == "repmat" and d["args"][0] == "b1")
     b1 = matrix_edge(g, bias, 0)
     assert (b1.lhs, b1.rhs, b1.shapes) == ("∂E/∂b1", "(∂E/∂H1 ⊙ σ′(Z1))ᵀ · 1", "[2×4]·[4×1] = [2×1]")
+    # the same at every step: worked out once per graph, and what a fresh working out gives
+    assert matrix_edge(g, product, 1) is w1
+    fresh = from_text(NET, shapes={"X": (4, 2), "W1": (2, 2), "b1": (2, 1), "W2": (2, 1), "b2": (1, 1), "y": (4, 1)})
+    assert matrix_edge(fresh, product, 1) == w1 and matrix_edge(fresh, product, 1) is not w1
 
 
 def test_mnist_784_200_10_by_shape_only_has_159010_parameters():

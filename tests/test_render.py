@@ -381,3 +381,71 @@ def test_tikz_positions_are_graphvizs_for_the_drawn_frame(fanout, style):
         for e in agraph.edges():
             if e.attr.get("lp") and e.attr.get("label"):
                 assert f"at {_xy(e.attr['lp'])} " in tex
+
+
+# --------------------------------------------------------------------------- every frame's SVG, from the last
+def _traces():
+    import numpy as np
+
+    from graphlab.fold import auto_groups
+    from graphlab.forward import forward_trace
+
+    chain = from_text("tanh(tanh(tanh(tanh(tanh(tanh(tanh(x) * w)))))) + 1")
+    net = from_text("h1 = tanh(x w1 + b1); h2 = tanh(h1 w2 + b2); f = (h2 - t)^2")
+    point = {"X": np.array([[0.0, 0], [0, 1], [1, 0], [1, 1]]), "W1": np.array([[5.0, -5], [-5, 5]]),
+             "b1": np.array([[1.0], [1]]), "W2": np.array([[2.0], [-1]]), "b2": np.array([[0.5]]),
+             "y": np.array([[0.0], [1], [1], [0]]), "N": 4.0}
+    matrices = from_text("Z1 = X W1 + b1; H1 = σ(Z1); Z2 = H1 W2 + b2; yhat = σ(Z2); "
+                         "E = (y - yhat)^T (y - yhat) / (2 N)", shapes={k: np.shape(v) for k, v in point.items()})
+    fan = from_text("a = x*y; b = a + x; f = sin(a) * b^2 + b")
+    return [(trace(chain, {"x": 0.5, "w": -2}), "lecture", {}),
+            (trace(chain, {"x": 0.5, "w": -2}), "record", {"direction": "TB", "palette": "colorblind"}),
+            (trace(chain, {"x": 0.5, "w": -2}), "plain", {}),
+            (trace(net, {"x": 1, "w1": 2, "b1": 0, "w2": -1, "b2": 0.5, "t": 1}), "lecture", {"symbolic": True}),
+            (trace(net, {"x": 1, "w1": 2, "b1": 0, "w2": -1, "b2": 0.5, "t": 1}), "lecture",
+             {"fold": auto_groups(net)}),
+            (trace(matrices, point), "lecture", {}),
+            (trace(fan, {"x": 1.5, "y": -2}), "lecture", {}),  # running sums beside nodes: xlabels
+            (forward_trace(fan, {"x": 1.5, "y": -2}, wrt="x"), "lecture", {})]
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_every_frame_written_is_the_svg_graphviz_draws_of_it_whole(case, tmp_path, monkeypatch):
+    """save_frames draws a frame from the one before, Graphviz drawing again only the statements that differ:
+    every frame is still byte for byte what Graphviz draws of the frame's whole DOT, and all share positions."""
+    from graphlab import export
+    from graphlab.export import save_frames
+
+    t, style, options = _traces()[case]
+    drawn = []
+    draw = export._draw
+    monkeypatch.setattr(export, "_draw", lambda source, *a: drawn.append(source) or draw(source, *a))
+    export._LAST.clear()
+    paths = save_frames(tmp_path, t, "svg", style, **options)
+    assert len(paths) == len(t.steps)
+    whole = [draw(to_dot(t.graph, t, k, style, **options).source, "svg") for k in range(len(t.steps))]
+    assert [p.read_bytes() for p in paths] == whole
+    where = [_positions(svg) for svg in whole]
+    common = set.intersection(*(set(w) for w in where))  # a leaf shows a box only while highlighted
+    assert "(transform)" in common and all(w[k] == where[0][k] for w in where for k in common)
+    if case in (0, 1, 2, 3):  # no running sums (xlabels): after the first frame, Graphviz draws a few statements
+        lines = [source.count("\n") for source in drawn]
+        assert len(lines) == len(t.steps) and all(n < lines[0] / 2 for n in lines[1:]), lines
+
+
+def test_frames_dot_builds_each_frame_once_and_draws_what_to_dot_draws(fanout, monkeypatch):
+    from graphlab import render
+    from graphlab.render import frames_dot
+
+    g = fanout[0]
+    for style, options in (("lecture", {}), ("record", {"precision": 2}), ("plain", {}),
+                           ("lecture", {"highlight": ("x1",)})):
+        dots = frames_dot(trace(g, {"x1": 2, "x2": 3}), style, **options)
+        t = trace(g, {"x1": 2, "x2": 3})  # a trace of its own: its layout made the usual way, by to_dot
+        assert [d.source for d in dots] == [to_dot(g, t, k, style, **options).source for k in range(len(t.steps))]
+    built = []
+    elements = render.Writer.elements
+    monkeypatch.setattr(render.Writer, "elements", lambda self: built.append(1) or elements(self))
+    t = trace(g, {"x1": 2, "x2": 3})
+    frames_dot(t)
+    assert len(built) == len(t.steps) + 1  # every frame once, and the final frame for the layout
