@@ -98,11 +98,12 @@ def curve(run: m.Run, show_test: bool, units: bool) -> Spec:
             "title": "The fit: points, and the network's curve (orange)"}
 
 
-def epochs_shown(epochs: int) -> np.ndarray:
-    """Which of epochs 0..``epochs`` the epoch charts draw: all, or ``MOST_EPOCHS`` evenly spread with the last."""
-    if epochs < MOST_EPOCHS:
-        return np.arange(epochs + 1)
-    return np.unique(np.linspace(0, epochs, MOST_EPOCHS).round().astype(int))
+def epochs_shown(last: int) -> np.ndarray:
+    """Which of epochs 0..``last`` the epoch charts draw: all, or ``MOST_EPOCHS`` evenly spread, the first and
+    the last among them (a long run's chart would otherwise send and draw every epoch on every tick)."""
+    if last < MOST_EPOCHS:
+        return np.arange(last + 1)
+    return np.unique(np.linspace(0, last, MOST_EPOCHS).round().astype(np.int64))
 
 
 def epoch_axis(run: m.Run) -> Spec:
@@ -113,14 +114,12 @@ def epoch_axis(run: m.Run) -> Spec:
 
 
 def loss(run: m.Run) -> Spec:
-    curves = run.curves()
-    shown = curves[curves["epoch"].isin(epochs_shown(run.epoch))] if run.epoch >= MOST_EPOCHS else curves
     return {"data": {"name": "loss"}, "mark": {"type": "line", "point": run.epoch == 0, "strokeWidth": 2},
             "encoding": {"x": {**epoch_axis(run), "title": "epoch"}, "y": field("loss", scale={"zero": True},
                                                                               title="loss"),
                          "color": field("set", "nominal", scale=SETS, legend={"orient": "top", "title": None}),
                          "tooltip": [field("epoch"), field("set", "nominal"), field("loss", format=".4f")]},
-            "height": 380, "title": "Loss", "datasets": {"loss": shown}}
+            "height": 380, "title": "Loss", "datasets": {"loss": run.curves(epochs_shown(len(run.train_loss) - 1))}}
 
 
 def confusion(run: m.Run, split: str) -> Spec:
@@ -170,9 +169,6 @@ def network(run: m.Run, show: str = "weight") -> Spec:
 
 def layers(run: m.Run) -> Spec:
     """Per weight matrix and epoch: the gradient's norm and the update ratio, side by side, on log scales."""
-    data = run.layer_chart_data()
-    if run.epoch >= MOST_EPOCHS:
-        data = data[data["epoch"].isin(epochs_shown(run.epoch))]
     names = [f"W{i}" for i in range(1, len(run.model.graph.graph["sizes"]))]
     return {"data": {"name": "layers"},
             "facet": {"column": field("what", "nominal", title=None,
@@ -185,4 +181,4 @@ def layers(run: m.Run) -> Spec:
                                               field("value", format=".3g")]},
                      "height": 220, "width": 420},
             "resolve": {"scale": {"y": "independent"}}, "title": "Per layer: gradient norms and update ratios",
-            "datasets": {"layers": data}}
+            "datasets": {"layers": run.layer_chart_data(epochs_shown(len(run.train_loss) - 1))}}

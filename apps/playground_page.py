@@ -270,7 +270,7 @@ def neuron_maps(run: m.Run) -> None:
         st.caption("No hidden layer: the output is a weighted sum of the inputs (a straight boundary).")
         return
     for layer, (units, activation) in enumerate(zip(maps, run.config.activations, strict=True), 1):
-        images = [m.neuron_image(values, activation) for values in units]
+        images = [m.png_data_url(m.neuron_image(values, activation)) for values in units]
         st.image(images, caption=[f"h{layer}_{j}" for j in range(1, len(units) + 1)], width=72)
 
 
