@@ -21,7 +21,8 @@ import playground_model as m
 
 Spec = dict[str, Any]
 SETS = {"domain": ["train", "test"], "range": [m.POSITIVE, "#888888"]}  # train blue, test grey
-OUTLINES = {"domain": ["train", "test"], "range": ["#ffffff", "#000000"]}  # white: training point; black: test
+# a point's outline: white, training point; black, test point (said in the caption: a legend would draw black dots)
+OUTLINES = {"domain": ["train", "test"], "range": ["#ffffff", "#000000"]}
 VALUE_SCALE = {"domain": [-1, 0, 1], "range": [m.NEGATIVE, "#ffffff", m.POSITIVE], "clamp": True}
 MOST_EPOCHS = 400  # the epoch charts draw at most this many epochs (evenly spread, the last always): ~1 per pixel
 
@@ -48,7 +49,7 @@ def boundary(run: m.Run, show_test: bool) -> Spec:
                                 "y": field("y", scale=ys, title="x₂"), "y2": {"field": "y2"}}}
     points: Spec = {"data": {"name": "points"}, "mark": {"type": "circle", "opacity": 1, "size": 36, "strokeWidth": 1},
                     "encoding": {"x": field("x", scale=xs), "y": field("y", scale=ys),
-                                 "stroke": field("set", "nominal", scale=OUTLINES, legend=None)}}  # said in the caption
+                                 "stroke": field("set", "nominal", scale=OUTLINES, legend=None)}}
     if run.regression:
         cells["encoding"]["color"] = field("value", scale=VALUE_SCALE, legend=None)
         points["encoding"]["fill"] = field("value", scale=VALUE_SCALE, legend=None)
