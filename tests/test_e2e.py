@@ -64,8 +64,17 @@ def server(tmp_path_factory):
         pytest.fail(str(e), pytrace=False)
 
 
+_OPEN: list = []  # the Chromium this process has open: one Playwright at a time per thread
+
+
 @pytest.fixture(scope="session")
 def browser():
+    """One Chromium per worker. test_e2e_stepper.py imports this fixture, which makes it a second fixture of
+    the same session: when both files run on one worker, the second reuses the first's browser (a second
+    sync Playwright would refuse to start inside the first's event loop)."""
+    if _OPEN:
+        yield _OPEN[-1]
+        return
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
         _unavailable(f"no Chromium at {CHROMIUM}")
     if sync_playwright is None:
@@ -73,9 +82,11 @@ def browser():
     expect.set_options(timeout=TIMEOUT_MS)  # its default is 5 s
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        _OPEN.append(b)
         try:
             yield b
         finally:
+            _OPEN.remove(b)
             b.close()
 
 
