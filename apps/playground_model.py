@@ -9,6 +9,9 @@ curves; the page's live fragment calls :meth:`Run.train_for` and redraws.
 
 from __future__ import annotations
 
+import base64
+import functools
+import io
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -309,12 +312,20 @@ class Run:
     def weights(self) -> dict[str, np.ndarray]:
         return {k: np.array(v, dtype=np.float64) for k, v in self.model.params.items()}
 
-    def layer_chart_data(self) -> pd.DataFrame:
-        """Long form: epoch, layer (W1 first), what ("‖∇W‖" or "‖ΔW‖/‖W‖"), value; zeros left out (log scale)."""
-        frame = pd.DataFrame(self.layer_history)
-        long = frame.melt(id_vars=["epoch", "layer"], value_vars=["gradient", "update"], var_name="what")
-        long["what"] = long["what"].map({"gradient": "gradient norm ‖∇W‖", "update": "update ratio ‖ΔW‖/‖W‖"})
-        return long[np.isfinite(long["value"]) & (long["value"] > 0)].reset_index(drop=True)
+    def layer_chart_data(self, epochs: np.ndarray | None = None) -> pd.DataFrame:
+        """Long form: epoch, layer (W1 first), what ("‖∇W‖" or "‖ΔW‖/‖W‖"), value; zeros left out (log scale).
+        Only the given ``epochs`` when asked (the chart draws a few hundred of a long run)."""
+        history = self.layer_history
+        if epochs is not None:
+            keep = set(np.asarray(epochs).tolist())
+            history = [r for r in history if r["epoch"] in keep]
+        epoch = np.array([r["epoch"] for r in history], dtype=np.int64)
+        layer = np.array([r["layer"] for r in history], dtype=object)
+        value = np.array([r["gradient"] for r in history] + [r["update"] for r in history], dtype=np.float64)
+        what = np.repeat(np.array(["gradient norm ‖∇W‖", "update ratio ‖ΔW‖/‖W‖"], dtype=object), len(history))
+        kept = np.isfinite(value) & (value > 0)
+        return pd.DataFrame({"epoch": np.tile(epoch, 2)[kept], "layer": np.tile(layer, 2)[kept], "what": what[kept],
+                             "value": value[kept]})
 
     def step(self, epochs: int = 1) -> None:
         for _ in range(epochs):
@@ -341,13 +352,14 @@ class Run:
         m, d = self.model, self.inputs
         return m.accuracy(d.X_train, d.y_train), m.accuracy(d.X_test, d.y_test)
 
-    def curves(self) -> pd.DataFrame:
-        """Long form for the chart: epoch, which set, loss."""
-        epochs = list(range(len(self.train_loss)))
-        frames = [pd.DataFrame({"epoch": epochs, "set": "train", "loss": self.train_loss})]
-        if len(self.inputs.y_test):
-            frames.append(pd.DataFrame({"epoch": epochs, "set": "test", "loss": self.test_loss}))
-        return pd.concat(frames, ignore_index=True)
+    def curves(self, epochs: np.ndarray | None = None) -> pd.DataFrame:
+        """Long form for the chart: epoch, which set, loss; only the given ``epochs`` when asked."""
+        epochs = np.arange(len(self.train_loss)) if epochs is None else np.asarray(epochs, dtype=np.int64)
+        losses = [("train", self.train_loss)] + ([("test", self.test_loss)] if len(self.inputs.y_test) else [])
+        names = np.array([name for name, _ in losses], dtype=object)
+        return pd.DataFrame({"epoch": np.tile(epochs, len(losses)), "set": np.repeat(names, len(epochs)),
+                             "loss": np.concatenate([np.asarray(loss, dtype=np.float64)[epochs]
+                                                     for _, loss in losses])})
 
     @property
     def regression(self) -> bool:
@@ -394,11 +406,16 @@ class Run:
         return e / e.sum(axis=1, keepdims=True)
 
     # ----------------------------------------------------------------------- the plane
-    def extent(self) -> tuple[float, float, float, float]:
+    @functools.cached_property
+    def _extent(self) -> tuple[float, float, float, float]:
         X = np.concatenate([self.data.X_train, self.data.X_test])
         lo, hi = X.min(axis=0), X.max(axis=0)
         pad = 0.05 * (hi - lo)
         return lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1]
+
+    def extent(self) -> tuple[float, float, float, float]:
+        """The plane the points lie in, 5 % wider each way: x from, x to, y from, y to (a run's data never change)."""
+        return self._extent
 
     def grid(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Cell centres of an n × n grid over the points: xs, ys and the (n², 2) points, row by row."""
@@ -421,7 +438,15 @@ class Run:
                              "p1": p[:, 1], "confidence": p.max(axis=1)})
 
     def points(self, show_test: bool = True) -> pd.DataFrame:
-        """One row per point: x, y (a 1-D fit: x and its target), its class or value, train or test, index."""
+        """One row per point: x, y (a 1-D fit: x and its target), its class or value, train or test, index.
+        Made once per run and kept (each tick draws them): not to be changed."""
+        return self._points[show_test]
+
+    @functools.cached_property
+    def _points(self) -> dict[bool, pd.DataFrame]:
+        return {show_test: self._make_points(show_test) for show_test in (True, False)}
+
+    def _make_points(self, show_test: bool) -> pd.DataFrame:
         d = self.data
         frames = []
         for split, X, y in (("train", d.X_train, d.y_train), ("test", d.X_test, d.y_test)):
@@ -560,6 +585,18 @@ def neuron_image(values: np.ndarray, activation: str, scale: int = 3) -> np.ndar
         low, high = -top, top
     image = colour_map(values[::-1], low, high)
     return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+
+
+def png_data_url(image: np.ndarray) -> str:
+    """An RGB image as a ``data:image/png`` URL: the page sends it inside the element, not as a media file.
+
+    Drawn by the timed fragment, a media file would outlive its tick (Streamlit frees a fragment's files only
+    at the next run of the whole page) and might be freed before the browser fetched it."""
+    from PIL import Image  # Streamlit's own dependency, which st.image uses for the same PNG
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 # --------------------------------------------------------------------------- open this prediction

@@ -15,9 +15,9 @@ import time
 import uuid
 from dataclasses import fields
 
-import altair as alt
 import cpu_share
 import numpy as np
+import playground_charts as charts
 import playground_model as m
 import streamlit as st
 import visibility
@@ -234,74 +234,7 @@ if m.uses_features(run.data) or run.regression:
     controls[3].toggle("Show test points", value=True, key=key("show_test"))
 
 
-# --------------------------------------------------------------------------- charts
-def pickable(points: alt.Chart) -> alt.Chart:
-    """Points a click selects (by train/test set and index), for "Open this prediction": the nearest to the click."""
-    return points.add_params(alt.selection_point(name="pick", fields=["set", "index"], on="click", nearest=True))
-
-
-def boundary_chart(run: m.Run, show_test: bool) -> alt.LayerChart:
-    x0, x1, y0, y1 = run.extent()
-    xs, ys = alt.Scale(domain=[x0, x1], nice=False, zero=False), alt.Scale(domain=[y0, y1], nice=False, zero=False)
-    classes = list(run.data.classes)
-    binary = len(classes) == 2
-    cells = alt.Chart(run.boundary()).mark_rect(opacity=0.85, strokeWidth=0)
-    if run.regression:
-        return regression_plane(run, cells, xs, ys, show_test)
-    if binary:
-        colour = alt.Color("p1:Q", scale=alt.Scale(domain=[0, 0.5, 1], range=[m.NEGATIVE, "#ffffff", m.POSITIVE]),
-                           legend=None)  # said in the caption
-        cells = cells.encode(color=colour)
-    else:
-        palette = alt.Scale(domain=[str(i) for i in range(len(classes))], range=list(m.CLASS_COLOURS[:len(classes)]))
-        cells = cells.encode(color=alt.Color("class:N", scale=palette, legend=None),
-                             opacity=alt.Opacity("confidence:Q", scale=alt.Scale(domain=[1 / len(classes), 1],
-                                                                                range=[0.05, 0.8]), legend=None))
-    cells = cells.encode(x=alt.X("x:Q", scale=xs, title="x₁"), x2="x2", y=alt.Y("y:Q", scale=ys, title="x₂"), y2="y2")
-    palette = alt.Scale(domain=[str(i) for i in range(len(classes))], range=list(m.CLASS_COLOURS[:len(classes)]))
-    points = alt.Chart(run.points(show_test)).mark_circle(size=36, opacity=1, strokeWidth=1).encode(
-        x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys),
-        fill=alt.Fill("class:N", scale=palette, legend=None if binary else alt.Legend(title="class", orient="right")),
-        stroke=alt.Stroke("set:N", scale=alt.Scale(domain=["train", "test"], range=["#ffffff", "#000000"]),
-                          legend=None),  # said in the caption: a legend would draw black dots
-        tooltip=["set", "index", "class", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("y:Q", format=".2f")])
-    return alt.layer(cells, pickable(points)).properties(
-        width=380, height=440, title="Decision boundary")  # the plot inside comes out about square
-
-
-VALUE_SCALE = alt.Scale(domain=[-1, 0, 1], range=[m.NEGATIVE, "#ffffff", m.POSITIVE], clamp=True)
-
-
-def regression_plane(run: m.Run, cells: alt.Chart, xs: alt.Scale, ys: alt.Scale, show_test: bool) -> alt.LayerChart:
-    cells = cells.encode(x=alt.X("x:Q", scale=xs, title="x₁"), x2="x2", y=alt.Y("y:Q", scale=ys, title="x₂"), y2="y2",
-                         color=alt.Color("value:Q", scale=VALUE_SCALE, legend=None))
-    points = alt.Chart(run.points(show_test)).mark_circle(size=36, opacity=1, strokeWidth=1).encode(
-        x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys), fill=alt.Fill("value:Q", scale=VALUE_SCALE, legend=None),
-        stroke=alt.Stroke("set:N", scale=alt.Scale(domain=["train", "test"], range=["#ffffff", "#000000"]),
-                          legend=None),
-        tooltip=["set", "index", alt.Tooltip("value:Q", format=".3f"), alt.Tooltip("x:Q", format=".2f"),
-                 alt.Tooltip("y:Q", format=".2f")])
-    return alt.layer(cells, pickable(points)).properties(width=380, height=440, title="The network's output")
-
-
-def curve_chart(run: m.Run, show_test: bool, units: bool) -> alt.LayerChart:
-    """A 1-D fit: the points (x, f(x) + noise), the network's curve and, optionally, each last-layer unit's share."""
-    curve = run.curve()
-    sets = alt.Scale(domain=["train", "test"], range=[m.POSITIVE, "#888888"])
-    points = alt.Chart(run.points(show_test)).mark_circle(size=30, opacity=0.7).encode(
-        x=alt.X("x:Q", title="x"), y=alt.Y("y:Q", title="y"), color=alt.Color("set:N", scale=sets,
-                                                                           legend=alt.Legend(title=None, orient="top")),
-        tooltip=["set", "index", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])
-    line = alt.Chart(curve).mark_line(color=m.NEGATIVE, strokeWidth=3).encode(x="x:Q", y="network:Q")
-    layers = [pickable(points), line]
-    shares = [c for c in curve.columns if c.startswith("h")]
-    if units and shares:
-        long = curve.melt(id_vars="x", value_vars=shares, var_name="unit", value_name="adds")
-        layers.insert(0, alt.Chart(long).mark_line(strokeWidth=1, strokeDash=[4, 3], opacity=0.8).encode(
-            x="x:Q", y="adds:Q", detail="unit:N", color=alt.value("#2ca02c"), tooltip=["unit"]))
-    return alt.layer(*layers).properties(height=380, title="The fit: points, and the network's curve (orange)")
-
-
+# --------------------------------------------------------------------------- views
 def boundary_caption(run: m.Run) -> str:
     if run.regression:
         return ("The background is the network's output: orange −1, white 0, blue +1; each point is coloured by "
@@ -318,55 +251,6 @@ def boundary_caption(run: m.Run) -> str:
     return background + " White outline: training point; black outline: test point."
 
 
-def loss_chart(run: m.Run) -> alt.Chart:
-    # Epochs are whole numbers: integer labels, whole ticks, and a domain of at least [0, 1], so
-    # epoch 0 alone is not one point that Vega-Lite labels "0.000000".
-    epochs = alt.Scale(domain=[0, max(1, run.epoch)], nice=False)
-    return alt.Chart(run.curves()).mark_line(strokeWidth=2, point=run.epoch == 0).encode(
-        x=alt.X("epoch:Q", title="epoch", scale=epochs, axis=alt.Axis(format="d", tickMinStep=1)),
-        y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=True)),
-        color=alt.Color("set:N", scale=alt.Scale(domain=["train", "test"], range=[m.POSITIVE, "#888888"]),
-                        legend=alt.Legend(title=None, orient="top")),
-        tooltip=["epoch", "set", alt.Tooltip("loss:Q", format=".4f")]).properties(height=380, title="Loss")
-
-
-def confusion_chart(run: m.Run, split: str) -> alt.LayerChart:
-    table = run.confusion(split)
-    long = table.reset_index(names="true").melt(id_vars="true", var_name="predicted", value_name="count")
-    order_true, order_pred = list(table.index), list(table.columns)
-    long["true"] = long["true"].str.removeprefix("true ")
-    long["predicted"] = long["predicted"].str.removeprefix("predicted ")
-    order_true = [c.removeprefix("true ") for c in order_true]
-    order_pred = [c.removeprefix("predicted ") for c in order_pred]
-    base = alt.Chart(long).encode(x=alt.X("predicted:N", sort=order_pred, title="predicted class",
-                                          axis=alt.Axis(labelAngle=0, orient="top")),
-                                  y=alt.Y("true:N", sort=order_true, title="true class",
-                                          axis=alt.Axis(labelOverlap=False)))
-    rect = base.mark_rect().encode(color=alt.Color("count:Q", scale=alt.Scale(scheme="blues"), legend=None))
-    text = base.mark_text(fontSize=11).encode(text="count:Q", color=alt.condition(
-        alt.datum.count > long["count"].max() / 2, alt.value("white"), alt.value("black")))
-    return alt.layer(rect, text).properties(width=340, height=300, title=f"Confusion matrix ({split} set)")
-
-
-def network_chart(run: m.Run, show: str = "weight") -> alt.LayerChart:
-    nodes, links = m.network(run, show)
-    rows = int(nodes["row"].max()) + 1
-    many = rows > 16  # digits: 64 inputs, drawn small and unlabelled
-    x = alt.X("layer:Q", axis=None, scale=alt.Scale(domain=[-0.4, nodes["layer"].max() + 0.4]))
-    y = alt.Y("row:Q", axis=None, scale=alt.Scale(domain=[rows - 0.5, -1.2]))
-    lines = alt.Chart(links).mark_rule(opacity=0.8).encode(
-        x=x, y=y, x2="layer2:Q", y2="row2:Q", color=alt.Color("colour:N", scale=None),
-        strokeWidth=alt.StrokeWidth("width:Q", scale=None),
-        tooltip=["link", alt.Tooltip(f"{show}:Q", format=".3g")])
-    circles = alt.Chart(nodes).mark_circle(size=60 if many else 900, color="#f4f4f4", stroke="#888888",
-                                           opacity=1).encode(x=x, y=y, tooltip=["label"])
-    names = alt.Chart(nodes[nodes["label"].str.len() < 8] if not many else nodes.iloc[0:0]).mark_text(
-        fontSize=11, color="#333333").encode(x=x, y=y, text="label")
-    titles = alt.Chart(nodes.drop_duplicates("layer")).mark_text(fontSize=12, fontWeight="bold", dy=-4).encode(
-        x=x, y=alt.datum(-1), text="title")
-    return alt.layer(lines, circles, names, titles).properties(height=min(640, 36 * rows + 60) if not many else 520)
-
-
 def weight_editor(run: m.Run) -> None:
     """Pick a weight (or bias) and type its value: the views redraw with it at once; training goes on from it."""
     choices = m.weight_choices(run)
@@ -380,28 +264,13 @@ def weight_editor(run: m.Run) -> None:
         st.caption("The boundary, the loss and the gradients update at once; Play or Step trains on from here.")
 
 
-def layer_chart(run: m.Run) -> alt.FacetChart:
-    data = run.layer_chart_data()
-    layers = [f"W{i}" for i in range(1, len(run.model.graph.graph["sizes"]))]
-    epochs = alt.Scale(domain=[0, max(1, run.epoch)], nice=False)
-    return alt.Chart(data).mark_line(point=run.epoch < 2).encode(
-        x=alt.X("epoch:Q", scale=epochs, axis=alt.Axis(format="d", tickMinStep=1)),
-        y=alt.Y("value:Q", scale=alt.Scale(type="log"), title=None),
-        color=alt.Color("layer:N", sort=layers, scale=alt.Scale(scheme="viridis"),
-                        legend=alt.Legend(title="weights", orient="right")),
-        tooltip=["epoch", "layer", "what", alt.Tooltip("value:Q", format=".3g")],
-    ).properties(height=220, width=420).facet(
-        column=alt.Column("what:N", title=None, sort=["gradient norm ‖∇W‖", "update ratio ‖ΔW‖/‖W‖"]),
-    ).resolve_scale(y="independent").properties(title="Per layer: gradient norms and update ratios")
-
-
 def neuron_maps(run: m.Run) -> None:
     maps = run.neuron_maps()
     if not maps:
         st.caption("No hidden layer: the output is a weighted sum of the inputs (a straight boundary).")
         return
     for layer, (units, activation) in enumerate(zip(maps, run.config.activations, strict=True), 1):
-        images = [m.neuron_image(values, activation) for values in units]
+        images = [m.png_data_url(m.neuron_image(values, activation)) for values in units]
         st.image(images, caption=[f"h{layer}_{j}" for j in range(1, len(units) + 1)], width=72)
 
 
@@ -456,24 +325,25 @@ def live() -> None:
     left, right = st.columns(2)
     with left:
         if run.regression and not plane:
-            st.altair_chart(curve_chart(run, state.get(key("show_test"), True), state.get(key("unit_curves"), False)),
-                            key=key("curve"), on_select=pick_point, selection_mode="pick")
+            st.vega_lite_chart(spec=charts.curve(run, state.get(key("show_test"), True),
+                                             state.get(key("unit_curves"), False)),
+                               key=key("curve"), on_select=pick_point, selection_mode="pick")
             st.toggle("Show what each hidden unit adds", key=key("unit_curves"),
                       help="Dashed: each unit of the last hidden layer times its weight to the output; the curve "
                            "is their sum plus the output's bias")
         elif plane:
-            st.altair_chart(boundary_chart(run, state.get(key("show_test"), True)), key=key("boundary"),
-                            width="content", on_select=pick_point, selection_mode="pick")  # square plot
+            st.vega_lite_chart(spec=charts.boundary(run, state.get(key("show_test"), True)), key=key("boundary"),
+                               width="content", on_select=pick_point, selection_mode="pick")  # square plot
             st.caption("Click a point to open it below.")
             st.caption(boundary_caption(run))
         else:
-            st.altair_chart(confusion_chart(run, "test" if len(run.data.y_test) else "train"), key=key("confusion"),
-                            width="content")
+            st.vega_lite_chart(spec=charts.confusion(run, "test" if len(run.data.y_test) else "train"),
+                               key=key("confusion"), width="content")
     with right:
-        st.altair_chart(loss_chart(run), key=key("loss_chart"))
+        st.vega_lite_chart(spec=charts.loss(run), key=key("loss_chart"))
     if plane and not run.regression and len(run.data.classes) > 2:
-        st.altair_chart(confusion_chart(run, "test" if len(run.data.y_test) else "train"), key=key("confusion"),
-                        width="content")
+        st.vega_lite_chart(spec=charts.confusion(run, "test" if len(run.data.y_test) else "train"),
+                           key=key("confusion"), width="content")
     network, neurons = st.columns([3, 2]) if plane else (st.container(), None)
     with network:
         show = state.get(key("links"), "weight")
@@ -481,13 +351,13 @@ def live() -> None:
         st.segmented_control("Links show", ("weight", "gradient"), key=key("links"), default="weight",
                              required=True, help="gradient: d loss / d w over the training set at the current "
                                                  "weights: the step gradient descent takes next, before −η")
-        st.altair_chart(network_chart(run, show), key=key("network"))
+        st.vega_lite_chart(spec=charts.network(run, show), key=key("network"))
         weight_editor(run)
     if neurons is not None:
         with neurons:
             st.markdown("**What each hidden neuron computes** over the plane (orange −, white 0, blue +)")
             neuron_maps(run)
-    st.altair_chart(layer_chart(run), key=key("layers_chart"), width="content")
+    st.vega_lite_chart(spec=charts.layers(run), key=key("layers_chart"), width="content")
     if state.pop("_pg_picked", False):
         st.rerun()  # the picked point is opened below, outside this fragment
     st.caption("Each weight matrix's gradient norm after each epoch, and how far the epoch moved it relative to its "

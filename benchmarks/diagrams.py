@@ -15,6 +15,11 @@
   server, the pages' bytecode is compiled once (``AppTest`` alone recompiles it every run).
 * app_step_lecture: the same, the median over the sidebar's lecture examples (scalar ones and
   matrix ones), each stepped forward a few times.
+* playground_tick: one tick of a playing Playground session on the XOR network that app_load's
+  players train, its drawing alone: the CPU time of the live views' fragment (``_pg_tick``, what
+  the page's CPU sharing charges the session for the tick), each tick after one more epoch trained
+  outside the timing. The median over ticks at the first epochs, and again past 2,000 epochs (the
+  epoch charts must not grow with the run); and the CPU time one epoch takes to train.
 """
 
 from __future__ import annotations
@@ -206,9 +211,47 @@ def app_step_lecture(quick: bool = False) -> dict | None:
             "slowest": max(per_example), "each": dict(zip(EXAMPLES, per_example, strict=False))}
 
 
+def _playground_ticks(at, count: int) -> tuple[list[float], list[float]]:
+    """``count`` ticks, each after one more epoch (as Play trains them): the fragment's CPU seconds for each,
+    and the epochs' own."""
+    ticks, epochs = [], []
+    for _ in range(count):
+        start = time.thread_time()
+        at.session_state["_pg_run"].step()
+        epochs.append(time.thread_time() - start)
+        at.run()
+        ticks.append(at.session_state["_pg_tick"].cost)
+    return ticks, epochs
+
+
+def playground_tick(quick: bool = False) -> dict | None:
+    try:
+        from streamlit.testing.v1 import AppTest
+    except ImportError:
+        return None
+    from .app_load import PLAYGROUND
+
+    if str(APPS) not in sys.path:
+        sys.path.insert(0, str(APPS))
+    later = 500 if quick else 2000
+    with server_like():
+        at = AppTest.from_file(str(APPS / "graphlab_app.py"), default_timeout=120)
+        at.run()  # the stepper first: AppTest switches pages only after a run
+        at.query_params.update(PLAYGROUND)
+        at.switch_page("playground_page.py").run()
+        _playground_ticks(at, 2)  # warm
+        first, epochs = _playground_ticks(at, 5 if quick else 20)
+        at.session_state["_pg_run"].step(later - at.session_state["_pg_run"].epoch)
+        late, _ = _playground_ticks(at, 3 if quick else 10)
+    assert not at.exception and len(at.get("vega_lite_chart")) == 4, "the Playground drew no charts"
+    assert at.metric[0].value == f"{later + (3 if quick else 10):,}", "the ticks did not show their epochs"
+    return {"seconds": statistics.median(first), "late_epoch": later, "late_seconds": statistics.median(late),
+            "epoch_seconds": statistics.median(epochs)}
+
+
 def run(quick: bool = False) -> dict[str, dict | None]:
     return {"all frames, SVG": frames(quick), "one app step": app_step(quick),
-            "one app step, lecture examples": app_step_lecture(quick)}
+            "one app step, lecture examples": app_step_lecture(quick), "one Playground tick": playground_tick(quick)}
 
 
 if __name__ == "__main__":  # python -m benchmarks.diagrams DEPTH DIR REPEAT: the frames' timing, alone

@@ -65,8 +65,11 @@ def test_diagrams_case_checks_its_frames_and_reports_absolute_targets(capsys):
     assert step["nodes"] == 60 and step["seconds"] > 0
     lecture = out["diagrams"]["one app step, lecture examples"]
     assert lecture["examples"] == 3 and 0 < lecture["seconds"] <= lecture["slowest"]  # --quick: three
+    tick = out["diagrams"]["one Playground tick"]
+    assert tick["seconds"] > 0 and tick["late_seconds"] > 0 and tick["epoch_seconds"] > 0 and tick["late_epoch"] > 0
     assert {t["case"] for t in out["targets"]} == {"diagrams all frames, SVG", "diagrams one app step",
-                                                   "diagrams one app step, lecture examples"}
+                                                   "diagrams one app step, lecture examples",
+                                                   "diagrams one Playground tick"}
 
 
 def test_a_wrong_epoch_or_step_fails_the_cross_checks():
