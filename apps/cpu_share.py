@@ -16,7 +16,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-PLAYING_CORES = 1.0  # CPU seconds per second for all playing sessions together: on 2 cores, one is left
+# CPU seconds per second for all playing sessions together. Not a whole core: the server is one Python process,
+# and its sessions' scripts share one interpreter lock, so it runs Python on about one core however many the
+# machine has (measured: 16 students stepping kept it at 1.00 core). Players allowed a whole core took the lock
+# from the steppers (8 playing + 8 stepping, protocol client: steppers' p95 1.8 s); half of it leaves them the
+# other half.
+PLAYING_CORES = 0.5
 FORGET_SECONDS = 5.0  # a session that has not ticked for this long no longer counts as playing
 MOST_WAIT = 2.0  # never wait longer before a tick: Pause and the other controls answer after at most this
 
