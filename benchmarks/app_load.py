@@ -523,9 +523,11 @@ def _said(label: str, row: dict) -> dict:
     return row
 
 
-async def _rows(client: Client, url: str, pid: int, sessions: tuple[int, ...], players: bool, churn: bool) -> dict:
+async def _rows(client: Client, url: str, pid: int, sessions: tuple[int, ...], players: bool, churn: bool,
+                warm: bool = True) -> dict:
     out = {}
-    await _scenario(client, url, pid, 1, 0)  # warm: imports and the first run's caches
+    if warm:
+        await _scenario(client, url, pid, 1, 0)  # warm: imports and the first run's caches
     for n in sessions:
         out[f"{n} stepping"] = _said(f"{n} stepping", await _scenario(client, url, pid, n, 0))
     if players:
@@ -538,26 +540,27 @@ async def _rows(client: Client, url: str, pid: int, sessions: tuple[int, ...], p
     return out
 
 
-async def _run(client: str, sessions: tuple[int, ...], players: bool, churn: bool, log_path: Path) -> dict:
+async def _run(client: str, sessions: tuple[int, ...], players: bool, churn: bool, warm: bool, log_path: Path) -> dict:
     with serve(log_path, settings={"server.disconnectedSessionTTL": str(SESSION_TTL)}) as (url, pid):
         if client != "browser":
-            return await _rows(Client(client), url, pid, sessions, players, churn)
+            return await _rows(Client(client), url, pid, sessions, players, churn, warm)
         from playwright.async_api import async_playwright
 
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
             try:
-                return await _rows(Client(client, browser), url, pid, sessions, players, churn)
+                return await _rows(Client(client, browser), url, pid, sessions, players, churn, warm)
             finally:
                 await browser.close()
 
 
 def run(quick: bool = False, sessions: tuple[int, ...] | None = None, players: bool = True,
-        churn: bool | None = None, client: str = "protocol") -> dict:
+        churn: bool | None = None, client: str = "protocol", warm: bool | None = None) -> dict:
     """The table: one row per number of concurrent sessions (``quick``: 1 and 2 only), then a quarter of
     the most sessions playing the Playground beside as many stepping (``quick``: one and one), then
     (not ``quick``) the memory as 200 sessions come and go. ``client``: "protocol" (Streamlit's websocket
-    protocol, no browser) or "browser" (headless Chromium; {} when it or Playwright is missing)."""
+    protocol, no browser) or "browser" (headless Chromium; {} when it or Playwright is missing). ``warm`` (not
+    ``quick``, unless given): one student steps first, unmeasured (imports, the first run's caches)."""
     if client not in CLIENTS:
         raise ValueError(f"client must be one of {', '.join(CLIENTS)}")
     if client == "browser":
@@ -569,4 +572,5 @@ def run(quick: bool = False, sessions: tuple[int, ...] | None = None, players: b
             return {}
     sessions = sessions or ((1, 2) if quick else SESSIONS)
     log = Path(tempfile.gettempdir()) / f"graphlab-app-load-{os.getpid()}.log"  # the server's output, if it fails
-    return asyncio.run(_run(client, tuple(sessions), players, not quick if churn is None else churn, log))
+    return asyncio.run(_run(client, tuple(sessions), players, not quick if churn is None else churn,
+                            not quick if warm is None else warm, log))
