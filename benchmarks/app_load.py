@@ -230,7 +230,8 @@ async def stepper(browser, url: str, example: tuple[str, str, str], phases: Phas
     try:
         return await _stepper(browser, url, example, done, student)
     except Timeout as e:
-        return {**done, "failed": str(e).splitlines()[0]}
+        return {**done, "failed": f"{str(e).splitlines()[0]} (after {len(done['steps'])} steps, "
+                                  f"{done.get('sent', 0)} reruns sent, {len(done.get('areas', ()))} diagram sizes)"}
     finally:
         student.leave()
 
@@ -239,6 +240,7 @@ async def _stepper(browser, url: str, example: tuple[str, str, str], done: dict,
     link_expr, at, typed = example
     context = await browser.new_context(viewport={"width": 1366, "height": 768})
     page = await context.new_page()
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: _sent(payload, done)))
     try:
         await page.goto(f"{url}/?{urlencode({'expr': link_expr, 'at': at})}", timeout=TIMEOUT_MS)
         await page.wait_for_function(f"(names) => ({LABEL})() !== null && ({DRAWN})(names)",
@@ -272,6 +274,20 @@ async def _stepper(browser, url: str, example: tuple[str, str, str], done: dict,
         return done
     finally:
         await context.close()
+
+
+def _sent(payload: bytes, done: dict) -> None:
+    """A BackMsg the page sent: reruns it asked for are counted (``sent``), with each new size its diagram
+    reported (``areas``): what a student that timed out was doing."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    msg = BackMsg()
+    msg.ParseFromString(payload if isinstance(payload, bytes) else payload.encode())
+    if msg.WhichOneof("type") == "rerun_script":
+        done["sent"] = done.get("sent", 0) + 1
+        for widget in msg.rerun_script.widget_states.widgets:
+            if widget.id.endswith("-diagram") and widget.json_value not in done.setdefault("areas", []):
+                done["areas"].append(widget.json_value)
 
 
 async def player(browser, url: str, done: asyncio.Event, started: Started | None = None) -> dict:
@@ -488,6 +504,10 @@ async def _scenario(client: Client, url: str, pid: int, steppers: int, players: 
            "failed": sum(r["failed"] is not None for r in (*stepping, *played)),
            "failures": sorted({r["failed"] for r in (*stepping, *played) if r["failed"]})[:3],
            "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
+           # the browser client: reruns each student's page asked for (11 expected: open, its diagram's size,
+           # typing, 6 steps, 2 tabs), and the most diagram sizes one reported
+           **({"reruns_sent": sorted(r.get("sent", 0) for r in stepping),
+               "diagram_sizes": max(len(r.get("areas", ())) for r in stepping)} if client.name == "browser" else {}),
            **{f"memory_{k}": v for k, v in memory_mb(pid).items()}}
     if played:
         rates = [p["epochs_per_second"] for p in played if p["epochs_per_second"] is not None]
