@@ -23,6 +23,9 @@ its element carries (``value``/``raw_value`` when the server set it, else its ``
 every rerun (the server relies on that: a widget whose value only session state gave, and no client echoed,
 comes back empty). A click (``trigger_value``) is sent once. After a run of the whole page, the widgets it
 did not draw are forgotten.
+
+The socket is the ``websockets`` library's asyncio client: Streamlit itself depends on it (its server runs on
+Starlette and uvicorn, no longer on Tornado), so the client adds no dependency.
 """
 
 from __future__ import annotations

@@ -14,6 +14,16 @@ settings.register_profile("dev", deadline=None, max_examples=60)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """The session's one headless Chromium for every browser test file (test_e2e.browser_session). One fixture
+    here, not one per module that imports it: two sync_playwright() at once in one xdist worker fail with
+    "Sync API inside the asyncio loop" when test_e2e.py and test_e2e_stepper.py land on the same worker."""
+    from test_e2e import browser_session
+
+    yield from browser_session()
+
+
 @pytest.fixture
 def lecture():
     """CS231n's (x+y)z at x=-2, y=5, z=-4, with q named: q = 3, f = -12, grads -4, -4, 3."""

@@ -64,8 +64,9 @@ def server(tmp_path_factory):
         pytest.fail(str(e), pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def browser():
+def browser_session():
+    """The headless Chromium behind conftest's session fixture ``browser`` (one per worker process: a second
+    sync_playwright() opened beside it would fail)."""
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
         _unavailable(f"no Chromium at {CHROMIUM}")
     if sync_playwright is None:

@@ -10,7 +10,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from test_e2e import SHOTS, browser  # noqa: F401 (browser: the session's Chromium, a fixture)
+from test_e2e import SHOTS
 
 from graphlab import cli, from_text, show, trace
 
@@ -29,7 +29,7 @@ def steps_html(tmp_path_factory):
 
 
 @pytest.fixture
-def offline(browser):  # noqa: F811 (the fixture imported above)
+def offline(browser):  # browser: the session's Chromium (conftest)
     """A page that can read file:// and nothing else; ``requests`` lists every other URL it asked for."""
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     context.set_default_timeout(30_000)
