@@ -8,15 +8,27 @@ tick reports what it cost (training and drawing, CPU seconds of its own thread),
 its next tick until, with n sessions playing, it has used no more than 1/n of that budget; its training per
 tick is its share of the budget too. A session that stops ticking (paused, its browser tab hidden, or
 closed) drops out after ``FORGET_SECONDS`` and the others' shares grow.
+
+Clicks come first: while any session's whole page is running (a student's click or keystroke, counted by
+``Share.interactive`` around every page run in graphlab_app.py), a playing session holds its next tick back,
+for at most ``MOST_WAIT`` seconds: a tick holds the interpreter lock for tens of milliseconds at a time, and
+the page run waiting behind several of them is what the student would feel.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-PLAYING_CORES = 1.0  # CPU seconds per second for all playing sessions together: on 2 cores, one is left
+# CPU seconds per second for all playing sessions together. Not a whole core: the server is one Python process,
+# and its sessions' scripts share one interpreter lock, so it runs Python on about one core however many the
+# machine has (measured: 16 students stepping kept it at 1.00 core). Players allowed a whole core took the lock
+# from the steppers (8 playing + 8 stepping, protocol client: steppers' p95 1.8 s); half of it leaves them the
+# other half.
+PLAYING_CORES = 0.5
 FORGET_SECONDS = 5.0  # a session that has not ticked for this long no longer counts as playing
 MOST_WAIT = 2.0  # never wait longer before a tick: Pause and the other controls answer after at most this
 
@@ -36,6 +48,8 @@ class Share:
         self.cores, self.forget, self.most_wait = cores, forget, most_wait
         self._lock = threading.Lock()
         self._seen: dict[str, float] = {}  # session -> when it last ticked
+        self._running = 0  # whole page runs going on now
+        self._quiet = threading.Condition()
 
     def playing(self, now: float | None = None) -> int:
         now = time.monotonic() if now is None else now
@@ -55,6 +69,26 @@ class Share:
         rate = self.cores / self.playing(now)  # this session's CPU seconds per second
         wait = max(0.0, last.start + last.cost / rate - now) if last.cost else 0.0
         return min(wait, self.most_wait), min(most_train, rate * period)
+
+    @contextlib.contextmanager
+    def interactive(self) -> Iterator[None]:
+        """Around a whole page run: while any is going on, ``after_interactive`` holds playing ticks back."""
+        with self._quiet:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._quiet:
+                self._running -= 1
+                if self._running == 0:
+                    self._quiet.notify_all()
+
+    def after_interactive(self, most_wait: float | None = None) -> bool:
+        """Waits until no whole page run is going on, for at most ``most_wait`` seconds (``MOST_WAIT``); True
+        if none was (or all ended), False if some still is."""
+        with self._quiet:
+            return self._quiet.wait_for(lambda: self._running == 0,
+                                        timeout=self.most_wait if most_wait is None else most_wait)
 
     def leave(self, session: str) -> None:
         with self._lock:

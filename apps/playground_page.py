@@ -288,6 +288,7 @@ def fair(views):
                                                                   TICK_SECONDS, TRAIN_SECONDS)
             if not whole_page:
                 time.sleep(wait)  # no CPU: the timer's requests meanwhile fold into one
+                cpu_share.SHARE.after_interactive()  # a student's click elsewhere runs first
         start, cpu = time.monotonic(), time.thread_time()
         try:
             views()

@@ -1,4 +1,5 @@
-"""`python -m benchmarks [--case NAME] [--json] [--quick] [--markdown FILE]`: run the measurements, print one table.
+"""`python -m benchmarks [--case NAME] [--json] [--quick] [--markdown FILE] [--client protocol|browser]`: run the
+measurements, print one table (``--client``: how app_load's students reach the server; see benchmarks/app_load.py).
 
 Every figure is a median of repeated runs after a warm-up; contenders of a case run interleaved
 in this one process on the same data, and every ratio is computed within this run.
@@ -25,13 +26,13 @@ TITLES = {
     "grad_1e6": "4. Value and full gradient over 10^6 points (float64): milliseconds per evaluation",
     "diagrams": "5. Diagrams: every frame of a 152-step trace as SVG files; an app step and a Playground tick "
                 "(server CPU): ms",
-    "app_load": "6. A class on one server: N concurrent browser sessions stepping (and playing): seconds, ms, MB",
+    "app_load": "6. A class on one server: N concurrent sessions stepping (and playing): seconds, ms, MB",
 }
 UNITS = {"mlp_epoch": (1.0, "s"), "tiny_step": (1e6, "µs"), "explorer": (1e3, "ms"), "grad_1e6": (1e3, "ms"),
          "diagrams": (1e3, "ms"), "app_load": (1.0, "s")}
 # (app_load row, measure, bound, what): 16 students stepping (alone, and beside 8 playing)
 LOAD_TARGETS = [("16 stepping", "step_p95", 1.0, "p95 step <= 1 s"),
-                ("16 stepping", "server_cpu_per_rerun", 0.030, "server CPU <= 30 ms per rerun"),
+                ("16 stepping", "server_cpu_per_step", 0.030, "server CPU <= 30 ms per step"),
                 ("8 playing + 8 stepping", "step_p95", 1.0, "steppers' p95 step <= 1 s"),
                 ("200 sessions come and go", "memory_growth", 1.2, "memory after 200 <= 1.2 x after the first 10")]
 # (diagrams row, bound in seconds): absolute targets, there being no peer to divide by
@@ -72,7 +73,7 @@ def ratios(results: dict) -> dict:
                          for label, bound in DIAGRAM_TARGETS if label in table}
             continue
         if case == "app_load":  # a row whose measure is missing (every student timed out) has no ratio
-            out[case] = {f"{row} {what}": None if table[row][measure] is None else table[row][measure] / bound
+            out[case] = {f"{row} {what}": None if table[row].get(measure) is None else table[row][measure] / bound
                          for row, measure, bound, what in LOAD_TARGETS if row in table}
             continue
         if case == "explorer":
@@ -134,23 +135,29 @@ def table_lines(results: dict, rates: dict, markdown: bool) -> list[str]:
                       f"{row['epoch_seconds'] * scale:.1f})") for label, row in table.items()
                      if row is not None and "late_epoch" in row]
         elif case == "app_load":
-            header = ("sessions", "step p50 (s)", "step p95 (s)", "tab p50 (s)", "server CPU / rerun (ms)",
-                      "server peak (MB)", "epochs/s per player (least)", "saw another's graph", "timed out")
+            header = ("sessions (client)", "step p50 (s)", "step p95 (s)", "tab p50 (s)", "server CPU / step (ms)",
+                      "server CPU / rerun (ms)", "server peak (MB)", "epochs/s per player (least)",
+                      "saw another's graph", "failed", "load avg")
 
             def cell(value, fmt: str = ".2f", scale: float = 1.0) -> str:
                 return "–" if value is None else f"{value * scale:{fmt}}"
 
-            rows = [(label, cell(r["step_p50"]), cell(r["step_p95"]), cell(r["tab_p50"]),
+            def load(r: dict) -> str:
+                return " -> ".join(f"{v:.1f}" for v in r.get("load_average", ()))
+
+            rows = [(f"{label} ({r.get('client', 'browser')})", cell(r["step_p50"]), cell(r["step_p95"]),
+                     cell(r["tab_p50"]), cell(r.get("server_cpu_per_step"), ".0f", 1e3)
+                     + (" (with training)" if r.get("players") else ""),
                      cell(r["server_cpu_per_rerun"], ".0f", 1e3), f"{r['memory_peak']:.0f}",
                      f"{cell(r['epochs_per_second'], '.1f')} ({cell(r.get('epochs_per_second_min'), '.1f')})"
                      if "epochs_per_second" in r else "",
-                     ", ".join(r["bleed"]) or "no", str(r.get("failed", 0))) for label, r in table.items()
+                     ", ".join(r["bleed"]) or "no", str(r.get("failed", 0)), load(r)) for label, r in table.items()
                     if "step_p50" in r]
-            rows += [(f"{label} (RSS after the first 10 -> after all)", "", "", "", "",
-                      f"{r['memory_first']:.0f} -> {r['memory_last']:.0f}", "", "", str(r.get("failed", 0)))
+            rows += [(f"{label} ({r.get('client', 'browser')}; RSS after the first 10 -> after all)", "", "", "", "",
+                      "", f"{r['memory_first']:.0f} -> {r['memory_last']:.0f}", "", "", str(r.get("failed", 0)), "")
                      for label, r in table.items() if "memory_growth" in r]
             if not rows:
-                rows = [("skipped (no Chromium or Playwright)", *[""] * 8)]
+                rows = [("skipped (no Chromium or Playwright)", *[""] * 10)]
         elif case == "explorer":
             header = ("expression", "nodes", f"median ({unit})")
             rows = [(label, f"{row['nodes']:,}", f"{row['seconds'] * scale:.3f}") for label, row in table.items()]
@@ -192,9 +199,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats, for a smoke run")
     p.add_argument("--markdown", metavar="FILE", help="also write the table, machine and command to FILE")
+    p.add_argument("--client", choices=app_load.CLIENTS, default="protocol",
+                   help="app_load: drive the students over Streamlit's websocket protocol (default, no browser) or "
+                        "in headless Chromium")
     args = p.parse_args(argv)
     load_before = os.getloadavg()[0]
-    results = {name: CASES[name](quick=args.quick) for name in args.case or DEFAULT}
+    results = {name: CASES[name](quick=args.quick, **({"client": args.client} if name == "app_load" else {}))
+               for name in args.case or DEFAULT}
     if args.quick:
         print("quick mode: smaller sizes and fewer repeats than the titles say (a smoke run)", file=sys.stderr)
     rates = ratios(results)

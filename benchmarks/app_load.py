@@ -1,20 +1,29 @@
-"""`python -m benchmarks --case app_load`: a class on one server. N students at once in the real app.
+"""`python -m benchmarks --case app_load [--client protocol|browser]`: a class on one server. N students at once
+in the real app.
 
-The real server (`graphlab app`, so with the app's shipped settings) and real browsers: one headless
-Chromium (the project's Playwright + Debian's Chromium, as the browser tests use) with a fresh
-browser context per student, so each is its own Streamlit session. Each stepping student opens a
-lecture example by link, types another lecture example into the Expression box, presses "next" six
-times and switches to the Forward mode tab and back. Each action is timed from the click (or the
-Enter) until the page shows its result and the script is idle. Playing students open the Playground
-on XOR, press Play, and train until the steppers are done.
+The real server (`graphlab app`, so with the app's shipped settings), driven by one of two clients:
 
-Reported per number of sessions: p50/p95 of the step latency (end to end, in the browser), the
-server's CPU time per rerun (its own process CPU over the run, divided by the reruns the students
-caused: browsers on the same machine compete for the CPU, so this is the server's share), its peak
-and final memory, each player's epochs per second, and whether any student saw another's graph.
+- ``protocol`` (the default): each student is a websocket session speaking Streamlit's own protocol, as its
+  frontend does (`benchmarks/protocol.py`): no browser, so the machine's cores are the server's and the
+  latencies are the server's. The page is not drawn: a step counts as done when its run has finished and
+  its deltas carry the new step label and a diagram with the student's own nodes.
+- ``browser``: one headless Chromium (the project's Playwright + Debian's Chromium, as the browser tests
+  use) with a fresh browser context per student. Each action is timed until the page shows its result and
+  the script is idle; the browsers share the machine's cores with the server, so these latencies include
+  the browsers' own work (on 2 cores, mostly theirs).
 
-Browsers and server share this machine's cores, so the end-to-end latencies include the browsers'
-own work; the per-rerun CPU time does not.
+Each stepping student opens a lecture example by link (its diagram reports its size, a rerun, as in a
+browser), types another lecture example into the Expression box, presses "next" six times and switches to
+the Forward mode tab and back. The students wait for each other after typing and after stepping, so the
+server's CPU time between those two moments is the steps' alone: ``server_cpu_per_step`` (with players in
+the row, it also holds their training). Playing students open the Playground on XOR, press Play (with the
+protocol client, the fragment's ``run_every`` timer sends its reruns as the frontend's would), and train
+until the steppers are done.
+
+Reported per number of sessions, with the client that drove them: p50/p95 of the step latency, the
+server's CPU time per step and per rerun over the whole scenario, its peak and final memory, each player's
+epochs per second, how many students had an action time out (or saw something wrong), whether any student
+saw another's graph, and the load average (1 min) when the row began and ended.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -38,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("GRAPHLAB_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+CLIENTS = ("protocol", "browser")
 SESSIONS = (1, 8, 16, 32)
 STEPS = 6
 # A student's action that takes longer than this counts as failed (that student stops there), and the row says
@@ -51,6 +62,7 @@ EXAMPLES = [("(x+y)z", "x=-2,y=5,z=-4", "log(x1 x2) sin(x2)"),
 CHURN = 200
 # The churn's server frees a closed tab's session after 5 s, not the shipped 60 s: the same freeing, sooner
 SESSION_TTL = 5
+MIN_PLAY = 3.0  # a player plays this long at least (s), whether or not the steppers are done
 PLAYGROUND = {"data": "xor", "noise": "0", "seed": "0", "layers": "4", "act": "tanh", "lr": "0.03", "batch": "10"}
 
 IDLE = """() => {
@@ -132,6 +144,74 @@ def node_names(expr: str) -> list[str]:
     return sorted(map(str, gl.graph(expr).nodes))
 
 
+class Phases:
+    """Where a scenario's stepping students wait for each other: all have opened and typed before anyone steps
+    (``stepping``), and all have stepped before anyone switches tabs (``stepped``), so the server's CPU time
+    between the two is the steps'. A student who fails counts as arrived everywhere it had not reached."""
+
+    NAMES = ("stepping", "stepped")
+
+    def __init__(self, students: int, pid: int | None = None):
+        self.left = dict.fromkeys(self.NAMES, students)
+        self.events = {name: asyncio.Event() for name in self.NAMES}
+        self.pid = pid
+        self.cpu: dict[str, float] = {}  # the server's CPU seconds when each phase was reached by all
+
+    def _arrive(self, name: str) -> None:
+        self.left[name] -= 1
+        if self.left[name] == 0:
+            if self.pid is not None:
+                self.cpu[name] = cpu_seconds(self.pid)
+            self.events[name].set()
+
+    def student(self) -> Student:
+        return Student(self)
+
+    def steps_cpu(self) -> float | None:
+        return self.cpu["stepped"] - self.cpu["stepping"] if len(self.cpu) == 2 else None
+
+
+class Student:
+    def __init__(self, phases: Phases):
+        self.phases, self.reached = phases, set()
+
+    async def reach(self, name: str) -> None:
+        self.reached.add(name)
+        self.phases._arrive(name)
+        await self.phases.events[name].wait()
+
+    def leave(self) -> None:
+        for name in Phases.NAMES:
+            if name not in self.reached:
+                self.reached.add(name)
+                self.phases._arrive(name)
+
+
+class Started:
+    """The players who have pressed Play (or given up): the steppers begin once all have."""
+
+    def __init__(self, players: int):
+        self.left, self.seen, self.all = players, set(), asyncio.Event()
+        if players == 0:
+            self.all.set()
+
+    def mark(self, player: object) -> None:
+        if player not in self.seen:
+            self.seen.add(player)
+            self.left -= 1
+            if self.left == 0:
+                self.all.set()
+
+
+class Wrong(Exception):
+    """A student saw something other than what its action should show (the protocol client's check)."""
+
+
+def _new_record() -> dict:
+    return {"steps": [], "typing": None, "tabs": [], "reruns": 0, "bleed": [], "failed": None}
+
+
+# --------------------------------------------------------------------------- the browser client
 async def _timed(page, act, changed: str, arg=None) -> float:
     """Seconds from ``act()`` until the JS predicate ``changed`` (given ``arg``) holds."""
     start = time.perf_counter()
@@ -140,22 +220,27 @@ async def _timed(page, act, changed: str, arg=None) -> float:
     return time.perf_counter() - start
 
 
-async def stepper(browser, url: str, example: tuple[str, str, str]) -> dict:
-    """One stepping student; returns their latencies, whether they ever saw another's graph, and whether an
-    action timed out (``failed``: what was measured until then is kept)."""
+async def stepper(browser, url: str, example: tuple[str, str, str], phases: Phases | None = None) -> dict:
+    """One stepping student in a browser; returns their latencies, whether they ever saw another's graph, and
+    whether an action timed out (``failed``: what was measured until then is kept)."""
     from playwright.async_api import TimeoutError as Timeout
 
-    done = {"steps": [], "typing": None, "tabs": [], "reruns": 0, "bleed": [], "failed": None}
+    done = _new_record()
+    student = (phases or Phases(1)).student()
     try:
-        return await _stepper(browser, url, example, done)
+        return await _stepper(browser, url, example, done, student)
     except Timeout as e:
-        return {**done, "failed": str(e).splitlines()[0]}
+        return {**done, "failed": f"{str(e).splitlines()[0]} (after {len(done['steps'])} steps, "
+                                  f"{done.get('sent', 0)} reruns sent, {len(done.get('areas', ()))} diagram sizes)"}
+    finally:
+        student.leave()
 
 
-async def _stepper(browser, url: str, example: tuple[str, str, str], done: dict) -> dict:
+async def _stepper(browser, url: str, example: tuple[str, str, str], done: dict, student: Student) -> dict:
     link_expr, at, typed = example
     context = await browser.new_context(viewport={"width": 1366, "height": 768})
     page = await context.new_page()
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: _sent(payload, done)))
     try:
         await page.goto(f"{url}/?{urlencode({'expr': link_expr, 'at': at})}", timeout=TIMEOUT_MS)
         await page.wait_for_function(f"(names) => ({LABEL})() !== null && ({DRAWN})(names)",
@@ -168,10 +253,11 @@ async def _stepper(browser, url: str, example: tuple[str, str, str], done: dict)
             await box.fill(typed)
             await box.press("Enter")
 
-        done["reruns"] += 1
+        done["reruns"] += 2  # the page's first run, and the one its diagram asks for when it reports its size
         done["typing"] = await _timed(page, type_it,
                                       f"(names) => ({LABEL})() !== null && ({DRAWN})(names)", node_names(typed))
         done["reruns"] += 1
+        await student.reach("stepping")
         for _ in range(STEPS):
             before = await page.evaluate(LABEL)
             done["reruns"] += 1
@@ -180,7 +266,8 @@ async def _stepper(browser, url: str, example: tuple[str, str, str], done: dict)
                 f"(before) => {{ const l = ({LABEL})(); return l !== null && l !== before; }}", before))
             foreign += await page.evaluate(FOREIGN, node_names(typed))
             done["bleed"] = sorted(set(foreign))
-        for tab, shows in (("Forward mode", "Forward step"), ("Step through", "next")):  # text only that tab has
+        await student.reach("stepped")
+        for tab, shows in TABS:
             done["reruns"] += 1
             done["tabs"].append(await _timed(page, page.get_by_role("tab", name=tab).click, f"""() => ({IDLE})()
               && [...document.querySelectorAll('label, button')].some(e => e.innerText.trim().endsWith({shows!r}))"""))
@@ -189,18 +276,36 @@ async def _stepper(browser, url: str, example: tuple[str, str, str], done: dict)
         await context.close()
 
 
-async def player(browser, url: str, done: asyncio.Event) -> dict:
-    """One student training XOR in the Playground until ``done``; returns epochs per second (None, with
-    ``failed``, if an action timed out)."""
+def _sent(payload: bytes, done: dict) -> None:
+    """A BackMsg the page sent: reruns it asked for are counted (``sent``), with each new size its diagram
+    reported (``areas``): what a student that timed out was doing."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    msg = BackMsg()
+    msg.ParseFromString(payload if isinstance(payload, bytes) else payload.encode())
+    if msg.WhichOneof("type") == "rerun_script":
+        done["sent"] = done.get("sent", 0) + 1
+        for widget in msg.rerun_script.widget_states.widgets:
+            if widget.id.endswith("-diagram") and widget.json_value not in done.setdefault("areas", []):
+                done["areas"].append(widget.json_value)
+
+
+async def player(browser, url: str, done: asyncio.Event, started: Started | None = None) -> dict:
+    """One student training XOR in the Playground in a browser until ``done`` (and for at least MIN_PLAY s);
+    returns epochs per second (None, with ``failed``, if an action timed out). Marks itself in ``started`` once
+    it has pressed Play (or failed)."""
     from playwright.async_api import TimeoutError as Timeout
 
+    started, token = started or Started(1), object()
     try:
-        return await _player(browser, url, done)
+        return await _player(browser, url, done, started, token)
     except Timeout as e:
         return {"epochs_per_second": None, "failed": str(e).splitlines()[0]}
+    finally:
+        started.mark(token)  # (again, or having failed before Play: the steppers need not wait for it)
 
 
-async def _player(browser, url: str, done: asyncio.Event) -> dict:
+async def _player(browser, url: str, done: asyncio.Event, started: Started, token: object) -> dict:
     context = await browser.new_context(viewport={"width": 1366, "height": 768})
     page = await context.new_page()
     epoch = page.locator('[data-testid="stMetric"]').filter(has_text="Epoch").locator(
@@ -211,47 +316,14 @@ async def _player(browser, url: str, done: asyncio.Event) -> dict:
         await page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
         await page.get_by_role("button", name="Play").click()
         start = time.perf_counter()
-        await done.wait()
+        started.mark(token)
+        await asyncio.gather(done.wait(), asyncio.sleep(MIN_PLAY))
         epochs = int((await epoch.inner_text(timeout=TIMEOUT_MS)).replace(",", ""))
         seconds = time.perf_counter() - start
         await page.get_by_role("button", name="Pause").click(timeout=TIMEOUT_MS)
         return {"epochs_per_second": epochs / seconds, "failed": None}
     finally:
         await context.close()
-
-
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
-
-
-async def _scenario(browser, url: str, pid: int, steppers: int, players: int) -> dict:
-    done = asyncio.Event()
-    cpu, wall = cpu_seconds(pid), time.perf_counter()
-    playing = [asyncio.create_task(player(browser, url, done)) for _ in range(players)]
-    stepping = await asyncio.gather(*(stepper(browser, url, EXAMPLES[i % len(EXAMPLES)]) for i in range(steppers)))
-    cpu, wall = cpu_seconds(pid) - cpu, time.perf_counter() - wall
-    done.set()
-    played = await asyncio.gather(*playing)
-    steps = [s for r in stepping for s in r["steps"]]
-    reruns = sum(r["reruns"] for r in stepping)
-    tabs = [t for r in stepping for t in r["tabs"]]
-    typing = [r["typing"] for r in stepping if r["typing"] is not None]
-    row = {"sessions": steppers + players, "steppers": steppers, "players": players,
-           "step_p50": statistics.median(steps) if steps else None,
-           "step_p95": percentile(steps, 95) if steps else None,
-           "tab_p50": statistics.median(tabs) if tabs else None,
-           "typing_p50": statistics.median(typing) if typing else None,
-           "server_cpu_per_rerun": cpu / reruns if reruns else None, "server_cpu_share": cpu / wall,
-           "bleed": sorted({n for r in stepping for n in r["bleed"]}),
-           # students whose action timed out (after TIMEOUT_MS): each stopped there; their reasons, the first few
-           "failed": sum(r["failed"] is not None for r in (*stepping, *played)),
-           "failures": sorted({r["failed"] for r in (*stepping, *played) if r["failed"]})[:3],
-           **{f"memory_{k}": v for k, v in memory_mb(pid).items()}}
-    if played:
-        rates = [p["epochs_per_second"] for p in played if p["epochs_per_second"] is not None]
-        row["epochs_per_second"] = statistics.median(rates) if rates else None
-        row["epochs_per_second_min"] = min(rates) if rates else None  # the least served player: fairness
-    return row
 
 
 async def _visit(browser, url: str, i: int) -> bool:
@@ -271,7 +343,180 @@ async def _visit(browser, url: str, i: int) -> bool:
         await context.close()
 
 
-async def _churn(browser, url: str, pid: int, total: int = CHURN, wave: int = 10) -> dict:
+# --------------------------------------------------------------------------- the protocol client
+STEP_LABEL = re.compile(r"\*\*((?:forward|backward) \d+ of \d+: node [^*]+)\*\*")
+AREA = {"w": 906, "h": 553}  # what the diagram reports in a 1366 x 768 browser window
+
+
+def step_label(run) -> str | None:
+    return next((m[1] for body in run.markdown() if (m := STEP_LABEL.fullmatch(body.strip()))), None)
+
+
+def _drawn(run, expr: str) -> list[str]:
+    """The nodes of ``run``'s diagram that are not ``expr``'s (another student's), after checking that every
+    node of ``expr`` is drawn and that the step label is there."""
+    names, drawn = node_names(expr), set(run.drawn_nodes("diagram"))
+    if step_label(run) is None or not set(names) <= drawn:
+        raise Wrong(f"{expr}: no step label, or nodes {sorted(set(names) - drawn)} not drawn")
+    return sorted(drawn - set(names))
+
+
+async def protocol_stepper(url: str, example: tuple[str, str, str], phases: Phases | None = None) -> dict:
+    """One stepping student over Streamlit's protocol (no browser); the same record as ``stepper``'s. An
+    action that does not finish within TIMEOUT_MS, or shows something else than it should (the step label
+    unchanged, the diagram without the student's nodes), ends the student with ``failed``."""
+    from benchmarks.protocol import ProtocolError
+
+    done = _new_record()
+    student = (phases or Phases(1)).student()
+    try:
+        return await _protocol_stepper(url, example, done, student)
+    except (TimeoutError, ProtocolError, Wrong, OSError) as e:
+        return {**done, "failed": f"{type(e).__name__}: {e}".splitlines()[0]}
+    finally:
+        student.leave()
+
+
+async def _timed_run(action) -> tuple[float, object]:
+    start = time.perf_counter()
+    run = await action
+    return time.perf_counter() - start, run
+
+
+async def _protocol_stepper(url: str, example: tuple[str, str, str], done: dict, student: Student) -> dict:
+    from benchmarks.protocol import Session
+
+    link_expr, at, typed = example
+    async with Session(url, "/", urlencode({"expr": link_expr, "at": at}), timeout=TIMEOUT_MS / 1e3) as page:
+        bleed = _drawn(page.last, link_expr)
+        await page.component_state("diagram", {"area": AREA})
+        done["reruns"] += 2
+        done["typing"], run = await _timed_run(page.type("Expression", typed))
+        done["reruns"] += 1
+        bleed += _drawn(run, typed)
+        await student.reach("stepping")
+        for _ in range(STEPS):
+            before = step_label(run)
+            seconds, run = await _timed_run(page.click("next"))
+            done["reruns"] += 1
+            bleed += _drawn(run, typed)
+            if step_label(run) == before:
+                raise Wrong(f"the step label stayed {before!r} after next")
+            done["steps"].append(seconds)
+            done["bleed"] = sorted(set(bleed))
+        await student.reach("stepped")
+        for tab, shows in TABS:
+            seconds, run = await _timed_run(page.tab("tab", tab))
+            done["reruns"] += 1
+            if not any(str(getattr(proto, "label", "")).strip().endswith(shows) for _, proto in run.widgets()):
+                raise Wrong(f"the tab {tab!r} shows no {shows!r}")
+            done["tabs"].append(seconds)
+    return done
+
+
+async def protocol_player(url: str, done: asyncio.Event, started: Started | None = None) -> dict:
+    """One student training XOR in the Playground over Streamlit's protocol until ``done`` (and for at least
+    MIN_PLAY s): Play, then the fragment's timer reruns as a shown browser tab sends them, then Pause; epochs
+    per second from the epoch the Pause run shows (None, with ``failed``, if an action timed out). Marks itself in
+    ``started`` once it has pressed Play (or failed)."""
+    from benchmarks.protocol import ProtocolError, Session
+
+    started, token = started or Started(1), object()
+    try:
+        async with Session(url, "/playground", urlencode(PLAYGROUND), timeout=TIMEOUT_MS / 1e3) as page:
+            await page.click("Play")
+            start = time.perf_counter()
+            started.mark(token)
+            await asyncio.gather(done.wait(), asyncio.sleep(MIN_PLAY))
+            seconds = time.perf_counter() - start
+            epochs = (await page.click("Pause")).metric("Epoch")
+            if epochs is None:
+                raise Wrong("no epoch shown after Pause")
+            return {"epochs_per_second": int(epochs.replace(",", "")) / seconds, "ticks": page.auto_reruns,
+                    "failed": None}
+    except (TimeoutError, ProtocolError, Wrong, OSError) as e:
+        return {"epochs_per_second": None, "failed": f"{type(e).__name__}: {e}".splitlines()[0]}
+    finally:
+        started.mark(token)  # (again, or having failed before Play: the steppers need not wait for it)
+
+
+async def protocol_visit(url: str, i: int) -> bool:
+    from benchmarks.protocol import ProtocolError, Session
+
+    try:
+        async with Session(url, "/", urlencode({"expr": "(x+y)z", "at": f"x={i},y=5,z=-4"}),
+                           timeout=TIMEOUT_MS / 1e3) as page:
+            _drawn(page.last, "(x+y)z")
+        return True
+    except (TimeoutError, ProtocolError, Wrong, OSError):
+        return False
+
+
+# --------------------------------------------------------------------------- scenarios
+TABS = (("Forward mode", "Forward step"), ("Step through", "next"))  # a tab, and text only that tab has
+
+
+class Client:
+    """How the students reach the server: ``step(url, example, phases)``, ``play(url, done, started)``,
+    ``visit(url, i)``."""
+
+    def __init__(self, name: str, browser=None):
+        self.name = name
+        if name == "browser":
+            self.step = lambda url, example, phases: stepper(browser, url, example, phases)
+            self.play = lambda url, done, started: player(browser, url, done, started)
+            self.visit = lambda url, i: _visit(browser, url, i)
+        else:
+            self.step, self.play, self.visit = protocol_stepper, protocol_player, protocol_visit
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+async def _scenario(client: Client, url: str, pid: int, steppers: int, players: int) -> dict:
+    done, started = asyncio.Event(), Started(players)
+    load = os.getloadavg()[0]
+    playing = [asyncio.create_task(client.play(url, done, started)) for _ in range(players)]
+    await started.all.wait()  # the steppers come once every player has pressed Play (or failed to)
+    cpu, wall = cpu_seconds(pid), time.perf_counter()
+    phases = Phases(steppers, pid)
+    stepping = await asyncio.gather(*(client.step(url, EXAMPLES[i % len(EXAMPLES)], phases)
+                                      for i in range(steppers)))
+    cpu, wall = cpu_seconds(pid) - cpu, time.perf_counter() - wall
+    done.set()
+    played = await asyncio.gather(*playing)
+    steps = [s for r in stepping for s in r["steps"]]
+    reruns = sum(r["reruns"] for r in stepping)
+    tabs = [t for r in stepping for t in r["tabs"]]
+    typing = [r["typing"] for r in stepping if r["typing"] is not None]
+    steps_cpu = phases.steps_cpu()
+    row = {"client": client.name, "sessions": steppers + players, "steppers": steppers, "players": players,
+           "step_p50": statistics.median(steps) if steps else None,
+           "step_p95": percentile(steps, 95) if steps else None,
+           "tab_p50": statistics.median(tabs) if tabs else None,
+           "typing_p50": statistics.median(typing) if typing else None,
+           # the server's CPU between all having typed and all having stepped, per step taken (players' too)
+           "server_cpu_per_step": steps_cpu / len(steps) if steps and steps_cpu is not None else None,
+           "server_cpu_per_rerun": cpu / reruns if reruns else None, "server_cpu_share": cpu / wall,
+           "bleed": sorted({n for r in stepping for n in r["bleed"]}),
+           # students whose action timed out (after TIMEOUT_MS) or showed the wrong thing: each stopped there
+           "failed": sum(r["failed"] is not None for r in (*stepping, *played)),
+           "failures": sorted({r["failed"] for r in (*stepping, *played) if r["failed"]})[:3],
+           "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
+           # the browser client: reruns each student's page asked for (11 expected: open, its diagram's size,
+           # typing, 6 steps, 2 tabs), and the most diagram sizes one reported
+           **({"reruns_sent": sorted(r.get("sent", 0) for r in stepping),
+               "diagram_sizes": max(len(r.get("areas", ())) for r in stepping)} if client.name == "browser" else {}),
+           **{f"memory_{k}": v for k, v in memory_mb(pid).items()}}
+    if played:
+        rates = [p["epochs_per_second"] for p in played if p["epochs_per_second"] is not None]
+        row["epochs_per_second"] = statistics.median(rates) if rates else None
+        row["epochs_per_second_min"] = min(rates) if rates else None  # the least served player: fairness
+    return row
+
+
+async def _churn(client: Client, url: str, pid: int, total: int = CHURN, wave: int = 10) -> dict:
     """``total`` students come and go, ``wave`` at a time, each with their own values (new cache entries):
     the server's memory once the first wave's sessions are freed, and once all are."""
     settle = SESSION_TTL + 3  # the server frees a closed tab's session this long after it closes
@@ -281,15 +526,15 @@ async def _churn(browser, url: str, pid: int, total: int = CHURN, wave: int = 10
     async def waves(first: int, last: int) -> dict:
         nonlocal failed
         for start in range(first, last, wave):
-            seen = await asyncio.gather(*(_visit(browser, url, i) for i in range(start, min(start + wave, last))))
+            seen = await asyncio.gather(*(client.visit(url, i) for i in range(start, min(start + wave, last))))
             failed += seen.count(False)
         await asyncio.sleep(settle)
         return memory_mb(pid)
 
     first = await waves(0, wave)
     last = await waves(wave, total)
-    return {"memory_first": first["rss"], "memory_last": last["rss"], "memory_growth": last["rss"] / first["rss"],
-            "memory_peak": last["peak"], "failed": failed}
+    return {"client": client.name, "memory_first": first["rss"], "memory_last": last["rss"],
+            "memory_growth": last["rss"] / first["rss"], "memory_peak": last["peak"], "failed": failed}
 
 
 def _said(label: str, row: dict) -> dict:
@@ -298,40 +543,54 @@ def _said(label: str, row: dict) -> dict:
     return row
 
 
-async def _run(sessions: tuple[int, ...], players: bool, churn: bool, log_path: Path) -> dict:
-    from playwright.async_api import async_playwright
-
+async def _rows(client: Client, url: str, pid: int, sessions: tuple[int, ...], players: bool, churn: bool,
+                warm: bool = True) -> dict:
     out = {}
-    with serve(log_path, settings={"server.disconnectedSessionTTL": str(SESSION_TTL)}) as (url, pid):
-        async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-            try:
-                await _scenario(browser, url, pid, 1, 0)  # warm: imports and the first run's caches
-                for n in sessions:
-                    out[f"{n} stepping"] = _said(f"{n} stepping", await _scenario(browser, url, pid, n, 0))
-                if players:
-                    n = max(1, max(sessions) // 4)
-                    label = f"{n} playing + {n} stepping"
-                    out[label] = _said(label, await _scenario(browser, url, pid, n, n))
-                if churn:
-                    label = f"{CHURN} sessions come and go"
-                    out[label] = _said(label, await _churn(browser, url, pid))
-            finally:
-                await browser.close()
+    if warm:
+        await _scenario(client, url, pid, 1, 0)  # warm: imports and the first run's caches
+    for n in sessions:
+        out[f"{n} stepping"] = _said(f"{n} stepping", await _scenario(client, url, pid, n, 0))
+    if players:
+        n = max(1, max(sessions) // 4)
+        label = f"{n} playing + {n} stepping"
+        out[label] = _said(label, await _scenario(client, url, pid, n, n))
+    if churn:
+        label = f"{CHURN} sessions come and go"
+        out[label] = _said(label, await _churn(client, url, pid))
     return out
 
 
+async def _run(client: str, sessions: tuple[int, ...], players: bool, churn: bool, warm: bool, log_path: Path) -> dict:
+    with serve(log_path, settings={"server.disconnectedSessionTTL": str(SESSION_TTL)}) as (url, pid):
+        if client != "browser":
+            return await _rows(Client(client), url, pid, sessions, players, churn, warm)
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+            try:
+                return await _rows(Client(client, browser), url, pid, sessions, players, churn, warm)
+            finally:
+                await browser.close()
+
+
 def run(quick: bool = False, sessions: tuple[int, ...] | None = None, players: bool = True,
-        churn: bool | None = None) -> dict:
+        churn: bool | None = None, client: str = "protocol", warm: bool | None = None) -> dict:
     """The table: one row per number of concurrent sessions (``quick``: 1 and 2 only), then a quarter of
     the most sessions playing the Playground beside as many stepping (``quick``: one and one), then
-    (not ``quick``) the memory as 200 sessions come and go."""
-    if not (Path(CHROMIUM).is_file()):
-        return {}
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return {}
+    (not ``quick``) the memory as 200 sessions come and go. ``client``: "protocol" (Streamlit's websocket
+    protocol, no browser) or "browser" (headless Chromium; {} when it or Playwright is missing). ``warm`` (not
+    ``quick``, unless given): one student steps first, unmeasured (imports, the first run's caches)."""
+    if client not in CLIENTS:
+        raise ValueError(f"client must be one of {', '.join(CLIENTS)}")
+    if client == "browser":
+        if not (Path(CHROMIUM).is_file()):
+            return {}
+        try:
+            import playwright  # noqa: F401
+        except ImportError:
+            return {}
     sessions = sessions or ((1, 2) if quick else SESSIONS)
     log = Path(tempfile.gettempdir()) / f"graphlab-app-load-{os.getpid()}.log"  # the server's output, if it fails
-    return asyncio.run(_run(tuple(sessions), players, not quick if churn is None else churn, log))
+    return asyncio.run(_run(client, tuple(sessions), players, not quick if churn is None else churn,
+                            not quick if warm is None else warm, log))

@@ -29,6 +29,8 @@ import keyword
 import linecache
 import operator
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -529,9 +531,24 @@ def _heaviside(a: Any, at_zero: Any) -> Any:
     return at_zero if a == 0 else (1.0 if a > 0 else (0.0 if a < 0 else a))  # nan stays nan
 
 
+# The generated sources kept in linecache, oldest first: a long-running server (the Playground compiles each
+# architecture a student tries) registers without end, so only the most recent MAX_REGISTERED stay; an older
+# function still runs, its traceback just shows no source line.
+MAX_REGISTERED = 256
+_registered: OrderedDict[str, None] = OrderedDict()
+_registered_lock = threading.Lock()
+
+
 def _register(source: str, filename: str) -> None:
-    """``source`` kept under ``filename`` by :mod:`linecache`, so a traceback shows the generated line."""
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    """``source`` kept under ``filename`` by :mod:`linecache`, so a traceback shows the generated line; the
+    least recently registered beyond ``MAX_REGISTERED`` are dropped from it."""
+    with _registered_lock:
+        linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+        _registered[filename] = None
+        _registered.move_to_end(filename)
+        while len(_registered) > MAX_REGISTERED:
+            old, _ = _registered.popitem(last=False)
+            linecache.cache.pop(old, None)
 
 
 def _load_kernel(source: str, filename: str) -> Callable | None:

@@ -95,11 +95,32 @@ def test_a_wrong_epoch_or_step_fails_the_cross_checks():
         tiny.check({**good, "numpy": tiny.numpy_step(X[:100], Y[:100])}, X, Y)
 
 
-@pytest.mark.e2e
 def test_the_class_load_benchmark_drives_real_sessions_on_the_real_server():
-    """`python -m benchmarks --case app_load --quick`: 1 and 2 students stepping, one playing beside one."""
-    import os
+    """`python -m benchmarks --case app_load --quick --client protocol`: 1 and 2 students stepping, one playing
+    beside one, each a session of the real server driven over Streamlit's websocket protocol (no browser)."""
     import subprocess
+
+    from benchmarks import app_load
+
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--case", "app_load", "--quick", "--json",
+                           "--client", "protocol"], cwd=app_load.ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = json.loads(done.stdout)["app_load"]
+    assert list(table) == ["1 stepping", "2 stepping", "1 playing + 1 stepping"]
+    for row in table.values():
+        assert row["client"] == "protocol"
+        assert row["failed"] == 0, row["failures"]  # every step changed the label, every diagram had its nodes
+        assert row["bleed"] == [], f"a student saw another's graph: nodes {row['bleed']}"
+        assert 0 < row["step_p50"] <= row["step_p95"] and row["server_cpu_per_rerun"] > 0
+        assert row["server_cpu_per_step"] > 0
+        assert row["memory_peak"] >= row["memory_rss"] > 0
+    assert table["1 playing + 1 stepping"]["epochs_per_second"] > 0  # the player's timer reruns trained it
+
+
+@pytest.mark.e2e
+def test_the_class_load_benchmark_drives_browsers_too():
+    """``client="browser"``: one student in headless Chromium steps through the real server."""
+    import os
     from pathlib import Path
 
     from benchmarks import app_load
@@ -108,17 +129,15 @@ def test_the_class_load_benchmark_drives_real_sessions_on_the_real_server():
         if os.environ.get("GRAPHLAB_E2E") == "1":
             pytest.fail(f"GRAPHLAB_E2E=1 but no Chromium at {app_load.CHROMIUM}", pytrace=False)
         pytest.skip(f"no Chromium at {app_load.CHROMIUM}")
-    done = subprocess.run([sys.executable, "-m", "benchmarks", "--case", "app_load", "--quick", "--json"],
-                          cwd=app_load.ROOT, capture_output=True, text=True, timeout=900)
+    import subprocess
+
+    code = ("import json; from benchmarks import app_load; print(json.dumps(app_load.run(sessions=(1,), "
+            "players=False, churn=False, client='browser', warm=False)))")  # its own process: Playwright's async API
+    done = subprocess.run([sys.executable, "-c", code], cwd=app_load.ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    table = json.loads(done.stdout)["app_load"]
-    assert list(table) == ["1 stepping", "2 stepping", "1 playing + 1 stepping"]
-    for row in table.values():
-        assert row["bleed"] == [], f"a student saw another's graph: nodes {row['bleed']}"
-        assert 0 < row["step_p50"] <= row["step_p95"] and row["server_cpu_per_rerun"] > 0
-        assert row["memory_peak"] >= row["memory_rss"] > 0
-        assert row["failed"] == 0, row["failures"]
-    assert table["1 playing + 1 stepping"]["epochs_per_second"] > 0  # the player trained while the other stepped
+    row = json.loads(done.stdout)["1 stepping"]
+    assert row["client"] == "browser" and row["failed"] == 0, row["failures"]
+    assert len(row) and row["bleed"] == [] and 0 < row["step_p50"] <= row["step_p95"]
 
 
 def test_a_student_whose_action_times_out_is_counted_not_fatal():
@@ -137,3 +156,36 @@ def test_a_student_whose_action_times_out_is_counted_not_fatal():
     assert stepped["failed"].startswith("Timeout") and stepped["steps"] == []
     played = asyncio.run(app_load.player(Overloaded(), "http://127.0.0.1:1", asyncio.Event()))
     assert played["failed"] and played["epochs_per_second"] is None
+    # the protocol client, with no server there: counted too
+    stepped = asyncio.run(app_load.protocol_stepper(f"http://127.0.0.1:{app_load.free_port()}", app_load.EXAMPLES[0]))
+    assert stepped["failed"] and stepped["steps"] == []
+    played = asyncio.run(app_load.protocol_player(f"http://127.0.0.1:{app_load.free_port()}", asyncio.Event()))
+    assert played["failed"] and played["epochs_per_second"] is None
+
+
+def test_the_protocol_client_holds_widget_values_as_the_frontend_does():
+    """A widget first drawn gives the value its element carries (the server's, else its default), as a browser
+    sends it back with every rerun; a button holds none (a click is a trigger)."""
+    from streamlit.proto.Element_pb2 import Element
+
+    from benchmarks.protocol import widget_value
+
+    element = Element()
+    element.text_input.id, element.text_input.default = "$$ID-1-expr", ""
+    element.text_input.value, element.text_input.set_value = "(x+y)z", True
+    assert widget_value("text_input", element.text_input).string_value == "(x+y)z"
+    element.text_input.set_value = False
+    assert widget_value("text_input", element.text_input).string_value == ""
+    element = Element()
+    element.button_group.id = "$$ID-2-direction"
+    for option in ("fit the screen", "left to right"):
+        element.button_group.options.add().content = option
+    element.button_group.default.append(1)
+    assert list(widget_value("button_group", element.button_group).string_array_value.data) == ["left to right"]
+    element = Element()
+    element.number_input.id, element.number_input.default = "$$ID-3-precision", 4
+    element.number_input.data_type = element.number_input.INT
+    assert widget_value("number_input", element.number_input).int_value == 4
+    element = Element()
+    element.button.id, element.button.label = "$$ID-4-go:next", "next"
+    assert widget_value("button", element.button) is None

@@ -112,6 +112,22 @@ def test_source_is_printable_named_after_nodes_cached_and_in_linecache():
     assert linecache.getline(filename, 1).startswith("def compiled(xp, x, y, z)")
 
 
+def test_linecache_keeps_only_the_most_recent_generated_sources(monkeypatch):
+    """A server compiling architecture after architecture keeps a bounded number of sources in linecache: the
+    oldest are dropped, the newest stay, and a function whose source was dropped still runs."""
+    import graphlab.compile as compile_module
+
+    monkeypatch.setattr(compile_module, "MAX_REGISTERED", 3)
+    compiled = [compile_graph(from_text(f"(x + {k}) * y + z^{k + 2}")) for k in range(5)]  # five distinct sources
+    names = [c.fn.__code__.co_filename for c in compiled]
+    assert len(set(names)) == 5
+    kept = [name for name in names if linecache.getline(name, 1)]
+    assert kept == names[-3:]
+    assert all(name not in linecache.cache for name in names[:2])
+    assert len([name for name in linecache.cache if name.startswith("<graphlab")]) <= 3
+    assert compiled[0]({"x": 1.0, "y": 2.0, "z": 3.0})[0] == (1 + 0) * 2 + 3 ** 2
+
+
 def test_forward_only_and_a_subset_of_gradients():
     graph = from_text("(x+y)z")
     assert compile_graph(graph, wrt=["z"])({"x": -2, "y": 5, "z": -4})[1] == {"z": 3.0}

@@ -43,3 +43,35 @@ def test_a_session_that_stops_ticking_drops_out_and_the_others_share_grows():
 def test_the_wait_is_bounded_so_pause_still_answers():
     share = Share(cores=0.1, most_wait=2.0)
     assert share.next_tick("a", Tick(100.0, 5.0), 0.5, 0.3, now=100.0)[0] == 2.0
+
+
+def test_a_playing_tick_waits_for_the_page_runs_going_on_and_no_longer():
+    """Clicks first: ``after_interactive`` returns once no whole page run is going on; while one is, it gives up
+    after its bound (here none) and says so."""
+    import threading
+
+    share = Share()
+    assert share.after_interactive(0.0)  # nothing running: no wait
+    with share.interactive():
+        assert not share.after_interactive(0.0)  # a page run going on, and no time to wait for it
+    assert share.after_interactive(0.0)
+    entered, release, results = threading.Event(), threading.Event(), []
+
+    def page_run():
+        with share.interactive():
+            entered.set()
+            release.wait()
+
+    def tick():
+        results.append(share.after_interactive(60.0))
+
+    runner = threading.Thread(target=page_run)
+    runner.start()
+    entered.wait()
+    waiter = threading.Thread(target=tick)
+    waiter.start()
+    assert results == []  # it is waiting (the page run holds it back)
+    release.set()
+    waiter.join()
+    runner.join()
+    assert results == [True]
