@@ -1003,12 +1003,12 @@ def cmd_app(args: argparse.Namespace) -> int:
         raise GraphlabError(f"the app is not installed here (no {APP_SCRIPT}); run it from a source checkout")
     extra = [a for a in args.streamlit_args if a != "--"]
     if not 1 <= args.processes <= MAX_PROCESSES:
-        raise GraphlabError(f"--processes must be between 1 and {MAX_PROCESSES}, not {args.processes}")
+        raise UsageError(f"--processes must be between 1 and {MAX_PROCESSES}, not {args.processes}")
     if args.processes > 1:  # several servers behind one sticky proxy on the public port
         from . import proxy
 
         if _option(extra, "--server.port")[0] is not None:
-            raise GraphlabError("with --processes, give the public port as --port, not --server.port")
+            raise UsageError("with --processes, give the public port as --port, not --server.port")
         host, extra = _option(extra, "--server.address")
         browser, args.headless = not args.headless, True  # a browser opens the proxy's address, not a server's
         return proxy.run(lambda port: _server_command(args, port, [*extra, "--server.address", "127.0.0.1"]),
