@@ -1,5 +1,6 @@
-"""`python -m benchmarks [--case NAME] [--json] [--quick] [--markdown FILE] [--client protocol|browser]`: run the
-measurements, print one table (``--client``: how app_load's students reach the server; see benchmarks/app_load.py).
+"""`python -m benchmarks [--case NAME] [--json] [--quick] [--markdown FILE] [--client protocol|browser]
+[--processes N]`: run the measurements, print one table (``--client``, ``--processes``: how app_load's students
+reach the server, and how many app servers serve them; see benchmarks/app_load.py).
 
 Every figure is a median of repeated runs after a warm-up; contenders of a case run interleaved
 in this one process on the same data, and every ratio is computed within this run.
@@ -145,7 +146,11 @@ def table_lines(results: dict, rates: dict, markdown: bool) -> list[str]:
             def load(r: dict) -> str:
                 return " -> ".join(f"{v:.1f}" for v in r.get("load_average", ()))
 
-            rows = [(f"{label} ({r.get('client', 'browser')})", cell(r["step_p50"]), cell(r["step_p95"]),
+            def via(r: dict) -> str:
+                n = r.get("processes", 1)
+                return r.get("client", "browser") + (f", {n} processes" if n > 1 else "")
+
+            rows = [(f"{label} ({via(r)})", cell(r["step_p50"]), cell(r["step_p95"]),
                      cell(r["tab_p50"]), cell(r.get("server_cpu_per_step"), ".0f", 1e3)
                      + (" (with training)" if r.get("players") else ""),
                      cell(r["server_cpu_per_rerun"], ".0f", 1e3), f"{r['memory_peak']:.0f}",
@@ -153,7 +158,7 @@ def table_lines(results: dict, rates: dict, markdown: bool) -> list[str]:
                      if "epochs_per_second" in r else "",
                      ", ".join(r["bleed"]) or "no", str(r.get("failed", 0)), load(r)) for label, r in table.items()
                     if "step_p50" in r]
-            rows += [(f"{label} ({r.get('client', 'browser')}; RSS after the first 10 -> after all)", "", "", "", "",
+            rows += [(f"{label} ({via(r)}; RSS after the first 10 -> after all)", "", "", "", "",
                       "", f"{r['memory_first']:.0f} -> {r['memory_last']:.0f}", "", "", str(r.get("failed", 0)), "")
                      for label, r in table.items() if "memory_growth" in r]
             if not rows:
@@ -202,9 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--client", choices=app_load.CLIENTS, default="protocol",
                    help="app_load: drive the students over Streamlit's websocket protocol (default, no browser) or "
                         "in headless Chromium")
+    p.add_argument("--processes", type=int, default=1, metavar="N",
+                   help="app_load: serve the app from N servers behind `graphlab app --processes N`'s proxy")
     args = p.parse_args(argv)
     load_before = os.getloadavg()[0]
-    results = {name: CASES[name](quick=args.quick, **({"client": args.client} if name == "app_load" else {}))
+    load_options = {"client": args.client, "processes": args.processes}
+    results = {name: CASES[name](quick=args.quick, **(load_options if name == "app_load" else {}))
                for name in args.case or DEFAULT}
     if args.quick:
         print("quick mode: smaller sizes and fewer repeats than the titles say (a smoke run)", file=sys.stderr)

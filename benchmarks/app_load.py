@@ -93,11 +93,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(log_path: Path, timeout: float = 120, settings: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
-    """`graphlab app` on a free local port (``settings``: Streamlit options over the shipped ones), healthy:
-    yields (its URL, its pid); always stops it."""
+def serve(log_path: Path, timeout: float = 120, settings: dict[str, str] | None = None,
+          processes: int = 1) -> Iterator[tuple[str, int]]:
+    """`graphlab app` on a free local port (``settings``: Streamlit options over the shipped ones; ``processes``:
+    that many app servers behind its proxy), healthy: yields (its URL, its pid); always stops it."""
     port = free_port()
-    command = [sys.executable, "-m", "graphlab.cli", "app", "--port", str(port), "--headless", "--",
+    command = [sys.executable, "-m", "graphlab.cli", "app", "--port", str(port), "--headless",
+               *(["--processes", str(processes)] if processes > 1 else []), "--",
                "--server.address", "127.0.0.1", *(a for k, v in (settings or {}).items() for a in (f"--{k}", v))]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -116,7 +118,7 @@ def serve(log_path: Path, timeout: float = 120, settings: dict[str, str] | None 
             if time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s:\n{log_path.read_text()}")
             time.sleep(0.2)
-        yield url, proc.pid  # `graphlab app` becomes the server (execv): the same process
+        yield url, proc.pid  # `graphlab app` becomes the server (execv), or starts the servers behind its proxy
     finally:
         proc.terminate()
         try:
@@ -126,16 +128,41 @@ def serve(log_path: Path, timeout: float = 120, settings: dict[str, str] | None 
             proc.wait()
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and every process under it (Linux /proc): the servers `graphlab app --processes N` started."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo += children.get(found[-1], [])
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """The process's user + system CPU time (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of the process and those under it (Linux /proc)."""
+    total = 0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def memory_mb(pid: int) -> dict[str, float]:
-    """The process's resident memory now and at its peak, in MB (Linux /proc)."""
-    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return {"rss": int(status["VmRSS"].split()[0]) / 1024, "peak": int(status["VmHWM"].split()[0]) / 1024}
+    """Resident memory now and at its peak, in MB, summed over the process and those under it (Linux /proc)."""
+    rss = peak = 0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError):
+            status = dict(line.split(":", 1) for line in Path(f"/proc/{p}/status").read_text().splitlines()
+                          if ":" in line)
+            rss, peak = rss + int(status["VmRSS"].split()[0]), peak + int(status["VmHWM"].split()[0])
+    return {"rss": rss / 1024, "peak": peak / 1024}
 
 
 def node_names(expr: str) -> list[str]:
@@ -560,8 +587,10 @@ async def _rows(client: Client, url: str, pid: int, sessions: tuple[int, ...], p
     return out
 
 
-async def _run(client: str, sessions: tuple[int, ...], players: bool, churn: bool, warm: bool, log_path: Path) -> dict:
-    with serve(log_path, settings={"server.disconnectedSessionTTL": str(SESSION_TTL)}) as (url, pid):
+async def _run(client: str, sessions: tuple[int, ...], players: bool, churn: bool, warm: bool, log_path: Path,
+               processes: int = 1) -> dict:
+    settings = {"server.disconnectedSessionTTL": str(SESSION_TTL)}
+    with serve(log_path, settings=settings, processes=processes) as (url, pid):
         if client != "browser":
             return await _rows(Client(client), url, pid, sessions, players, churn, warm)
         from playwright.async_api import async_playwright
@@ -575,12 +604,14 @@ async def _run(client: str, sessions: tuple[int, ...], players: bool, churn: boo
 
 
 def run(quick: bool = False, sessions: tuple[int, ...] | None = None, players: bool = True,
-        churn: bool | None = None, client: str = "protocol", warm: bool | None = None) -> dict:
+        churn: bool | None = None, client: str = "protocol", warm: bool | None = None, processes: int = 1) -> dict:
     """The table: one row per number of concurrent sessions (``quick``: 1 and 2 only), then a quarter of
     the most sessions playing the Playground beside as many stepping (``quick``: one and one), then
     (not ``quick``) the memory as 200 sessions come and go. ``client``: "protocol" (Streamlit's websocket
     protocol, no browser) or "browser" (headless Chromium; {} when it or Playwright is missing). ``warm`` (not
-    ``quick``, unless given): one student steps first, unmeasured (imports, the first run's caches)."""
+    ``quick``, unless given): one student steps first, unmeasured (imports, the first run's caches).
+    ``processes``: the app served by that many servers behind `graphlab app --processes`' proxy (each row says
+    so; the server's CPU and memory are those of all of them)."""
     if client not in CLIENTS:
         raise ValueError(f"client must be one of {', '.join(CLIENTS)}")
     if client == "browser":
@@ -592,5 +623,6 @@ def run(quick: bool = False, sessions: tuple[int, ...] | None = None, players: b
             return {}
     sessions = sessions or ((1, 2) if quick else SESSIONS)
     log = Path(tempfile.gettempdir()) / f"graphlab-app-load-{os.getpid()}.log"  # the server's output, if it fails
-    return asyncio.run(_run(client, tuple(sessions), players, not quick if churn is None else churn,
-                            not quick if warm is None else warm, log))
+    rows = asyncio.run(_run(client, tuple(sessions), players, not quick if churn is None else churn,
+                            not quick if warm is None else warm, log, processes))
+    return {label: {**row, "processes": processes} for label, row in rows.items()}

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -189,3 +193,26 @@ def test_the_protocol_client_holds_widget_values_as_the_frontend_does():
     element = Element()
     element.button.id, element.button.label = "$$ID-4-go:next", "next"
     assert widget_value("button", element.button) is None
+
+
+def test_the_servers_cpu_and_memory_count_every_process_under_it():
+    """`graphlab app --processes N` is a launcher with the servers under it: app_load counts them all."""
+    from benchmarks import app_load
+
+    busy = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass\ntime.sleep(60)"
+    launcher = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {busy!r}])"
+    parent = subprocess.Popen([sys.executable, "-c", launcher])
+    try:
+        deadline = time.monotonic() + 60
+        while app_load.cpu_seconds(parent.pid) < 0.45:  # the child's half second, counted under the parent
+            assert time.monotonic() < deadline and parent.poll() is None
+            time.sleep(0.1)
+        tree = app_load._tree(parent.pid)
+        assert len(tree) == 2 and tree[0] == parent.pid
+        alone = app_load.memory_mb(parent.pid)["rss"]
+        child = app_load.memory_mb(tree[1])["rss"]
+        assert alone > child > 0  # the sum of the two: more than the child alone
+    finally:
+        for pid in reversed(app_load._tree(parent.pid)):
+            os.kill(pid, signal.SIGKILL)
+        parent.wait()
