@@ -142,11 +142,21 @@ def server_like() -> Iterator[list[float]]:
             config.set_option(name, value)
 
 
+def _app_testable() -> bool:
+    """Whether Streamlit's AppTest is installed; if so, the app's own modules are importable, as `streamlit run`
+    makes them."""
+    try:
+        import streamlit.testing.v1  # noqa: F401
+    except ImportError:
+        return False
+    if str(APPS) not in sys.path:
+        sys.path.insert(0, str(APPS))
+    return True
+
+
 def _open(expr: str, values: dict[str, str] | None = None):
     from streamlit.testing.v1 import AppTest
 
-    if str(APPS) not in sys.path:
-        sys.path.insert(0, str(APPS))  # what `streamlit run` does for the app's own modules
     at = AppTest.from_file(str(APPS / "graphlab_app.py"), default_timeout=120)
     at.query_params.update({"expr": expr, **({"at": ",".join(f"{k}={v}" for k, v in values.items())}
                                              if values else {})})
@@ -174,9 +184,7 @@ def _drew_current(at) -> bool:
 
 
 def app_step(quick: bool = False) -> dict | None:
-    try:
-        import streamlit.testing.v1  # noqa: F401
-    except ImportError:
+    if not _app_testable():
         return None
     expr = app_expression()
     count = 2 * gl.graph(expr).number_of_nodes()
@@ -189,12 +197,8 @@ def app_step(quick: bool = False) -> dict | None:
 
 
 def app_step_lecture(quick: bool = False) -> dict | None:
-    try:
-        import streamlit.testing.v1  # noqa: F401
-    except ImportError:
+    if not _app_testable():
         return None
-    if str(APPS) not in sys.path:
-        sys.path.insert(0, str(APPS))
     from stepper_model import EXAMPLES, build, shapes_typed
 
     per_example, nodes = [], 0
@@ -225,14 +229,12 @@ def _playground_ticks(at, count: int) -> tuple[list[float], list[float]]:
 
 
 def playground_tick(quick: bool = False) -> dict | None:
-    try:
-        from streamlit.testing.v1 import AppTest
-    except ImportError:
+    if not _app_testable():
         return None
+    from streamlit.testing.v1 import AppTest
+
     from .app_load import PLAYGROUND
 
-    if str(APPS) not in sys.path:
-        sys.path.insert(0, str(APPS))
     later = 500 if quick else 2000
     with server_like():
         at = AppTest.from_file(str(APPS / "graphlab_app.py"), default_timeout=120)
