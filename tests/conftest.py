@@ -1,7 +1,9 @@
+import asyncio
 import gc
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -76,3 +78,10 @@ def browser():
             yield b
         finally:
             b.close()
+
+
+def run_coroutine(coroutine):
+    """``asyncio.run(coroutine)`` on a thread of its own: in a worker that has run the browser tests, Playwright's
+    sync API keeps an event loop running on the main thread, and asyncio.run refuses to start beside it."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from conftest import run_coroutine
 
 from benchmarks import __main__ as bench
 from benchmarks import peers
@@ -156,14 +157,14 @@ def test_a_student_whose_action_times_out_is_counted_not_fatal():
         async def new_context(self, **_):
             raise Timeout("Timeout 60000ms exceeded.")
 
-    stepped = asyncio.run(app_load.stepper(Overloaded(), "http://127.0.0.1:1", app_load.EXAMPLES[0]))
+    stepped = run_coroutine(app_load.stepper(Overloaded(), "http://127.0.0.1:1", app_load.EXAMPLES[0]))
     assert stepped["failed"].startswith("Timeout") and stepped["steps"] == []
-    played = asyncio.run(app_load.player(Overloaded(), "http://127.0.0.1:1", asyncio.Event()))
+    played = run_coroutine(app_load.player(Overloaded(), "http://127.0.0.1:1", asyncio.Event()))
     assert played["failed"] and played["epochs_per_second"] is None
     # the protocol client, with no server there: counted too
-    stepped = asyncio.run(app_load.protocol_stepper(f"http://127.0.0.1:{app_load.free_port()}", app_load.EXAMPLES[0]))
+    stepped = run_coroutine(app_load.protocol_stepper(f"http://127.0.0.1:{app_load.free_port()}", app_load.EXAMPLES[0]))
     assert stepped["failed"] and stepped["steps"] == []
-    played = asyncio.run(app_load.protocol_player(f"http://127.0.0.1:{app_load.free_port()}", asyncio.Event()))
+    played = run_coroutine(app_load.protocol_player(f"http://127.0.0.1:{app_load.free_port()}", asyncio.Event()))
     assert played["failed"] and played["epochs_per_second"] is None
 
 

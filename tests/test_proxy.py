@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from conftest import run_coroutine
 
 from graphlab import proxy
 from graphlab.cli import main
@@ -68,7 +69,7 @@ def test_a_server_that_is_down_gets_a_one_line_502():
         task.cancel()
         return result
 
-    status, _, body = asyncio.run(scenario())
+    status, _, body = run_coroutine(scenario())
     assert status == 502
     assert body.decode().strip() == f"app server 0 (port {dead}) is down"
 
@@ -135,7 +136,7 @@ def test_two_servers_behind_one_address_keep_each_session_on_its_server():
             assert headers["X-Graphlab-Server"] == first[1]["X-Graphlab-Server"] and "Set-Cookie" not in headers
         # the page runs through the proxy's WebSocket, on both servers
         for which in ("graphlab_server=0", "graphlab_server=1"):
-            page = asyncio.run(_session(port, which))
+            page = run_coroutine(_session(port, which))
             assert b"graphlab" in page.lower()
         # SIGTERM (or Ctrl-C) to the launcher stops every server it started, quietly, open connections or not
         idle = socket.create_connection(("127.0.0.1", port), timeout=5)
