@@ -13,6 +13,10 @@ Clicks come first: while any session's whole page is running (a student's click 
 ``Share.interactive`` around every page run in graphlab_app.py), a playing session holds its next tick back,
 for at most ``MOST_WAIT`` seconds: a tick holds the interpreter lock for tens of milliseconds at a time, and
 the page run waiting behind several of them is what the student would feel.
+
+A tick waits in ``hold``, which looks every ``STEP`` seconds whether its script run is to end (Streamlit: the
+student clicked, and the run that waits was asked to stop or to make way): a waiting tick never holds a click
+back, and a run that was asked to stop does not wake later to train beside the run that replaced it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 # CPU seconds per second for all playing sessions together. Not a whole core: the server is one Python process,
@@ -31,6 +35,7 @@ from dataclasses import dataclass
 PLAYING_CORES = 0.5
 FORGET_SECONDS = 5.0  # a session that has not ticked for this long no longer counts as playing
 MOST_WAIT = 2.0  # never wait longer before a tick: Pause and the other controls answer after at most this
+STEP = 0.05  # a waiting tick looks this often whether its run is to end
 
 
 @dataclass(frozen=True)
@@ -90,9 +95,32 @@ class Share:
             return self._quiet.wait_for(lambda: self._running == 0,
                                         timeout=self.most_wait if most_wait is None else most_wait)
 
+    def hold(self, wait: float, check: Callable[[], object], step: float = STEP) -> bool:
+        """Before a tick: ``wait`` seconds (``next_tick``'s), then ``after_interactive``; ``check()`` is called
+        every ``step`` seconds meanwhile and ends the wait by raising (the page: a Streamlit yield point, which
+        raises when the script run is asked to stop or to rerun). True if no whole page run is going on at the end.
+        """
+        sleep(wait, check, step)
+        end = time.monotonic() + self.most_wait
+        while True:
+            check()
+            left = end - time.monotonic()
+            if self.after_interactive(max(0.0, min(step, left))):
+                return True
+            if left <= step:
+                return False
+
     def leave(self, session: str) -> None:
         with self._lock:
             self._seen.pop(session, None)
+
+
+def sleep(seconds: float, check: Callable[[], object], step: float = STEP) -> None:
+    """``time.sleep(seconds)``, calling ``check()`` every ``step`` seconds: it ends the sleep by raising."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        check()
+        time.sleep(min(step, left))
 
 
 SHARE = Share()  # the process's: every session of the server shares it

@@ -339,10 +339,15 @@ class Run:
                 return
             self._record(before)
 
-    def train_for(self, seconds: float, most: int = 50, clock: Callable[[], float] = time.perf_counter) -> int:
-        """As many epochs as fit in ``seconds`` of ``clock`` (at least one, at most ``most``); how many ran."""
+    def train_for(self, seconds: float, most: int = 50, clock: Callable[[], float] = time.perf_counter,
+                  between: Callable[[], object] = lambda: None) -> int:
+        """As many epochs as fit in ``seconds`` of ``clock`` (at least one, at most ``most``); how many ran.
+        ``between()`` is called between two epochs and may raise to stop the training there (the page: a Streamlit
+        yield point, which raises when its script run is asked to stop)."""
         start, before = clock(), self.epoch
         while self.epoch - before < most and not self.error:
+            if self.epoch > before:
+                between()
             self.step()
             if clock() - start > seconds:
                 break

@@ -11,6 +11,7 @@ through its URL state.
 from __future__ import annotations
 
 import functools
+import itertools
 import time
 import uuid
 from dataclasses import fields
@@ -28,6 +29,8 @@ from graphlab.train import OPTIMIZERS
 
 state = st.session_state
 TICK_SECONDS = 0.5  # while playing, the views refresh this often
+# A run of the page that starts the views' timer ends no sooner than this after starting it (see the page's end)
+FIRST_TICK_SECONDS = 2 * TICK_SECONDS
 TRAIN_SECONDS = 0.3  # and each refresh trains for at most this long (CPU seconds; less when others play too)
 LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # the Playground's choices
 L2_RATES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -275,39 +278,56 @@ def neuron_maps(run: m.Run) -> None:
 
 
 # --------------------------------------------------------------------------- live views
+def yield_point() -> None:
+    """Where a script run that Streamlit has asked to stop (a click replaced it) or to rerun ends: Streamlit
+    checks on every Session State access."""
+    _ = "_pg_playing" in state
+
+
 def fair(views):
-    """``views`` as one tick of a playing session that shares the server's CPU with the other playing
-    sessions (apps/cpu_share.py): it may wait first, trains for its share (``_pg_budget``, CPU seconds), and
-    its cost is recorded for the next tick."""
+    """``views(budget)`` as one tick of a playing session that shares the server's CPU with the other playing
+    sessions (apps/cpu_share.py): a tick of the timer may wait first; it trains for ``budget`` CPU seconds, its
+    share, and its cost is recorded for the next tick (``_pg_tick``).
+
+    Each run of the whole page makes its own tick, a fragment of its own: its name, and so Streamlit's id for the
+    fragment, is new. The timer's requests for the fragment that the page showed before may still be on their way
+    (the browser sends them until it hears of this run), and Streamlit drops a request for a fragment the page no
+    longer has. Under the page's old id, one coming just as this run ended would have been taken as a rerun of the
+    views in a new script runner, and the rest of this run, its end included, would never have reached the
+    browser: Pause half-applied (issue 17). The tick's first call is the one inside this page run (no wait); the
+    later ones are the timer's."""
+    calls = itertools.count()
+
     @functools.wraps(views)
     def tick() -> None:
-        whole_page = state.pop("_pg_whole_page", False)  # a run of the whole page (a control changed): no wait
+        budget, timer = TRAIN_SECONDS, next(calls) > 0
         if state.get("_pg_playing"):
             session = state.setdefault("_pg_session", uuid.uuid4().hex)
-            wait, state["_pg_budget"] = cpu_share.SHARE.next_tick(session, state.get("_pg_tick", cpu_share.Tick()),
-                                                                  TICK_SECONDS, TRAIN_SECONDS)
-            if not whole_page:
-                time.sleep(wait)  # no CPU: the timer's requests meanwhile fold into one
-                cpu_share.SHARE.after_interactive()  # a student's click elsewhere runs first
+            wait, budget = cpu_share.SHARE.next_tick(session, state.get("_pg_tick", cpu_share.Tick()),
+                                                     TICK_SECONDS, TRAIN_SECONDS)
+            if timer:  # not the page run's own tick: it waits for its turn (no CPU: the timer's requests meanwhile
+                cpu_share.SHARE.hold(wait, yield_point)  # fold into one), and for clicks to be answered first
         start, cpu = time.monotonic(), time.thread_time()
         try:
-            views()
+            views(budget)
         finally:
             state["_pg_tick"] = cpu_share.Tick(start, time.thread_time() - cpu)
+
+    tick.__qualname__ = f"{views.__qualname__}_{uuid.uuid4().hex}"  # this page run's fragment (see above)
     return tick
 
 
 # A hidden browser tab trains no more: its timer stops until the tab is shown again.
 hidden = visibility.hidden(key("visibility"), on_change=lambda: None)
-state["_pg_whole_page"] = True  # this line runs only in runs of the whole page, not the fragment's own
+ticking = playing and not run.error and not hidden
 
 
-@st.fragment(run_every=TICK_SECONDS if playing and not run.error and not hidden else None)
+@st.fragment(run_every=TICK_SECONDS if ticking else None)
 @fair
-def live() -> None:
+def live(budget: float) -> None:
     run: m.Run = state["_pg_run"]
     if state.get("_pg_playing") and not run.error and not hidden:
-        run.train_for(state.get("_pg_budget", TRAIN_SECONDS), clock=time.thread_time)
+        run.train_for(budget, clock=time.thread_time, between=yield_point)
     train_acc, test_acc = run.accuracy()
     stats = st.columns(5)
     stats[0].metric("Epoch", f"{run.epoch:,}")
@@ -367,6 +387,7 @@ def live() -> None:
                "Adam rescales every step, so with it the update ratios stay alike: use sgd to see them vanish too.")
 
 
+timer_started = time.monotonic()
 live()
 
 
@@ -412,3 +433,13 @@ exports[0].download_button("Weights (.npz)", run.weights_npz, "playground-weight
                            key=key("npz"), on_click="ignore", icon=":material/download:", width="stretch")
 exports[1].download_button("NumPy code (.py)", run.numpy_code, "playground_network.py", "text/x-python",
                            key=key("code"), on_click="ignore", icon=":material/code:", width="stretch")
+
+# --------------------------------------------------------------------------- the timer's first tick
+# Streamlit runs a fragment's timer ticks in this run's script runner once this run is over, if the runner is
+# still there: a tick that comes after the runner has finished, but before the server has sent all that this run
+# drew, is run by a new runner, and Streamlit drops the rest of this run (its end included: the browser never
+# hears that it finished). The browser's first tick comes TICK_SECONDS after it hears of the timer, so a run that
+# starts the timer ends no sooner than FIRST_TICK_SECONDS after starting it: the first tick finds it running, and
+# later ones follow the ticks before them. A click meanwhile ends the wait (cpu_share.sleep checks).
+if ticking:
+    cpu_share.sleep(timer_started + FIRST_TICK_SECONDS - time.monotonic(), yield_point)

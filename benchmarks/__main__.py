@@ -209,9 +209,13 @@ def main(argv: list[str] | None = None) -> int:
                         "in headless Chromium")
     p.add_argument("--processes", type=int, default=1, metavar="N",
                    help="app_load: serve the app from N servers behind `graphlab app --processes N`'s proxy")
+    p.add_argument("--players-only", action="store_true",
+                   help="app_load: only its row of students playing beside as many stepping (8 + 8), after one "
+                        "unmeasured student")
     args = p.parse_args(argv)
     load_before = os.getloadavg()[0]
-    load_options = {"client": args.client, "processes": args.processes}
+    load_options = {"client": args.client, "processes": args.processes,
+                    **({"players_only": True} if args.players_only else {})}
     results = {name: CASES[name](quick=args.quick, **(load_options if name == "app_load" else {}))
                for name in args.case or DEFAULT}
     if args.quick:

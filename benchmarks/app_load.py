@@ -580,11 +580,11 @@ def _said(label: str, row: dict) -> dict:
 
 
 async def _rows(client: Client, url: str, pid: int, sessions: tuple[int, ...], players: bool, churn: bool,
-                warm: bool = True) -> dict:
+                warm: bool = True, players_only: bool = False) -> dict:
     out = {}
     if warm:
         await _scenario(client, url, pid, 1, 0)  # warm: imports and the first run's caches
-    for n in sessions:
+    for n in () if players_only else sessions:
         out[f"{n} stepping"] = _said(f"{n} stepping", await _scenario(client, url, pid, n, 0))
     if players:
         n = max(1, max(sessions) // 4)
@@ -597,30 +597,32 @@ async def _rows(client: Client, url: str, pid: int, sessions: tuple[int, ...], p
 
 
 async def _run(client: str, sessions: tuple[int, ...], players: bool, churn: bool, warm: bool, log_path: Path,
-               processes: int = 1) -> dict:
+               processes: int = 1, players_only: bool = False) -> dict:
     settings = {"server.disconnectedSessionTTL": str(SESSION_TTL)}
     with serve(log_path, settings=settings, processes=processes) as (url, pid):
         if client != "browser":
-            return await _rows(Client(client), url, pid, sessions, players, churn, warm)
+            return await _rows(Client(client), url, pid, sessions, players, churn, warm, players_only)
         from playwright.async_api import async_playwright
 
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
             try:
-                return await _rows(Client(client, browser), url, pid, sessions, players, churn, warm)
+                return await _rows(Client(client, browser), url, pid, sessions, players, churn, warm, players_only)
             finally:
                 await browser.close()
 
 
 def run(quick: bool = False, sessions: tuple[int, ...] | None = None, players: bool = True,
-        churn: bool | None = None, client: str = "protocol", warm: bool | None = None, processes: int = 1) -> dict:
+        churn: bool | None = None, client: str = "protocol", warm: bool | None = None, processes: int = 1,
+        players_only: bool = False) -> dict:
     """The table: one row per number of concurrent sessions (``quick``: 1 and 2 only), then a quarter of
     the most sessions playing the Playground beside as many stepping (``quick``: one and one), then
     (not ``quick``) the memory as 200 sessions come and go. ``client``: "protocol" (Streamlit's websocket
     protocol, no browser) or "browser" (headless Chromium; {} when it or Playwright is missing). ``warm`` (not
     ``quick``, unless given): one student steps first, unmeasured (imports, the first run's caches).
     ``processes``: the app served by that many servers behind `graphlab app --processes`' proxy (each row says
-    so; the server's CPU and memory are those of all of them)."""
+    so; the server's CPU and memory are those of all of them). ``players_only``: only the row of players beside
+    steppers (`python -m benchmarks --case app_load --players-only`: 8 + 8; no churn unless asked for)."""
     if client not in CLIENTS:
         raise ValueError(f"client must be one of {', '.join(CLIENTS)}")
     if client == "browser":
@@ -632,6 +634,7 @@ def run(quick: bool = False, sessions: tuple[int, ...] | None = None, players: b
             return {}
     sessions = sessions or ((1, 2) if quick else SESSIONS)
     log = Path(tempfile.gettempdir()) / f"graphlab-app-load-{os.getpid()}.log"  # the server's output, if it fails
-    rows = asyncio.run(_run(client, tuple(sessions), players, not quick if churn is None else churn,
-                            not quick if warm is None else warm, log, processes))
+    churn = not (quick or players_only) if churn is None else churn
+    rows = asyncio.run(_run(client, tuple(sessions), players, churn, not quick if warm is None else warm, log,
+                            processes, players_only))
     return {label: {**row, "processes": processes} for label, row in rows.items()}

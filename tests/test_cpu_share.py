@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "apps"))
 
-from cpu_share import Share, Tick  # noqa: E402
+from cpu_share import Share, Tick, sleep  # noqa: E402
 
 
 def test_one_player_trains_its_full_tick_and_never_waits():
@@ -75,3 +75,40 @@ def test_a_playing_tick_waits_for_the_page_runs_going_on_and_no_longer():
     waiter.join()
     runner.join()
     assert results == [True]
+
+
+class Stop(Exception):
+    """What Streamlit raises at a yield point in a script run that a click replaced."""
+
+
+def stop_at(n: int):
+    """A check that raises the ``n``th time it is called; ``calls`` counts them."""
+    calls = []
+
+    def check():
+        calls.append(1)
+        if len(calls) == n:
+            raise Stop
+
+    return check, calls
+
+
+def test_a_waiting_tick_ends_as_soon_as_its_run_is_asked_to_stop():
+    """A tick's wait is no blind sleep: it checks every step, and a check that raises ends it there (within a
+    60 s wait: this test would take a minute if it did not)."""
+    check, calls = stop_at(3)
+    with pytest.raises(Stop):
+        sleep(60.0, check, step=0.001)
+    assert len(calls) == 3
+    check, calls = stop_at(3)
+    share = Share(most_wait=60.0)
+    with share.interactive(), pytest.raises(Stop):  # waiting for a page run to end, it checks too
+        share.hold(0.0, check, step=0.001)
+    assert len(calls) == 3
+
+
+def test_hold_says_whether_the_page_runs_are_over():
+    share = Share(most_wait=0.0)
+    assert share.hold(0.0, lambda: None)
+    with share.interactive():
+        assert not share.hold(0.0, lambda: None)  # a page run going on, and no time to wait for it

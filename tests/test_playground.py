@@ -80,6 +80,26 @@ def test_a_run_trains_an_epoch_at_a_time_and_records_both_losses():
     assert set(curves["set"]) == {"train", "test"} and len(curves) == 12
 
 
+def test_training_for_a_time_can_be_stopped_between_two_epochs():
+    """``between`` is the page's Streamlit yield point: when it raises (the script run was asked to stop), the
+    epoch under way is finished and recorded, and no other begins."""
+    class Stop(Exception):
+        pass
+
+    run, seen = m.Run.start(SMALL), []
+
+    def between():
+        seen.append(run.epoch)
+        if run.epoch == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run.train_for(3600.0, most=50, between=between)
+    assert seen == [1, 2, 3]  # called between epochs, never before the first
+    assert run.epoch == 3 and len(run.train_loss) == 4  # whole epochs only, each with its loss
+    assert m.Run.start(SMALL).train_for(3600.0, most=4, between=lambda: None) == 4
+
+
 def test_the_boundary_and_neuron_maps_match_a_hand_forward_pass():
     run = m.Run.start(SMALL)
     run.step(2)
