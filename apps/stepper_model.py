@@ -172,23 +172,27 @@ def view_from_query(params: Mapping[str, str]) -> tuple[View, list[str]]:
 def folding_from_query(params: Mapping[str, str], problems: list[str]) -> Folding:
     """``fold=1``, ``expand=layer1,h1_2``, ``paths=x``, ``fold_set=v1,v2`` and ``fold_name=group``; the names
     are checked against the graph later."""
-    expanded = tuple(n for n in (p.strip() for p in params.get("expand", "").split(",")) if n)
-    if len(expanded) > MAX_EXPANDED or any(len(n) > 100 for n in expanded):
-        problems.append(f"expand lists at most {MAX_EXPANDED} group names")
-        expanded = ()
+    expanded = _names(params, "expand", MAX_EXPANDED, "group names", problems)
     paths = params.get("paths", "").strip()
     if len(paths) > 100:
         problems.append("paths must be a variable's name")
         paths = ""
-    picked = tuple(dict.fromkeys(n for n in (p.strip() for p in params.get("fold_set", "").split(",")) if n))
-    if len(picked) > MAX_PICKED or any(len(n) > 100 for n in picked):
-        problems.append(f"fold_set lists at most {MAX_PICKED:,} node names")
-        picked = ()
+    picked = _names(params, "fold_set", MAX_PICKED, "node names", problems)
     name = params.get("fold_name", DEFAULT_SET_NAME).strip()
     if not GROUP_NAME.fullmatch(name) or len(name) > 40:
         problems.append("fold_name must be a name: a letter, then letters, digits or _ (at most 40)")
         name = DEFAULT_SET_NAME
     return Folding(params.get("fold") == "1", expanded, paths, picked, name)
+
+
+def _names(params: Mapping[str, str], key: str, most: int, what: str, problems: list[str]) -> tuple[str, ...]:
+    """The link's comma-separated names under ``key``, each once; none (and a problem said) if it lists more than
+    ``most`` or a name is over 100 characters."""
+    names = tuple(dict.fromkeys(n for n in (p.strip() for p in params.get(key, "").split(",")) if n))
+    if len(names) > most or any(len(n) > 100 for n in names):
+        problems.append(f"{key} lists at most {most:,} {what}")
+        return ()
+    return names
 
 
 def view_to_query(view: View, variables: tuple[str, ...]) -> dict[str, str]:

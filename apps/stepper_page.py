@@ -9,6 +9,7 @@ from dataclasses import asdict, fields, replace
 from functools import partial
 
 import check_tab
+import cpu_share
 import descent_tab
 import diagram_view
 import forward_tab
@@ -141,18 +142,62 @@ def show_error(title: str, error: GraphlabError) -> None:
     st.stop()
 
 
+def drawing_for(key: m.Key, folding: m.Folding) -> m.Drawing:
+    """The sidebar's drawing options, the "auto" direction resolved for the diagram's area on the screen."""
+    chosen = m.Drawing(**{k: state[k] for k in DRAWING_KEYS})
+    area = (state.get("diagram") or {}).get("area")
+    try:
+        return m.laid_out(key, chosen, area, folding)
+    except GraphlabError:  # a fold that cannot be drawn: the step-through tab says why
+        return m.laid_out(key, chosen, area)
+
+
+def step_index(count: int) -> int:
+    """The step the widgets ask for (0-based), brought within the trace's ``count`` steps."""
+    state["step"] = min(max(1, int(state["step"])), count)
+    return state["step"] - 1
+
+
+def write_url(key: m.Key, variables, folding: m.Folding) -> None:
+    """The URL holds the whole view (every tab's settings too), so a shared link reopens it. Written by
+    whatever runs last: the page, or the step-through tab's own run (stepping reruns only that tab)."""
+    view = m.View(expr=key.expr, values=dict(key.values), mode=key.mode, step=state["step"],
+                  drawing=m.Drawing(**{k: state[k] for k in DRAWING_KEYS}), folding=folding)
+    tab = next(name for name, label in TABS.items() if label == state["tab"])
+    st.query_params.from_dict({**m.view_to_query(view, variables), **({"tab": tab} if tab != "step" else {}),
+                               **check_tab.to_query(state), **descent_tab.to_query(state),
+                               **forward_tab.to_query(state), **gradcheck_tab.to_query(state),
+                               **practice_tab.to_query(state), **({"present": "1"} if state.get("present") else {})})
+
+
 # --------------------------------------------------------------------------- the step-through tab
-def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing, folding: m.Folding) -> None:
-    """The "Step through" tab: controls, the diagram of the step, its chain rule, downloads, the node table."""
+@st.fragment
+def step_through(graph, t, key: m.Key) -> None:
+    """The "Step through" tab: controls, the diagram of the step, its chain rule, downloads, the node table.
+
+    A fragment: a step, a fold, the diagram's keys and area rerun this tab alone, not the page around it (the
+    sidebar, the expression and its values, the tabs: half the page's elements, whose cost is most of a step's).
+    The expression, values and sidebar options are the page's: a change there reruns the page, and this with it.
+    """
+    with cpu_share.SHARE.interactive():  # a student's step: the Playground's timer ticks wait for it
+        folding = folding_of(graph)
+        shown(graph, t, key, step_index(len(t.steps)), drawing_for(key, folding), folding)
+        write_url(key, graph.graph["variables"], folding)
+
+
+def shown(graph, t, key: m.Key, index: int, drawing: m.Drawing, folding: m.Folding) -> None:
+    """What the step-through tab shows at step ``index``."""
     count = len(t.steps)
     # step controls
-    controls = st.columns([1, 1, 1, 1, 5], vertical_alignment="center")
-    for column, (where, icon) in zip(controls[:4], [("first", "first_page"), ("prev", "chevron_left"),
-                                                     ("next", "chevron_right"), ("last", "last_page")], strict=True):
-        at_end = index == 0 if where in ("first", "prev") else index == count - 1
-        column.button(where, key=f"go:{where}", icon=f":material/{icon}:", on_click=go, args=(where, count),
-                      disabled=at_end, width="stretch")
-    controls[4].markdown(f"**{m.step_label(t, index)}**")
+    # rows are horizontal containers, not columns: one element, not one per column (a step's server time is
+    # mostly its elements), and on a phone they wrap instead of stacking
+    with st.container(horizontal=True, vertical_alignment="center"):
+        for where, icon in [("first", "first_page"), ("prev", "chevron_left"), ("next", "chevron_right"),
+                            ("last", "last_page")]:
+            at_end = index == 0 if where in ("first", "prev") else index == count - 1
+            st.button(where, key=f"go:{where}", icon=f":material/{icon}:", on_click=go, args=(where, count),
+                      disabled=at_end)
+        st.markdown(f"**{m.step_label(t, index)}**")
     st.slider("Step", 1, count, key="step", label_visibility="collapsed")
 
     n = graph.number_of_nodes()
@@ -196,9 +241,9 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing, folding: 
     if drawable:
         with right:
             st.markdown("**Download this step**")
-            buttons = st.columns(len(m.DOWNLOADS))
-            for column, (name, (ext, mime)) in zip(buttons, m.DOWNLOADS.items(), strict=True):
-                column.download_button(name, partial(m.figure, key, index, drawing, ext, folding),
+            with st.container(horizontal=True):
+                for name, (ext, mime) in m.DOWNLOADS.items():
+                    st.download_button(name, partial(m.figure, key, index, drawing, ext, folding),
                                        m.file_name(key, index, ext),
                                        mime, key=f"download:{ext}", on_click="ignore", width="stretch")
             st.download_button(f"All {count} frames (ZIP)", partial(m.frames_zip, key, drawing),
@@ -206,9 +251,9 @@ def step_through(graph, t, key: m.Key, index: int, drawing: m.Drawing, folding: 
                                on_click="ignore", width="stretch", icon=":material/download:")
             st.markdown("**Every step in one file**", help="The stepper as one HTML page that works offline, "
                         "a Beamer deck with one overlay per step, or an animation: as `graphlab draw -o FILE`")
-            buttons = st.columns(len(m.TRACE_DOWNLOADS))
-            for column, (name, (fmt, file, mime)) in zip(buttons, m.TRACE_DOWNLOADS.items(), strict=True):
-                column.download_button(name, partial(m.whole_trace, key, drawing, fmt, index), file, mime,
+            with st.container(horizontal=True):
+                for name, (fmt, file, mime) in m.TRACE_DOWNLOADS.items():
+                    st.download_button(name, partial(m.whole_trace, key, drawing, fmt, index), file, mime,
                                        key=f"download:{fmt}", on_click="ignore", width="stretch")
 
     if folding.paths:
@@ -231,30 +276,30 @@ def fold_controls(graph, n: int, folded, folding: m.Folding, set_error: str | No
     of nodes picked and folded as one (``set_error``: why it cannot be); and the variable whose paths to the
     output are marked."""
     over = n > m.MAX_DRAW_NODES
-    row = st.columns([2, 5, 2], vertical_alignment="bottom")
-    row[0].toggle("Fold into layers", key="fold", disabled=over,
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.toggle("Fold into layers", key="fold", disabled=over,
                   help=f"Each layer (the statements at one depth) drawn as one node; over {m.MAX_DRAW_NODES} nodes "
                        "a graph is always folded. A step inside a folded group marks the group.")
-    titles = {g.name: g.title for g in folded if g.name != folding.name or not folding.picked}
-    if titles:
-        row[1].pills("Expand", list(titles), key="expand_pick", format_func=titles.get, on_change=expand,
+        titles = {g.name: g.title for g in folded if g.name != folding.name or not folding.picked}
+        if titles:
+            st.pills("Expand", list(titles), key="expand_pick", format_func=titles.get, on_change=expand,
                      help="Draw one group open: a layer as its statements (a network's neurons), a statement as "
                           "its operators")
-        if folding.expanded:
-            row[2].button("Fold all again", key="fold_all", on_click=fold_all, icon=":material/unfold_less:")
-    picks = st.columns([5, 2], vertical_alignment="bottom")
-    picks[0].multiselect("Fold a set", set_options(graph), key="fold_set",
-                         max_selections=m.MAX_PICKED, placeholder="nodes to draw as one",
-                         help="Draw the nodes you pick as one node (a statement's name takes its whole "
-                              "statement; a folded group it holds joins it), as `graphlab draw EXPR --fold "
-                              "NAME=A,B` does")
-    picks[1].text_input("Named", key="fold_name", max_chars=40)
+            if folding.expanded:
+                st.button("Fold all again", key="fold_all", on_click=fold_all, icon=":material/unfold_less:")
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.multiselect("Fold a set", set_options(graph), key="fold_set",
+                       max_selections=m.MAX_PICKED, placeholder="nodes to draw as one", width="stretch",
+                       help="Draw the nodes you pick as one node (a statement's name takes its whole "
+                            "statement; a folded group it holds joins it), as `graphlab draw EXPR --fold "
+                            "NAME=A,B` does")
+        st.text_input("Named", key="fold_name", max_chars=40, width=160)
+        variables = graph.graph["variables"]
+        st.selectbox("Paths from", ["", *variables], key="paths", format_func=lambda v: v or "(none)", width=200,
+                     help="Mark every path from this variable to the output; below the diagram, each path's "
+                          "product of local gradients, and their sum, the gradient")
     if set_error:
         st.error(f"Cannot fold this set: {set_error}")
-    variables = graph.graph["variables"]
-    st.selectbox("Paths from", ["", *variables], key="paths", format_func=lambda v: v or "(none)",
-                 help="Mark every path from this variable to the output; below the diagram, each path's product "
-                      "of local gradients, and their sum, the gradient")
 
 
 def show_paths(t, key: m.Key, variable: str, precision: int) -> None:
@@ -368,45 +413,33 @@ elif t.missing:
 for node, what in t.nonfinite.items():
     st.warning(f"Non-finite {' and '.join(what)} at node {node}: check the values (log of a negative number?).")
 
-count = len(t.steps)
-state["step"] = min(max(1, int(state["step"])), count)
-index = state["step"] - 1
-chosen = m.Drawing(**{k: state[k] for k in DRAWING_KEYS})
-folding = folding_of(graph)
-view = m.View(expr=expr, values=dict(key.values), mode=key.mode, step=state["step"], drawing=chosen, folding=folding)
-try:  # "auto" direction: the screen's
-    drawing = m.laid_out(key, chosen, (state.get("diagram") or {}).get("area"), folding)
-except GraphlabError:  # a fold that cannot be drawn: the step-through tab says why
-    drawing = m.laid_out(key, chosen, (state.get("diagram") or {}).get("area"))
 # Only the open tab runs (on_change="rerun"): stepping does not redo the other tabs' work.
 step_tab, check, descent, forward, gradients, practice = st.tabs(list(TABS.values()), key="tab", on_change="rerun")
-if graph.graph.get("matrices") and not (step_tab.open or check.open):
-    for tab_ in (descent, forward, gradients, practice):
-        with tab_:
-            st.info("This tab works on scalar expressions; a graph over matrices is stepped through in the "
-                    "first tab and checked in the second.")
-elif practice.open:
-    with practice:
-        practice_tab.show(key, drawing)
-elif forward.open:
-    with forward:
-        forward_tab.show(key, drawing)
-elif gradients.open:
-    with gradients:
-        gradcheck_tab.show(key)
-elif check.open:
-    with check:
-        check_tab.show(key, drawing)
-elif descent.open:
-    with descent:
-        descent_tab.show(key)
-else:
+if not any(tab_.open for tab_ in (check, descent, forward, gradients, practice)):
     with step_tab:
-        step_through(graph, t, key, index, drawing, folding)
-
-# last: the tabs settle their state (the parameters chosen by default, say) as they draw
-tab = next(name for name, label in TABS.items() if label == state["tab"])
-st.query_params.from_dict({**m.view_to_query(view, variables), **({"tab": tab} if tab != "step" else {}),
-                           **check_tab.to_query(state), **descent_tab.to_query(state),
-                           **forward_tab.to_query(state), **gradcheck_tab.to_query(state),
-                           **practice_tab.to_query(state), **({"present": "1"} if state.get("present") else {})})
+        step_through(graph, t, key)  # it writes the URL
+else:
+    folding = folding_of(graph)
+    drawing = drawing_for(key, folding)
+    if graph.graph.get("matrices") and not check.open:
+        for tab_ in (descent, forward, gradients, practice):
+            with tab_:
+                st.info("This tab works on scalar expressions; a graph over matrices is stepped through in the "
+                        "first tab and checked in the second.")
+    elif practice.open:
+        with practice:
+            practice_tab.show(key, drawing)
+    elif forward.open:
+        with forward:
+            forward_tab.show(key, drawing)
+    elif gradients.open:
+        with gradients:
+            gradcheck_tab.show(key)
+    elif check.open:
+        with check:
+            check_tab.show(key, drawing)
+    else:
+        with descent:
+            descent_tab.show(key)
+    step_index(len(t.steps))
+    write_url(key, variables, folding)  # last: the tabs settle their state (the parameters chosen by default)

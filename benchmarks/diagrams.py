@@ -7,14 +7,14 @@
   others; every frame written is the same bytes as Graphviz's drawing of that frame's whole DOT
   (``save_frames`` has Graphviz draw again only what differs from the frame before); and all
   frames share node positions.
-* app_step: one click on "next" in the stepper page on a 60-node graph (the largest the app
-  draws), the page run by Streamlit's ``AppTest`` in this process: server time for the whole
-  page (diagram as SVG, explanation, node table, widgets), trace and layout already cached.
-  "Server time" is the CPU time of the thread that runs the page (``time.thread_time``), not the
-  wall time of ``AppTest.run``, which adds the test harness's own polling. As in the real
-  server, the pages' bytecode is compiled once (``AppTest`` alone recompiles it every run).
+* app_step: the server's CPU time for one click on "next" or "prev" in the stepper on a 60-node graph
+  (the largest the app draws): the real server (`graphlab app`), one student driven over Streamlit's
+  protocol (benchmarks/protocol.py), the CPU time of all the server's threads over the clicks (the
+  step-through tab's own run, an ``st.fragment``; the websocket; the messages), as app_load counts it.
+  The student steps to the end and back once first, so the trace, the layout and each step's drawing are
+  cached, as for a step another student has taken; then again, measured.
 * app_step_lecture: the same, the median over the sidebar's lecture examples (scalar ones and
-  matrix ones), each stepped forward a few times.
+  matrix ones).
 * playground_tick: one tick of a playing Playground session on the XOR network that app_load's
   players train, its drawing alone: the CPU time of the live views' fragment (``_pg_tick``, what
   the page's CPU sharing charges the session for the tick), each tick after one more epoch trained
@@ -24,8 +24,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
-import json
 import os
 import re
 import statistics
@@ -154,45 +155,47 @@ def _app_testable() -> bool:
     return True
 
 
-def _open(expr: str, values: dict[str, str] | None = None):
-    from streamlit.testing.v1 import AppTest
+def _served_steps(examples: list[tuple[str, dict[str, str]]], quick: bool) -> list[float]:
+    """For each (expression, values): the server's CPU seconds per click on "next" or "prev", one student
+    alone on the real server (`graphlab app`, driven over Streamlit's protocol: benchmarks/protocol.py), all
+    its threads (the step-through tab's own run, the websocket, the messages), as app_load counts them. The
+    student steps to the end and back once unmeasured (the trace, the layout and each step's drawing are then
+    cached, as for a step another student took), then again measured (``quick``: eight steps each way)."""
+    from urllib.parse import urlencode
 
-    at = AppTest.from_file(str(APPS / "graphlab_app.py"), default_timeout=120)
-    at.query_params.update({"expr": expr, **({"at": ",".join(f"{k}={v}" for k, v in values.items())}
-                                             if values else {})})
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    from .app_load import AREA, cpu_seconds, serve, step_label
+    from .protocol import Session
 
+    async def student(url: str, pid: int, expr: str, values: dict[str, str]) -> float:
+        query = {"expr": expr, **({"at": ",".join(f"{k}={v}" for k, v in values.items())} if values else {})}
+        async with Session(url, "/", urlencode(query), timeout=120) as page:
+            await page.component_state("diagram", {"area": AREA})
+            steps = 2 * int(re.search(r" of (\d+):", step_label(page.last))[1]) - 1  # 2 per node: to the last
+            steps = min(steps, 8) if quick else steps
+            label = step_label(page.last)
+            for way in ("next", "prev") * 2:
+                if way == "next":
+                    start = cpu_seconds(pid)  # (the second time round: measured)
+                for _ in range(steps):
+                    run = await page.click(way)
+                    if step_label(run) == label or "<svg" not in (run.component_data("diagram") or {}).get("svg", ""):
+                        raise AssertionError(f"{expr}: {way} from {label!r} drew no diagram of the next step")
+                    label = step_label(run)
+            return (cpu_seconds(pid) - start) / (2 * steps)
 
-def _stepped_seconds(at, count: int, times: list[float], repeat: int) -> list[float]:
-    """Server CPU seconds of ``repeat`` clicks on "next" (back to the first step at the end)."""
-    out = []
-    for _ in range(repeat):
-        if at.session_state["step"] >= count:
-            at.button(key="go:first").click().run()
-        before = len(times)
-        at.button(key="go:next").click().run()
-        out.append(times[before])
-    return out
+    async def everyone(url: str, pid: int) -> list[float]:
+        return [await student(url, pid, expr, values) for expr, values in examples]
 
-
-def _drew_current(at) -> bool:
-    views = at.get("bidi_component")  # the stepper's diagram view: the step's SVG in its data
-    svg = json.loads(views[0].proto.json)["svg"] if len(views) == 1 else ""
-    return not at.exception and bool(re.search(r'class="node [^"]*current', svg))
+    with serve(Path(tempfile.gettempdir()) / f"graphlab-app-step-{os.getpid()}.log") as (url, pid), \
+            concurrent.futures.ThreadPoolExecutor(1) as thread:  # its own event loop, whatever runs in this one
+        return thread.submit(asyncio.run, everyone(url, pid)).result()
 
 
 def app_step(quick: bool = False) -> dict | None:
     if not _app_testable():
         return None
     expr = app_expression()
-    count = 2 * gl.graph(expr).number_of_nodes()
-    with server_like() as times:
-        at = _open(expr)
-        _stepped_seconds(at, count, times, 2)  # warm: this step's explanation and the like
-        seconds = statistics.median(_stepped_seconds(at, count, times, 5 if quick else 15))
-    assert _drew_current(at), "the step drew no diagram"
+    (seconds,) = _served_steps([(expr, {})], quick)
     return {"nodes": gl.graph(expr).number_of_nodes(), "seconds": seconds}
 
 
@@ -201,16 +204,9 @@ def app_step_lecture(quick: bool = False) -> dict | None:
         return None
     from stepper_model import EXAMPLES, build, shapes_typed
 
-    per_example, nodes = [], 0
-    with server_like() as times:
-        for expr, values in list(EXAMPLES.items())[:3 if quick else None]:  # quick: the first three
-            size = build(expr, shapes_typed(tuple((values or {}).items()))).number_of_nodes()  # shapes as typed
-            count = 2 * size
-            at = _open(expr, values)
-            _stepped_seconds(at, count, times, 1)
-            per_example.append(statistics.median(_stepped_seconds(at, count, times, 3 if quick else 6)))
-            assert _drew_current(at), f"a step of {expr} drew no diagram"
-            nodes = max(nodes, size)
+    examples = list(EXAMPLES.items())[:3 if quick else None]  # quick: the first three
+    nodes = max(build(expr, shapes_typed(tuple(values.items()))).number_of_nodes() for expr, values in examples)
+    per_example = _served_steps(examples, quick)
     return {"nodes": nodes, "examples": len(per_example), "seconds": statistics.median(per_example),
             "slowest": max(per_example), "each": dict(zip(EXAMPLES, per_example, strict=False))}
 

@@ -11,6 +11,8 @@ frontend (``App.tsx``: ``sendRerunBackMsg``, ``handleAutoRerun``):
   the widget states;
 - a run's elements come as ``delta``s at ``metadata.delta_path``; each widget element carries its ``id``
   (a keyed widget's ends with ``-KEY``), which the widget state names;
+- a widget drawn by a fragment (its delta's ``fragment_id``) reruns that fragment alone: its rerun carries
+  the fragment's id, as the frontend's widgets do;
 - a click is a ``trigger_value``, typing a ``string_value``, a tab a ``string_value`` with its label, a
   components-v2 component's state a ``json_value``;
 - ``auto_rerun`` (``st.fragment(run_every=...)``) starts a timer that sends ``rerun_script`` with the
@@ -50,6 +52,7 @@ class Run:
     """One script run as the session saw it: its elements by delta path, and how it ended."""
 
     fragment: bool = False
+    fragment_ids: tuple[str, ...] = ()  # the fragments a fragment run ran
     elements: dict[tuple[int, ...], object] = field(default_factory=dict)  # path -> Element or Block proto
     status: int | None = None
 
@@ -100,6 +103,7 @@ class Session:
         self.last: Run | None = None  # the last full run of the page
         self.last_fragment: Run | None = None
         self.states: dict[str, WidgetState] = {}  # every shown widget's value, as the frontend holds them
+        self.fragment_of: dict[str, str] = {}  # widget id -> the fragment that drew it ("": the page)
         self._cache: dict[str, ForwardMsg] = {}  # cacheable messages by hash, as the frontend keeps them
         self._run = Run()
         self._finished: asyncio.Queue[Run] = asyncio.Queue()
@@ -147,12 +151,12 @@ class Session:
         if kind == "navigation":  # the page that runs (new_session names the entry script, which navigates)
             self.page_hash = msg.navigation.page_script_hash
         elif kind == "new_session":
-            fragment = bool(msg.metadata.run.fragment_ids)
-            if not fragment:  # a run of the whole page ends the timers; its fragments start them anew
+            fragment_ids = tuple(msg.metadata.run.fragment_ids)
+            if not fragment_ids:  # a run of the whole page ends the timers; its fragments start them anew
                 for task in self._timers.values():
                     task.cancel()
                 self._timers.clear()
-            self._run = Run(fragment=fragment)
+            self._run = Run(fragment=bool(fragment_ids), fragment_ids=fragment_ids)
         elif kind == "delta":
             delta = msg.delta
             which = delta.WhichOneof("type")
@@ -162,6 +166,8 @@ class Session:
                 kind = element.WhichOneof("type")
                 if kind:
                     proto = getattr(element, kind)
+                    if getattr(proto, "id", ""):
+                        self.fragment_of[proto.id] = delta.fragment_id
                     state = widget_value(kind, proto)
                     if state is not None and (state.id not in self.states or getattr(proto, "set_value", False)):
                         self.states[state.id] = state
@@ -181,7 +187,7 @@ class Session:
             if self._run.fragment:
                 self.last_fragment = self._run
             else:
-                self.last = self._run
+                self.last, self.last_fragment = self._run, None  # a page's run runs its fragments too
                 shown = {proto.id for _, proto in self._run.widgets()}
                 self.states = {i: state for i, state in self.states.items() if i in shown}
             self._finished.put_nowait(self._run)
@@ -221,16 +227,19 @@ class Session:
         return run
 
     async def rerun(self, state: WidgetState | None = None) -> Run:
-        """Sends the widget ``state`` with a rerun of the whole page, as a widget's change does; returns that
-        run once it has finished (the timers' fragment runs meanwhile are skipped)."""
+        """Sends the widget ``state`` with a rerun, as a widget's change does: of the fragment that drew the
+        widget, else of the whole page; returns that run once it has finished (other fragments' runs meanwhile,
+        a timer's, are skipped)."""
+        fragment_id = ""
         if state is not None:
             self.states[state.id] = state
+            fragment_id = self.fragment_of.get(state.id, "")
         while not self._finished.empty():  # runs that finished before this rerun was asked for
             self._finished.get_nowait()
-        await self._send_rerun()
+        await self._send_rerun(fragment_id=fragment_id)
         while True:
             run = await self.finished()
-            if not run.fragment:
+            if (fragment_id in run.fragment_ids) if fragment_id else not run.fragment:
                 return run
 
     # ------------------------------------------------------------------ widgets
