@@ -88,6 +88,19 @@ class Share:
                 if self._running == 0:
                     self._quiet.notify_all()
 
+    @contextlib.contextmanager
+    def aside(self) -> Iterator[None]:
+        """Inside ``interactive``: a stretch where the page run only waits, and holds no playing tick back."""
+        with self._quiet:
+            self._running -= 1
+            if self._running == 0:
+                self._quiet.notify_all()
+        try:
+            yield
+        finally:
+            with self._quiet:
+                self._running += 1
+
     def after_interactive(self, most_wait: float | None = None) -> bool:
         """Waits until no whole page run is going on, for at most ``most_wait`` seconds (``MOST_WAIT``); True
         if none was (or all ended), False if some still is."""

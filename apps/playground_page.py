@@ -30,7 +30,7 @@ from graphlab.train import OPTIMIZERS
 state = st.session_state
 TICK_SECONDS = 0.5  # while playing, the views refresh this often
 # A run of the page that starts the views' timer ends no sooner than this after starting it (see the page's end)
-FIRST_TICK_SECONDS = 2 * TICK_SECONDS
+FIRST_TICK_SECONDS = 4 * TICK_SECONDS
 TRAIN_SECONDS = 0.3  # and each refresh trains for at most this long (CPU seconds; less when others play too)
 LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # the Playground's choices
 L2_RATES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -440,6 +440,8 @@ exports[1].download_button("NumPy code (.py)", run.numpy_code, "playground_netwo
 # drew, is run by a new runner, and Streamlit drops the rest of this run (its end included: the browser never
 # hears that it finished). The browser's first tick comes TICK_SECONDS after it hears of the timer, so a run that
 # starts the timer ends no sooner than FIRST_TICK_SECONDS after starting it: the first tick finds it running, and
-# later ones follow the ticks before them. A click meanwhile ends the wait (cpu_share.sleep checks).
+# later ones follow the ticks before them. A click meanwhile ends the wait (cpu_share.sleep checks); the other
+# players' ticks need not wait for it.
 if ticking:
-    cpu_share.sleep(timer_started + FIRST_TICK_SECONDS - time.monotonic(), yield_point)
+    with cpu_share.SHARE.aside():
+        cpu_share.sleep(timer_started + FIRST_TICK_SECONDS - time.monotonic(), yield_point)

@@ -112,3 +112,12 @@ def test_hold_says_whether_the_page_runs_are_over():
     assert share.hold(0.0, lambda: None)
     with share.interactive():
         assert not share.hold(0.0, lambda: None)  # a page run going on, and no time to wait for it
+
+
+def test_a_page_run_that_only_waits_holds_no_tick_back():
+    share = Share()
+    with share.interactive():
+        with share.aside():
+            assert share.after_interactive(0.0)
+        assert not share.after_interactive(0.0)
+    assert share.after_interactive(0.0)
