@@ -33,16 +33,17 @@ import contextlib
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
+
+from graphlab.errors import GraphlabError
+from graphlab.proxy import free_port, stop, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("GRAPHLAB_CHROMIUM", "/usr/bin/chromium")
@@ -86,12 +87,6 @@ DRAWN = f"(names) => {{ const titles = new Set({TITLES}); return names.every(n =
 FOREIGN = f"(names) => {TITLES}.filter(t => !names.includes(t))"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serve(log_path: Path, timeout: float = 120, settings: dict[str, str] | None = None,
           processes: int = 1) -> Iterator[tuple[str, int]]:
@@ -103,29 +98,15 @@ def serve(log_path: Path, timeout: float = 120, settings: dict[str, str] | None 
                "--server.address", "127.0.0.1", *(a for k, v in (settings or {}).items() for a in (f"--{k}", v))]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s:\n{log_path.read_text()}")
-            time.sleep(0.2)
-        yield url, proc.pid  # `graphlab app` becomes the server (execv), or starts the servers behind its proxy
+        try:  # the app's own readiness check (`graphlab app --processes` waits for its servers with it)
+            wait_ready([port], [proc], timeout)
+        except GraphlabError as e:
+            raise RuntimeError(f"{e}:\n{log_path.read_text()}") from None
+        # `graphlab app` becomes the server (execv), or starts the servers behind its proxy
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop([proc])
 
 
 def _tree(pid: int) -> list[int]:
