@@ -51,10 +51,13 @@ SVG_NODE = re.compile(r'<g id="node\d+" class="node[^"]*">\s*<title>([^<]*)</tit
 class Run:
     """One script run as the session saw it: its elements by delta path, and how it ended."""
 
-    fragment: bool = False
-    fragment_ids: tuple[str, ...] = ()  # the fragments a fragment run ran
+    fragment_ids: tuple[str, ...] = ()  # the fragments a fragment run ran (none: a run of the whole page)
     elements: dict[tuple[int, ...], object] = field(default_factory=dict)  # path -> Element or Block proto
     status: int | None = None
+
+    @property
+    def fragment(self) -> bool:
+        return bool(self.fragment_ids)
 
     def widgets(self):
         for element in self.elements.values():
@@ -156,7 +159,7 @@ class Session:
                 for task in self._timers.values():
                     task.cancel()
                 self._timers.clear()
-            self._run = Run(fragment=bool(fragment_ids), fragment_ids=fragment_ids)
+            self._run = Run(fragment_ids=fragment_ids)
         elif kind == "delta":
             delta = msg.delta
             which = delta.WhichOneof("type")
