@@ -78,28 +78,27 @@ class Share:
     @contextlib.contextmanager
     def interactive(self) -> Iterator[None]:
         """Around a whole page run: while any is going on, ``after_interactive`` holds playing ticks back."""
-        with self._quiet:
-            self._running += 1
+        self._add(1)
         try:
             yield
         finally:
-            with self._quiet:
-                self._running -= 1
-                if self._running == 0:
-                    self._quiet.notify_all()
+            self._add(-1)
 
     @contextlib.contextmanager
     def aside(self) -> Iterator[None]:
         """Inside ``interactive``: a stretch where the page run only waits, and holds no playing tick back."""
-        with self._quiet:
-            self._running -= 1
-            if self._running == 0:
-                self._quiet.notify_all()
+        self._add(-1)
         try:
             yield
         finally:
-            with self._quiet:
-                self._running += 1
+            self._add(1)
+
+    def _add(self, delta: int) -> None:
+        """``delta`` more page runs going on; when none is, the ticks waiting for that hear of it."""
+        with self._quiet:
+            self._running += delta
+            if self._running == 0:
+                self._quiet.notify_all()
 
     def after_interactive(self, most_wait: float | None = None) -> bool:
         """Waits until no whole page run is going on, for at most ``most_wait`` seconds (``MOST_WAIT``); True
