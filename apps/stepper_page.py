@@ -142,9 +142,14 @@ def show_error(title: str, error: GraphlabError) -> None:
     st.stop()
 
 
+def chosen_drawing() -> m.Drawing:
+    """The drawing options the sidebar's widgets hold."""
+    return m.Drawing(**{k: state[k] for k in DRAWING_KEYS})
+
+
 def drawing_for(key: m.Key, folding: m.Folding) -> m.Drawing:
     """The sidebar's drawing options, the "auto" direction resolved for the diagram's area on the screen."""
-    chosen = m.Drawing(**{k: state[k] for k in DRAWING_KEYS})
+    chosen = chosen_drawing()
     area = (state.get("diagram") or {}).get("area")
     try:
         return m.laid_out(key, chosen, area, folding)
@@ -162,7 +167,7 @@ def write_url(key: m.Key, variables, folding: m.Folding) -> None:
     """The URL holds the whole view (every tab's settings too), so a shared link reopens it. Written by
     whatever runs last: the page, or the step-through tab's own run (stepping reruns only that tab)."""
     view = m.View(expr=key.expr, values=dict(key.values), mode=key.mode, step=state["step"],
-                  drawing=m.Drawing(**{k: state[k] for k in DRAWING_KEYS}), folding=folding)
+                  drawing=chosen_drawing(), folding=folding)
     tab = next(name for name, label in TABS.items() if label == state["tab"])
     st.query_params.from_dict({**m.view_to_query(view, variables), **({"tab": tab} if tab != "step" else {}),
                                **check_tab.to_query(state), **descent_tab.to_query(state),
